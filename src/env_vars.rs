@@ -1,0 +1,14 @@
+//! Every environment variable gatekeep reads, in one table.
+//!
+//! None of them can loosen the policy: `GATEKEEP_POLICY` adds a layer that may only tighten,
+//! and the system layer's path is fixed.
+
+/// A policy file added as the least trusted layer (it may only tighten).
+pub const GATEKEEP_POLICY: &str = "GATEKEEP_POLICY";
+/// Turns on logs on stderr (`GATEKEEP_LOG=debug`).
+pub const GATEKEEP_LOG: &str = "GATEKEEP_LOG";
+/// Disables colour in human output.
+pub const NO_COLOR: &str = "NO_COLOR";
+/// Base of the user's configuration directory.
+pub const XDG_CONFIG_HOME: &str = "XDG_CONFIG_HOME";
+pub const HOME: &str = "HOME";

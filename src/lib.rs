@@ -1,0 +1,9 @@
+//! gatekeep: puts a human signature on the privileged commands that AI agents run.
+//!
+//! The flow of one command, one module per stage: [`shell`] reads the command the way bash
+//! will, [`policy`] decides from layered TOML policy, and [`gate`] walks one command through
+//! the stages. The CLI in `main.rs` only parses arguments and calls [`gate`].
+
+pub mod shell;
+pub mod env_vars;
+pub mod policy;

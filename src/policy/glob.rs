@@ -1,0 +1,225 @@
+//! Glob patterns for rule conditions: `*` (any run of characters except `/`), `**` (any run,
+//! `/` included), `?` (one character), `[abc]`, `[a-z]` and `[!abc]`.
+//!
+//! Hand-written rather than a crate: patterns match single words, not paths on disk, and a
+//! compiled pattern is a short token list matched without allocation.
+
+use std::fmt;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Token {
+    Char(char),
+    Any,
+    AnyDeep,
+    One,
+    Class { negated: bool, items: Vec<(char, char)> },
+}
+
+/// A compiled glob.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Glob {
+    source: String,
+    tokens: Vec<Token>,
+}
+
+impl fmt::Debug for Glob {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Glob({:?})", self.source)
+    }
+}
+
+impl Glob {
+    pub fn new(source: &str) -> Result<Glob, String> {
+        let chars: Vec<char> = source.chars().collect();
+        let mut tokens = Vec::new();
+        let mut i = 0;
+        while i < chars.len() {
+            match chars[i] {
+                '*' if chars.get(i + 1) == Some(&'*') => {
+                    tokens.push(Token::AnyDeep);
+                    i += 2;
+                }
+                '*' => {
+                    tokens.push(Token::Any);
+                    i += 1;
+                }
+                '?' => {
+                    tokens.push(Token::One);
+                    i += 1;
+                }
+                '[' => {
+                    let mut j = i + 1;
+                    let negated = matches!(chars.get(j), Some('!' | '^'));
+                    if negated {
+                        j += 1;
+                    }
+                    let mut items = Vec::new();
+                    let start = j;
+                    while j < chars.len() && (chars[j] != ']' || j == start) {
+                        if chars.get(j + 1) == Some(&'-') && chars.get(j + 2).is_some_and(|c| *c != ']') {
+                            items.push((chars[j], chars[j + 2]));
+                            j += 3;
+                        } else {
+                            items.push((chars[j], chars[j]));
+                            j += 1;
+                        }
+                    }
+                    if j >= chars.len() {
+                        return Err(format!("unclosed `[` in pattern `{source}`"));
+                    }
+                    tokens.push(Token::Class { negated, items });
+                    i = j + 1;
+                }
+                '\\' if i + 1 < chars.len() => {
+                    tokens.push(Token::Char(chars[i + 1]));
+                    i += 2;
+                }
+                c => {
+                    tokens.push(Token::Char(c));
+                    i += 1;
+                }
+            }
+        }
+        Ok(Glob { source: source.to_owned(), tokens })
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.source
+    }
+
+    /// True when the pattern matches every string (`*` on a word without `/`, `**`).
+    pub fn is_universal(&self) -> bool {
+        matches!(self.tokens.as_slice(), [Token::AnyDeep]) || matches!(self.tokens.as_slice(), [Token::Any])
+    }
+
+    /// True when the pattern has no wildcard: it names one exact string.
+    pub fn is_literal(&self) -> bool {
+        self.tokens.iter().all(|t| matches!(t, Token::Char(_)))
+    }
+
+    pub fn is_match(&self, text: &str) -> bool {
+        let text: Vec<char> = text.chars().collect();
+        matches(&self.tokens, &text)
+    }
+}
+
+fn matches(tokens: &[Token], text: &[char]) -> bool {
+    // Iterative matching with backtracking to the last star, as in most shells; `**` may
+    // also cross `/`.
+    let (mut t, mut s) = (0, 0);
+    let mut star: Option<(usize, usize, bool)> = None;
+    while s < text.len() {
+        match tokens.get(t) {
+            Some(Token::Char(c)) if *c == text[s] => {
+                t += 1;
+                s += 1;
+                continue;
+            }
+            Some(Token::One) => {
+                t += 1;
+                s += 1;
+                continue;
+            }
+            Some(Token::Class { negated, items }) => {
+                let inside = items.iter().any(|(lo, hi)| *lo <= text[s] && text[s] <= *hi);
+                if inside != *negated {
+                    t += 1;
+                    s += 1;
+                    continue;
+                }
+            }
+            Some(Token::Any) => {
+                star = Some((t, s, false));
+                t += 1;
+                continue;
+            }
+            Some(Token::AnyDeep) => {
+                star = Some((t, s, true));
+                t += 1;
+                continue;
+            }
+            _ => {}
+        }
+        match star {
+            Some((st, ss, deep)) if deep || text[ss] != '/' => {
+                star = Some((st, ss + 1, deep));
+                t = st + 1;
+                s = ss + 1;
+            }
+            _ => return false,
+        }
+    }
+    tokens[t..].iter().all(|tok| matches!(tok, Token::Any | Token::AnyDeep))
+}
+
+/// A list of patterns where `!pattern` exempts what it matches: a word matches the list when
+/// it matches some positive pattern and no exemption.
+#[derive(Clone, Debug, Default)]
+pub struct GlobList {
+    pub positive: Vec<Glob>,
+    pub exempt: Vec<Glob>,
+}
+
+impl GlobList {
+    pub fn new(patterns: &[String]) -> Result<GlobList, String> {
+        let mut list = GlobList::default();
+        for p in patterns {
+            match p.strip_prefix('!') {
+                Some(rest) => list.exempt.push(Glob::new(rest)?),
+                None => list.positive.push(Glob::new(p)?),
+            }
+        }
+        if list.positive.is_empty() && !list.exempt.is_empty() {
+            return Err("a pattern list with only `!` exemptions matches nothing; add a positive pattern such as `*`".into());
+        }
+        Ok(list)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.positive.is_empty()
+    }
+
+    pub fn matches_positive(&self, text: &str) -> bool {
+        self.positive.iter().any(|g| g.is_match(text))
+    }
+
+    pub fn is_exempt(&self, text: &str) -> bool {
+        self.exempt.iter().any(|g| g.is_match(text))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn matches_like_a_shell_glob() {
+        let cases = [
+            ("mkfs*", "mkfs.ext4", true),
+            ("mkfs*", "mkfs", true),
+            ("/*", "/etc", true),
+            ("/*", "/etc/passwd", false),
+            ("/**", "/etc/passwd", true),
+            ("of=/dev/**", "of=/dev/disk/by-id/x", true),
+            ("s3://*", "s3://bucket", true),
+            ("[4267][0-7][0-7][0-7]", "4755", true),
+            ("[4267][0-7][0-7][0-7]", "0755", false),
+            ("*+s*", "u+s", true),
+            ("[!-]*", "-x", false),
+            ("delete-*", "delete-bucket", true),
+            ("a?c", "abc", true),
+            ("a?c", "ac", false),
+            ("\\*", "*", true),
+            ("\\*", "x", false),
+        ];
+        for (pattern, text, want) in cases {
+            assert_eq!(Glob::new(pattern).unwrap().is_match(text), want, "{pattern} vs {text}");
+        }
+    }
+
+    #[test]
+    fn rejects_bad_patterns() {
+        assert!(Glob::new("[abc").is_err());
+        assert!(GlobList::new(&["!build".into()]).is_err());
+    }
+}

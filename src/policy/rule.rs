@@ -1,0 +1,549 @@
+//! Rules: their TOML form, their compiled form, and how one rule matches one command.
+//!
+//! A rule matches the parsed command, never its text: the program by basename, subcommand
+//! words found after the tool's own global options, flags in every spelling, argument globs,
+//! SQL statements, redirection targets. Every condition answers [`Certainty`]: a word only
+//! known at run time can make a condition *possible* rather than certain, and a possible
+//! match still escalates (but never reaches `deny`, which needs certainty).
+
+use serde::{Deserialize, Serialize};
+
+use super::glob::{Glob, GlobList};
+use super::sql;
+use super::{Decision, Risk};
+use crate::shell::{Invocation, Stdin, Word};
+
+/// A rule as written in a policy file.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleSpec {
+    pub id: String,
+    pub decision: Decision,
+    pub risk: Risk,
+    pub message: String,
+    /// Program basenames (globs allowed: `mkfs*`). Empty: any program.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub program: Vec<String>,
+    /// Leading words after the tool's global options, any of: `"delete"`, `"state rm"`,
+    /// `"* delete-*"`, `"** delete"` (`**` stands for any number of words).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub subcommand: Vec<String>,
+    /// Every one of these flags must be given; `|` separates spellings of one flag:
+    /// `"-r|-R|--recursive"`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub flags: Vec<String>,
+    /// At least one of these flags must be given.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub any_flag: Vec<String>,
+    /// None of these flags may be given (`--dry-run`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_flags: Vec<String>,
+    /// Some argument (any word that is not a flag) matches; `!glob` exempts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub args: Vec<String>,
+    /// The last argument matches (the destination of a copy); `!glob` exempts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub target: Vec<String>,
+    /// Some SQL statement the command runs uses one of these keywords (case-insensitive).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sql: Vec<String>,
+    /// Some output redirection writes to a path matching one of these globs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub writes: Vec<String>,
+    /// Some leading `NAME=value` assignment names one of these variables (globs).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub env: Vec<String>,
+    /// A structure of the whole line (`fork-bomb`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub construct: Option<String>,
+    /// Groups whose members may approve (used by the approval service).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub approvers: Vec<String>,
+    /// How many distinct approvers are needed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quorum: Option<u32>,
+    /// Whether a person at the terminal may approve (default true).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub local_approval: Option<bool>,
+    /// Commands this rule must match (checked when the policy loads and by `policy test`).
+    #[serde(default, rename = "match", skip_serializing_if = "Vec::is_empty")]
+    pub must_match: Vec<String>,
+    /// Commands this rule must not match.
+    #[serde(default, rename = "not_match", skip_serializing_if = "Vec::is_empty")]
+    pub must_not_match: Vec<String>,
+}
+
+/// How sure a match is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Certainty {
+    No,
+    /// It matches if a word only known at run time takes a matching value.
+    Possible,
+    Certain,
+}
+
+/// A flag condition: alternative spellings of one flag.
+#[derive(Clone, Debug)]
+struct FlagSpec {
+    long: Vec<String>,
+    short: Vec<char>,
+    exact: Vec<Glob>,
+}
+
+/// Word globs of one subcommand pattern; `None` stands for `**`.
+type SubcommandPattern = Vec<Option<Glob>>;
+
+/// A rule ready to match.
+#[derive(Clone, Debug)]
+pub struct Rule {
+    pub spec: RuleSpec,
+    pub programs: Vec<Glob>,
+    subcommands: Vec<SubcommandPattern>,
+    flags: Vec<FlagSpec>,
+    any_flag: Vec<FlagSpec>,
+    not_flags: Vec<FlagSpec>,
+    args: GlobList,
+    target: GlobList,
+    sql: Vec<String>,
+    writes: GlobList,
+    env: Vec<Glob>,
+}
+
+impl Rule {
+    pub fn compile(spec: RuleSpec) -> Result<Rule, String> {
+        if spec.id.trim().is_empty() || spec.id.contains(char::is_whitespace) {
+            return Err(format!("rule id `{}` must be a non-empty word without spaces", spec.id));
+        }
+        if spec.message.trim().is_empty() {
+            return Err(format!("rule `{}` needs a message: it is what agents and approvers read", spec.id));
+        }
+        let has_condition = !spec.program.is_empty()
+            || !spec.writes.is_empty()
+            || !spec.env.is_empty()
+            || spec.construct.is_some();
+        if !has_condition {
+            return Err(format!(
+                "rule `{}` would match every command; give it a `program`, `writes`, `env` or `construct`",
+                spec.id
+            ));
+        }
+        if let Some(c) = &spec.construct {
+            if c != "fork-bomb" {
+                return Err(format!("rule `{}`: unknown construct `{c}` (known: fork-bomb)", spec.id));
+            }
+        }
+        if spec.quorum == Some(0) {
+            return Err(format!("rule `{}`: quorum must be at least 1", spec.id));
+        }
+        let globs = |list: &[String]| -> Result<Vec<Glob>, String> {
+            list.iter().map(|p| Glob::new(p)).collect()
+        };
+        let subcommands = spec
+            .subcommand
+            .iter()
+            .map(|p| {
+                p.split_whitespace()
+                    .map(|w| if w == "**" { Ok(None) } else { Glob::new(w).map(Some) })
+                    .collect::<Result<SubcommandPattern, String>>()
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let flag_specs = |list: &[String]| -> Result<Vec<FlagSpec>, String> {
+            list.iter().map(|s| parse_flag_spec(s)).collect()
+        };
+        let with_id = |e: String| format!("rule `{}`: {e}", spec.id);
+        Ok(Rule {
+            programs: globs(&spec.program).map_err(with_id)?,
+            subcommands,
+            flags: flag_specs(&spec.flags).map_err(with_id)?,
+            any_flag: flag_specs(&spec.any_flag).map_err(with_id)?,
+            not_flags: flag_specs(&spec.not_flags).map_err(with_id)?,
+            args: GlobList::new(&spec.args).map_err(with_id)?,
+            target: GlobList::new(&spec.target).map_err(with_id)?,
+            sql: spec.sql.iter().map(|k| k.to_ascii_uppercase()).collect(),
+            writes: GlobList::new(&spec.writes).map_err(with_id)?,
+            env: globs(&spec.env).map_err(with_id)?,
+            spec,
+        })
+    }
+
+    /// How this rule matches one command; `why` names the word that made it only possible.
+    pub fn matches(&self, subject: &Subject<'_>) -> (Certainty, Option<String>) {
+        if self.spec.construct.is_some() {
+            return (Certainty::No, None);
+        }
+        let mut certainty = Certainty::Certain;
+        let mut why = None;
+        let mut check = |c: (Certainty, Option<String>)| {
+            if c.0 < certainty {
+                certainty = c.0;
+            }
+            if c.0 == Certainty::Possible && why.is_none() {
+                why = c.1;
+            }
+            certainty != Certainty::No
+        };
+        let ok = (self.programs.is_empty() || self.programs.iter().any(|g| g.is_match(subject.program)))
+            && (self.subcommands.is_empty() || check(subject.subcommand(&self.subcommands)))
+            && self.flags.iter().all(|f| check(subject.flag(f)))
+            && (self.any_flag.is_empty() || check(best(self.any_flag.iter().map(|f| subject.flag(f)))))
+            && self.not_flags.iter().all(|f| subject.flag_exact(f) != Certainty::Certain)
+            && (self.args.is_empty() || check(subject.args(&self.args)))
+            && (self.target.is_empty() || check(subject.target(&self.target)))
+            && (self.sql.is_empty() || check(subject.sql(&self.sql)))
+            && (self.writes.is_empty() || check(subject.writes(&self.writes)))
+            && (self.env.is_empty() || check(subject.env(&self.env)));
+        if ok { (certainty, why) } else { (Certainty::No, None) }
+    }
+}
+
+fn best(it: impl Iterator<Item = (Certainty, Option<String>)>) -> (Certainty, Option<String>) {
+    it.max_by_key(|c| c.0).unwrap_or((Certainty::No, None))
+}
+
+fn parse_flag_spec(spec: &str) -> Result<FlagSpec, String> {
+    let mut flag = FlagSpec { long: Vec::new(), short: Vec::new(), exact: Vec::new() };
+    for alt in spec.split('|').map(str::trim) {
+        if let Some(long) = alt.strip_prefix("--").filter(|l| !l.is_empty() && !l.contains('=')) {
+            flag.long.push(long.to_owned());
+        } else if alt.starts_with('-') && alt.chars().count() == 2 {
+            flag.short.extend(alt.chars().nth(1));
+        } else if alt.starts_with('-') || alt.starts_with('+') {
+            flag.exact.push(Glob::new(alt)?);
+        } else {
+            return Err(format!("flag `{alt}` must start with `-` (write `-f`, `--force` or `-delete`)"));
+        }
+    }
+    Ok(flag)
+}
+
+/// What a tool's command line looks like, so rules can find its subcommand and its SQL.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ToolSpec {
+    /// Options that take a separate value (`-n prod`, `--context x`): skipped when looking
+    /// for subcommand words and arguments.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub value_options: Vec<String>,
+    /// Whether `-rf` means `-r -f` (true for most tools; false for `find`, `terraform`).
+    #[serde(default = "yes")]
+    pub short_clusters: bool,
+    /// Options whose value is SQL (`psql -c`, `mysql -e`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sql_options: Vec<String>,
+    /// The argument (1-based, among arguments) that is SQL (`sqlite3 db "SQL"` is 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sql_argument: Option<usize>,
+    /// Whether the tool reads SQL from standard input when no SQL option is given.
+    #[serde(default)]
+    pub sql_stdin: bool,
+    /// Options that run a SQL file gatekeep does not read (`psql -f`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sql_file_options: Vec<String>,
+    /// Options with which the tool runs no SQL at all (`--version`, `-l`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub no_sql_options: Vec<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// One invocation as rules see it: its words sorted into flags and arguments.
+pub struct Subject<'a> {
+    pub inv: &'a Invocation,
+    pub program: &'a str,
+    tool: Option<&'a ToolSpec>,
+    /// Words that are not flags (nor values of known options), in order.
+    positional: Vec<&'a Word>,
+    long: Vec<&'a str>,
+    short: Vec<char>,
+    /// Every flag word as written (before `--`).
+    words: Vec<&'a str>,
+    /// Dynamic words that may be flags.
+    dynamic_flags: Vec<&'a str>,
+    /// Exemptions do not apply to commands hidden in substitutions.
+    exemptions: bool,
+}
+
+impl<'a> Subject<'a> {
+    pub fn new(inv: &'a Invocation, program: &'a str, tool: Option<&'a ToolSpec>) -> Subject<'a> {
+        let mut s = Subject {
+            inv,
+            program,
+            tool,
+            positional: Vec::new(),
+            long: Vec::new(),
+            short: Vec::new(),
+            words: Vec::new(),
+            dynamic_flags: Vec::new(),
+            exemptions: !inv.hidden,
+        };
+        let clusters = tool.is_none_or(|t| t.short_clusters);
+        let takes_value = |w: &str| tool.is_some_and(|t| t.value_options.iter().any(|o| o == w));
+        let mut words = inv.argv.iter().skip(1);
+        let mut end_of_options = false;
+        while let Some(word) = words.next() {
+            let text = match word {
+                Word::Literal(t) => t.as_str(),
+                Word::Dynamic { raw, .. } => {
+                    if raw.trim_start_matches(['"', '\'']).starts_with('-') {
+                        s.dynamic_flags.push(raw);
+                    }
+                    s.positional.push(word);
+                    continue;
+                }
+            };
+            if end_of_options || text == "-" || !(text.starts_with('-') && text.len() > 1) {
+                s.positional.push(word);
+                continue;
+            }
+            if text == "--" {
+                end_of_options = true;
+                continue;
+            }
+            s.words.push(text);
+            if let Some(long) = text.strip_prefix("--") {
+                let (name, inline) = match long.split_once('=') {
+                    Some((n, _)) => (n, true),
+                    None => (long, false),
+                };
+                s.long.push(name);
+                if !inline && takes_value(&format!("--{name}")) {
+                    words.next();
+                }
+            } else if clusters {
+                for (pos, c) in text[1..].char_indices() {
+                    s.short.push(c);
+                    if takes_value(&format!("-{c}")) {
+                        // `-n prod` takes the next word; `-nprod` carries its value.
+                        if pos + c.len_utf8() == text.len() - 1 {
+                            words.next();
+                        }
+                        break;
+                    }
+                }
+            } else if takes_value(text) {
+                words.next();
+            }
+        }
+        s
+    }
+
+    fn subcommand(&self, patterns: &[SubcommandPattern]) -> (Certainty, Option<String>) {
+        best(patterns.iter().map(|p| sequence_match(p, &self.positional)))
+    }
+
+    fn flag(&self, spec: &FlagSpec) -> (Certainty, Option<String>) {
+        // GNU tools accept any unambiguous prefix of a long option (`--rec` for
+        // `--recursive`), so a given long flag matches when it is a prefix of the spelling.
+        let long = spec.long.iter().any(|l| self.long.iter().any(|g| !g.is_empty() && l.starts_with(g)));
+        if long || self.flag_exact(spec) == Certainty::Certain {
+            return (Certainty::Certain, None);
+        }
+        match self.dynamic_flags.first() {
+            Some(raw) => (Certainty::Possible, Some(format!("`{raw}` may be a flag"))),
+            None => (Certainty::No, None),
+        }
+    }
+
+    /// Matches a flag by its exact spellings only (used for exemptions such as `--dry-run`).
+    fn flag_exact(&self, spec: &FlagSpec) -> Certainty {
+        let long = spec.long.iter().any(|l| self.long.contains(&l.as_str()));
+        let short = spec.short.iter().any(|c| {
+            self.short.contains(c) || self.words.iter().any(|w| w.len() == 2 && w.ends_with(*c) && w.starts_with('-'))
+        });
+        let exact = spec.exact.iter().any(|g| self.words.iter().any(|w| g.is_match(w)));
+        if long || short || exact { Certainty::Certain } else { Certainty::No }
+    }
+
+    fn args(&self, list: &GlobList) -> (Certainty, Option<String>) {
+        best(self.positional.iter().map(|w| word_in_list(w, list, self.exemptions)))
+    }
+
+    fn target(&self, list: &GlobList) -> (Certainty, Option<String>) {
+        match self.positional.last() {
+            Some(w) => word_in_list(w, list, self.exemptions),
+            None => (Certainty::No, None),
+        }
+    }
+
+    fn writes(&self, list: &GlobList) -> (Certainty, Option<String>) {
+        best(self.inv.writes.iter().map(|w| word_in_list(w, list, self.exemptions)))
+    }
+
+    fn env(&self, globs: &[Glob]) -> (Certainty, Option<String>) {
+        let hit = self.inv.assignments.iter().any(|(name, _)| globs.iter().any(|g| g.is_match(name)));
+        (if hit { Certainty::Certain } else { Certainty::No }, None)
+    }
+
+    fn sql(&self, keywords: &[String]) -> (Certainty, Option<String>) {
+        let Some(tool) = self.tool else { return (Certainty::No, None) };
+        let has = |names: &[String]| self.words.iter().any(|w| names.iter().any(|n| option_is(w, n)));
+        if has(&tool.no_sql_options) {
+            return (Certainty::No, None);
+        }
+        let mut texts: Vec<&Word> = Vec::new();
+        let mut words = self.inv.argv.iter().skip(1).peekable();
+        while let Some(word) = words.next() {
+            let Some(text) = word.literal() else { continue };
+            for name in &tool.sql_options {
+                if text == name {
+                    if let Some(next) = words.peek() {
+                        texts.push(next);
+                    }
+                } else if let Some(v) = inline_value(text, name) {
+                    return self.scan_with(texts, Some(v), keywords);
+                }
+            }
+        }
+        if let Some(n) = tool.sql_argument {
+            if let Some(w) = self.positional.get(n - 1) {
+                texts.push(w);
+            }
+        }
+        if texts.is_empty() {
+            if has(&tool.sql_file_options) {
+                return (Certainty::Possible, Some("it runs SQL from a file gatekeep does not read".into()));
+            }
+            if !tool.sql_stdin {
+                return (Certainty::No, None);
+            }
+            return match &self.inv.stdin {
+                Stdin::Text(text) => (sql::uses_any(text, keywords), None),
+                Stdin::File(f) => (Certainty::Possible, Some(format!("it runs the SQL in `{}`", f.display()))),
+                Stdin::Pipe { from, .. } => (Certainty::Possible, Some(format!("it runs SQL piped from `{from}`"))),
+                Stdin::Inherited => (Certainty::Possible, Some("it reads SQL from its standard input".into())),
+            };
+        }
+        self.scan_with(texts, None, keywords)
+    }
+
+    fn scan_with(&self, texts: Vec<&Word>, inline: Option<&str>, keywords: &[String]) -> (Certainty, Option<String>) {
+        let mut result = (Certainty::No, None);
+        for text in texts.iter().map(|w| (w.literal(), w.display())).chain(inline.map(|v| (Some(v), v))) {
+            let c = match text.0 {
+                Some(sql) => (sql::uses_any(sql, keywords), None),
+                None => (Certainty::Possible, Some(format!("the SQL `{}` is only known at run time", text.1))),
+            };
+            if c.0 > result.0 {
+                result = c;
+            }
+        }
+        result
+    }
+}
+
+fn option_is(word: &str, name: &str) -> bool {
+    word == name || inline_value(word, name).is_some()
+}
+
+/// The value attached to an option: `--command=X` or `-cX`.
+fn inline_value<'w>(word: &'w str, name: &str) -> Option<&'w str> {
+    let rest = word.strip_prefix(name)?;
+    if name.starts_with("--") {
+        rest.strip_prefix('=')
+    } else if name.len() == 2 && !rest.is_empty() {
+        Some(rest)
+    } else {
+        None
+    }
+}
+
+/// Whether a word is in a pattern list. Literal words are normalised as paths first
+/// (`./build/` is `build`, `a/../b` is `b`), so `..` cannot walk out of an exemption.
+/// A dynamic word matches a pattern that matches every word, or one that its source text
+/// matches (`s3://$BUCKET` against `s3://*`), and is never exempt.
+fn word_in_list(word: &Word, list: &GlobList, exemptions: bool) -> (Certainty, Option<String>) {
+    match word {
+        Word::Literal(text) => {
+            let norm = normalize_path(text);
+            let hit = list.matches_positive(text) || list.matches_positive(&norm);
+            let exempt = exemptions && (list.is_exempt(&norm) || list.is_exempt(text)) && !escapes(&norm);
+            (if hit && !exempt { Certainty::Certain } else { Certainty::No }, None)
+        }
+        Word::Dynamic { raw, why } => {
+            let bare: String = raw.chars().filter(|c| !matches!(c, '"' | '\'')).collect();
+            if list.positive.iter().any(|g| g.is_universal() || g.is_match(&bare)) {
+                (Certainty::Possible, Some(format!("`{raw}` is only known at run time ({why})")))
+            } else {
+                (Certainty::No, None)
+            }
+        }
+    }
+}
+
+fn escapes(path: &str) -> bool {
+    path == ".." || path.starts_with("../")
+}
+
+/// Lexically normalises a path: drops `.` parts, resolves `..` against earlier parts, drops
+/// a trailing `/`.
+pub fn normalize_path(path: &str) -> String {
+    if path.is_empty() || path == "/" {
+        return path.to_owned();
+    }
+    let absolute = path.starts_with('/');
+    let mut parts: Vec<&str> = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => match parts.last() {
+                Some(&last) if last != ".." => {
+                    parts.pop();
+                }
+                _ if absolute => {}
+                _ => parts.push(".."),
+            },
+            p => parts.push(p),
+        }
+    }
+    let joined = parts.join("/");
+    match (absolute, joined.is_empty()) {
+        (true, _) => format!("/{joined}"),
+        (false, true) => ".".into(),
+        (false, false) => joined,
+    }
+}
+
+/// Matches a subcommand pattern against the leading arguments (`**` spans any number).
+fn sequence_match(pattern: &[Option<Glob>], words: &[&Word]) -> (Certainty, Option<String>) {
+    match pattern.split_first() {
+        None => (Certainty::Certain, None),
+        Some((None, rest)) => best((0..=words.len()).map(|skip| sequence_match(rest, &words[skip..]))),
+        Some((Some(glob), rest)) => {
+            let Some((word, tail)) = words.split_first() else { return (Certainty::No, None) };
+            let here = match word {
+                Word::Literal(w) if glob.is_match(w) => (Certainty::Certain, None),
+                Word::Literal(_) => return (Certainty::No, None),
+                Word::Dynamic { raw, .. } => {
+                    (Certainty::Possible, Some(format!("the subcommand `{raw}` is only known at run time")))
+                }
+            };
+            let next = sequence_match(rest, tail);
+            if next.0 == Certainty::No {
+                return next;
+            }
+            if here.0 < next.0 { here } else { next }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalizes_paths_lexically() {
+        for (input, want) in [
+            ("./build/", "build"),
+            ("build/../../etc", "../etc"),
+            ("/a/./b/../c", "/a/c"),
+            ("/..", "/"),
+            ("node_modules", "node_modules"),
+            (".", "."),
+        ] {
+            assert_eq!(normalize_path(input), want, "{input}");
+        }
+    }
+}

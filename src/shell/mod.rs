@@ -1,0 +1,151 @@
+//! The shell stage: turns a command line into a small model of what would run.
+//!
+//! It owns parsing ([`parse`]), quote removal ([`word`]) and unwrapping of command wrappers
+//! ([`unwrap`]). It knows nothing of policy: its only output is a [`Script`], the list of every
+//! program invocation bash would perform, plus everything it could not read.
+//!
+//! The model fails closed. Anything the adapter cannot represent exactly — a parse error, a
+//! program name that is a variable, `eval`, `source`, a script fed to a shell from a pipe it
+//! cannot read, a depth or size limit — becomes an [`Unreadable`] entry, which the policy
+//! stage escalates whatever the rules say.
+
+pub mod parse;
+pub mod unwrap;
+pub mod word;
+
+pub use parse::{from_argv, parse_shell};
+
+use serde::Serialize;
+
+/// One word of a command after bash's quote removal.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Word {
+    /// The word's exact value: bash would pass these bytes to the program.
+    Literal(String),
+    /// A word whose value is only known when it runs (a variable, a substitution, a glob
+    /// gatekeep does not expand). `raw` is the source text, `why` says what made it dynamic.
+    Dynamic { raw: String, why: String },
+}
+
+impl Word {
+    /// The exact value, when it is known statically.
+    pub fn literal(&self) -> Option<&str> {
+        match self {
+            Word::Literal(s) => Some(s),
+            Word::Dynamic { .. } => None,
+        }
+    }
+
+    /// The value for display: the literal value, or the source text of a dynamic word.
+    pub fn display(&self) -> &str {
+        match self {
+            Word::Literal(s) => s,
+            Word::Dynamic { raw, .. } => raw,
+        }
+    }
+
+    pub fn dynamic(raw: impl Into<String>, why: impl Into<String>) -> Word {
+        Word::Dynamic {
+            raw: raw.into(),
+            why: why.into(),
+        }
+    }
+}
+
+/// Where a command's standard input comes from, as far as it can be read statically.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Stdin {
+    /// Whatever the caller of the whole line provides (a terminal, an agent's pipe): unseen.
+    Inherited,
+    /// Text known statically: a here-document, a here-string, or literal `echo`/`printf`
+    /// output piped in.
+    Text(String),
+    /// A file redirected in with `<`.
+    File(Word),
+    /// The output of another command in a pipeline, named by its program.
+    Pipe { from: String, source: PipeSource },
+}
+
+/// What kind of text a pipe carries, for deciding whether a shell reading it is readable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PipeSource {
+    /// Fetched from the network (`curl`, `wget`, ...).
+    Downloaded,
+    /// Decoded or decompressed (`base64 -d`, `xxd -r`, `gunzip`, ...): hidden from review.
+    Decoded,
+    /// Anything else whose text gatekeep does not know.
+    Other,
+}
+
+/// One program invocation that would run, after wrappers have been unwrapped.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Invocation {
+    /// The words of the command; `argv[0]` is the program as written.
+    pub argv: Vec<Word>,
+    /// Leading `NAME=value` assignments (and those given to `env`).
+    pub assignments: Vec<(String, Word)>,
+    /// Targets of output redirections (`>`, `>>`, `&>`, `>|`), including those of enclosing
+    /// compound commands.
+    pub writes: Vec<Word>,
+    pub stdin: Stdin,
+    /// The wrappers and nestings this invocation was found through, outermost first
+    /// (`sudo`, `bash -c`, `$(...)`).
+    pub via: Vec<String>,
+    /// True inside a command or process substitution, where its output is consumed as text
+    /// and a person reading the line would not expect it to run.
+    pub hidden: bool,
+}
+
+impl Invocation {
+    /// The program's name: the basename of `argv[0]` when it is literal.
+    pub fn program(&self) -> Option<&str> {
+        let first = self.argv.first()?.literal()?;
+        Some(basename(first))
+    }
+
+    /// The argv for display, dynamic words shown as their source text.
+    pub fn display_argv(&self) -> Vec<String> {
+        self.argv.iter().map(|w| w.display().to_owned()).collect()
+    }
+}
+
+/// The basename of a program path (`/usr/bin/rm` -> `rm`).
+pub fn basename(program: &str) -> &str {
+    let trimmed = program.trim_end_matches('/');
+    trimmed.rsplit('/').next().unwrap_or(trimmed)
+}
+
+/// Something that would run but cannot be read statically.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Unreadable {
+    /// The source text (or a short description) of the unreadable part.
+    pub text: String,
+    /// What could not be read, written for a person.
+    pub why: String,
+    pub via: Vec<String>,
+}
+
+/// Structures that are dangerous as a whole rather than through any one command.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Construct {
+    /// A function that starts copies of itself concurrently (`:(){ :|:& };:`).
+    ForkBomb { name: String },
+}
+
+impl Construct {
+    /// The name a policy rule uses to match this construct.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Construct::ForkBomb { .. } => "fork-bomb",
+        }
+    }
+}
+
+/// Everything a command line would run.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Script {
+    pub invocations: Vec<Invocation>,
+    pub unreadable: Vec<Unreadable>,
+    pub constructs: Vec<Construct>,
+}

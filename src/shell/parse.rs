@@ -1,0 +1,609 @@
+//! The bash parser adapter: walks brush-parser's AST and collects every simple command bash
+//! would run — in lists, pipelines, subshells, brace groups, loops, conditionals, function
+//! bodies, command and process substitutions, here-documents and nested shell strings.
+//!
+//! Each simple command goes through [`super::unwrap`], which may hand back more commands
+//! (the one a wrapper runs) or a string to read as a script in turn. Recursion is bounded by
+//! depth and by the number of commands; hitting a bound is itself unreadable, so an attacker
+//! cannot hide a command by nesting past it.
+
+use brush_parser::ast;
+
+use super::unwrap::{self, Step};
+use super::word::{self, Expanded};
+use super::{Construct, Invocation, PipeSource, Script, Stdin, Unreadable, Word, basename};
+
+/// How deep shell strings, substitutions and wrappers may nest before the rest is unreadable.
+pub const MAX_DEPTH: usize = 16;
+/// How many invocations one command line may produce before the rest is unreadable.
+pub const MAX_INVOCATIONS: usize = 2_000;
+/// Longest command line read, in bytes.
+pub const MAX_INPUT: usize = 256 * 1024;
+
+/// Reads one shell string as `bash -c` would.
+pub fn parse_shell(text: &str) -> Script {
+    let mut walker = Walker::default();
+    walker.script_text(text, &Ctx::default());
+    walker.script
+}
+
+/// Reads an argv as given to `execve`: the words are exact, no shell is involved, but the
+/// program may still be a wrapper or a shell with `-c`.
+pub fn from_argv(argv: &[String]) -> Script {
+    let mut walker = Walker::default();
+    if argv.is_empty() {
+        walker.unreadable("", "no command was given", &Ctx::default());
+        return walker.script;
+    }
+    let inv = Invocation {
+        argv: argv.iter().map(|a| Word::Literal(a.clone())).collect(),
+        assignments: Vec::new(),
+        writes: Vec::new(),
+        stdin: Stdin::Inherited,
+        via: Vec::new(),
+        hidden: false,
+    };
+    walker.invocation(inv, &Ctx::default());
+    walker.script
+}
+
+/// Where in the line we are: what encloses the commands being read.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Ctx {
+    pub via: Vec<String>,
+    pub hidden: bool,
+    pub depth: usize,
+    /// Output redirections of enclosing compound commands.
+    pub writes: Vec<Word>,
+    /// Standard input of the enclosing compound command, if redirected or piped.
+    pub stdin: Option<Stdin>,
+    /// The function whose body is being read, to spot one that spawns itself.
+    pub function: Option<String>,
+    /// True when the command runs concurrently with others (in a pipeline or with `&`).
+    pub concurrent: bool,
+}
+
+impl Ctx {
+    pub(crate) fn nested(&self, via: impl Into<String>) -> Ctx {
+        let mut ctx = self.clone();
+        ctx.via.push(via.into());
+        ctx.depth += 1;
+        ctx
+    }
+}
+
+#[derive(Default)]
+pub(crate) struct Walker {
+    pub script: Script,
+}
+
+impl Walker {
+    pub(crate) fn unreadable(&mut self, text: &str, why: impl Into<String>, ctx: &Ctx) {
+        self.script.unreadable.push(Unreadable {
+            text: text.to_owned(),
+            why: why.into(),
+            via: ctx.via.clone(),
+        });
+    }
+
+    fn over_budget(&mut self, text: &str, ctx: &Ctx) -> bool {
+        if ctx.depth > MAX_DEPTH {
+            self.unreadable(text, format!("commands are nested more than {MAX_DEPTH} deep"), ctx);
+            return true;
+        }
+        if self.script.invocations.len() >= MAX_INVOCATIONS {
+            self.unreadable(text, format!("the line holds more than {MAX_INVOCATIONS} commands"), ctx);
+            return true;
+        }
+        false
+    }
+
+    /// Reads `text` as a script and walks everything in it.
+    pub(crate) fn script_text(&mut self, text: &str, ctx: &Ctx) {
+        if self.over_budget(text, ctx) {
+            return;
+        }
+        if text.len() > MAX_INPUT {
+            self.unreadable(&text[..64], format!("the command is longer than {MAX_INPUT} bytes"), ctx);
+            return;
+        }
+        if text.contains('\0') {
+            self.unreadable(text, "the command contains a NUL byte, which bash would truncate at", ctx);
+            return;
+        }
+        let options = word::parser_options();
+        let mut parser = brush_parser::Parser::new(std::io::BufReader::new(text.as_bytes()), &options);
+        match parser.parse_program() {
+            Ok(program) => {
+                for list in &program.complete_commands {
+                    self.compound_list(list, ctx);
+                }
+            }
+            Err(err) => self.unreadable(text, format!("bash syntax that gatekeep cannot parse ({err})"), ctx),
+        }
+    }
+
+    fn compound_list(&mut self, list: &ast::CompoundList, ctx: &Ctx) {
+        for ast::CompoundListItem(and_or, sep) in &list.0 {
+            let mut ctx = ctx.clone();
+            if matches!(sep, ast::SeparatorOperator::Async) {
+                ctx.concurrent = true;
+            }
+            self.pipeline(&and_or.first, &ctx);
+            for next in &and_or.additional {
+                match next {
+                    ast::AndOr::And(p) | ast::AndOr::Or(p) => self.pipeline(p, &ctx),
+                }
+            }
+        }
+    }
+
+    fn pipeline(&mut self, pipeline: &ast::Pipeline, ctx: &Ctx) {
+        let mut upstream: Option<(String, PipeSource, Option<String>)> = None;
+        let many = pipeline.seq.len() > 1;
+        for command in &pipeline.seq {
+            let mut ctx = ctx.clone();
+            ctx.concurrent |= many;
+            if let Some((from, source, text)) = upstream.take() {
+                ctx.stdin = Some(match text {
+                    Some(text) => Stdin::Text(text),
+                    None => Stdin::Pipe { from, source },
+                });
+            }
+            upstream = Some(self.command(command, &ctx));
+        }
+    }
+
+    /// Walks one command; returns what it writes to a pipe: its program, the kind of text,
+    /// and the text itself when it is literal (`echo`, `printf`, `cat <<EOF`).
+    fn command(&mut self, command: &ast::Command, ctx: &Ctx) -> (String, PipeSource, Option<String>) {
+        match command {
+            ast::Command::Simple(simple) => self.simple(simple, ctx),
+            ast::Command::Compound(compound, redirects) => {
+                let ctx = self.redirect_list(redirects.as_ref(), ctx);
+                self.compound(compound, &ctx);
+                ("a compound command".into(), PipeSource::Other, None)
+            }
+            ast::Command::Function(def) => {
+                let mut ctx = ctx.clone();
+                ctx.function = Some(def.fname.value.clone());
+                ctx.concurrent = false;
+                let ctx = self.redirect_list(def.body.1.as_ref(), &ctx);
+                self.compound(&def.body.0, &ctx);
+                ("a function definition".into(), PipeSource::Other, None)
+            }
+            ast::Command::ExtendedTest(test, redirects) => {
+                let ctx = self.redirect_list(redirects.as_ref(), ctx);
+                self.extended_test(&test.expr, &ctx);
+                ("[[ ]]".into(), PipeSource::Other, None)
+            }
+        }
+    }
+
+    fn redirect_list(&mut self, redirects: Option<&ast::RedirectList>, ctx: &Ctx) -> Ctx {
+        let mut ctx = ctx.clone();
+        if let Some(list) = redirects {
+            let mut stdin = None;
+            let mut writes = std::mem::take(&mut ctx.writes);
+            for redirect in &list.0 {
+                self.redirect(redirect, &mut writes, &mut stdin, &ctx);
+            }
+            ctx.writes = writes;
+            if stdin.is_some() {
+                ctx.stdin = stdin;
+            }
+        }
+        ctx
+    }
+
+    fn extended_test(&mut self, expr: &ast::ExtendedTestExpr, ctx: &Ctx) {
+        match expr {
+            ast::ExtendedTestExpr::And(a, b) | ast::ExtendedTestExpr::Or(a, b) => {
+                self.extended_test(a, ctx);
+                self.extended_test(b, ctx);
+            }
+            ast::ExtendedTestExpr::Not(a) | ast::ExtendedTestExpr::Parenthesized(a) => {
+                self.extended_test(a, ctx)
+            }
+            ast::ExtendedTestExpr::UnaryTest(_, w) => {
+                self.word(&w.value, ctx);
+            }
+            ast::ExtendedTestExpr::BinaryTest(_, a, b) => {
+                self.word(&a.value, ctx);
+                self.word(&b.value, ctx);
+            }
+        }
+    }
+
+    fn compound(&mut self, compound: &ast::CompoundCommand, ctx: &Ctx) {
+        match compound {
+            ast::CompoundCommand::BraceGroup(g) => self.compound_list(&g.list, ctx),
+            ast::CompoundCommand::Subshell(s) => self.compound_list(&s.list, ctx),
+            ast::CompoundCommand::ForClause(f) => {
+                for w in f.values.iter().flatten() {
+                    self.word(&w.value, ctx);
+                }
+                self.compound_list(&f.body.list, ctx);
+            }
+            ast::CompoundCommand::ArithmeticForClause(f) => {
+                for expr in [&f.initializer, &f.condition, &f.updater].into_iter().flatten() {
+                    self.arithmetic(&expr.value, ctx);
+                }
+                self.compound_list(&f.body.list, ctx);
+            }
+            ast::CompoundCommand::CaseClause(c) => {
+                self.word(&c.value.value, ctx);
+                for item in &c.cases {
+                    for p in &item.patterns {
+                        self.word(&p.value, ctx);
+                    }
+                    if let Some(list) = &item.cmd {
+                        self.compound_list(list, ctx);
+                    }
+                }
+            }
+            ast::CompoundCommand::IfClause(i) => {
+                self.compound_list(&i.condition, ctx);
+                self.compound_list(&i.then, ctx);
+                for e in i.elses.iter().flatten() {
+                    if let Some(cond) = &e.condition {
+                        self.compound_list(cond, ctx);
+                    }
+                    self.compound_list(&e.body, ctx);
+                }
+            }
+            ast::CompoundCommand::WhileClause(w) | ast::CompoundCommand::UntilClause(w) => {
+                self.compound_list(&w.0, ctx);
+                self.compound_list(&w.1.list, ctx);
+            }
+            ast::CompoundCommand::Coprocess(c) => {
+                let mut ctx = ctx.clone();
+                ctx.concurrent = true;
+                self.command(&c.body, &ctx);
+            }
+            ast::CompoundCommand::Arithmetic(a) => self.arithmetic(&a.expr.value, ctx),
+        }
+    }
+
+    fn arithmetic(&mut self, expr: &str, ctx: &Ctx) {
+        if expr.contains("$(") || expr.contains('`') {
+            self.unreadable(expr, "arithmetic that runs a command", ctx);
+        }
+    }
+
+    /// Expands a word and reads the commands substituted into it.
+    pub(crate) fn word(&mut self, raw: &str, ctx: &Ctx) -> Expanded {
+        let expanded = word::expand(raw);
+        self.substitutions(&expanded, ctx);
+        expanded
+    }
+
+    fn substitutions(&mut self, expanded: &Expanded, ctx: &Ctx) {
+        for text in &expanded.substitutions {
+            let mut inner = ctx.nested("$(...)");
+            inner.hidden = true;
+            inner.stdin = None;
+            inner.writes = Vec::new();
+            self.script_text(text, &inner);
+        }
+        for why in &expanded.unreadable {
+            self.unreadable("", why.clone(), ctx);
+        }
+    }
+
+    fn process_substitution(&mut self, sub: &ast::SubshellCommand, ctx: &Ctx) {
+        let mut inner = ctx.nested("<(...)");
+        inner.hidden = true;
+        inner.stdin = None;
+        inner.writes = Vec::new();
+        self.compound_list(&sub.list, &inner);
+    }
+
+    fn redirect(
+        &mut self,
+        redirect: &ast::IoRedirect,
+        writes: &mut Vec<Word>,
+        stdin: &mut Option<Stdin>,
+        ctx: &Ctx,
+    ) {
+        use ast::{IoFileRedirectKind as K, IoFileRedirectTarget as T};
+        match redirect {
+            ast::IoRedirect::File(fd, kind, target) => {
+                let fd = fd.as_ref().map(|fd| fd.to_string());
+                match target {
+                    T::Filename(w) | T::Duplicate(w) => {
+                        let word = self.word(&w.value, ctx).word;
+                        match kind {
+                            K::Read if fd.as_deref().is_none_or(|f| f == "0") => {
+                                *stdin = Some(Stdin::File(word));
+                            }
+                            K::Write | K::Append | K::Clobber | K::ReadAndWrite => writes.push(word),
+                            K::DuplicateOutput if !is_fd_number(&word) => writes.push(word),
+                            _ => {}
+                        }
+                    }
+                    T::ProcessSubstitution(_, sub) => self.process_substitution(sub, ctx),
+                    T::Fd(_) => {}
+                }
+            }
+            ast::IoRedirect::HereDocument(_, doc) => {
+                let body = &doc.doc.value;
+                if doc.requires_expansion {
+                    let expanded = word::heredoc_substitutions(body);
+                    self.substitutions(&expanded, ctx);
+                }
+                *stdin = Some(Stdin::Text(body.clone()));
+            }
+            ast::IoRedirect::HereString(_, w) => {
+                let expanded = self.word(&w.value, ctx);
+                *stdin = Some(match expanded.word {
+                    Word::Literal(s) => Stdin::Text(s + "\n"),
+                    Word::Dynamic { raw, why } => Stdin::File(Word::Dynamic { raw, why }),
+                });
+            }
+            ast::IoRedirect::OutputAndError(w, _) => {
+                let word = self.word(&w.value, ctx).word;
+                writes.push(word);
+            }
+        }
+    }
+
+    fn simple(&mut self, simple: &ast::SimpleCommand, ctx: &Ctx) -> (String, PipeSource, Option<String>) {
+        let mut writes = ctx.writes.clone();
+        let mut program_globs = false;
+
+        let mut parts = Parts::default();
+        for item in simple.prefix.iter().flat_map(|p| p.0.iter()) {
+            self.item(item, true, &mut parts, ctx);
+        }
+        if let Some(program) = &simple.word_or_name {
+            let expanded = self.word(&program.value, ctx);
+            program_globs = expanded.globs;
+            parts.argv.push(expanded.word);
+        }
+        for item in simple.suffix.iter().flat_map(|s| s.0.iter()) {
+            self.item(item, false, &mut parts, ctx);
+        }
+        let Parts { mut argv, assignments, writes: own_writes, stdin } = parts;
+        writes.extend(own_writes);
+
+        if program_globs {
+            if let Some(first) = argv.first_mut() {
+                let raw = first.display().to_owned();
+                *first = Word::dynamic(raw, "the program name is a glob that bash expands to file names");
+            }
+        }
+
+        let stdin = stdin.or_else(|| ctx.stdin.clone()).unwrap_or(Stdin::Inherited);
+        let output = pipe_output(&argv, &stdin);
+        let program = argv.first().map(|w| basename(w.display()).to_owned());
+
+        if let (Some(function), Some(program)) = (&ctx.function, &program) {
+            if function == program && ctx.concurrent {
+                self.script.constructs.push(Construct::ForkBomb { name: function.clone() });
+            }
+        }
+
+        if argv.is_empty() {
+            // Assignments or redirections alone run no program, but may name code to run.
+            unwrap::assignments_only(self, &assignments, ctx);
+            return ("an assignment".into(), PipeSource::Other, None);
+        }
+        let inv = Invocation {
+            argv,
+            assignments,
+            writes,
+            stdin,
+            via: ctx.via.clone(),
+            hidden: ctx.hidden,
+        };
+        self.invocation(inv, ctx);
+        output
+    }
+
+    fn item(&mut self, item: &ast::CommandPrefixOrSuffixItem, in_prefix: bool, parts: &mut Parts, ctx: &Ctx) {
+        use ast::CommandPrefixOrSuffixItem as I;
+        match item {
+            I::Word(w) => parts.argv.push(self.word(&w.value, ctx).word),
+            I::AssignmentWord(assignment, raw) => {
+                if in_prefix {
+                    let value = self.assignment_value(&assignment.value, ctx);
+                    parts.assignments.push((assignment_name(&assignment.name), value));
+                } else {
+                    // `export X=...`, `declare X=...`: an argument to a builtin.
+                    parts.argv.push(self.word(&raw.value, ctx).word);
+                }
+            }
+            I::IoRedirect(r) => self.redirect(r, &mut parts.writes, &mut parts.stdin, ctx),
+            I::ProcessSubstitution(_, sub) => {
+                self.process_substitution(sub, ctx);
+                parts.argv.push(Word::dynamic(
+                    "<(...)",
+                    "a process substitution is a pipe only known at run time",
+                ));
+            }
+        }
+    }
+
+    fn assignment_value(&mut self, value: &ast::AssignmentValue, ctx: &Ctx) -> Word {
+        match value {
+            ast::AssignmentValue::Scalar(w) => self.word(&w.value, ctx).word,
+            ast::AssignmentValue::Array(items) => {
+                let mut last = Word::Literal(String::new());
+                for (key, w) in items {
+                    if let Some(key) = key {
+                        self.word(&key.value, ctx);
+                    }
+                    last = self.word(&w.value, ctx).word;
+                }
+                match last {
+                    Word::Literal(_) => Word::dynamic("(...)", "an array value"),
+                    dynamic => dynamic,
+                }
+            }
+        }
+    }
+
+    /// Records one invocation and follows whatever it runs in turn.
+    pub(crate) fn invocation(&mut self, inv: Invocation, ctx: &Ctx) {
+        let display = inv.display_argv().join(" ");
+        if self.over_budget(&display, ctx) {
+            return;
+        }
+        let Some(first) = inv.argv.first() else { return };
+        if let Word::Dynamic { raw, why } = first {
+            self.unreadable(
+                &display,
+                format!("the program name `{raw}` is only known at run time ({why})"),
+                ctx,
+            );
+            return;
+        }
+        let steps = unwrap::steps(&inv);
+        self.script.invocations.push(inv.clone());
+        self.steps_of(steps, &inv, ctx);
+    }
+
+    pub(crate) fn steps_of(&mut self, steps: Vec<Step>, outer: &Invocation, ctx: &Ctx) {
+        for step in steps {
+            self.step(step, outer, ctx);
+        }
+    }
+
+    fn step(&mut self, step: Step, outer: &Invocation, ctx: &Ctx) {
+        match step {
+            Step::Run { argv, via, assignments } => {
+                let mut ctx = ctx.nested(via);
+                ctx.stdin = Some(outer.stdin.clone());
+                let inv = Invocation {
+                    argv,
+                    assignments,
+                    writes: outer.writes.clone(),
+                    stdin: outer.stdin.clone(),
+                    via: ctx.via.clone(),
+                    hidden: outer.hidden,
+                };
+                self.invocation(inv, &ctx);
+            }
+            Step::Script { text, via } => {
+                let mut ctx = ctx.nested(via.clone());
+                ctx.stdin = Some(outer.stdin.clone());
+                ctx.writes = outer.writes.clone();
+                ctx.hidden = outer.hidden;
+                match text {
+                    Word::Literal(text) => self.script_text(&text, &ctx),
+                    Word::Dynamic { raw, why } => self.unreadable(
+                        &raw,
+                        format!("{via} runs text that is only known at run time ({why})"),
+                        &ctx,
+                    ),
+                }
+            }
+            Step::StdinScript { reader, shell } => {
+                let ctx = ctx.nested(format!("{reader} < stdin"));
+                match &outer.stdin {
+                    Stdin::Text(text) if shell => {
+                        let mut ctx = ctx.clone();
+                        ctx.stdin = None;
+                        self.script_text(text, &ctx);
+                    }
+                    Stdin::Text(_) => self.unreadable(
+                        reader.as_str(),
+                        format!("{reader} runs code given on its standard input, which gatekeep cannot read"),
+                        &ctx,
+                    ),
+                    Stdin::Pipe { from, source } => {
+                        let what = match source {
+                            PipeSource::Downloaded => "text downloaded by",
+                            PipeSource::Decoded => "text decoded by",
+                            PipeSource::Other => "the output of",
+                        };
+                        self.unreadable(
+                            &format!("{from} | {reader}"),
+                            format!("{reader} runs {what} `{from}` as code, which cannot be read ahead"),
+                            &ctx,
+                        );
+                    }
+                    Stdin::File(file) => self.unreadable(
+                        &format!("{reader} < {}", file.display()),
+                        format!("{reader} runs code from the file `{}`, which gatekeep does not read", file.display()),
+                        &ctx,
+                    ),
+                    Stdin::Inherited => self.unreadable(
+                        reader.as_str(),
+                        format!("{reader} reads code from standard input, which gatekeep cannot see"),
+                        &ctx,
+                    ),
+                }
+            }
+            Step::Unreadable { why } => {
+                let display = outer.display_argv().join(" ");
+                self.unreadable(&display, why, ctx);
+            }
+        }
+    }
+}
+
+/// The pieces of one simple command, gathered in source order.
+#[derive(Default)]
+struct Parts {
+    argv: Vec<Word>,
+    assignments: Vec<(String, Word)>,
+    writes: Vec<Word>,
+    stdin: Option<Stdin>,
+}
+
+fn assignment_name(name: &ast::AssignmentName) -> String {
+    match name {
+        ast::AssignmentName::VariableName(n) => n.clone(),
+        ast::AssignmentName::ArrayElementName(n, _) => n.clone(),
+    }
+}
+
+fn is_fd_number(word: &Word) -> bool {
+    word.literal().is_some_and(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit() || b == b'-'))
+}
+
+/// Programs whose output is text fetched from the network.
+const DOWNLOADERS: &[&str] = &[
+    "curl", "wget", "fetch", "http", "https", "xh", "aria2c", "nc", "ncat", "netcat", "socat",
+    "openssl", "ftp", "tftp", "lynx", "links", "w3m", "scp", "gh", "aws", "gsutil", "gcloud", "az",
+];
+
+/// Programs whose output is decoded, decrypted or decompressed text.
+const DECODERS: &[&str] = &[
+    "base64", "base32", "basenc", "xxd", "od", "uudecode", "gunzip", "zcat", "gzip", "bzcat",
+    "bunzip2", "xz", "xzcat", "unxz", "zstd", "zstdcat", "lz4", "lzcat", "brotli", "gpg", "age",
+    "rev", "tr", "perl", "python", "python3", "node", "ruby", "php", "awk", "sed", "printf",
+    "echo", "cut", "iconv", "openssl", "rot13", "unzip", "tar",
+];
+
+/// What a command writes to a pipe: literal text for `echo`/`printf` with literal arguments
+/// and `cat` of a here-document; otherwise only the program's name and kind.
+fn pipe_output(argv: &[Word], stdin: &Stdin) -> (String, PipeSource, Option<String>) {
+    let Some(program) = argv.first().and_then(|w| w.literal()).map(basename) else {
+        return ("a command only known at run time".into(), PipeSource::Other, None);
+    };
+    let args: Option<Vec<&str>> = argv[1..].iter().map(|w| w.literal()).collect();
+    let text = match (program, &args) {
+        ("echo", Some(args)) if args.first().is_none_or(|a| !a.starts_with('-')) => {
+            Some(args.join(" ") + "\n")
+        }
+        ("printf", Some(args)) if args.len() == 1 && !args[0].contains(['%', '\\']) => {
+            Some(args[0].to_owned())
+        }
+        ("cat", Some(args)) if args.is_empty() => match stdin {
+            Stdin::Text(text) => Some(text.clone()),
+            _ => None,
+        },
+        _ => None,
+    };
+    let source = if DOWNLOADERS.contains(&program) {
+        PipeSource::Downloaded
+    } else if DECODERS.contains(&program) && text.is_none() {
+        PipeSource::Decoded
+    } else {
+        PipeSource::Other
+    };
+    (program.to_owned(), source, text)
+}

@@ -1,0 +1,339 @@
+//! Quote removal: turns one word as written into the value bash would pass to a program.
+//!
+//! brush-parser splits a word into typed pieces; this module joins them the way bash does
+//! after expansion. It decodes `$'...'` itself, because brush-parser leaves ANSI-C escapes
+//! undecoded and `$'\x72m'` must read as `rm`. A piece whose value is only known at run time
+//! (a parameter, a command substitution, an arithmetic expansion, brace expansion) makes the
+//! whole word [`Word::Dynamic`]; the text of every command substitution is handed back so the
+//! walker can read the commands inside it.
+
+use brush_parser::word::{TildeExpr, WordPiece, WordPieceWithSource};
+
+use super::Word;
+
+/// A word after quote removal, with what it carries besides its value.
+#[derive(Debug)]
+pub struct Expanded {
+    pub word: Word,
+    /// Unquoted `*`, `?` or `[`: bash would replace the word with matching file names.
+    pub globs: bool,
+    /// The source text of each command substitution inside the word, to be read as a script.
+    pub substitutions: Vec<String>,
+    /// Parts of the word that run code gatekeep cannot read (a substitution inside `${...}`).
+    pub unreadable: Vec<String>,
+}
+
+/// Performs quote removal on `raw`, as bash would on a word in a command.
+pub fn expand(raw: &str) -> Expanded {
+    let mut out = Expanded {
+        word: Word::Literal(String::new()),
+        globs: false,
+        substitutions: Vec::new(),
+        unreadable: Vec::new(),
+    };
+    let pieces = match brush_parser::word::parse(raw, &parser_options()) {
+        Ok(pieces) => pieces,
+        Err(_) => {
+            out.word = Word::dynamic(raw, "the word could not be parsed");
+            out.unreadable.push(format!("the word `{raw}` could not be parsed"));
+            return out;
+        }
+    };
+    let mut value = String::new();
+    let mut why: Option<String> = None;
+    let mut unquoted = String::new();
+    join(raw, &pieces, false, &mut value, &mut why, &mut unquoted, &mut out);
+    if has_brace_expansion(&unquoted) {
+        why.get_or_insert_with(|| "brace expansion turns it into several words".into());
+    }
+    out.globs = unquoted.contains(['*', '?', '[']);
+    out.word = match why {
+        None => Word::Literal(value),
+        Some(why) => Word::Dynamic {
+            raw: raw.to_owned(),
+            why,
+        },
+    };
+    out
+}
+
+/// Reads the body of an unquoted here-document, returning the command substitutions that the
+/// outer shell runs while expanding it.
+pub fn heredoc_substitutions(body: &str) -> Expanded {
+    let mut out = Expanded {
+        word: Word::Literal(body.to_owned()),
+        globs: false,
+        substitutions: Vec::new(),
+        unreadable: Vec::new(),
+    };
+    match brush_parser::word::parse_heredoc(body, &parser_options()) {
+        Ok(pieces) => {
+            let (mut value, mut why, mut unquoted) = (String::new(), None, String::new());
+            join(body, &pieces, true, &mut value, &mut why, &mut unquoted, &mut out);
+            if let Some(why) = why {
+                out.word = Word::Dynamic {
+                    raw: body.to_owned(),
+                    why,
+                };
+            }
+        }
+        Err(_) => out
+            .unreadable
+            .push("a here-document body could not be parsed".into()),
+    }
+    out
+}
+
+pub(crate) fn parser_options() -> brush_parser::ParserOptions {
+    brush_parser::ParserOptions {
+        // bash -c runs with extglob off; brush treats `!(` etc. as patterns only when on.
+        enable_extended_globbing: false,
+        ..Default::default()
+    }
+}
+
+fn join(
+    raw: &str,
+    pieces: &[WordPieceWithSource],
+    quoted: bool,
+    value: &mut String,
+    why: &mut Option<String>,
+    unquoted: &mut String,
+    out: &mut Expanded,
+) {
+    for piece in pieces {
+        match &piece.piece {
+            WordPiece::Text(s) => {
+                value.push_str(s);
+                if !quoted {
+                    unquoted.push_str(s);
+                }
+            }
+            WordPiece::SingleQuotedText(s) => value.push_str(s),
+            WordPiece::AnsiCQuotedText(s) => value.push_str(&decode_ansi_c(s)),
+            WordPiece::EscapeSequence(s) => {
+                // `\<newline>` is a line continuation and vanishes; any other escape stands
+                // for the character after the backslash.
+                let escaped = s.strip_prefix('\\').unwrap_or(s);
+                if escaped != "\n" {
+                    value.push_str(escaped);
+                }
+            }
+            WordPiece::DoubleQuotedSequence(inner)
+            | WordPiece::GettextDoubleQuotedSequence(inner) => {
+                join(raw, inner, true, value, why, unquoted, out);
+            }
+            WordPiece::TildeExpansion(tilde) => match tilde {
+                // `~` and `~user` name home directories: keep them as written so that rules
+                // can match them (`rm -rf ~`).
+                TildeExpr::Home => value.push('~'),
+                TildeExpr::UserHome(user) => {
+                    value.push('~');
+                    value.push_str(user);
+                }
+                _ => {
+                    why.get_or_insert_with(|| "a directory-stack tilde is only known at run time".into());
+                }
+            },
+            WordPiece::ParameterExpansion(_) => {
+                let src = raw.get(piece.start_index..piece.end_index).unwrap_or(raw);
+                if src.contains("$(") || src.contains('`') || src.contains("<(") {
+                    out.unreadable.push(format!(
+                        "`{src}` runs a command inside a parameter expansion"
+                    ));
+                }
+                why.get_or_insert_with(|| "it contains a variable, only known at run time".into());
+            }
+            WordPiece::CommandSubstitution(text) | WordPiece::BackquotedCommandSubstitution(text) => {
+                out.substitutions.push(text.clone());
+                why.get_or_insert_with(|| "it contains the output of a command".into());
+            }
+            WordPiece::ArithmeticExpression(expr) => {
+                if expr.value.contains("$(") || expr.value.contains('`') {
+                    out.unreadable.push(format!(
+                        "`$(({}))` runs a command inside arithmetic",
+                        expr.value
+                    ));
+                }
+                why.get_or_insert_with(|| "it contains arithmetic, only known at run time".into());
+            }
+        }
+    }
+}
+
+/// Unquoted `{a,b}` or `{1..3}`: bash turns one word into several before running it.
+fn has_brace_expansion(unquoted: &str) -> bool {
+    let Some(open) = unquoted.find('{') else {
+        return false;
+    };
+    let rest = &unquoted[open..];
+    let Some(close) = rest.find('}') else {
+        return false;
+    };
+    let inner = &rest[1..close];
+    inner.contains(',') || inner.contains("..") || rest[close + 1..].contains('{')
+}
+
+/// Decodes the body of a `$'...'` string the way bash does.
+pub fn decode_ansi_c(body: &str) -> String {
+    // brush-parser hands back the body with or without the `$'`/`'` around it depending on
+    // context; accept both.
+    let body = body
+        .strip_prefix("$'")
+        .and_then(|b| b.strip_suffix('\''))
+        .unwrap_or(body);
+    let mut out = String::with_capacity(body.len());
+    let mut bytes: Vec<u8> = Vec::new();
+    let chars: Vec<char> = body.chars().collect();
+    let mut i = 0;
+    let flush = |bytes: &mut Vec<u8>, out: &mut String| {
+        if !bytes.is_empty() {
+            out.push_str(&String::from_utf8_lossy(bytes));
+            bytes.clear();
+        }
+    };
+    while i < chars.len() {
+        let c = chars[i];
+        if c != '\\' || i + 1 == chars.len() {
+            flush(&mut bytes, &mut out);
+            out.push(c);
+            i += 1;
+            continue;
+        }
+        let e = chars[i + 1];
+        i += 2;
+        let simple = match e {
+            'a' => Some('\x07'),
+            'b' => Some('\x08'),
+            'e' | 'E' => Some('\x1b'),
+            'f' => Some('\x0c'),
+            'n' => Some('\n'),
+            'r' => Some('\r'),
+            't' => Some('\t'),
+            'v' => Some('\x0b'),
+            '\\' => Some('\\'),
+            '\'' => Some('\''),
+            '"' => Some('"'),
+            '?' => Some('?'),
+            _ => None,
+        };
+        if let Some(s) = simple {
+            flush(&mut bytes, &mut out);
+            out.push(s);
+            continue;
+        }
+        match e {
+            '0'..='7' => {
+                // Up to three octal digits, the first already read.
+                let mut n = e.to_digit(8).unwrap_or(0);
+                let mut taken = 1;
+                while taken < 3 && i < chars.len() && chars[i].is_digit(8) {
+                    n = n * 8 + chars[i].to_digit(8).unwrap_or(0);
+                    i += 1;
+                    taken += 1;
+                }
+                bytes.push((n & 0xff) as u8);
+            }
+            'x' => {
+                let (n, len) = hex_prefix(&chars[i..], 2);
+                if len == 0 {
+                    flush(&mut bytes, &mut out);
+                    out.push_str("\\x");
+                } else {
+                    bytes.push(n as u8);
+                    i += len;
+                }
+            }
+            'u' | 'U' => {
+                let max = if e == 'u' { 4 } else { 8 };
+                let (n, len) = hex_prefix(&chars[i..], max);
+                flush(&mut bytes, &mut out);
+                if len == 0 {
+                    out.push('\\');
+                    out.push(e);
+                } else {
+                    out.push(char::from_u32(n).unwrap_or('\u{fffd}'));
+                    i += len;
+                }
+            }
+            'c' if i < chars.len() => {
+                // Control character: `\cx` is x & 0x1f.
+                flush(&mut bytes, &mut out);
+                let ctl = (chars[i] as u32) & 0x1f;
+                out.push(char::from_u32(ctl).unwrap_or('\u{fffd}'));
+                i += 1;
+            }
+            other => {
+                flush(&mut bytes, &mut out);
+                out.push('\\');
+                out.push(other);
+            }
+        }
+    }
+    flush(&mut bytes, &mut out);
+    out
+}
+
+fn hex_prefix(chars: &[char], max: usize) -> (u32, usize) {
+    let mut n = 0u32;
+    let mut len = 0;
+    while len < max && len < chars.len() {
+        match chars[len].to_digit(16) {
+            Some(d) => n = n * 16 + d,
+            None => break,
+        }
+        len += 1;
+    }
+    (n, len)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lit(raw: &str) -> String {
+        match expand(raw).word {
+            Word::Literal(s) => s,
+            Word::Dynamic { why, .. } => panic!("{raw} was dynamic: {why}"),
+        }
+    }
+
+    #[test]
+    fn removes_quotes_as_bash_does() {
+        let cases = [
+            ("k\"ubectl\"", "kubectl"),
+            ("del'ete'", "delete"),
+            ("'a b'", "a b"),
+            ("\\rm", "rm"),
+            ("\"a\\$b\"", "a$b"),
+            ("\"a\\b\"", "a\\b"),
+            ("a\\\nb", "ab"),
+            ("~/x", "~/x"),
+            ("$'\\x72m'", "rm"),
+            ("$'\\162\\155'", "rm"),
+            ("$'\\u0072m'", "rm"),
+            ("$'it\\'s'", "it's"),
+            ("''", ""),
+        ];
+        for (raw, want) in cases {
+            assert_eq!(lit(raw), want, "{raw}");
+        }
+    }
+
+    #[test]
+    fn dynamic_words_say_why() {
+        for raw in ["$X", "\"$HOME/x\"", "$(ls)", "`ls`", "$((1+2))", "{a,b}", "x{1..3}"] {
+            assert!(matches!(expand(raw).word, Word::Dynamic { .. }), "{raw}");
+        }
+        assert_eq!(expand("$(rm -rf /)").substitutions, vec!["rm -rf /".to_owned()]);
+        assert_eq!(expand("\"`id`\"").substitutions, vec!["id".to_owned()]);
+        assert!(!expand("${X:-$(rm -rf /)}").unreadable.is_empty());
+    }
+
+    #[test]
+    fn find_placeholder_is_not_brace_expansion() {
+        assert_eq!(lit("{}"), "{}");
+        assert!(expand("*.log").globs);
+        assert!(!expand("'*.log'").globs);
+    }
+}
