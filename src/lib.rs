@@ -7,3 +7,6 @@
 pub mod shell;
 pub mod env_vars;
 pub mod policy;
+pub mod exit;
+pub mod gate;
+pub mod cli;

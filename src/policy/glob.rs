@@ -103,53 +103,42 @@ impl Glob {
     }
 }
 
+/// Dynamic programming over (pattern prefix, text prefix): linear in the text for a given
+/// pattern, so a hostile 200 KB argument cannot make matching blow up.
 fn matches(tokens: &[Token], text: &[char]) -> bool {
-    // Iterative matching with backtracking to the last star, as in most shells; `**` may
-    // also cross `/`.
-    let (mut t, mut s) = (0, 0);
-    let mut star: Option<(usize, usize, bool)> = None;
-    while s < text.len() {
-        match tokens.get(t) {
-            Some(Token::Char(c)) if *c == text[s] => {
-                t += 1;
-                s += 1;
-                continue;
-            }
-            Some(Token::One) => {
-                t += 1;
-                s += 1;
-                continue;
-            }
-            Some(Token::Class { negated, items }) => {
-                let inside = items.iter().any(|(lo, hi)| *lo <= text[s] && text[s] <= *hi);
-                if inside != *negated {
-                    t += 1;
-                    s += 1;
-                    continue;
+    let n = text.len();
+    // prev[j]: the tokens so far match text[..j].
+    let mut prev = vec![false; n + 1];
+    prev[0] = true;
+    let mut cur = vec![false; n + 1];
+    for token in tokens {
+        match token {
+            Token::Any | Token::AnyDeep => {
+                let deep = matches!(token, Token::AnyDeep);
+                cur[0] = prev[0];
+                for j in 1..=n {
+                    cur[j] = prev[j] || (cur[j - 1] && (deep || text[j - 1] != '/'));
                 }
             }
-            Some(Token::Any) => {
-                star = Some((t, s, false));
-                t += 1;
-                continue;
+            _ => {
+                cur[0] = false;
+                for j in 1..=n {
+                    let c = text[j - 1];
+                    let ok = match token {
+                        Token::Char(p) => *p == c,
+                        Token::One => true,
+                        Token::Class { negated, items } => {
+                            items.iter().any(|(lo, hi)| *lo <= c && c <= *hi) != *negated
+                        }
+                        Token::Any | Token::AnyDeep => false,
+                    };
+                    cur[j] = prev[j - 1] && ok;
+                }
             }
-            Some(Token::AnyDeep) => {
-                star = Some((t, s, true));
-                t += 1;
-                continue;
-            }
-            _ => {}
         }
-        match star {
-            Some((st, ss, deep)) if deep || text[ss] != '/' => {
-                star = Some((st, ss + 1, deep));
-                t = st + 1;
-                s = ss + 1;
-            }
-            _ => return false,
-        }
+        std::mem::swap(&mut prev, &mut cur);
     }
-    tokens[t..].iter().all(|tok| matches!(tok, Token::Any | Token::AnyDeep))
+    prev[n]
 }
 
 /// A list of patterns where `!pattern` exempts what it matches: a word matches the list when
@@ -211,10 +200,22 @@ mod tests {
             ("a?c", "ac", false),
             ("\\*", "*", true),
             ("\\*", "x", false),
+            ("**/*.pub", "~/.ssh/id_rsa.pub", true),
+            ("*/x", "a/b/x", false),
+            ("**/x", "a/b/x", true),
+            ("*", "", true),
+            ("/:**", "/:/host", true),
         ];
         for (pattern, text, want) in cases {
             assert_eq!(Glob::new(pattern).unwrap().is_match(text), want, "{pattern} vs {text}");
         }
+    }
+
+    #[test]
+    fn long_words_match_in_linear_time() {
+        let text = "/".repeat(200_000) + "x";
+        assert!(!Glob::new("*a*a*a*b").unwrap().is_match(&text));
+        assert!(Glob::new("**x").unwrap().is_match(&text));
     }
 
     #[test]

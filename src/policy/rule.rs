@@ -28,6 +28,10 @@ pub struct RuleSpec {
     /// `"* delete-*"`, `"** delete"` (`**` stands for any number of words).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub subcommand: Vec<String>,
+    /// The rule does not fire when the leading words match one of these (read-only verbs of
+    /// a tool whose other verbs all change something).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_subcommand: Vec<String>,
     /// Every one of these flags must be given; `|` separates spellings of one flag:
     /// `"-r|-R|--recursive"`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -100,6 +104,7 @@ pub struct Rule {
     pub spec: RuleSpec,
     pub programs: Vec<Glob>,
     subcommands: Vec<SubcommandPattern>,
+    not_subcommands: Vec<SubcommandPattern>,
     flags: Vec<FlagSpec>,
     any_flag: Vec<FlagSpec>,
     not_flags: Vec<FlagSpec>,
@@ -139,22 +144,23 @@ impl Rule {
         let globs = |list: &[String]| -> Result<Vec<Glob>, String> {
             list.iter().map(|p| Glob::new(p)).collect()
         };
-        let subcommands = spec
-            .subcommand
-            .iter()
-            .map(|p| {
-                p.split_whitespace()
-                    .map(|w| if w == "**" { Ok(None) } else { Glob::new(w).map(Some) })
-                    .collect::<Result<SubcommandPattern, String>>()
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let sequences = |list: &[String]| -> Result<Vec<SubcommandPattern>, String> {
+            list.iter()
+                .map(|p| {
+                    p.split_whitespace()
+                        .map(|w| if w == "**" { Ok(None) } else { Glob::new(w).map(Some) })
+                        .collect()
+                })
+                .collect()
+        };
         let flag_specs = |list: &[String]| -> Result<Vec<FlagSpec>, String> {
             list.iter().map(|s| parse_flag_spec(s)).collect()
         };
         let with_id = |e: String| format!("rule `{}`: {e}", spec.id);
         Ok(Rule {
             programs: globs(&spec.program).map_err(with_id)?,
-            subcommands,
+            subcommands: sequences(&spec.subcommand).map_err(with_id)?,
+            not_subcommands: sequences(&spec.not_subcommand).map_err(with_id)?,
             flags: flag_specs(&spec.flags).map_err(with_id)?,
             any_flag: flag_specs(&spec.any_flag).map_err(with_id)?,
             not_flags: flag_specs(&spec.not_flags).map_err(with_id)?,
@@ -183,13 +189,24 @@ impl Rule {
             }
             certainty != Certainty::No
         };
-        let ok = (self.programs.is_empty() || self.programs.iter().any(|g| g.is_match(subject.program)))
-            && (self.subcommands.is_empty() || check(subject.subcommand(&self.subcommands)))
+        if !(self.programs.is_empty() || self.programs.iter().any(|g| g.is_match(subject.program))) {
+            return (Certainty::No, None);
+        }
+        // Arguments are the words after the subcommand this rule matched.
+        let mut skip = 0;
+        if !self.subcommands.is_empty() {
+            let (c, w, consumed) = subject.subcommand(&self.subcommands);
+            if !check((c, w)) {
+                return (Certainty::No, None);
+            }
+            skip = consumed;
+        }
+        let ok = (self.not_subcommands.is_empty() || subject.subcommand(&self.not_subcommands).0 != Certainty::Certain)
             && self.flags.iter().all(|f| check(subject.flag(f)))
             && (self.any_flag.is_empty() || check(best(self.any_flag.iter().map(|f| subject.flag(f)))))
             && self.not_flags.iter().all(|f| subject.flag_exact(f) != Certainty::Certain)
-            && (self.args.is_empty() || check(subject.args(&self.args)))
-            && (self.target.is_empty() || check(subject.target(&self.target)))
+            && (self.args.is_empty() || check(subject.args(&self.args, skip)))
+            && (self.target.is_empty() || check(subject.target(&self.target, skip)))
             && (self.sql.is_empty() || check(subject.sql(&self.sql)))
             && (self.writes.is_empty() || check(subject.writes(&self.writes)))
             && (self.env.is_empty() || check(subject.env(&self.env)));
@@ -204,7 +221,8 @@ fn best(it: impl Iterator<Item = (Certainty, Option<String>)>) -> (Certainty, Op
 fn parse_flag_spec(spec: &str) -> Result<FlagSpec, String> {
     let mut flag = FlagSpec { long: Vec::new(), short: Vec::new(), exact: Vec::new() };
     for alt in spec.split('|').map(str::trim) {
-        if let Some(long) = alt.strip_prefix("--").filter(|l| !l.is_empty() && !l.contains('=')) {
+        let glob = alt.contains(['*', '?', '[', '=']);
+        if let Some(long) = alt.strip_prefix("--").filter(|l| !l.is_empty() && !glob) {
             flag.long.push(long.to_owned());
         } else if alt.starts_with('-') && alt.chars().count() == 2 {
             flag.short.extend(alt.chars().nth(1));
@@ -330,8 +348,13 @@ impl<'a> Subject<'a> {
         s
     }
 
-    fn subcommand(&self, patterns: &[SubcommandPattern]) -> (Certainty, Option<String>) {
-        best(patterns.iter().map(|p| sequence_match(p, &self.positional)))
+    /// The best match among `patterns`, and how many leading words it consumed.
+    fn subcommand(&self, patterns: &[SubcommandPattern]) -> (Certainty, Option<String>, usize) {
+        patterns
+            .iter()
+            .map(|p| sequence_match(p, &self.positional))
+            .max_by_key(|m| m.0)
+            .unwrap_or((Certainty::No, None, 0))
     }
 
     fn flag(&self, spec: &FlagSpec) -> (Certainty, Option<String>) {
@@ -357,12 +380,13 @@ impl<'a> Subject<'a> {
         if long || short || exact { Certainty::Certain } else { Certainty::No }
     }
 
-    fn args(&self, list: &GlobList) -> (Certainty, Option<String>) {
-        best(self.positional.iter().map(|w| word_in_list(w, list, self.exemptions)))
+    fn args(&self, list: &GlobList, skip: usize) -> (Certainty, Option<String>) {
+        let args = self.positional.get(skip..).unwrap_or_default();
+        best(args.iter().map(|w| word_in_list(w, list, self.exemptions)))
     }
 
-    fn target(&self, list: &GlobList) -> (Certainty, Option<String>) {
-        match self.positional.last() {
+    fn target(&self, list: &GlobList, skip: usize) -> (Certainty, Option<String>) {
+        match self.positional.get(skip..).unwrap_or_default().last() {
             Some(w) => word_in_list(w, list, self.exemptions),
             None => (Certainty::No, None),
         }
@@ -450,16 +474,18 @@ fn inline_value<'w>(word: &'w str, name: &str) -> Option<&'w str> {
     }
 }
 
-/// Whether a word is in a pattern list. Literal words are normalised as paths first
-/// (`./build/` is `build`, `a/../b` is `b`), so `..` cannot walk out of an exemption.
+/// Whether a word is in a pattern list. Literal words are normalised first — paths
+/// lexically (`./build/` is `build`, `a/../b` is `b`), URLs without their user part — and
+/// exemptions are checked against the normal form only, so neither `..` nor
+/// `http://localhost:80@evil.example` can walk out of an exemption.
 /// A dynamic word matches a pattern that matches every word, or one that its source text
 /// matches (`s3://$BUCKET` against `s3://*`), and is never exempt.
 fn word_in_list(word: &Word, list: &GlobList, exemptions: bool) -> (Certainty, Option<String>) {
     match word {
         Word::Literal(text) => {
-            let norm = normalize_path(text);
+            let norm = normalize(text);
             let hit = list.matches_positive(text) || list.matches_positive(&norm);
-            let exempt = exemptions && (list.is_exempt(&norm) || list.is_exempt(text)) && !escapes(&norm);
+            let exempt = exemptions && list.is_exempt(&norm) && !escapes(&norm);
             (if hit && !exempt { Certainty::Certain } else { Certainty::No }, None)
         }
         Word::Dynamic { raw, why } => {
@@ -470,6 +496,21 @@ fn word_in_list(word: &Word, list: &GlobList, exemptions: bool) -> (Certainty, O
                 (Certainty::No, None)
             }
         }
+    }
+}
+
+/// The form of a word that exemptions are checked against.
+fn normalize(word: &str) -> String {
+    match word.split_once("://") {
+        Some((scheme, rest)) if !scheme.is_empty() && scheme.chars().all(|c| c.is_ascii_alphanumeric() || c == '+') => {
+            // Drop `user:password@` before the host: the host is what follows the last `@`
+            // of the authority.
+            let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+            let (authority, tail) = rest.split_at(authority_end);
+            let host = authority.rsplit('@').next().unwrap_or(authority);
+            format!("{scheme}://{host}{tail}")
+        }
+        _ => normalize_path(word),
     }
 }
 
@@ -506,25 +547,32 @@ pub fn normalize_path(path: &str) -> String {
     }
 }
 
-/// Matches a subcommand pattern against the leading arguments (`**` spans any number).
-fn sequence_match(pattern: &[Option<Glob>], words: &[&Word]) -> (Certainty, Option<String>) {
+/// Matches a subcommand pattern against the leading arguments (`**` spans any number);
+/// also returns how many words the match consumed.
+fn sequence_match(pattern: &[Option<Glob>], words: &[&Word]) -> (Certainty, Option<String>, usize) {
     match pattern.split_first() {
-        None => (Certainty::Certain, None),
-        Some((None, rest)) => best((0..=words.len()).map(|skip| sequence_match(rest, &words[skip..]))),
+        None => (Certainty::Certain, None, 0),
+        Some((None, rest)) => (0..=words.len())
+            .map(|skip| {
+                let (c, why, n) = sequence_match(rest, &words[skip..]);
+                (c, why, n + skip)
+            })
+            .max_by_key(|m| m.0)
+            .unwrap_or((Certainty::No, None, 0)),
         Some((Some(glob), rest)) => {
-            let Some((word, tail)) = words.split_first() else { return (Certainty::No, None) };
+            let Some((word, tail)) = words.split_first() else { return (Certainty::No, None, 0) };
             let here = match word {
                 Word::Literal(w) if glob.is_match(w) => (Certainty::Certain, None),
-                Word::Literal(_) => return (Certainty::No, None),
+                Word::Literal(_) => return (Certainty::No, None, 0),
                 Word::Dynamic { raw, .. } => {
                     (Certainty::Possible, Some(format!("the subcommand `{raw}` is only known at run time")))
                 }
             };
-            let next = sequence_match(rest, tail);
-            if next.0 == Certainty::No {
-                return next;
+            let (c, why, n) = sequence_match(rest, tail);
+            if c == Certainty::No {
+                return (c, why, 0);
             }
-            if here.0 < next.0 { here } else { next }
+            if here.0 < c { (here.0, here.1, n + 1) } else { (c, why, n + 1) }
         }
     }
 }
@@ -532,6 +580,13 @@ fn sequence_match(pattern: &[Option<Glob>], words: &[&Word]) -> (Certainty, Opti
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn urls_lose_their_user_part() {
+        assert_eq!(normalize("http://localhost:80@evil.example/x"), "http://evil.example/x");
+        assert_eq!(normalize("https://u:p@h/p?q=a@b"), "https://h/p?q=a@b");
+        assert_eq!(normalize("./a/"), "a");
+    }
 
     #[test]
     fn normalizes_paths_lexically() {

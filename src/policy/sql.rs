@@ -7,12 +7,13 @@
 use super::rule::Certainty;
 
 /// Whether `text` uses any of `keywords` (upper case) as a SQL keyword. A keyword that
-/// starts with `\` is a psql meta-command (`\!` runs a shell command) and is found as text.
+/// starts with `\` or `.` is a client meta-command (psql's `\!`, sqlite's `.shell`) and is
+/// found as text.
 pub fn uses_any(text: &str, keywords: &[String]) -> Certainty {
     let words = keywords_of(text);
     let hit = keywords.iter().any(|k| {
-        if k.starts_with('\\') {
-            text.contains(k.as_str())
+        if k.starts_with(['\\', '.']) {
+            text.to_ascii_uppercase().contains(k.as_str())
         } else {
             words.iter().any(|w| w == k)
         }
