@@ -240,9 +240,12 @@ fn policy_show(json: bool) -> anyhow::Result<ExitCode> {
     }
     for (spec, layer) in policy.rule_specs() {
         writeln!(out, "\n# from the {} layer", layer.kind)?;
-        let mut doc = toml::Table::new();
-        doc.insert("rule".into(), toml::Value::Array(vec![toml::Value::try_from(spec)?]));
-        write!(out, "{}", toml::to_string(&doc)?)?;
+        // A struct, not a table, keeps the fields in the order a person writes them.
+        #[derive(serde::Serialize)]
+        struct One<'a> {
+            rule: [&'a crate::policy::RuleSpec; 1],
+        }
+        write!(out, "{}", toml::to_string(&One { rule: [spec] })?)?;
     }
     Ok(exit::code(exit::SUCCESS))
 }

@@ -121,10 +121,10 @@ impl PolicyPaths {
         let mut sources = Vec::new();
         let optional = [(LayerKind::System, &self.system), (LayerKind::User, &self.user)];
         for (kind, path) in optional {
-            if let Some(path) = path {
-                if let Some(text) = read_optional(path)? {
-                    sources.push((Layer { kind, path: Some(path.clone()) }, text));
-                }
+            if let Some(path) = path
+                && let Some(text) = read_optional(path)?
+            {
+                sources.push((Layer { kind, path: Some(path.clone()) }, text));
             }
         }
         for path in &self.project {

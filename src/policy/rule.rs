@@ -133,10 +133,10 @@ impl Rule {
                 spec.id
             ));
         }
-        if let Some(c) = &spec.construct {
-            if c != "fork-bomb" {
-                return Err(format!("rule `{}`: unknown construct `{c}` (known: fork-bomb)", spec.id));
-            }
+        if let Some(c) = &spec.construct
+            && c != "fork-bomb"
+        {
+            return Err(format!("rule `{}`: unknown construct `{c}` (known: fork-bomb)", spec.id));
         }
         if spec.quorum == Some(0) {
             return Err(format!("rule `{}`: quorum must be at least 1", spec.id));
@@ -421,10 +421,8 @@ impl<'a> Subject<'a> {
                 }
             }
         }
-        if let Some(n) = tool.sql_argument {
-            if let Some(w) = self.positional.get(n - 1) {
-                texts.push(w);
-            }
+        if let Some(w) = tool.sql_argument.and_then(|n| n.checked_sub(1)).and_then(|i| self.positional.get(i)) {
+            texts.push(w);
         }
         if texts.is_empty() {
             if has(&tool.sql_file_options) {

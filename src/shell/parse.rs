@@ -367,20 +367,22 @@ impl Walker {
         let Parts { mut argv, assignments, writes: own_writes, stdin } = parts;
         writes.extend(own_writes);
 
-        if program_globs {
-            if let Some(first) = argv.first_mut() {
-                let raw = first.display().to_owned();
-                *first = Word::dynamic(raw, "the program name is a glob that bash expands to file names");
-            }
+        if program_globs && let Some(first) = argv.first_mut() {
+            let raw = first.display().to_owned();
+            *first = Word::dynamic(raw, "the program name is a glob that bash expands to file names");
         }
 
         let stdin = stdin.or_else(|| ctx.stdin.clone()).unwrap_or(Stdin::Inherited);
         let output = pipe_output(&argv, &stdin);
         let program = argv.first().map(|w| basename(w.display()).to_owned());
 
-        if let (Some(function), Some(program)) = (&ctx.function, &program) {
-            if function == program && ctx.concurrent {
-                self.script.constructs.push(Construct::ForkBomb { name: function.clone() });
+        if let (Some(function), Some(program)) = (&ctx.function, &program)
+            && function == program
+            && ctx.concurrent
+        {
+            let bomb = Construct::ForkBomb { name: function.clone() };
+            if !self.script.constructs.contains(&bomb) {
+                self.script.constructs.push(bomb);
             }
         }
 
@@ -446,6 +448,13 @@ impl Walker {
 
     /// Records one invocation and follows whatever it runs in turn.
     pub(crate) fn invocation(&mut self, inv: Invocation, ctx: &Ctx) {
+        let fresh_assignments = inv.assignments.len();
+        self.invocation_with(inv, fresh_assignments, ctx);
+    }
+
+    /// Records an invocation whose last `fresh_assignments` assignments were made at its own
+    /// level; the others come from the wrapper around it (`env X=1 nice cmd`).
+    fn invocation_with(&mut self, inv: Invocation, fresh_assignments: usize, ctx: &Ctx) {
         let display = inv.display_argv().join(" ");
         if self.over_budget(&display, ctx) {
             return;
@@ -459,7 +468,8 @@ impl Walker {
             );
             return;
         }
-        let steps = unwrap::steps(&inv);
+        let fresh = &inv.assignments[inv.assignments.len() - fresh_assignments.min(inv.assignments.len())..];
+        let steps = unwrap::steps(&inv, fresh);
         self.script.invocations.push(inv.clone());
         self.steps_of(steps, &inv, ctx);
     }
@@ -475,15 +485,18 @@ impl Walker {
             Step::Run { argv, via, assignments } => {
                 let mut ctx = ctx.nested(via);
                 ctx.stdin = Some(outer.stdin.clone());
+                let fresh = assignments.len();
+                let mut all = outer.assignments.clone();
+                all.extend(assignments);
                 let inv = Invocation {
                     argv,
-                    assignments,
+                    assignments: all,
                     writes: outer.writes.clone(),
                     stdin: outer.stdin.clone(),
                     via: ctx.via.clone(),
                     hidden: outer.hidden,
                 };
-                self.invocation(inv, &ctx);
+                self.invocation_with(inv, fresh, &ctx);
             }
             Step::Script { text, via } => {
                 let mut ctx = ctx.nested(via.clone());

@@ -84,9 +84,10 @@ pub(crate) fn assignments_only(
     walker.steps_of(steps, &holder, ctx);
 }
 
-/// Everything `inv` runs besides itself.
-pub fn steps(inv: &Invocation) -> Vec<Step> {
-    let mut steps = assignment_steps(&inv.assignments);
+/// Everything `inv` runs besides itself. `fresh` are the assignments made at this level
+/// (the rest were inherited from a wrapper and already followed there).
+pub fn steps(inv: &Invocation, fresh: &[(String, Word)]) -> Vec<Step> {
+    let mut steps = assignment_steps(fresh);
     let Some(program) = inv.program() else {
         return steps;
     };
@@ -464,9 +465,33 @@ fn parallel(args: &[Word]) -> Vec<Step> {
         // No command template: every input line is a command.
         return vec![Step::StdinScript { reader: "parallel".into(), shell: true }];
     }
-    let mut template = args[start..end].to_vec();
-    mark_placeholder(&mut template, "{", "a value parallel fills in");
-    vec![Step::Script { text: join_as_script(&template), via: "parallel".into() }]
+    let Word::Literal(template) = join_as_script(&args[start..end]) else {
+        return vec![Step::Unreadable { why: "the parallel command template is only known at run time".into() }];
+    };
+    // parallel runs the template once per input, put at `{}` or appended. Inputs given with
+    // `:::` are read as written (up to a bound); others are only known at run time.
+    let inline = args.get(end).and_then(Word::literal) == Some(":::");
+    let values: Vec<&Word> = if inline { args[end + 1..].iter().take(16).collect() } else { Vec::new() };
+    let fill = |value: &str| {
+        if template.contains("{}") { template.replace("{}", value) } else { format!("{template} {value}") }
+    };
+    let mut steps: Vec<Step> = values
+        .iter()
+        .filter(|v| !v.literal().is_some_and(|s| s.starts_with(":::")))
+        .map(|v| match v.literal() {
+            Some(value) => Step::Script { text: Word::Literal(fill(&quote(value))), via: "parallel".into() },
+            None => Step::Script { text: Word::Literal(fill("\"$PARALLEL_INPUT\"")), via: "parallel".into() },
+        })
+        .collect();
+    if steps.is_empty() {
+        steps.push(Step::Script { text: Word::Literal(fill("\"$PARALLEL_INPUT\"")), via: "parallel".into() });
+    }
+    steps
+}
+
+/// Single-quotes a value for a shell string.
+fn quote(value: &str) -> String {
+    format!("'{}'", value.replace('\'', "'\\''"))
 }
 
 fn watch(args: &[Word]) -> Vec<Step> {
