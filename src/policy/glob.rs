@@ -83,6 +83,11 @@ impl Glob {
         Ok(Glob { source: source.to_owned(), tokens })
     }
 
+    /// `**`: matches every string.
+    pub fn any() -> Glob {
+        Glob { source: "**".into(), tokens: vec![Token::AnyDeep] }
+    }
+
     pub fn as_str(&self) -> &str {
         &self.source
     }

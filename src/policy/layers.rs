@@ -19,9 +19,6 @@ use super::rule::{Rule, RuleSpec, ToolSpec};
 use super::{Decision, Policy};
 use crate::env_vars;
 
-/// The built-in pack, compiled into the binary.
-pub const BUILTIN: &str = include_str!("builtin.toml");
-
 /// The system layer's fixed location. It is not configurable at run time: an environment
 /// variable or flag that moved it would let whoever sets it replace the admin's policy.
 pub const SYSTEM_PATH: &str = "/etc/gatekeep/policy.toml";
@@ -195,40 +192,41 @@ fn invalid(layer: &Layer, text: &str, span: std::ops::Range<usize>, message: Str
     PolicyError::Invalid { file: layer.name(), line, column, message, hint: hint.into() }
 }
 
-/// Combines the built-in pack with `sources` (most trusted first) into one policy.
+/// Combines the built-in pack with `sources` (file layers, most trusted first).
 pub fn combine(sources: &[(Layer, String)]) -> Result<Policy, PolicyError> {
-    let builtin = Layer { kind: LayerKind::Builtin, path: None };
-    let mut all = vec![(builtin, BUILTIN.to_owned())];
-    all.extend(sources.iter().cloned());
-    combine_layers(&all)
-}
-
-/// Combines layers, the first of which is the most trusted (normally the built-in pack).
-pub fn combine_layers(all: &[(Layer, String)]) -> Result<Policy, PolicyError> {
     let mut policy = Policy::default();
+    policy.layers.push(Layer { kind: LayerKind::Builtin, path: None });
+    policy.set_builtin_tools();
     // Where each rule id was defined, to refuse redefinitions.
     let mut defined: BTreeMap<String, (usize, LayerKind)> = BTreeMap::new();
+    for rule in super::builtin::RULES {
+        defined.insert(rule.id.to_owned(), (policy.len(), LayerKind::Builtin));
+        policy.push_builtin(rule);
+    }
+    let mut disabled = Vec::new();
     // Source text and span of every rule from a file, to point example failures at it.
     let mut spans: BTreeMap<String, (String, std::ops::Range<usize>)> = BTreeMap::new();
-    for (layer, text) in all {
+    let loosening_hint = "only the system layer (/etc/gatekeep/policy.toml, owned by an admin) may loosen the policy; user, project and environment layers can only add rules that ask for approval or deny";
+    for (layer, text) in sources {
         let file = parse_file(layer, text)?;
         policy.layers.push(layer.clone());
-        let loosening_hint = "only the system layer (/etc/gatekeep/policy.toml, owned by an admin) may loosen the policy; user, project and environment layers can only add rules that ask for approval or deny";
         for id in &file.disable {
             if !layer.kind.may_loosen() {
                 return Err(invalid(layer, text, id.span(), format!("the {} layer cannot disable rules", layer.kind), loosening_hint));
             }
-            let Some(&(index, _)) = defined.get(id.get_ref()) else {
-                return Err(invalid(layer, text, id.span(), format!("no built-in rule has the id `{}`", id.get_ref()), "`gatekeep policy show` lists the rule ids"));
-            };
-            policy.disabled.push((id.get_ref().clone(), layer.clone()));
-            policy.rules[index].0.spec.id.clear();
+            match defined.get(id.get_ref()) {
+                Some(&(index, LayerKind::Builtin)) => {
+                    policy.disabled.push((id.get_ref().clone(), layer.clone()));
+                    disabled.push(index);
+                }
+                _ => return Err(invalid(layer, text, id.span(), format!("no built-in rule has the id `{}`", id.get_ref()), "`gatekeep policy show` lists the rule ids")),
+            }
         }
         for (name, tool) in &file.tools {
             if !layer.kind.may_loosen() {
                 return Err(invalid(layer, text, tool.span(), format!("the {} layer cannot define how `{name}` is read", layer.kind), loosening_hint));
             }
-            policy.tools.insert(name.clone(), tool.get_ref().clone());
+            policy.set_tool(name.clone(), tool.get_ref().clone());
         }
         for spanned in &file.rules {
             let spec = spanned.get_ref().clone();
@@ -237,25 +235,24 @@ pub fn combine_layers(all: &[(Layer, String)]) -> Result<Policy, PolicyError> {
                 return Err(invalid(layer, text, span, format!("rule `{}` has decision \"allow\", which the {} layer cannot use", spec.id, layer.kind), loosening_hint));
             }
             let rule = Rule::compile(spec).map_err(|m| invalid(layer, text, span.clone(), m, "fix the rule, then run `gatekeep policy lint FILE`"))?;
+            spans.insert(rule.spec.id.clone(), (text.clone(), span.clone()));
             match defined.get(&rule.spec.id) {
-                Some(&(index, kind)) if layer.kind == LayerKind::System && kind == LayerKind::Builtin => {
+                Some(&(index, LayerKind::Builtin)) if layer.kind == LayerKind::System => {
                     // The system layer redefines a built-in rule in place.
-                    spans.insert(rule.spec.id.clone(), (text.clone(), span));
-                    policy.rules[index] = (rule, layer.clone());
+                    defined.insert(rule.spec.id.clone(), (index, LayerKind::System));
+                    policy.replace(index, rule, layer.clone());
                 }
                 Some(&(_, kind)) => {
                     return Err(invalid(layer, text, span, format!("rule id `{}` is already defined by the {kind} layer", rule.spec.id), "give the rule its own id; only the system layer may redefine a built-in rule"));
                 }
                 None => {
-                    defined.insert(rule.spec.id.clone(), (policy.rules.len(), layer.kind));
-                    spans.insert(rule.spec.id.clone(), (text.clone(), span));
-                    policy.rules.push((rule, layer.clone()));
+                    let index = policy.push_file_rule(rule, layer.clone());
+                    defined.insert(policy.id(index).to_owned(), (index, layer.kind));
                 }
             }
         }
     }
-    // Drop disabled rules (their id was cleared) and build the index.
-    policy.rules.retain(|(r, _)| !r.spec.id.is_empty());
+    policy.remove(&disabled);
     policy.index();
     // Rule examples of admin, user and project files are checked as they load; the built-in
     // pack's are checked by the test suite and `gatekeep policy test`, to keep start-up fast.
@@ -288,10 +285,11 @@ impl fmt::Display for ExampleFailure {
 /// Runs the examples of every rule defined by `only` and returns those that fail.
 pub fn example_failures(policy: &Policy, only: &Layer) -> Vec<ExampleFailure> {
     let mut failures = Vec::new();
-    for (i, (rule, layer)) in policy.rules.iter().enumerate() {
-        if layer != only {
+    for i in 0..policy.len() {
+        if policy.layer(i) != only {
             continue;
         }
+        let (rule, layer) = (policy.rule(i), policy.layer(i));
         let cases = rule.spec.must_match.iter().map(|e| (e, true)).chain(rule.spec.must_not_match.iter().map(|e| (e, false)));
         for (example, expected_match) in cases {
             if policy.rule_fires(i, example) != expected_match {

@@ -10,6 +10,7 @@ pub mod layers;
 pub mod rule;
 pub mod sql;
 
+use std::cell::OnceCell;
 use std::collections::HashMap;
 use std::fmt;
 
@@ -21,10 +22,11 @@ pub use rule::{Certainty, Rule, RuleSpec, Subject, ToolSpec};
 use crate::shell::Script;
 
 /// What happens to a command.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Decision {
     /// Runs at once.
+    #[default]
     Allow,
     /// Waits for a person to approve it.
     Approve,
@@ -43,9 +45,10 @@ impl fmt::Display for Decision {
 }
 
 /// How much harm a command can do.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Risk {
+    #[default]
     Low,
     Medium,
     High,
@@ -63,22 +66,65 @@ impl fmt::Display for Risk {
     }
 }
 
-/// A compiled, layered policy.
+/// The built-in pack, indexed at build time (see `build.rs`).
+pub mod builtin {
+    /// One built-in rule: what the index needs, and its TOML text, compiled on first use.
+    #[derive(Debug)]
+    pub struct BuiltinRule {
+        pub id: &'static str,
+        pub programs: &'static [&'static str],
+        pub writes: bool,
+        pub env: bool,
+        pub construct: bool,
+        pub source: &'static str,
+    }
+
+    include!(concat!(env!("OUT_DIR"), "/builtin_index.rs"));
+}
+
+/// Where a rule comes from: a file layer (compiled as it loaded, so that it could be
+/// validated) or the built-in pack (compiled when a command first needs it).
+#[derive(Debug)]
+enum Source {
+    Builtin(&'static builtin::BuiltinRule),
+    File,
+}
+
+#[derive(Debug)]
+struct Slot {
+    layer: Layer,
+    source: Source,
+    rule: OnceCell<Rule>,
+}
+
+/// What makes a rule worth trying on a command.
+#[derive(Debug, Default)]
+struct Index {
+    /// Rules by literal program name.
+    by_program: HashMap<String, Vec<usize>>,
+    /// Rules with program globs (`mkfs.*`): the globs, tried before the rule is compiled.
+    by_glob: Vec<(usize, Vec<glob::Glob>)>,
+    /// Rules without a program, tried on commands with output redirections...
+    on_writes: Vec<usize>,
+    /// ...with leading assignments...
+    on_env: Vec<usize>,
+    /// ...or on constructs of the whole line.
+    constructs: Vec<usize>,
+}
+
+/// A layered policy: the built-in pack, then the files of each layer, most trusted first.
 #[derive(Debug, Default)]
 pub struct Policy {
-    /// Active rules, most trusted layer first.
-    pub rules: Vec<(Rule, Layer)>,
-    pub tools: HashMap<String, ToolSpec>,
+    slots: Vec<Slot>,
+    /// Tool tables from files (system layer), which take precedence over built-in ones.
+    tools: HashMap<String, ToolSpec>,
+    builtin_tools: HashMap<&'static str, (&'static str, OnceCell<ToolSpec>)>,
     /// Built-in rules the system layer disabled, with the layer that disabled them.
     pub disabled: Vec<(String, Layer)>,
     /// The layers that were loaded, most trusted first.
     pub layers: Vec<Layer>,
-    /// Rules by literal program name; rules with program globs or no program are scanned.
-    by_program: HashMap<String, Vec<usize>>,
-    scanned: Vec<usize>,
-    constructs: Vec<usize>,
+    index: Index,
 }
-
 /// One rule that fired for a command.
 #[derive(Clone, Debug, Serialize)]
 pub struct RuleHit {
@@ -136,28 +182,129 @@ pub struct Assessment {
 }
 
 impl Policy {
-    /// Builds the lookup index; called once after the layers are combined.
-    pub(crate) fn index(&mut self) {
-        self.by_program.clear();
-        self.scanned.clear();
-        self.constructs.clear();
-        for (i, (rule, _)) in self.rules.iter().enumerate() {
-            if rule.spec.construct.is_some() {
-                self.constructs.push(i);
-            } else if !rule.programs.is_empty() && rule.programs.iter().all(|g| g.is_literal()) {
-                for p in &rule.spec.program {
-                    self.by_program.entry(p.clone()).or_default().push(i);
-                }
-            } else {
-                self.scanned.push(i);
-            }
+    pub(crate) fn push_builtin(&mut self, rule: &'static builtin::BuiltinRule) {
+        let layer = Layer { kind: LayerKind::Builtin, path: None };
+        self.slots.push(Slot { layer, source: Source::Builtin(rule), rule: OnceCell::new() });
+    }
+
+    pub(crate) fn push_file_rule(&mut self, rule: Rule, layer: Layer) -> usize {
+        self.slots.push(Slot { layer, source: Source::File, rule: OnceCell::from(rule) });
+        self.slots.len() - 1
+    }
+
+    /// Replaces a rule in place (the system layer redefining a built-in rule).
+    pub(crate) fn replace(&mut self, index: usize, rule: Rule, layer: Layer) {
+        self.slots[index] = Slot { layer, source: Source::File, rule: OnceCell::from(rule) };
+    }
+
+    pub(crate) fn remove(&mut self, indexes: &[usize]) {
+        let mut i = 0;
+        self.slots.retain(|_| {
+            i += 1;
+            !indexes.contains(&(i - 1))
+        });
+    }
+
+    pub(crate) fn set_builtin_tools(&mut self) {
+        for (name, source) in builtin::TOOLS {
+            self.builtin_tools.insert(name, (source, OnceCell::new()));
         }
     }
 
-    /// Rule indexes that may apply to `program`, in policy order.
-    fn candidates(&self, program: &str) -> Vec<usize> {
-        let mut out: Vec<usize> = self.by_program.get(program).cloned().unwrap_or_default();
-        out.extend(self.scanned.iter().copied());
+    pub(crate) fn set_tool(&mut self, name: String, tool: ToolSpec) {
+        self.tools.insert(name, tool);
+    }
+
+    /// How `program`'s command line is laid out, if the policy knows.
+    pub fn tool(&self, program: &str) -> Option<&ToolSpec> {
+        if let Some(tool) = self.tools.get(program) {
+            return Some(tool);
+        }
+        let (source, cell) = self.builtin_tools.get(program)?;
+        // A built-in tool table that does not parse is caught by the test suite; should one
+        // slip through, reading the command without it only makes more words positional.
+        Some(cell.get_or_init(|| toml::from_str(source).unwrap_or_default()))
+    }
+
+    /// The id of rule `i`, without compiling it.
+    pub(crate) fn id(&self, i: usize) -> &str {
+        match (&self.slots[i].source, self.slots[i].rule.get()) {
+            (_, Some(rule)) => &rule.spec.id,
+            (Source::Builtin(b), None) => b.id,
+            (Source::File, None) => "",
+        }
+    }
+
+    /// Rule `i`, compiled on first use.
+    pub fn rule(&self, i: usize) -> &Rule {
+        let slot = &self.slots[i];
+        slot.rule.get_or_init(|| match slot.source {
+            Source::Builtin(b) => compile_builtin(b),
+            // File rules are compiled when they load; this arm is never taken.
+            Source::File => compile_builtin(&BROKEN),
+        })
+    }
+
+    pub fn layer(&self, i: usize) -> &Layer {
+        &self.slots[i].layer
+    }
+
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    /// Builds the lookup index; called once after the layers are combined.
+    pub(crate) fn index(&mut self) {
+        let mut index = Index::default();
+        for i in 0..self.slots.len() {
+            // Built-in rules are indexed from the facts `build.rs` extracted; file rules from
+            // their compiled form.
+            let (programs, writes, env, construct): (Vec<&str>, bool, bool, bool) = match (&self.slots[i].source, self.slots[i].rule.get()) {
+                (Source::Builtin(b), None) => (b.programs.to_vec(), b.writes, b.env, b.construct),
+                (_, rule) => {
+                    let spec = &self.rule_or(i, rule).spec;
+                    (spec.program.iter().map(String::as_str).collect(), !spec.writes.is_empty(), !spec.env.is_empty(), spec.construct.is_some())
+                }
+            };
+            if construct {
+                index.constructs.push(i);
+            } else if programs.is_empty() {
+                if writes {
+                    index.on_writes.push(i);
+                }
+                if env {
+                    index.on_env.push(i);
+                }
+            } else if programs.iter().all(|p| !p.contains(['*', '?', '[', '\\'])) {
+                for p in programs {
+                    index.by_program.entry(p.to_owned()).or_default().push(i);
+                }
+            } else {
+                let globs = programs.iter().filter_map(|p| glob::Glob::new(p).ok()).collect();
+                index.by_glob.push((i, globs));
+            }
+        }
+        self.index = index;
+    }
+
+    fn rule_or<'a>(&'a self, i: usize, compiled: Option<&'a Rule>) -> &'a Rule {
+        compiled.unwrap_or_else(|| self.rule(i))
+    }
+
+    /// Rule indexes that may apply to an invocation, in policy order.
+    fn candidates(&self, inv: &crate::shell::Invocation, program: &str) -> Vec<usize> {
+        let mut out: Vec<usize> = self.index.by_program.get(program).cloned().unwrap_or_default();
+        out.extend(self.index.by_glob.iter().filter(|(_, globs)| globs.iter().any(|g| g.is_match(program))).map(|(i, _)| *i));
+        if !inv.writes.is_empty() {
+            out.extend(&self.index.on_writes);
+        }
+        if !inv.assignments.is_empty() {
+            out.extend(&self.index.on_env);
+        }
         out.sort_unstable();
         out.dedup();
         out
@@ -166,10 +313,10 @@ impl Policy {
     /// The rules that fire for one invocation, with their certainty.
     pub fn hits(&self, inv: &crate::shell::Invocation) -> Vec<RuleHit> {
         let Some(program) = inv.program() else { return Vec::new() };
-        let subject = Subject::new(inv, program, self.tools.get(program));
+        let subject = Subject::new(inv, program, self.tool(program));
         let mut hits = Vec::new();
-        for i in self.candidates(program) {
-            let (rule, layer) = &self.rules[i];
+        for i in self.candidates(inv, program) {
+            let rule = self.rule(i);
             let (certainty, why) = rule.matches(&subject);
             if certainty == Certainty::No {
                 continue;
@@ -182,7 +329,7 @@ impl Policy {
                     _ => Decision::Approve,
                 },
             };
-            hits.push(self.hit(i, layer, decision, certainty, why));
+            hits.push(self.hit(i, decision, certainty, why));
         }
         // A certain allow from the system (or built-in) layer overrides built-in rules: this
         // is how an admin lowers a built-in decision. Hits from other layers stay.
@@ -192,8 +339,9 @@ impl Policy {
         hits
     }
 
-    fn hit(&self, i: usize, layer: &Layer, decision: Decision, certainty: Certainty, why: Option<String>) -> RuleHit {
-        let spec = &self.rules[i].0.spec;
+    fn hit(&self, i: usize, decision: Decision, certainty: Certainty, why: Option<String>) -> RuleHit {
+        let spec = &self.rule(i).spec;
+        let layer = self.layer(i);
         RuleHit {
             id: spec.id.clone(),
             layer: layer.kind,
@@ -216,10 +364,11 @@ impl Policy {
         }
         for construct in &script.constructs {
             let hits: Vec<RuleHit> = self
+                .index
                 .constructs
                 .iter()
-                .filter(|&&i| self.rules[i].0.spec.construct.as_deref() == Some(construct.name()))
-                .map(|&i| self.hit(i, &self.rules[i].1, self.rules[i].0.spec.decision, Certainty::Certain, None))
+                .filter(|&&i| self.rule(i).spec.construct.as_deref() == Some(construct.name()))
+                .map(|&i| self.hit(i, self.rule(i).spec.decision, Certainty::Certain, None))
                 .collect();
             let name = match construct {
                 crate::shell::Construct::ForkBomb { name } => name.clone(),
@@ -257,7 +406,7 @@ impl Policy {
         let requirements = (decision == Decision::Approve).then(|| {
             let mut req = Requirements { approvers: Vec::new(), quorum: 1, local_approval: true };
             for hit in commands.iter().flat_map(|c| &c.rules).filter(|h| h.decision == Decision::Approve) {
-                let spec = &self.rules[hit.rule].0.spec;
+                let spec = &self.rule(hit.rule).spec;
                 req.quorum = req.quorum.max(spec.quorum.unwrap_or(1));
                 req.local_approval &= spec.local_approval.unwrap_or(true);
                 for group in &spec.approvers {
@@ -271,25 +420,51 @@ impl Policy {
         Assessment { decision, risk, reason, commands, requirements }
     }
 
-    /// Compiled rules for `policy show`, most trusted first.
+    /// Every rule (compiling the rest), most trusted first, for `policy show` and tests.
     pub fn rule_specs(&self) -> impl Iterator<Item = (&RuleSpec, &Layer)> {
-        self.rules.iter().map(|(r, l)| (&r.spec, l))
+        (0..self.slots.len()).map(|i| (&self.rule(i).spec, self.layer(i)))
     }
 
     /// Whether `rule` fires on the command line `example` (for rule examples).
     pub fn rule_fires(&self, index: usize, example: &str) -> bool {
         let script = crate::shell::parse_shell(example);
-        let rule = &self.rules[index].0;
+        let rule = self.rule(index);
         if let Some(construct) = &rule.spec.construct {
             return script.constructs.iter().any(|c| c.name() == construct);
         }
         script.invocations.iter().any(|inv| {
             inv.program().is_some_and(|p| {
-                let subject = Subject::new(inv, p, self.tools.get(p));
+                let subject = Subject::new(inv, p, self.tool(p));
                 rule.matches(&subject).0 != Certainty::No
             })
         })
     }
+}
+
+/// Stands in for a built-in rule that does not compile (never shipped: a test compiles them
+/// all). It matches every command and denies, so a broken pack fails closed.
+static BROKEN: builtin::BuiltinRule = builtin::BuiltinRule {
+    id: "broken-builtin-rule",
+    programs: &[],
+    writes: false,
+    env: false,
+    construct: false,
+    source: "",
+};
+
+fn compile_builtin(b: &builtin::BuiltinRule) -> Rule {
+    let compiled = toml::from_str::<RuleSpec>(b.source).map_err(|e| e.to_string()).and_then(Rule::compile);
+    compiled.unwrap_or_else(|e| {
+        let spec = RuleSpec {
+            id: b.id.to_owned(),
+            decision: Decision::Deny,
+            risk: Risk::Critical,
+            message: format!("the built-in rule `{}` is broken ({e}); nothing runs until gatekeep is fixed", b.id),
+            program: vec!["*".into()],
+            ..RuleSpec::default()
+        };
+        Rule::compile_unchecked(spec)
+    })
 }
 
 fn verdict(argv: Vec<String>, via: Vec<String>, hits: Vec<RuleHit>) -> CommandVerdict {
@@ -305,4 +480,46 @@ fn verdict(argv: Vec<String>, via: Vec<String>, hits: Vec<RuleHit>) -> CommandVe
         None => "no rule matches".into(),
     };
     CommandVerdict { argv, decision, risk, rules: hits, reason, via, unreadable: false }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_builtin_rule_and_tool_compiles_and_the_index_agrees() {
+        for b in builtin::RULES {
+            let spec: RuleSpec = toml::from_str(b.source).unwrap_or_else(|e| panic!("{}: {e}", b.id));
+            assert_eq!(spec.id, b.id);
+            assert_eq!(spec.program, b.programs, "{}", b.id);
+            assert_eq!((spec.writes.is_empty(), spec.env.is_empty(), spec.construct.is_none()), (!b.writes, !b.env, !b.construct));
+            Rule::compile(spec).unwrap_or_else(|e| panic!("{}: {e}", b.id));
+        }
+        for (name, source) in builtin::TOOLS {
+            toml::from_str::<ToolSpec>(source).unwrap_or_else(|e| panic!("tool {name}: {e}"));
+        }
+        let ids: std::collections::HashSet<_> = builtin::RULES.iter().map(|b| b.id).collect();
+        assert_eq!(ids.len(), builtin::RULES.len(), "built-in rule ids are unique");
+    }
+
+    #[test]
+    fn a_broken_builtin_rule_fails_closed() {
+        let broken = builtin::BuiltinRule { id: "x", programs: &["rm"], writes: false, env: false, construct: false, source: "decision = 3" };
+        let rule = compile_builtin(&broken);
+        assert_eq!(rule.spec.decision, Decision::Deny);
+        let script = crate::shell::parse_shell("ls");
+        let subject = Subject::new(&script.invocations[0], "ls", None);
+        assert_eq!(rule.matches(&subject).0, Certainty::Certain);
+    }
+
+    #[test]
+    fn only_rules_for_the_programs_in_a_command_are_compiled() {
+        let policy = layers::combine(&[]).unwrap();
+        policy.evaluate(&crate::shell::parse_shell("ls -la && make"));
+        let compiled = policy.slots.iter().filter(|s| s.rule.get().is_some()).count();
+        assert_eq!(compiled, 0, "no built-in rule names ls or make");
+        policy.evaluate(&crate::shell::parse_shell("kubectl delete ns prod"));
+        let compiled = policy.slots.iter().filter(|s| s.rule.get().is_some()).count();
+        assert!(compiled > 0 && compiled < 15, "{compiled}");
+    }
 }
