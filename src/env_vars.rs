@@ -5,10 +5,6 @@
 
 /// A policy file added as the least trusted layer (it may only tighten).
 pub const GATEKEEP_POLICY: &str = "GATEKEEP_POLICY";
-/// Turns on logs on stderr (`GATEKEEP_LOG=debug`).
-pub const GATEKEEP_LOG: &str = "GATEKEEP_LOG";
-/// Disables colour in human output.
-pub const NO_COLOR: &str = "NO_COLOR";
 /// Base of the user's configuration directory.
 pub const XDG_CONFIG_HOME: &str = "XDG_CONFIG_HOME";
 pub const HOME: &str = "HOME";
