@@ -75,6 +75,9 @@ impl Ctx {
 #[derive(Default)]
 pub(crate) struct Walker {
     pub script: Script,
+    /// Files that earlier commands of the line download or write: running one of them runs
+    /// code gatekeep never saw (`curl -o x.sh URL && bash x.sh`).
+    written: Vec<String>,
 }
 
 impl Walker {
@@ -387,9 +390,13 @@ impl Walker {
         }
 
         if argv.is_empty() {
-            // Assignments or redirections alone run no program, but may name code to run.
+            // Assignments alone run no program, but may name code to run.
             unwrap::assignments_only(self, &assignments, ctx);
-            return ("an assignment".into(), PipeSource::Other, None);
+            if writes.len() == ctx.writes.len() {
+                return ("an assignment".into(), PipeSource::Other, None);
+            }
+            // `> file` alone still writes (truncates) the file: read it as `: > file`.
+            argv.push(Word::Literal(":".into()));
         }
         let inv = Invocation {
             argv,
@@ -468,10 +475,48 @@ impl Walker {
             );
             return;
         }
+        if let Some(file) = self.runs_written_file(&inv) {
+            self.unreadable(
+                &display,
+                format!("it runs `{file}`, which an earlier command of the same line downloads or writes, so its code cannot be read ahead"),
+                ctx,
+            );
+        }
+        self.record_written(&inv);
         let fresh = &inv.assignments[inv.assignments.len() - fresh_assignments.min(inv.assignments.len())..];
         let steps = unwrap::steps(&inv, fresh);
         self.script.invocations.push(inv.clone());
         self.steps_of(steps, &inv, ctx);
+    }
+
+    /// Remembers the files this invocation writes: redirection targets, and what curl, wget
+    /// and friends save.
+    fn record_written(&mut self, inv: &Invocation) {
+        let mut files: Vec<String> = inv.writes.iter().filter_map(Word::literal).map(str::to_owned).collect();
+        files.extend(unwrap::downloaded_files(inv));
+        for file in files {
+            let name = path_key(&file);
+            if !name.is_empty() && !name.starts_with("/dev/") && !self.written.contains(&name) {
+                self.written.push(name);
+            }
+        }
+    }
+
+    /// The file among those written earlier that this invocation runs: as its program, or
+    /// as the script of a shell, interpreter or `source`.
+    fn runs_written_file(&self, inv: &Invocation) -> Option<String> {
+        if self.written.is_empty() {
+            return None;
+        }
+        let program = inv.program()?;
+        let runs_files = unwrap::runs_script_files(program);
+        inv.argv
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i == 0 || runs_files)
+            .filter_map(|(_, w)| w.literal())
+            .find(|w| self.written.contains(&path_key(w)))
+            .map(str::to_owned)
     }
 
     pub(crate) fn steps_of(&mut self, steps: Vec<Step>, outer: &Invocation, ctx: &Ctx) {
@@ -564,6 +609,14 @@ struct Parts {
     assignments: Vec<(String, Word)>,
     writes: Vec<Word>,
     stdin: Option<Stdin>,
+}
+
+/// A path compared by its last two parts, so that `./x.sh`, `x.sh` and `/tmp/d/x.sh` written
+/// from `/tmp/d` are seen as one file. Over-matching here only escalates.
+fn path_key(path: &str) -> String {
+    let trimmed = path.trim_start_matches("./");
+    let parts: Vec<&str> = trimmed.rsplit('/').take(1).collect();
+    parts.into_iter().rev().collect::<Vec<_>>().join("/")
 }
 
 fn assignment_name(name: &ast::AssignmentName) -> String {

@@ -181,6 +181,48 @@ pub fn steps(inv: &Invocation, fresh: &[(String, Word)]) -> Vec<Step> {
     steps
 }
 
+/// Files a download tool saves: `curl -o F`/`--output F`, `curl -O URL` (the URL's last
+/// part), `wget -O F`/`--output-document=F`, `wget URL`.
+pub fn downloaded_files(inv: &Invocation) -> Vec<String> {
+    let Some(program) = inv.program() else { return Vec::new() };
+    let args = &inv.argv[1..];
+    let url_name = |w: &Word| {
+        w.literal()
+            .filter(|s| s.contains("://"))
+            .and_then(|s| s.split(['?', '#']).next())
+            .and_then(|s| s.rsplit('/').next())
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+    };
+    let named = |names: &[&str]| option_value(args, names).and_then(|w| w.literal().map(str::to_owned));
+    match program {
+        "curl" => {
+            let mut files: Vec<String> = named(&["-o", "--output"]).into_iter().collect();
+            let remote_name = args.iter().any(|a| {
+                a.literal().is_some_and(|s| s == "--remote-name" || s == "--remote-name-all" || (s.starts_with('-') && !s.starts_with("--") && s.contains('O')))
+            });
+            if remote_name {
+                files.extend(args.iter().filter_map(url_name));
+            }
+            files
+        }
+        "wget" | "aria2c" | "fetch" => match named(&["-O", "--output-document", "-o", "--out"]) {
+            Some(file) => vec![file],
+            None => args.iter().filter_map(url_name).collect(),
+        },
+        "scp" | "rsync" => args.last().and_then(Word::literal).map(str::to_owned).into_iter().collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Whether `program` runs script files named in its arguments (shells, interpreters,
+/// `source`), so that running a file written earlier in the line is unreadable.
+pub fn runs_script_files(program: &str) -> bool {
+    SHELLS.contains(&program)
+        || matches!(program, "source" | "." | "exec" | "command" | "nohup" | "sudo" | "env" | "timeout" | "nice" | "chmod")
+        || INTERPRETERS.iter().any(|i| i.names.contains(&program) || i.names.contains(&unversioned(program)))
+}
+
 /// Reads leading options: returns the index of the first operand and whether an option that
 /// gatekeep does not know came right before it.
 fn skip_options(args: &[Word], value_opts: &[&str]) -> (usize, bool) {
@@ -231,7 +273,9 @@ fn option_value(args: &[Word], names: &[&str]) -> Option<Word> {
             break;
         }
         for name in names {
-            if s == *name {
+            // `-c X`, or a cluster of short options ending in it (`curl -fsSLo X`).
+            let short_cluster_end = name.len() == 2 && !s.starts_with("--") && s.len() > 2 && s.starts_with('-') && s.ends_with(&name[1..]);
+            if s == *name || short_cluster_end {
                 return args.get(i + 1).cloned();
             }
             if let Some(rest) = s.strip_prefix(name) {
