@@ -54,6 +54,10 @@ pub struct RuleSpec {
     /// Some output redirection writes to a path matching one of these globs.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub writes: Vec<String>,
+    /// Where standard input comes from, any of: `pipe` (another command's output), `file`
+    /// (`< file`), `text` (a here-document or here-string), `inherited`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stdin: Vec<String>,
     /// Some leading `NAME=value` assignment names one of these variables (globs).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub env: Vec<String>,
@@ -137,6 +141,9 @@ impl Rule {
             && c != "fork-bomb"
         {
             return Err(format!("rule `{}`: unknown construct `{c}` (known: fork-bomb)", spec.id));
+        }
+        if let Some(bad) = spec.stdin.iter().find(|s| !matches!(s.as_str(), "pipe" | "file" | "text" | "inherited")) {
+            return Err(format!("rule `{}`: unknown stdin source `{bad}` (known: pipe, file, text, inherited)", spec.id));
         }
         if spec.quorum == Some(0) {
             return Err(format!("rule `{}`: quorum must be at least 1", spec.id));
@@ -228,7 +235,8 @@ impl Rule {
             && (self.target.is_empty() || check(subject.target(&self.target, skip)))
             && (self.sql.is_empty() || check(subject.sql(&self.sql)))
             && (self.writes.is_empty() || check(subject.writes(&self.writes)))
-            && (self.env.is_empty() || check(subject.env(&self.env)));
+            && (self.env.is_empty() || check(subject.env(&self.env)))
+            && (self.spec.stdin.is_empty() || self.spec.stdin.iter().any(|s| s == subject.stdin_kind()));
         if ok { (certainty, why) } else { (Certainty::No, None) }
     }
 }
@@ -297,8 +305,10 @@ pub struct Subject<'a> {
     short: Vec<char>,
     /// Every flag word as written (before `--`).
     words: Vec<&'a str>,
-    /// Dynamic words that may be flags.
+    /// Dynamic words that may be any flag.
     dynamic_flags: Vec<&'a str>,
+    /// `--name=$VALUE` words: the flag's name, and the word as written.
+    dynamic_named: Vec<(&'a str, &'a str)>,
     /// Exemptions do not apply to commands hidden in substitutions.
     exemptions: bool,
 }
@@ -314,6 +324,7 @@ impl<'a> Subject<'a> {
             short: Vec::new(),
             words: Vec::new(),
             dynamic_flags: Vec::new(),
+            dynamic_named: Vec::new(),
             exemptions: !inv.hidden,
         };
         let clusters = tool.is_none_or(|t| t.short_clusters);
@@ -324,10 +335,17 @@ impl<'a> Subject<'a> {
             let text = match word {
                 Word::Literal(t) => t.as_str(),
                 Word::Dynamic { raw, .. } => {
-                    if raw.trim_start_matches(['"', '\'']).starts_with('-') {
-                        s.dynamic_flags.push(raw);
+                    let bare = raw.trim_start_matches(['"', '\'']);
+                    // `--name=$VALUE`: the flag is known, only its value is not.
+                    let named = bare.strip_prefix("--").and_then(|l| l.split_once('=')).map(|(n, _)| n).filter(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
+                    match named {
+                        Some(name) => {
+                            s.long.push(name);
+                            s.dynamic_named.push((name, raw));
+                        }
+                        None if bare.starts_with('-') && !end_of_options => s.dynamic_flags.push(raw),
+                        None => s.positional.push(word),
                     }
-                    s.positional.push(word);
                     continue;
                 }
             };
@@ -383,6 +401,10 @@ impl<'a> Subject<'a> {
         if long || self.flag_exact(spec) == Certainty::Certain {
             return (Certainty::Certain, None);
         }
+        // `--pid=$MODE` may be `--pid=host`.
+        if let Some((_, raw)) = self.dynamic_named.iter().find(|(name, _)| spec.exact.iter().any(|g| g.as_str().starts_with(&format!("--{name}=")))) {
+            return (Certainty::Possible, Some(format!("`{raw}` is only known at run time")));
+        }
         match self.dynamic_flags.first() {
             Some(raw) => (Certainty::Possible, Some(format!("`{raw}` may be a flag"))),
             None => (Certainty::No, None),
@@ -415,6 +437,15 @@ impl<'a> Subject<'a> {
         best(self.inv.writes.iter().map(|w| word_in_list(w, list, self.exemptions)))
     }
 
+    fn stdin_kind(&self) -> &'static str {
+        match self.inv.stdin {
+            Stdin::Inherited => "inherited",
+            Stdin::Text(_) => "text",
+            Stdin::File(_) => "file",
+            Stdin::Pipe { .. } => "pipe",
+        }
+    }
+
     fn env(&self, globs: &[Glob]) -> (Certainty, Option<String>) {
         let hit = self.inv.assignments.iter().any(|(name, _)| globs.iter().any(|g| g.is_match(name)));
         (if hit { Certainty::Certain } else { Certainty::No }, None)
@@ -431,7 +462,9 @@ impl<'a> Subject<'a> {
         while let Some(word) = words.next() {
             let Some(text) = word.literal() else { continue };
             for name in &tool.sql_options {
-                if text == name {
+                // `-c SQL`, or a cluster of short options ending in it (`psql -Atc SQL`).
+                let cluster_end = name.len() == 2 && text.len() > 2 && text.starts_with('-') && !text.starts_with("--") && text.ends_with(&name[1..]);
+                if text == name || cluster_end {
                     if let Some(next) = words.peek() {
                         texts.push(next);
                     }
@@ -567,11 +600,17 @@ pub fn normalize_path(path: &str) -> String {
 /// Matches a subcommand pattern against the leading arguments (`**` spans any number);
 /// also returns how many words the match consumed.
 fn sequence_match(pattern: &[Option<Glob>], words: &[&Word]) -> (Certainty, Option<String>, usize) {
+    sequence_match_from(pattern, words, false)
+}
+
+/// `skipped`: words were passed over by `**` to get here. A run-time word found that way is
+/// more likely an argument (`gh pr view "$PR"`) than a verb, so it does not match.
+fn sequence_match_from(pattern: &[Option<Glob>], words: &[&Word], skipped: bool) -> (Certainty, Option<String>, usize) {
     match pattern.split_first() {
         None => (Certainty::Certain, None, 0),
         Some((None, rest)) => (0..=words.len())
             .map(|skip| {
-                let (c, why, n) = sequence_match(rest, &words[skip..]);
+                let (c, why, n) = sequence_match_from(rest, &words[skip..], skipped || skip > 0);
                 (c, why, n + skip)
             })
             .max_by_key(|m| m.0)
@@ -581,11 +620,12 @@ fn sequence_match(pattern: &[Option<Glob>], words: &[&Word]) -> (Certainty, Opti
             let here = match word {
                 Word::Literal(w) if glob.is_match(w) => (Certainty::Certain, None),
                 Word::Literal(_) => return (Certainty::No, None, 0),
+                Word::Dynamic { .. } if skipped => return (Certainty::No, None, 0),
                 Word::Dynamic { raw, .. } => {
                     (Certainty::Possible, Some(format!("the subcommand `{raw}` is only known at run time")))
                 }
             };
-            let (c, why, n) = sequence_match(rest, tail);
+            let (c, why, n) = sequence_match_from(rest, tail, false);
             if c == Certainty::No {
                 return (c, why, 0);
             }

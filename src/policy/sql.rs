@@ -3,6 +3,10 @@
 //! String literals, quoted identifiers and comments are removed before looking for
 //! keywords, so `select 'drop table'` does not read as a `DROP`. Dollar-quoted bodies
 //! (`DO $$ ... $$`) are code in PostgreSQL and are kept.
+//!
+//! The text is read twice, as PostgreSQL and as MySQL would, because they disagree on what is
+//! a comment or a string (`\'`, `#`, `--x`, `/*! ... */`); a keyword found under either
+//! reading counts, so a statement cannot be hidden in the gap between them.
 
 use super::rule::Certainty;
 
@@ -10,7 +14,8 @@ use super::rule::Certainty;
 /// starts with `\` or `.` is a client meta-command (psql's `\!`, sqlite's `.shell`) and is
 /// found as text.
 pub fn uses_any(text: &str, keywords: &[String]) -> Certainty {
-    let words = keywords_of(text);
+    let mut words = keywords_of(text, Dialect::Postgres);
+    words.extend(keywords_of(text, Dialect::MySql));
     let hit = keywords.iter().any(|k| {
         if k.starts_with(['\\', '.']) {
             text.to_ascii_uppercase().contains(k.as_str())
@@ -21,8 +26,17 @@ pub fn uses_any(text: &str, keywords: &[String]) -> Certainty {
     if hit { Certainty::Certain } else { Certainty::No }
 }
 
-/// The upper-cased words of `text` outside literals and comments.
-fn keywords_of(text: &str) -> Vec<String> {
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Dialect {
+    /// `\` is literal inside strings; `#` is an operator; `--` always starts a comment.
+    Postgres,
+    /// `\` escapes inside strings; `#` starts a comment; `--` only when a space follows;
+    /// `/*! ... */` is run.
+    MySql,
+}
+
+/// The upper-cased words of `text` outside literals and comments, as `dialect` reads it.
+fn keywords_of(text: &str, dialect: Dialect) -> Vec<String> {
     let chars: Vec<char> = text.chars().collect();
     let mut words = Vec::new();
     let mut current = String::new();
@@ -48,25 +62,32 @@ fn keywords_of(text: &str) -> Vec<String> {
                         }
                         break;
                     }
-                    if chars[i] == '\\' && c == '\'' {
+                    if chars[i] == '\\' && dialect == Dialect::MySql {
                         i += 1;
                     }
                     i += 1;
                 }
                 i += 1;
             }
-            '-' if chars.get(i + 1) == Some(&'-') => {
+            '-' if chars.get(i + 1) == Some(&'-')
+                && (dialect == Dialect::Postgres || chars.get(i + 2).is_none_or(|c| c.is_whitespace() || c.is_control())) =>
+            {
                 flush(&mut current, &mut words);
                 while i < chars.len() && chars[i] != '\n' {
                     i += 1;
                 }
             }
-            '#' => {
+            '#' if dialect == Dialect::MySql => {
                 // MySQL comment to end of line.
                 flush(&mut current, &mut words);
                 while i < chars.len() && chars[i] != '\n' {
                     i += 1;
                 }
+            }
+            // MySQL runs the body of `/*! ... */`: read it as code.
+            '/' if chars.get(i + 1) == Some(&'*') && chars.get(i + 2) == Some(&'!') && dialect == Dialect::MySql => {
+                flush(&mut current, &mut words);
+                i += 3;
             }
             '/' if chars.get(i + 1) == Some(&'*') => {
                 flush(&mut current, &mut words);
@@ -113,6 +134,11 @@ mod tests {
             ("select 'it''s'; truncate t", Certainty::Certain),
             ("\\! rm -rf /", Certainty::Certain),
             ("SELECT \"drop\" FROM t", Certainty::No),
+            ("select 'a\\'; drop table users; --'", Certainty::Certain),
+            ("SELECT 1 # 1; DROP TABLE users", Certainty::Certain),
+            ("/*! DROP TABLE users */", Certainty::Certain),
+            ("select 1 --1; drop table x", Certainty::Certain),
+            ("select 1 -- drop table x", Certainty::No),
         ] {
             assert_eq!(uses_any(sql, &writes), want, "{sql}");
         }

@@ -148,7 +148,12 @@ pub fn steps(inv: &Invocation, fresh: &[(String, Word)]) -> Vec<Step> {
             &name,
         ),
         "ip" => ip(args),
-        "nsenter" | "unshare" => wrap(args, &["-t", "--target", "-S", "--setuid", "-G", "--setgid", "-w", "--wd", "-r", "--root"], 0, &name),
+        // nsenter's -r and -w take only attached values; unshare's -R and -w take the next word.
+        "nsenter" => wrap(args, &["-t", "--target", "-S", "--setuid", "-G", "--setgid", "-N"], 0, &name),
+        "unshare" => wrap(args, &["-S", "--setuid", "-G", "--setgid", "-R", "--root", "-w", "--wd", "--propagation", "--setgroups", "--map-user", "--map-group", "--map-users", "--map-groups"], 0, &name),
+        "sshpass" => wrap(args, &["-p", "-f", "-d", "-P"], 0, &name),
+        "rlwrap" => wrap(args, &["-a", "-b", "-f", "-H", "-l", "-p", "-P", "-q", "-s", "-S", "-t", "-w", "-z", "-C", "-D", "-g", "-m", "-o", "-M", "-e", "-O"], 0, &name),
+        "gcloud" => gcloud(args),
         "script" => option_script(args, &["-c", "--command"], &name),
         "nix-shell" => option_script(args, &["--run", "--command"], &name),
         "nix" => nix(args),
@@ -168,6 +173,10 @@ pub fn steps(inv: &Invocation, fresh: &[(String, Word)]) -> Vec<Step> {
         }],
         "git" => git(args),
         "npx" | "bunx" | "pnpx" => npx(args, &name),
+        "npm" => match args.first().and_then(Word::literal) {
+            Some("exec" | "x") => npx(&args[1..], "npm exec"),
+            _ => Vec::new(),
+        },
         "uvx" | "pipx" => wrap(skip_word(args, "run"), &["--from", "--with", "-p", "--python", "--spec"], 0, &name),
         "uv" | "poetry" | "pipenv" | "pdm" | "hatch" | "rye" => run_subcommand(args, &["run"], &["--with", "--python", "-p", "--package", "--extra", "--group", "--env-file", "-e", "--env"], &name),
         "bundle" | "bundler" => run_subcommand(args, &["exec"], &[], &name),
@@ -557,10 +566,13 @@ fn ssh(args: &[Word]) -> Vec<Step> {
         "-B", "-b", "-c", "-D", "-E", "-e", "-F", "-I", "-i", "-J", "-L", "-l", "-m", "-O", "-o",
         "-p", "-Q", "-R", "-S", "-W", "-w",
     ];
-    let (start, _) = skip_options(args, &value_opts);
-    match args.get(start + 1..) {
-        Some(rest) if !rest.is_empty() => {
-            vec![Step::Script { text: join_as_script(rest), via: "ssh".into() }]
+    let (host, _) = skip_options(args, &value_opts);
+    // OpenSSH reads options after the host too (`ssh host -t cmd`), and `--`.
+    let rest = args.get(host + 1..).unwrap_or_default();
+    let (start, _) = skip_options(rest, &value_opts);
+    match rest.get(start..) {
+        Some(command) if !command.is_empty() => {
+            vec![Step::Script { text: join_as_script(command), via: "ssh".into() }]
         }
         _ => Vec::new(),
     }
@@ -709,9 +721,13 @@ fn alias(args: &[Word]) -> Vec<Step> {
         .collect()
 }
 
+/// git's global options that take the next word.
+const GIT_VALUE_OPTIONS: &[&str] = &["-C", "-c", "--git-dir", "--work-tree", "--namespace", "--super-prefix", "--config-env", "--exec-path"];
+
 fn git(args: &[Word]) -> Vec<Step> {
-    // `git -c core.sshCommand=...`, `-c alias.x='!cmd'`: configuration that runs commands.
     let mut steps = Vec::new();
+    // `git -c core.sshCommand=...`, `-c alias.x='!cmd'`: configuration that runs commands.
+    let mut aliases: Vec<(String, String)> = Vec::new();
     let mut i = 0;
     while i + 1 < args.len() {
         if args[i].literal() == Some("-c") {
@@ -724,6 +740,8 @@ fn git(args: &[Word]) -> Vec<Step> {
                             .any(|k| key.ends_with(k));
                         if let Some(cmd) = value.strip_prefix('!') {
                             steps.push(Step::Script { text: Word::Literal(cmd.to_owned()), via: format!("git -c {key}") });
+                        } else if let Some(alias) = key.strip_prefix("alias.") {
+                            aliases.push((alias.to_owned(), value.to_owned()));
                         } else if runs {
                             steps.push(Step::Script { text: Word::Literal(value.to_owned()), via: format!("git -c {key}") });
                         }
@@ -736,7 +754,53 @@ fn git(args: &[Word]) -> Vec<Step> {
             i += 1;
         }
     }
+    let (start, _) = skip_options(args, GIT_VALUE_OPTIONS);
+    let Some(sub) = args.get(start).and_then(Word::literal) else { return steps };
+    let rest = &args[start + 1..];
+    // An alias given with -c runs git with its expansion: read that as a git command.
+    if let Some((_, expansion)) = aliases.iter().find(|(a, _)| a == sub) {
+        let mut text = format!("git {expansion}");
+        if let Word::Literal(tail) = join_as_script(rest) {
+            text.push(' ');
+            text.push_str(&tail);
+        }
+        steps.push(Step::Script { text: Word::Literal(text), via: format!("git alias {sub}") });
+        return steps;
+    }
+    // Subcommands that run commands of their own.
+    match sub {
+        "submodule" if rest.first().and_then(Word::literal) == Some("foreach") => {
+            let (cmd, _) = skip_options(&rest[1..], &[]);
+            if let Some(words) = rest.get(1 + cmd..).filter(|w| !w.is_empty()) {
+                steps.push(Step::Script { text: join_as_script(words), via: "git submodule foreach".into() });
+            }
+        }
+        "rebase" => {
+            if let Some(text) = option_value(rest, &["-x", "--exec"]) {
+                steps.push(Step::Script { text, via: "git rebase --exec".into() });
+            }
+        }
+        "bisect" if rest.first().and_then(Word::literal) == Some("run") && rest.len() > 1 => {
+            steps.push(run(&rest[1..], "git bisect run"));
+        }
+        _ => {}
+    }
     steps
+}
+
+fn gcloud(args: &[Word]) -> Vec<Step> {
+    // `gcloud compute ssh VM --command CMD` (or `-- CMD`) runs CMD on the VM.
+    let ssh = args.iter().any(|w| w.literal() == Some("ssh"));
+    if !ssh {
+        return Vec::new();
+    }
+    if let Some(text) = option_value(args, &["--command"]) {
+        return vec![Step::Script { text, via: "gcloud compute ssh --command".into() }];
+    }
+    match args.iter().position(|w| w.literal() == Some("--")) {
+        Some(i) if i + 1 < args.len() => vec![Step::Script { text: join_as_script(&args[i + 1..]), via: "gcloud compute ssh".into() }],
+        _ => Vec::new(),
+    }
 }
 
 fn npx(args: &[Word], via: &str) -> Vec<Step> {
@@ -850,8 +914,9 @@ const INTERPRETERS: &[Interpreter] = &[
     Interpreter { names: &["python", "pypy", "pypy3"], inline: "c", inline_long: &[], value: "WXQm", named: &["-m"] },
     Interpreter { names: &["node", "nodejs"], inline: "ep", inline_long: &["--eval", "--print"], value: "r", named: &[] },
     Interpreter { names: &["bun", "deno"], inline: "ep", inline_long: &["--eval", "--print"], value: "", named: &["run", "test", "x", "install", "add", "build", "task", "fmt", "lint", "check", "compile", "upgrade", "create", "init"] },
-    Interpreter { names: &["perl"], inline: "eE", inline_long: &[], value: "IMmxid", named: &[] },
-    Interpreter { names: &["ruby", "jruby"], inline: "e", inline_long: &[], value: "IrCEx", named: &[] },
+    // perl's -I, -M, -m, -i, -x and -d take their values attached, never the next word.
+    Interpreter { names: &["perl"], inline: "eE", inline_long: &[], value: "", named: &[] },
+    Interpreter { names: &["ruby", "jruby"], inline: "e", inline_long: &[], value: "IrCE", named: &[] },
     Interpreter { names: &["php"], inline: "rBRE", inline_long: &[], value: "cdfz", named: &["-f", "-S", "-l", "-v", "-m", "-i"] },
     Interpreter { names: &["lua", "luajit"], inline: "e", inline_long: &[], value: "l", named: &[] },
     Interpreter { names: &["Rscript"], inline: "e", inline_long: &[], value: "", named: &[] },
@@ -874,6 +939,14 @@ fn interpreter(args: &[Word], program: &str) -> Vec<Step> {
     else {
         return Vec::new();
     };
+    // Asking for the version or help runs no code.
+    let info = ["--version", "--help", "-version", "-help", "-h", "-V", "-VV"];
+    let version_v = !interp.names.contains(&"python");
+    if let Some(first) = args.first().and_then(Word::literal)
+        && (info.contains(&first) || (version_v && first == "-v"))
+    {
+        return Vec::new();
+    }
     let inline = |what: &str| {
         vec![Step::Unreadable {
             why: format!("{program} runs inline code ({what}), which gatekeep cannot read as commands"),
