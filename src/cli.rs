@@ -23,13 +23,80 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Cmd {
+    /// Run a command after the gate: allowed commands run at once, others wait for approval.
+    ///
+    /// Exit status: the command's own (128+N if signal N ended it; 126 cannot run, 127 not
+    /// found), or gatekeep's: 77 denied, 75 approval expired, 69 approval needed but no way
+    /// to ask, 70 the decision could not be recorded, 78 policy error.
+    Exec(ExecArgs),
     /// Show what gatekeep would decide for a command, without running it.
     ///
-    /// Exit status: 0 allow, 10 approve, 11 deny, 3 policy error.
+    /// Exit status: 0 allow, 10 approve, 77 deny, 78 policy error.
     Check(CheckArgs),
     /// Inspect and test the layered policy.
     #[command(subcommand)]
     Policy(PolicyCmd),
+    /// Read and verify the local ledger of decisions.
+    #[command(subcommand)]
+    Audit(AuditCmd),
+    /// Print a shell completion script.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Write man pages into a directory (used to refresh `man/`).
+    #[command(hide = true)]
+    Man {
+        dir: PathBuf,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// Why the command is needed, shown to the approver and recorded.
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
+    /// The agent's name, recorded with the command (default: $GATEKEEP_AGENT).
+    #[arg(long, value_name = "NAME")]
+    pub agent: Option<String>,
+    /// When the command does not run, print the decision as JSON on stdout too.
+    #[arg(long)]
+    pub json: bool,
+    /// Run one string with `bash -c`, exactly as approved.
+    #[arg(long, value_name = "STRING", conflicts_with = "argv")]
+    pub shell: Option<String>,
+    /// The command, as an argv: `gatekeep exec -- kubectl delete ns prod`.
+    #[arg(last = true, value_name = "ARGV", required_unless_present = "shell")]
+    pub argv: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCmd {
+    /// Print the ledger's records.
+    Show {
+        /// Only records at or after this time: RFC 3339 (`2026-11-21T08:00:00Z`) or an age
+        /// (`30m`, `12h`, `7d`).
+        #[arg(long, value_name = "WHEN")]
+        since: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check that no record was edited, removed, inserted or reordered.
+    Verify {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Export every record as JSON Lines or CSV.
+    Export {
+        #[arg(long, value_enum, default_value_t = ExportFormat::Jsonl)]
+        format: ExportFormat,
+    },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum ExportFormat {
+    Jsonl,
+    Csv,
 }
 
 #[derive(Debug, Args)]
@@ -81,7 +148,26 @@ pub enum LintLayer {
 /// Runs the parsed command line; errors are reported by `main`.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Cmd::Exec(args) => {
+            let command = match args.shell {
+                Some(text) => Command::Shell(text),
+                None => Command::Argv(args.argv),
+            };
+            let opts = gate::ExecOptions { reason: args.reason, agent: args.agent, json: args.json };
+            let code = gate::exec(&command, &opts);
+            Ok(ExitCode::from(u8::try_from(code).unwrap_or(255)))
+        }
         Cmd::Check(args) => check(args),
+        Cmd::Audit(cmd) => audit(cmd),
+        Cmd::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "gatekeep", &mut std::io::stdout());
+            Ok(exit::code(exit::SUCCESS))
+        }
+        Cmd::Man { dir } => {
+            write_man_pages(&dir)?;
+            Ok(exit::code(exit::SUCCESS))
+        }
         Cmd::Policy(PolicyCmd::Test { json }) => policy_test(json),
         Cmd::Policy(PolicyCmd::Lint { layer, files }) => policy_lint(layer, &files),
         Cmd::Policy(PolicyCmd::Show { json }) => policy_show(json),
@@ -248,4 +334,130 @@ fn policy_show(json: bool) -> anyhow::Result<ExitCode> {
         write!(out, "{}", toml::to_string(&One { rule: [spec] })?)?;
     }
     Ok(exit::code(exit::SUCCESS))
+}
+
+/// Writes `gatekeep.1` and one page per subcommand (`gatekeep-exec.1`, ...).
+pub fn write_man_pages(dir: &std::path::Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let cmd = <Cli as clap::CommandFactory>::command();
+    let mut pages = vec![("gatekeep".to_owned(), cmd.clone())];
+    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+        let name = format!("gatekeep-{}", sub.get_name());
+        pages.push((name.clone(), sub.clone().name(name)));
+    }
+    for (name, page) in pages {
+        let mut out = Vec::new();
+        clap_mangen::Man::new(page).render(&mut out)?;
+        let path = dir.join(format!("{name}.1"));
+        std::fs::write(&path, out).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(())
+}
+
+fn audit(cmd: AuditCmd) -> anyhow::Result<ExitCode> {
+    let ledger = crate::audit::ledger::Ledger::default_location();
+    let mut out = std::io::stdout().lock();
+    match cmd {
+        AuditCmd::Verify { json } => {
+            let report = ledger.verify()?;
+            if json {
+                serde_json::to_writer(&mut out, &report)?;
+                writeln!(out)?;
+            } else {
+                for w in &report.warnings {
+                    writeln!(out, "warning: {w}")?;
+                }
+                match report.errors.first() {
+                    Some(first) => writeln!(out, "BROKEN: {first}\nledger: {}", ledger.path().display())?,
+                    None => writeln!(out, "ok: {} records, chain intact ({})", report.records, ledger.path().display())?,
+                }
+            }
+            Ok(exit::code(if report.errors.is_empty() { exit::SUCCESS } else { exit::ERROR }))
+        }
+        AuditCmd::Show { since, json } => {
+            let since = match since.as_deref().map(parse_since).transpose() {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("gatekeep: {e}");
+                    return Ok(exit::code(exit::USAGE));
+                }
+            };
+            for record in ledger.records()? {
+                let time = record.get("time").and_then(|t| t.as_str()).unwrap_or("");
+                if since.as_deref().is_some_and(|s| time < s) {
+                    continue;
+                }
+                if json {
+                    serde_json::to_writer(&mut out, &record)?;
+                    writeln!(out)?;
+                } else {
+                    let field = |k: &str| record.get(k).and_then(|v| v.as_str()).unwrap_or("").to_owned();
+                    let what = match field("event").as_str() {
+                        "outcome" => format!("exit {}", record.get("exit_code").map_or(String::new(), |c| c.to_string())),
+                        _ => record.get("decision").and_then(|v| v.as_str()).unwrap_or("requested").to_owned(),
+                    };
+                    let by = field("decided_by");
+                    let by = if by.is_empty() { String::new() } else { format!(" by {by}") };
+                    writeln!(out, "{time}  {:<8} {:<10} {}  [{}]{by}", field("event"), what, field("command"), field("id"))?;
+                }
+            }
+            Ok(exit::code(exit::SUCCESS))
+        }
+        AuditCmd::Export { format } => {
+            let records = ledger.records()?;
+            match format {
+                ExportFormat::Jsonl => {
+                    for record in records {
+                        serde_json::to_writer(&mut out, &record)?;
+                        writeln!(out)?;
+                    }
+                }
+                ExportFormat::Csv => {
+                    let columns = ["seq", "time", "event", "id", "command", "decision", "decided_by", "reason", "denial_reason", "exit_code", "duration_ms", "user", "host", "agent", "cwd", "digest", "prev", "hash"];
+                    writeln!(out, "{}", columns.join(","))?;
+                    for record in records {
+                        let cell = |k: &str| -> String {
+                            let v = match k {
+                                "user" | "host" | "agent" | "cwd" => record.get("requester").and_then(|r| r.get(k)),
+                                _ => record.get(k),
+                            };
+                            match v {
+                                None | Some(serde_json::Value::Null) => String::new(),
+                                Some(serde_json::Value::String(s)) => s.clone(),
+                                Some(other) => other.to_string(),
+                            }
+                        };
+                        let row: Vec<String> = columns.iter().map(|c| csv_field(&cell(c))).collect();
+                        writeln!(out, "{}", row.join(","))?;
+                    }
+                }
+            }
+            Ok(exit::code(exit::SUCCESS))
+        }
+    }
+}
+
+/// Quotes a CSV field when needed (RFC 4180), and defuses spreadsheet formulas.
+fn csv_field(s: &str) -> String {
+    let s = if s.starts_with(['=', '+', '-', '@']) { format!("'{s}") } else { s.to_owned() };
+    if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s }
+}
+
+/// `--since`: an RFC 3339 time, or an age such as `30m`, `12h`, `7d`.
+fn parse_since(s: &str) -> Result<String, String> {
+    if s.contains('T') && s.len() >= 10 {
+        return Ok(s.to_owned());
+    }
+    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: u64 = num.parse().map_err(|_| format!("--since {s}: expected a time like 2026-11-21T08:00:00Z or an age like 30m, 12h, 7d"))?;
+    let secs = match unit {
+        "s" => n,
+        "m" => n * 60,
+        "h" | "" => n * 3600,
+        "d" => n * 86_400,
+        "w" => n * 604_800,
+        _ => return Err(format!("--since {s}: unknown unit `{unit}` (use s, m, h, d or w)")),
+    };
+    let when = std::time::SystemTime::now() - std::time::Duration::from_secs(secs);
+    Ok(crate::audit::rfc3339(when))
 }

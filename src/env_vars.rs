@@ -8,3 +8,8 @@ pub const GATEKEEP_POLICY: &str = "GATEKEEP_POLICY";
 /// Base of the user's configuration directory.
 pub const XDG_CONFIG_HOME: &str = "XDG_CONFIG_HOME";
 pub const HOME: &str = "HOME";
+/// The agent name recorded with each command (also `--agent`).
+pub const GATEKEEP_AGENT: &str = "GATEKEEP_AGENT";
+/// Base of the user's state directory, where the ledger lives.
+pub const XDG_STATE_HOME: &str = "XDG_STATE_HOME";
+pub const USER: &str = "USER";

@@ -1,12 +1,22 @@
-//! The journey of one command: read it, load the policy that applies where it runs, decide.
+//! The journey of one command: read it, load the policy that applies where it runs, decide,
+//! ask, run, record. `check` stops after deciding; `exec` walks the whole way, and the agent
+//! hooks and the shell integration walk the same path so that they can never disagree.
 //!
-//! `check` stops after deciding; `exec`, the agent hooks and the shell integration walk the
-//! same path so that they can never disagree about a command. This path is the fast path for
-//! allowed commands: no async runtime, no network, nothing but the policy files.
+//! The allowed-command path is the fast path: policy files, one ledger append without fsync,
+//! then exec in place. No async runtime, no network, no terminal: [`crate::approval`] is only
+//! reached for commands that need approval.
 
 use std::path::Path;
+use std::time::Duration;
 
-use crate::policy::{Assessment, Policy, PolicyError, PolicyPaths};
+use serde_json::{Map, Value, json};
+
+use crate::approval::prompt::{self, Answer};
+use crate::audit::ledger::Ledger;
+use crate::audit::{self, Requester, redact};
+use crate::exec;
+use crate::exit;
+use crate::policy::{Assessment, Decision, Policy, PolicyError, PolicyPaths};
 use crate::shell;
 
 /// A command as handed to gatekeep.
@@ -19,13 +29,27 @@ pub enum Command {
 }
 
 impl Command {
-    /// The command as one line for display.
+    /// The command as one line for display, secrets masked.
     pub fn display(&self) -> String {
         match self {
-            Command::Argv(argv) => argv.join(" "),
-            Command::Shell(text) => text.clone(),
+            Command::Argv(argv) => redact::mask_argv(argv).iter().map(|w| shell_quote(w)).collect::<Vec<_>>().join(" "),
+            Command::Shell(text) => redact::mask_text(text),
         }
     }
+
+    /// The exact argv that runs: the argv itself, or `bash -c STRING`.
+    pub fn argv(&self) -> Vec<String> {
+        match self {
+            Command::Argv(argv) => argv.clone(),
+            Command::Shell(text) => exec::shell_argv(text),
+        }
+    }
+}
+
+/// Quotes a word for display so that the line reads as the shell would split it.
+pub fn shell_quote(word: &str) -> String {
+    let plain = !word.is_empty() && word.chars().all(|c| c.is_ascii_alphanumeric() || "_@%+=:,./-*".contains(c));
+    if plain { word.to_owned() } else { format!("'{}'", word.replace('\'', "'\\''")) }
 }
 
 /// Loads the layered policy that applies to commands run in `cwd`.
@@ -33,11 +57,262 @@ pub fn load_policy(cwd: &Path) -> Result<Policy, PolicyError> {
     PolicyPaths::discover(cwd).load()
 }
 
-/// Reads `command` the way bash would and decides it.
+/// Reads `command` the way bash would and decides it. Everything shown is masked.
 pub fn assess(command: &Command, policy: &Policy) -> Assessment {
     let script = match command {
         Command::Argv(argv) => shell::from_argv(argv),
         Command::Shell(text) => shell::parse_shell(text),
     };
-    policy.evaluate(&script)
+    let mut assessment = policy.evaluate(&script);
+    for c in &mut assessment.commands {
+        c.argv = redact::mask_argv(&c.argv);
+        c.reason = redact::mask_text(&c.reason);
+        for hit in &mut c.rules {
+            hit.why = hit.why.as_deref().map(redact::mask_text);
+        }
+    }
+    assessment.refresh_reason();
+    assessment
+}
+
+/// What `gatekeep exec` was asked to do besides the command.
+#[derive(Clone, Debug, Default)]
+pub struct ExecOptions {
+    pub reason: Option<String>,
+    pub agent: Option<String>,
+    pub json: bool,
+}
+
+/// Decides `command`, asks when needed, runs it, records every step; returns the exit code.
+/// On the allow path it does not return: the process becomes the command.
+pub fn exec(command: &Command, opts: &ExecOptions) -> i32 {
+    let argv = command.argv();
+    if argv.first().is_none_or(|p| p.is_empty()) {
+        eprintln!("gatekeep: no command given\nhint: gatekeep exec -- COMMAND [ARGS...]");
+        return i32::from(exit::USAGE);
+    }
+    let cwd = match std::env::current_dir() {
+        Ok(cwd) => cwd,
+        Err(e) => {
+            eprintln!("gatekeep: cannot read the current directory: {e}");
+            return i32::from(exit::ERROR);
+        }
+    };
+    let ledger = Ledger::default_location();
+    let requester = Requester::current(&cwd, opts.agent.clone());
+    let journey = Journey::new(command, opts, &requester, &ledger);
+
+    let policy = match load_policy(&cwd) {
+        Ok(policy) => policy,
+        Err(e) => {
+            eprintln!("gatekeep: policy error: {e}");
+            eprintln!("gatekeep: refused `{}`: no command runs while the policy does not load", command.display());
+            let _ = journey.record("decision", json!({"decision": "deny", "decided_by": "policy error", "error": e.to_string()}), true);
+            return i32::from(exit::POLICY);
+        }
+    };
+    let assessment = assess(command, &policy);
+    let journey = journey.with(&assessment);
+
+    match assessment.decision {
+        Decision::Allow => {
+            if let Err(code) = journey.record("decision", json!({"decision": "allow", "decided_by": "policy"}), false) {
+                return code;
+            }
+            let error = exec::exec_in_place(&argv);
+            let code = exec::spawn_error_code(&error);
+            eprintln!("gatekeep: cannot run `{}`: {error}", argv[0]);
+            let _ = journey.record("outcome", json!({"exit_code": code, "error": error.to_string()}), true);
+            code
+        }
+        Decision::Deny => {
+            if let Err(code) = journey.record("decision", json!({"decision": "deny", "decided_by": "policy"}), true) {
+                return code;
+            }
+            journey.refuse(&assessment, "denied", "gatekeep policy", None, exit::DENY)
+        }
+        Decision::Approve => journey.approve(&assessment, &argv),
+    }
+}
+
+/// One command on its way through `exec`: what every record about it shares.
+struct Journey<'a> {
+    command: &'a Command,
+    opts: &'a ExecOptions,
+    requester: &'a Requester,
+    ledger: &'a Ledger,
+    id: String,
+    base: Map<String, Value>,
+}
+
+impl<'a> Journey<'a> {
+    fn new(command: &'a Command, opts: &'a ExecOptions, requester: &'a Requester, ledger: &'a Ledger) -> Journey<'a> {
+        let argv = command.argv();
+        let id = audit::new_request_id();
+        let who = format!("{}@{}/{}", requester.user, requester.host, requester.agent.as_deref().unwrap_or(""));
+        let mut base = Map::new();
+        base.insert("id".into(), json!(id));
+        base.insert("command".into(), json!(command.display()));
+        base.insert("argv".into(), json!(redact::mask_argv(&argv)));
+        // The digest binds decisions to the exact, unmasked argv, directory and requester.
+        base.insert("digest".into(), json!(audit::command_digest(&argv, &requester.cwd, &who)));
+        base.insert("requester".into(), serde_json::to_value(requester).unwrap_or(Value::Null));
+        if let Some(reason) = &opts.reason {
+            base.insert("reason".into(), json!(redact::mask_text(reason)));
+        }
+        Journey { command, opts, requester, ledger, id, base }
+    }
+
+    /// Adds the assessment's decision, risk and rules to every later record.
+    fn with(mut self, a: &Assessment) -> Journey<'a> {
+        let rules: Vec<Value> = a
+            .commands
+            .iter()
+            .flat_map(|c| &c.rules)
+            .filter(|h| h.decision == a.decision)
+            .map(|h| json!({"id": h.id, "layer": h.layer}))
+            .collect();
+        self.base.insert("policy".into(), json!({"decision": a.decision, "risk": a.risk, "reason": a.reason, "rules": rules}));
+        self
+    }
+
+    /// Appends one event; `Err` carries the exit code when it could not be recorded.
+    fn record(&self, event: &str, fields: Value, durable: bool) -> Result<(), i32> {
+        let mut record = self.base.clone();
+        record.insert("time".into(), json!(audit::now_rfc3339()));
+        record.insert("event".into(), json!(event));
+        if let Value::Object(fields) = fields {
+            record.extend(fields);
+        }
+        self.ledger.append(record, durable).map(|_| ()).map_err(|e| {
+            eprintln!("gatekeep: {e}");
+            eprintln!("gatekeep: `{}` was not run because its record could not be written", self.command.display());
+            i32::from(exit::NOT_RECORDED)
+        })
+    }
+
+    fn approve(&self, a: &Assessment, argv: &[String]) -> i32 {
+        let req = a.requirements.clone().unwrap_or_default();
+        if let Err(code) = self.record("request", json!({"requirements": req}), true) {
+            return code;
+        }
+        if !req.local_approval || req.quorum > 1 {
+            let why = if req.quorum > 1 {
+                format!("it needs {} distinct approvers, and the terminal can give only one", req.quorum)
+            } else {
+                "its rule does not allow approval at the terminal".to_owned()
+            };
+            return self.unavailable(a, &format!("{why}; it must go through the approval service, and none is configured"));
+        }
+        let Some(mut tty) = prompt::open_terminal() else {
+            return self.unavailable(a, "there is no terminal to ask a person on (no /dev/tty) and no approval service is configured");
+        };
+        let rules = a
+            .commands
+            .iter()
+            .flat_map(|c| &c.rules)
+            .filter(|h| h.decision == Decision::Approve)
+            .map(|h| (h.id.clone(), h.layer.to_string(), h.risk.to_string(), h.message.clone()))
+            .collect();
+        let masked_reason = self.opts.reason.as_deref().map(redact::mask_text);
+        let request = prompt::Request {
+            command: &self.command.display(),
+            rules,
+            risk: a.risk.to_string(),
+            cwd: &self.requester.cwd,
+            requester: self.requester_label(),
+            reason: masked_reason.as_deref(),
+            request_id: &self.id,
+        };
+        let answer = match prompt::ask(&mut tty, &request, Duration::from_secs(req.timeout_secs)) {
+            Ok(answer) => answer,
+            Err(e) => {
+                let _ = self.record("decision", json!({"decision": "deny", "decided_by": "terminal error", "error": e.to_string()}), true);
+                eprintln!("gatekeep: the approval prompt failed ({e}); `{}` was not run", self.command.display());
+                return i32::from(exit::UNAVAILABLE);
+            }
+        };
+        let approver = format!("{} at the terminal", self.requester.user);
+        match answer {
+            Answer::Approved => {
+                if let Err(code) = self.record("decision", json!({"decision": "approve", "decided_by": approver, "channel": "terminal"}), true) {
+                    return code;
+                }
+                self.run(argv)
+            }
+            Answer::Denied { reason } => {
+                let reason = reason.map(|r| redact::mask_text(&r));
+                if let Err(code) = self.record("decision", json!({"decision": "deny", "decided_by": approver, "channel": "terminal", "denial_reason": reason}), true) {
+                    return code;
+                }
+                self.refuse(a, "denied", &approver, reason.as_deref(), exit::DENY)
+            }
+            Answer::Expired => {
+                if let Err(code) = self.record("decision", json!({"decision": "expired", "timeout_secs": req.timeout_secs}), true) {
+                    return code;
+                }
+                let left = format!("nobody approved it within {}:{:02}", req.timeout_secs / 60, req.timeout_secs % 60);
+                self.refuse(a, "expired", &left, None, exit::EXPIRED)
+            }
+            Answer::Interrupted(sig) => {
+                let _ = self.record("decision", json!({"decision": "cancelled", "signal": sig}), true);
+                eprintln!("gatekeep: cancelled while waiting for approval; `{}` was not run", self.command.display());
+                128 + sig
+            }
+        }
+    }
+
+    fn run(&self, argv: &[String]) -> i32 {
+        match exec::run_supervised(argv) {
+            Ok(outcome) => {
+                let _ = self.record("outcome", serde_json::to_value(outcome).unwrap_or(Value::Null), true);
+                outcome.exit_code
+            }
+            Err(e) => {
+                let code = exec::spawn_error_code(&e);
+                eprintln!("gatekeep: cannot run `{}`: {e}", argv[0]);
+                let _ = self.record("outcome", json!({"exit_code": code, "error": e.to_string()}), true);
+                code
+            }
+        }
+    }
+
+    fn requester_label(&self) -> String {
+        let r = self.requester;
+        match &r.agent {
+            Some(agent) => format!("{}@{} (agent: {agent})", r.user, r.host),
+            None => format!("{}@{}", r.user, r.host),
+        }
+    }
+
+    fn unavailable(&self, a: &Assessment, why: &str) -> i32 {
+        let _ = self.record("decision", json!({"decision": "refused", "decided_by": "gatekeep", "why": why}), true);
+        self.refuse(a, "refused", "gatekeep", Some(why), exit::UNAVAILABLE)
+    }
+
+    /// Tells the agent what was refused, by whom, why, and what to do instead.
+    fn refuse(&self, a: &Assessment, outcome: &str, by: &str, reason: Option<&str>, code: u8) -> i32 {
+        let next = match outcome {
+            "expired" => "ask the user to approve it at their terminal, then run it again",
+            "refused" => "ask the user to run it themselves, or run it where a person can approve it",
+            _ if by == "gatekeep policy" => "do not retry it or work around it; if it is really needed, ask the user to run it themselves or to change the policy",
+            _ => "do not retry it; ask the user what they want instead",
+        };
+        let mut msg = format!("gatekeep: {outcome}: `{}`\n", self.command.display());
+        for c in a.commands.iter().filter(|c| c.decision == a.decision && c.decision != Decision::Allow) {
+            msg.push_str(&format!("  why:        {}\n", c.reason));
+        }
+        msg.push_str(&format!("  decided by: {by}\n"));
+        if let Some(reason) = reason {
+            msg.push_str(&format!("  reason:     {reason}\n"));
+        }
+        msg.push_str(&format!("  next step:  {next}\n"));
+        msg.push_str(&format!("  request:    {} (recorded in {})\n", self.id, self.ledger.path().display()));
+        eprint!("{msg}");
+        if self.opts.json {
+            let v = json!({"id": self.id, "outcome": outcome, "decided_by": by, "reason": reason, "next_step": next, "assessment": a});
+            println!("{v}");
+        }
+        i32::from(code)
+    }
 }

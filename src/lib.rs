@@ -7,6 +7,9 @@
 pub mod shell;
 pub mod env_vars;
 pub mod policy;
+pub mod exec;
 pub mod exit;
 pub mod gate;
+pub mod approval;
+pub mod audit;
 pub mod cli;

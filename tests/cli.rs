@@ -51,7 +51,7 @@ fn check_exit_codes_follow_the_decision() {
     let env = Env::new();
     env.cmd().args(["check", "--", "ls", "-la"]).assert().code(0);
     env.cmd().args(["check", "--", "kubectl", "delete", "ns", "prod"]).assert().code(10);
-    env.cmd().args(["check", "--shell", "rm -rf /"]).assert().code(11);
+    env.cmd().args(["check", "--shell", "rm -rf /"]).assert().code(77);
     env.cmd().args(["check", "--shell", "echo 'rm -rf /' > notes.txt"]).assert().code(0);
     // A string that does not parse is escalated, never allowed.
     env.cmd().args(["check", "--shell", "echo 'unterminated"]).assert().code(10);
@@ -85,7 +85,7 @@ fn check_argv_form_reads_exact_words() {
     // As an argv, `rm -rf /` in one word is a program name, not a command line...
     env.cmd().args(["check", "--", "rm -rf /"]).assert().code(0);
     // ...but a shell given a string still runs it as a script.
-    env.cmd().args(["check", "--", "bash", "-c", "rm -rf /"]).assert().code(11);
+    env.cmd().args(["check", "--", "bash", "-c", "rm -rf /"]).assert().code(77);
 }
 
 #[test]
@@ -114,9 +114,9 @@ fn user_project_and_env_layers_are_found_and_tighten() {
         let out = env.cmd().current_dir(&sub).env("GATEKEEP_POLICY", &env_file).args(["check", "--json", "--", cmd]).assert().code(code).get_output().stdout.clone();
         json(&out)
     };
-    assert_eq!(check("make", 11)["commands"][0]["rules"][0]["layer"], "user");
-    assert_eq!(check("npm", 11)["commands"][0]["rules"][0]["layer"], "project");
-    assert_eq!(check("cargo", 11)["commands"][0]["rules"][0]["layer"], "env");
+    assert_eq!(check("make", 77)["commands"][0]["rules"][0]["layer"], "user");
+    assert_eq!(check("npm", 77)["commands"][0]["rules"][0]["layer"], "project");
+    assert_eq!(check("cargo", 77)["commands"][0]["rules"][0]["layer"], "env");
     check("ls", 0);
 }
 
@@ -125,7 +125,7 @@ fn a_project_file_that_tries_to_loosen_stops_everything() {
     let env = Env::new();
     write(&env.work.path().join(".gatekeep.toml"), "# agents wrote this\n[[rule]]\nid = \"yolo\"\ndecision = \"allow\"\nrisk = \"low\"\nmessage = \"x\"\nprogram = [\"rm\"]\n");
     for args in [vec!["check", "--", "ls"], vec!["check", "--shell", "rm -rf /srv"], vec!["policy", "show"], vec!["policy", "test"]] {
-        let out = env.cmd().args(&args).assert().code(3).get_output().clone();
+        let out = env.cmd().args(&args).assert().code(78).get_output().clone();
         let err = String::from_utf8(out.stderr).unwrap();
         assert!(err.contains(".gatekeep.toml:2:1:"), "{args:?}: {err}");
         assert!(err.contains("no command is allowed"), "{err}");
@@ -136,7 +136,7 @@ fn a_project_file_that_tries_to_loosen_stops_everything() {
 #[test]
 fn missing_env_policy_file_is_an_error() {
     let env = Env::new();
-    let out = env.cmd().env("GATEKEEP_POLICY", "/nonexistent/policy.toml").args(["check", "--", "ls"]).assert().code(3).get_output().stderr.clone();
+    let out = env.cmd().env("GATEKEEP_POLICY", "/nonexistent/policy.toml").args(["check", "--", "ls"]).assert().code(78).get_output().stderr.clone();
     let err = String::from_utf8(out).unwrap();
     assert!(err.contains("/nonexistent/policy.toml") && err.contains("hint:"), "{err}");
 }
@@ -153,7 +153,7 @@ fn policy_test_runs_every_example() {
 
     // A user rule whose example is wrong fails the policy as it loads.
     write(&env.user_policy(), "[[rule]]\nid = \"r\"\ndecision = \"approve\"\nrisk = \"low\"\nmessage = \"m\"\nprogram = [\"make\"]\nnot_match = [\"make all\"]\n");
-    let out = env.cmd().args(["policy", "test"]).assert().code(3).get_output().stderr.clone();
+    let out = env.cmd().args(["policy", "test"]).assert().code(78).get_output().stderr.clone();
     assert!(String::from_utf8(out).unwrap().contains("example `make all` should not match but does"));
 }
 
@@ -163,7 +163,7 @@ fn policy_lint_checks_files_as_a_chosen_layer() {
     let file = env.work.path().join("p.toml");
     write(&file, "disable = [\"git-clean\"]\n");
     env.cmd().args(["policy", "lint", "--as", "system"]).arg(&file).assert().code(0).stdout(predicates_contains("checked as the system layer"));
-    let out = env.cmd().args(["policy", "lint"]).arg(&file).assert().code(3).get_output().stderr.clone();
+    let out = env.cmd().args(["policy", "lint"]).arg(&file).assert().code(78).get_output().stderr.clone();
     let err = String::from_utf8(out).unwrap();
     assert!(err.contains("p.toml:1:12: the user layer cannot disable rules"), "{err}");
 }

@@ -168,7 +168,12 @@ pub struct Requirements {
     pub quorum: u32,
     /// Whether a person at the terminal may approve.
     pub local_approval: bool,
+    /// Seconds to wait for approval: the shortest of the rules' timeouts.
+    pub timeout_secs: u64,
 }
+
+/// How long an approval may wait when no rule says.
+pub const DEFAULT_APPROVAL_TIMEOUT_SECS: u64 = 300;
 
 /// The decision for a whole command line.
 #[derive(Clone, Debug, Serialize)]
@@ -398,17 +403,14 @@ impl Policy {
             .filter_map(|c| c.risk)
             .max()
             .unwrap_or(Risk::Low);
-        let reason = match commands.iter().find(|c| c.decision == decision && decision != Decision::Allow) {
-            Some(c) => format!("`{}`: {}", c.argv.join(" "), c.reason),
-            None if commands.is_empty() => "nothing to run".into(),
-            None => "no rule asks for approval".into(),
-        };
+        let reason = summary(&commands, decision);
         let requirements = (decision == Decision::Approve).then(|| {
-            let mut req = Requirements { approvers: Vec::new(), quorum: 1, local_approval: true };
+            let mut req = Requirements { approvers: Vec::new(), quorum: 1, local_approval: true, timeout_secs: DEFAULT_APPROVAL_TIMEOUT_SECS };
             for hit in commands.iter().flat_map(|c| &c.rules).filter(|h| h.decision == Decision::Approve) {
                 let spec = &self.rule(hit.rule).spec;
                 req.quorum = req.quorum.max(spec.quorum.unwrap_or(1));
                 req.local_approval &= spec.local_approval.unwrap_or(true);
+                req.timeout_secs = req.timeout_secs.min(spec.timeout.unwrap_or(DEFAULT_APPROVAL_TIMEOUT_SECS));
                 for group in &spec.approvers {
                     if !req.approvers.contains(group) {
                         req.approvers.push(group.clone());
@@ -465,6 +467,22 @@ fn compile_builtin(b: &builtin::BuiltinRule) -> Rule {
         };
         Rule::compile_unchecked(spec)
     })
+}
+
+/// The line's reason: the first command that decided it, and why.
+fn summary(commands: &[CommandVerdict], decision: Decision) -> String {
+    match commands.iter().find(|c| c.decision == decision && decision != Decision::Allow) {
+        Some(c) => format!("`{}`: {}", c.argv.join(" "), c.reason),
+        None if commands.is_empty() => "nothing to run".into(),
+        None => "no rule asks for approval".into(),
+    }
+}
+
+impl Assessment {
+    /// Recomputes the line's reason after the commands were changed (masked for display).
+    pub fn refresh_reason(&mut self) {
+        self.reason = summary(&self.commands, self.decision);
+    }
 }
 
 fn verdict(argv: Vec<String>, via: Vec<String>, hits: Vec<RuleHit>) -> CommandVerdict {

@@ -73,6 +73,9 @@ pub struct RuleSpec {
     /// Whether a person at the terminal may approve (default true).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub local_approval: Option<bool>,
+    /// Seconds to wait for an approval before the request expires (default 300).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<u64>,
     /// Commands this rule must match (checked when the policy loads and by `policy test`).
     #[serde(default, rename = "match", skip_serializing_if = "Vec::is_empty")]
     pub must_match: Vec<String>,
@@ -144,6 +147,9 @@ impl Rule {
         }
         if let Some(bad) = spec.stdin.iter().find(|s| !matches!(s.as_str(), "pipe" | "file" | "text" | "inherited")) {
             return Err(format!("rule `{}`: unknown stdin source `{bad}` (known: pipe, file, text, inherited)", spec.id));
+        }
+        if spec.timeout == Some(0) {
+            return Err(format!("rule `{}`: timeout must be at least 1 second", spec.id));
         }
         if spec.quorum == Some(0) {
             return Err(format!("rule `{}`: quorum must be at least 1", spec.id));
