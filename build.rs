@@ -27,15 +27,25 @@ fn main() -> Result<(), Box<dyn Error>> {
         }
     }
     out.push_str("];\n\npub static RULES: &[BuiltinRule] = &[\n");
-    let rules = doc.get("rule").and_then(toml::Value::as_array).ok_or("no [[rule]] in the pack")?;
+    let rules = doc
+        .get("rule")
+        .and_then(toml::Value::as_array)
+        .ok_or("no [[rule]] in the pack")?;
     for rule in rules {
         let table = rule.as_table().ok_or("a [[rule]] that is not a table")?;
-        let id = table.get("id").and_then(toml::Value::as_str).ok_or("a rule without an id")?;
+        let id = table
+            .get("id")
+            .and_then(toml::Value::as_str)
+            .ok_or("a rule without an id")?;
         let strings = |key: &str| -> Vec<String> {
             table
                 .get(key)
                 .and_then(toml::Value::as_array)
-                .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|v| v.as_str().map(str::to_owned))
+                        .collect()
+                })
                 .unwrap_or_default()
         };
         writeln!(

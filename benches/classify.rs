@@ -49,7 +49,10 @@ fn with_generated_rules(n: usize) -> Policy {
             i % 4
         );
     }
-    let layer = Layer { kind: LayerKind::System, path: Some("/etc/gatekeep/policy.toml".into()) };
+    let layer = Layer {
+        kind: LayerKind::System,
+        path: Some("/etc/gatekeep/policy.toml".into()),
+    };
     layers::combine(&[(layer, text)]).unwrap_or_default()
 }
 
@@ -71,13 +74,22 @@ fn classify_10k_rules(bencher: Bencher, cmd: &str) {
 /// All commands in one go: commands per second = COMMANDS.len() / time.
 #[divan::bench(args = [0, 10_000])]
 fn classify_all(bencher: Bencher, generated: usize) {
-    let policy = if generated == 0 { builtin() } else { with_generated_rules(generated) };
-    let commands: Vec<Command> = COMMANDS.iter().map(|c| Command::Shell((*c).to_owned())).collect();
-    bencher.counter(divan::counter::ItemsCount::new(commands.len())).bench_local(|| {
-        for c in &commands {
-            black_box(gate::assess(c, &policy));
-        }
-    });
+    let policy = if generated == 0 {
+        builtin()
+    } else {
+        with_generated_rules(generated)
+    };
+    let commands: Vec<Command> = COMMANDS
+        .iter()
+        .map(|c| Command::Shell((*c).to_owned()))
+        .collect();
+    bencher
+        .counter(divan::counter::ItemsCount::new(commands.len()))
+        .bench_local(|| {
+            for c in &commands {
+                black_box(gate::assess(c, &policy));
+            }
+        });
 }
 
 /// Parsing and compiling the built-in pack: paid once by every gatekeep process.
@@ -88,5 +100,9 @@ fn load_builtin_policy() -> Policy {
 
 #[divan::bench]
 fn parse_only(bencher: Bencher) {
-    bencher.bench_local(|| gatekeep::shell::parse_shell(black_box("cd /srv && sudo -u postgres pg_dump app | gzip > /backup/app.sql.gz")));
+    bencher.bench_local(|| {
+        gatekeep::shell::parse_shell(black_box(
+            "cd /srv && sudo -u postgres pg_dump app | gzip > /backup/app.sql.gz",
+        ))
+    });
 }

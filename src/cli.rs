@@ -15,7 +15,11 @@ use crate::policy::layers::{self, ExampleFailure};
 use crate::policy::{Assessment, Decision, Layer, LayerKind, Policy};
 
 #[derive(Debug, Parser)]
-#[command(name = "gatekeep", version, about = "Puts a human signature on the privileged commands that AI agents and pipelines run")]
+#[command(
+    name = "gatekeep",
+    version,
+    about = "Puts a human signature on the privileged commands that AI agents and pipelines run"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Cmd,
@@ -46,9 +50,7 @@ pub enum Cmd {
     },
     /// Write man pages into a directory (used to refresh `man/`).
     #[command(hide = true)]
-    Man {
-        dir: PathBuf,
-    },
+    Man { dir: PathBuf },
 }
 
 #[derive(Debug, Args)]
@@ -153,7 +155,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Some(text) => Command::Shell(text),
                 None => Command::Argv(args.argv),
             };
-            let opts = gate::ExecOptions { reason: args.reason, agent: args.agent, json: args.json };
+            let opts = gate::ExecOptions {
+                reason: args.reason,
+                agent: args.agent,
+                json: args.json,
+            };
             let code = gate::exec(&command, &opts);
             Ok(ExitCode::from(u8::try_from(code).unwrap_or(255)))
         }
@@ -215,7 +221,11 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     }))
 }
 
-fn write_explanation(out: &mut impl Write, command: &Command, a: &Assessment) -> std::io::Result<()> {
+fn write_explanation(
+    out: &mut impl Write,
+    command: &Command,
+    a: &Assessment,
+) -> std::io::Result<()> {
     let verb = match a.decision {
         Decision::Allow => "allow: runs without asking",
         Decision::Approve => "approve: waits for a person to approve it",
@@ -228,14 +238,27 @@ fn write_explanation(out: &mut impl Write, command: &Command, a: &Assessment) ->
         writeln!(out, "reason:  {}", a.reason)?;
     }
     for c in &a.commands {
-        let via = if c.via.is_empty() { String::new() } else { format!("  (via {})", c.via.join(" > ")) };
-        writeln!(out, "  {:<7} {}{via}", c.decision.to_string(), c.argv.join(" "))?;
+        let via = if c.via.is_empty() {
+            String::new()
+        } else {
+            format!("  (via {})", c.via.join(" > "))
+        };
+        writeln!(
+            out,
+            "  {:<7} {}{via}",
+            c.decision.to_string(),
+            c.argv.join(" ")
+        )?;
         for hit in &c.rules {
             let certainty = match hit.certainty {
                 crate::policy::Certainty::Possible => " possible",
                 _ => "",
             };
-            writeln!(out, "          {} [{} layer, {}{certainty}] {}", hit.id, hit.layer, hit.risk, hit.message)?;
+            writeln!(
+                out,
+                "          {} [{} layer, {}{certainty}] {}",
+                hit.id, hit.layer, hit.risk, hit.message
+            )?;
             if let Some(why) = &hit.why {
                 writeln!(out, "            because {why}")?;
             }
@@ -263,15 +286,27 @@ fn policy_test(json: bool) -> anyhow::Result<ExitCode> {
     }
     let mut out = std::io::stdout().lock();
     if json {
-        serde_json::to_writer(&mut out, &serde_json::json!({"examples": examples, "failures": failures}))?;
+        serde_json::to_writer(
+            &mut out,
+            &serde_json::json!({"examples": examples, "failures": failures}),
+        )?;
         writeln!(out)?;
     } else {
         for f in &failures {
             writeln!(out, "FAIL {f}")?;
         }
-        writeln!(out, "{} passed, {} failed", examples - failures.len(), failures.len())?;
+        writeln!(
+            out,
+            "{} passed, {} failed",
+            examples - failures.len(),
+            failures.len()
+        )?;
     }
-    Ok(exit::code(if failures.is_empty() { exit::SUCCESS } else { exit::ERROR }))
+    Ok(exit::code(if failures.is_empty() {
+        exit::SUCCESS
+    } else {
+        exit::ERROR
+    }))
 }
 
 fn policy_lint(as_layer: LintLayer, files: &[PathBuf]) -> anyhow::Result<ExitCode> {
@@ -283,13 +318,23 @@ fn policy_lint(as_layer: LintLayer, files: &[PathBuf]) -> anyhow::Result<ExitCod
     };
     let mut sources = Vec::new();
     for file in files {
-        let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
-        sources.push((Layer { kind, path: Some(file.clone()) }, text));
+        let text = std::fs::read_to_string(file)
+            .with_context(|| format!("cannot read {}", file.display()))?;
+        sources.push((
+            Layer {
+                kind,
+                path: Some(file.clone()),
+            },
+            text,
+        ));
     }
     match layers::combine(&sources) {
         Ok(policy) => {
             let rules = policy.rule_specs().filter(|(_, l)| l.kind == kind).count();
-            println!("ok: {} file(s), {rules} rule(s), checked as the {kind} layer", files.len());
+            println!(
+                "ok: {} file(s), {rules} rule(s), checked as the {kind} layer",
+                files.len()
+            );
             Ok(exit::code(exit::SUCCESS))
         }
         Err(e) => {
@@ -311,18 +356,35 @@ fn policy_show(json: bool) -> anyhow::Result<ExitCode> {
             .rule_specs()
             .map(|(spec, layer)| serde_json::json!({"layer": layer.kind, "file": layer.path, "rule": spec}))
             .collect();
-        let disabled: Vec<_> = policy.disabled.iter().map(|(id, l)| serde_json::json!({"id": id, "by": l.path})).collect();
-        serde_json::to_writer(&mut out, &serde_json::json!({"layers": policy.layers, "disabled": disabled, "rules": rules}))?;
+        let disabled: Vec<_> = policy
+            .disabled
+            .iter()
+            .map(|(id, l)| serde_json::json!({"id": id, "by": l.path}))
+            .collect();
+        serde_json::to_writer(
+            &mut out,
+            &serde_json::json!({"layers": policy.layers, "disabled": disabled, "rules": rules}),
+        )?;
         writeln!(out)?;
         return Ok(exit::code(exit::SUCCESS));
     }
     writeln!(out, "# layers, most trusted first:")?;
     for layer in &policy.layers {
-        let name = layer.path.as_ref().map_or("compiled into gatekeep".into(), |p| p.display().to_string());
+        let name = layer
+            .path
+            .as_ref()
+            .map_or("compiled into gatekeep".into(), |p| p.display().to_string());
         writeln!(out, "#   {:<11} {name}", layer.kind.to_string())?;
     }
     for (id, layer) in &policy.disabled {
-        writeln!(out, "# disabled: {id} (by {})", layer.path.as_ref().map_or(String::new(), |p| p.display().to_string()))?;
+        writeln!(
+            out,
+            "# disabled: {id} (by {})",
+            layer
+                .path
+                .as_ref()
+                .map_or(String::new(), |p| p.display().to_string())
+        )?;
     }
     for (spec, layer) in policy.rule_specs() {
         writeln!(out, "\n# from the {} layer", layer.kind)?;
@@ -368,11 +430,22 @@ fn audit(cmd: AuditCmd) -> anyhow::Result<ExitCode> {
                     writeln!(out, "warning: {w}")?;
                 }
                 match report.errors.first() {
-                    Some(first) => writeln!(out, "BROKEN: {first}\nledger: {}", ledger.path().display())?,
-                    None => writeln!(out, "ok: {} records, chain intact ({})", report.records, ledger.path().display())?,
+                    Some(first) => {
+                        writeln!(out, "BROKEN: {first}\nledger: {}", ledger.path().display())?
+                    }
+                    None => writeln!(
+                        out,
+                        "ok: {} records, chain intact ({})",
+                        report.records,
+                        ledger.path().display()
+                    )?,
                 }
             }
-            Ok(exit::code(if report.errors.is_empty() { exit::SUCCESS } else { exit::ERROR }))
+            Ok(exit::code(if report.errors.is_empty() {
+                exit::SUCCESS
+            } else {
+                exit::ERROR
+            }))
         }
         AuditCmd::Show { since, json } => {
             let since = match since.as_deref().map(parse_since).transpose() {
@@ -391,14 +464,40 @@ fn audit(cmd: AuditCmd) -> anyhow::Result<ExitCode> {
                     serde_json::to_writer(&mut out, &record)?;
                     writeln!(out)?;
                 } else {
-                    let field = |k: &str| record.get(k).and_then(|v| v.as_str()).unwrap_or("").to_owned();
+                    let field = |k: &str| {
+                        record
+                            .get(k)
+                            .and_then(|v| v.as_str())
+                            .unwrap_or("")
+                            .to_owned()
+                    };
                     let what = match field("event").as_str() {
-                        "outcome" => format!("exit {}", record.get("exit_code").map_or(String::new(), |c| c.to_string())),
-                        _ => record.get("decision").and_then(|v| v.as_str()).unwrap_or("requested").to_owned(),
+                        "outcome" => format!(
+                            "exit {}",
+                            record
+                                .get("exit_code")
+                                .map_or(String::new(), |c| c.to_string())
+                        ),
+                        _ => record
+                            .get("decision")
+                            .and_then(|v| v.as_str())
+                            .unwrap_or("requested")
+                            .to_owned(),
                     };
                     let by = field("decided_by");
-                    let by = if by.is_empty() { String::new() } else { format!(" by {by}") };
-                    writeln!(out, "{time}  {:<8} {:<10} {}  [{}]{by}", field("event"), what, field("command"), field("id"))?;
+                    let by = if by.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" by {by}")
+                    };
+                    writeln!(
+                        out,
+                        "{time}  {:<8} {:<10} {}  [{}]{by}",
+                        field("event"),
+                        what,
+                        field("command"),
+                        field("id")
+                    )?;
                 }
             }
             Ok(exit::code(exit::SUCCESS))
@@ -413,12 +512,33 @@ fn audit(cmd: AuditCmd) -> anyhow::Result<ExitCode> {
                     }
                 }
                 ExportFormat::Csv => {
-                    let columns = ["seq", "time", "event", "id", "command", "decision", "decided_by", "reason", "denial_reason", "exit_code", "duration_ms", "user", "host", "agent", "cwd", "digest", "prev", "hash"];
+                    let columns = [
+                        "seq",
+                        "time",
+                        "event",
+                        "id",
+                        "command",
+                        "decision",
+                        "decided_by",
+                        "reason",
+                        "denial_reason",
+                        "exit_code",
+                        "duration_ms",
+                        "user",
+                        "host",
+                        "agent",
+                        "cwd",
+                        "digest",
+                        "prev",
+                        "hash",
+                    ];
                     writeln!(out, "{}", columns.join(","))?;
                     for record in records {
                         let cell = |k: &str| -> String {
                             let v = match k {
-                                "user" | "host" | "agent" | "cwd" => record.get("requester").and_then(|r| r.get(k)),
+                                "user" | "host" | "agent" | "cwd" => {
+                                    record.get("requester").and_then(|r| r.get(k))
+                                }
                                 _ => record.get(k),
                             };
                             match v {
@@ -427,7 +547,8 @@ fn audit(cmd: AuditCmd) -> anyhow::Result<ExitCode> {
                                 Some(other) => other.to_string(),
                             }
                         };
-                        let row: Vec<String> = columns.iter().map(|c| csv_field(&cell(c))).collect();
+                        let row: Vec<String> =
+                            columns.iter().map(|c| csv_field(&cell(c))).collect();
                         writeln!(out, "{}", row.join(","))?;
                     }
                 }
@@ -439,8 +560,16 @@ fn audit(cmd: AuditCmd) -> anyhow::Result<ExitCode> {
 
 /// Quotes a CSV field when needed (RFC 4180), and defuses spreadsheet formulas.
 fn csv_field(s: &str) -> String {
-    let s = if s.starts_with(['=', '+', '-', '@']) { format!("'{s}") } else { s.to_owned() };
-    if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s }
+    let s = if s.starts_with(['=', '+', '-', '@']) {
+        format!("'{s}")
+    } else {
+        s.to_owned()
+    };
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s
+    }
 }
 
 /// `--since`: an RFC 3339 time, or an age such as `30m`, `12h`, `7d`.
@@ -449,14 +578,22 @@ fn parse_since(s: &str) -> Result<String, String> {
         return Ok(s.to_owned());
     }
     let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-    let n: u64 = num.parse().map_err(|_| format!("--since {s}: expected a time like 2026-11-21T08:00:00Z or an age like 30m, 12h, 7d"))?;
+    let n: u64 = num.parse().map_err(|_| {
+        format!(
+            "--since {s}: expected a time like 2026-11-21T08:00:00Z or an age like 30m, 12h, 7d"
+        )
+    })?;
     let secs = match unit {
         "s" => n,
         "m" => n * 60,
         "h" | "" => n * 3600,
         "d" => n * 86_400,
         "w" => n * 604_800,
-        _ => return Err(format!("--since {s}: unknown unit `{unit}` (use s, m, h, d or w)")),
+        _ => {
+            return Err(format!(
+                "--since {s}: unknown unit `{unit}` (use s, m, h, d or w)"
+            ));
+        }
     };
     let when = std::time::SystemTime::now() - std::time::Duration::from_secs(secs);
     Ok(crate::audit::rfc3339(when))

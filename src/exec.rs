@@ -21,7 +21,10 @@
 //! with TERM, INT and the rest blocked and never see them. That hook is the crate's only
 //! `unsafe` code.
 
-#![expect(unsafe_code, reason = "the one reviewed pre_exec hook that resets the child's signal mask")]
+#![expect(
+    unsafe_code,
+    reason = "the one reviewed pre_exec hook that resets the child's signal mask"
+)]
 
 use std::io;
 use std::os::unix::process::CommandExt;
@@ -45,7 +48,11 @@ pub struct Outcome {
 /// The argv that runs a shell string exactly as `bash -c` would.
 pub fn shell_argv(text: &str) -> Vec<String> {
     // Prefer the system bash, the shell whose grammar gatekeep parsed the string with.
-    let bash = if std::path::Path::new("/bin/bash").exists() { "/bin/bash" } else { "bash" };
+    let bash = if std::path::Path::new("/bin/bash").exists() {
+        "/bin/bash"
+    } else {
+        "bash"
+    };
     vec![bash.to_owned(), "-c".to_owned(), text.to_owned()]
 }
 
@@ -71,12 +78,22 @@ pub fn spawn_error_code(e: &io::Error) -> i32 {
     }
 }
 
-const FORWARDED: [Signal; 6] = [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP, Signal::SIGQUIT, Signal::SIGUSR1, Signal::SIGUSR2];
+const FORWARDED: [Signal; 6] = [
+    Signal::SIGINT,
+    Signal::SIGTERM,
+    Signal::SIGHUP,
+    Signal::SIGQUIT,
+    Signal::SIGUSR1,
+    Signal::SIGUSR2,
+];
 
 /// Runs `argv` as a supervised child and waits for it, forwarding signals.
 pub fn run_supervised(argv: &[String]) -> io::Result<Outcome> {
     if argv.is_empty() {
-        return Err(io::Error::new(io::ErrorKind::InvalidInput, "no command to run"));
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "no command to run",
+        ));
     }
     let stdin = io::stdin();
     let interactive = isatty(&stdin).unwrap_or(false) && tcgetpgrp(&stdin).ok() == Some(getpgrp());
@@ -85,10 +102,19 @@ pub fn run_supervised(argv: &[String]) -> io::Result<Outcome> {
     for s in FORWARDED {
         handled.add(s);
     }
-    for s in [Signal::SIGCHLD, Signal::SIGWINCH, Signal::SIGTSTP, Signal::SIGCONT, Signal::SIGTTIN, Signal::SIGTTOU] {
+    for s in [
+        Signal::SIGCHLD,
+        Signal::SIGWINCH,
+        Signal::SIGTSTP,
+        Signal::SIGCONT,
+        Signal::SIGTTIN,
+        Signal::SIGTTOU,
+    ] {
         handled.add(s);
     }
-    let previous = handled.thread_swap_mask(nix::sys::signal::SigmaskHow::SIG_BLOCK).map_err(io::Error::from)?;
+    let previous = handled
+        .thread_swap_mask(nix::sys::signal::SigmaskHow::SIG_BLOCK)
+        .map_err(io::Error::from)?;
 
     let started = Instant::now();
     let mut cmd = command(argv);
@@ -109,14 +135,22 @@ pub fn run_supervised(argv: &[String]) -> io::Result<Outcome> {
         }
     };
     let pid = Pid::from_raw(child.id() as i32);
-    let terminal = Terminal { interactive, own: getpgrp(), child: pid };
+    let terminal = Terminal {
+        interactive,
+        own: getpgrp(),
+        child: pid,
+    };
     terminal.give_to_child();
 
     let result = supervise(&handled, &terminal, pid);
     terminal.take_back();
     let _ = previous.thread_set_mask();
     let (exit_code, signal) = result?;
-    Ok(Outcome { exit_code, signal, duration_ms: started.elapsed().as_millis().try_into().unwrap_or(u64::MAX) })
+    Ok(Outcome {
+        exit_code,
+        signal,
+        duration_ms: started.elapsed().as_millis().try_into().unwrap_or(u64::MAX),
+    })
 }
 
 /// Who holds the terminal: gatekeep's process group or the child's.
@@ -142,7 +176,11 @@ impl Terminal {
 
     /// Sends `sig` to the child (its whole group when it has one of its own).
     fn signal(&self, sig: Signal) {
-        let _ = if self.interactive { killpg(self.child, sig) } else { kill(self.child, sig) };
+        let _ = if self.interactive {
+            killpg(self.child, sig)
+        } else {
+            kill(self.child, sig)
+        };
     }
 }
 
@@ -169,9 +207,13 @@ fn supervise(handled: &SigSet, terminal: &Terminal, pid: Pid) -> io::Result<(i32
 /// Collects the child's status changes; returns its end when it has ended.
 fn reap(terminal: &Terminal, pid: Pid) -> io::Result<Option<(i32, Option<i32>)>> {
     loop {
-        match waitpid(pid, Some(WaitPidFlag::WNOHANG | WaitPidFlag::WUNTRACED)).map_err(io::Error::from)? {
+        match waitpid(pid, Some(WaitPidFlag::WNOHANG | WaitPidFlag::WUNTRACED))
+            .map_err(io::Error::from)?
+        {
             WaitStatus::Exited(_, code) => return Ok(Some((code, None))),
-            WaitStatus::Signaled(_, sig, _) => return Ok(Some((128 + sig as i32, Some(sig as i32)))),
+            WaitStatus::Signaled(_, sig, _) => {
+                return Ok(Some((128 + sig as i32, Some(sig as i32))));
+            }
             WaitStatus::Stopped(_, Signal::SIGTTIN | Signal::SIGTTOU) if terminal.interactive => {
                 // It touched the terminal before we handed it over: hand over and go on.
                 terminal.give_to_child();

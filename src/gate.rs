@@ -32,7 +32,11 @@ impl Command {
     /// The command as one line for display, secrets masked.
     pub fn display(&self) -> String {
         match self {
-            Command::Argv(argv) => redact::mask_argv(argv).iter().map(|w| shell_quote(w)).collect::<Vec<_>>().join(" "),
+            Command::Argv(argv) => redact::mask_argv(argv)
+                .iter()
+                .map(|w| shell_quote(w))
+                .collect::<Vec<_>>()
+                .join(" "),
             Command::Shell(text) => redact::mask_text(text),
         }
     }
@@ -48,8 +52,15 @@ impl Command {
 
 /// Quotes a word for display so that the line reads as the shell would split it.
 pub fn shell_quote(word: &str) -> String {
-    let plain = !word.is_empty() && word.chars().all(|c| c.is_ascii_alphanumeric() || "_@%+=:,./-*".contains(c));
-    if plain { word.to_owned() } else { format!("'{}'", word.replace('\'', "'\\''")) }
+    let plain = !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_@%+=:,./-*".contains(c));
+    if plain {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    }
 }
 
 /// Loads the layered policy that applies to commands run in `cwd`.
@@ -106,8 +117,15 @@ pub fn exec(command: &Command, opts: &ExecOptions) -> i32 {
         Ok(policy) => policy,
         Err(e) => {
             eprintln!("gatekeep: policy error: {e}");
-            eprintln!("gatekeep: refused `{}`: no command runs while the policy does not load", command.display());
-            let _ = journey.record("decision", json!({"decision": "deny", "decided_by": "policy error", "error": e.to_string()}), true);
+            eprintln!(
+                "gatekeep: refused `{}`: no command runs while the policy does not load",
+                command.display()
+            );
+            let _ = journey.record(
+                "decision",
+                json!({"decision": "deny", "decided_by": "policy error", "error": e.to_string()}),
+                true,
+            );
             return i32::from(exit::POLICY);
         }
     };
@@ -116,17 +134,29 @@ pub fn exec(command: &Command, opts: &ExecOptions) -> i32 {
 
     match assessment.decision {
         Decision::Allow => {
-            if let Err(code) = journey.record("decision", json!({"decision": "allow", "decided_by": "policy"}), false) {
+            if let Err(code) = journey.record(
+                "decision",
+                json!({"decision": "allow", "decided_by": "policy"}),
+                false,
+            ) {
                 return code;
             }
             let error = exec::exec_in_place(&argv);
             let code = exec::spawn_error_code(&error);
             eprintln!("gatekeep: cannot run `{}`: {error}", argv[0]);
-            let _ = journey.record("outcome", json!({"exit_code": code, "error": error.to_string()}), true);
+            let _ = journey.record(
+                "outcome",
+                json!({"exit_code": code, "error": error.to_string()}),
+                true,
+            );
             code
         }
         Decision::Deny => {
-            if let Err(code) = journey.record("decision", json!({"decision": "deny", "decided_by": "policy"}), true) {
+            if let Err(code) = journey.record(
+                "decision",
+                json!({"decision": "deny", "decided_by": "policy"}),
+                true,
+            ) {
                 return code;
             }
             journey.refuse(&assessment, "denied", "gatekeep policy", None, exit::DENY)
@@ -146,21 +176,44 @@ struct Journey<'a> {
 }
 
 impl<'a> Journey<'a> {
-    fn new(command: &'a Command, opts: &'a ExecOptions, requester: &'a Requester, ledger: &'a Ledger) -> Journey<'a> {
+    fn new(
+        command: &'a Command,
+        opts: &'a ExecOptions,
+        requester: &'a Requester,
+        ledger: &'a Ledger,
+    ) -> Journey<'a> {
         let argv = command.argv();
         let id = audit::new_request_id();
-        let who = format!("{}@{}/{}", requester.user, requester.host, requester.agent.as_deref().unwrap_or(""));
+        let who = format!(
+            "{}@{}/{}",
+            requester.user,
+            requester.host,
+            requester.agent.as_deref().unwrap_or("")
+        );
         let mut base = Map::new();
         base.insert("id".into(), json!(id));
         base.insert("command".into(), json!(command.display()));
         base.insert("argv".into(), json!(redact::mask_argv(&argv)));
         // The digest binds decisions to the exact, unmasked argv, directory and requester.
-        base.insert("digest".into(), json!(audit::command_digest(&argv, &requester.cwd, &who)));
-        base.insert("requester".into(), serde_json::to_value(requester).unwrap_or(Value::Null));
+        base.insert(
+            "digest".into(),
+            json!(audit::command_digest(&argv, &requester.cwd, &who)),
+        );
+        base.insert(
+            "requester".into(),
+            serde_json::to_value(requester).unwrap_or(Value::Null),
+        );
         if let Some(reason) = &opts.reason {
             base.insert("reason".into(), json!(redact::mask_text(reason)));
         }
-        Journey { command, opts, requester, ledger, id, base }
+        Journey {
+            command,
+            opts,
+            requester,
+            ledger,
+            id,
+            base,
+        }
     }
 
     /// Adds the assessment's decision, risk and rules to every later record.
@@ -172,7 +225,10 @@ impl<'a> Journey<'a> {
             .filter(|h| h.decision == a.decision)
             .map(|h| json!({"id": h.id, "layer": h.layer}))
             .collect();
-        self.base.insert("policy".into(), json!({"decision": a.decision, "risk": a.risk, "reason": a.reason, "rules": rules}));
+        self.base.insert(
+            "policy".into(),
+            json!({"decision": a.decision, "risk": a.risk, "reason": a.reason, "rules": rules}),
+        );
         self
     }
 
@@ -184,11 +240,17 @@ impl<'a> Journey<'a> {
         if let Value::Object(fields) = fields {
             record.extend(fields);
         }
-        self.ledger.append(record, durable).map(|_| ()).map_err(|e| {
-            eprintln!("gatekeep: {e}");
-            eprintln!("gatekeep: `{}` was not run because its record could not be written", self.command.display());
-            i32::from(exit::NOT_RECORDED)
-        })
+        self.ledger
+            .append(record, durable)
+            .map(|_| ())
+            .map_err(|e| {
+                eprintln!("gatekeep: {e}");
+                eprintln!(
+                    "gatekeep: `{}` was not run because its record could not be written",
+                    self.command.display()
+                );
+                i32::from(exit::NOT_RECORDED)
+            })
     }
 
     fn approve(&self, a: &Assessment, argv: &[String]) -> i32 {
@@ -198,11 +260,17 @@ impl<'a> Journey<'a> {
         }
         if !req.local_approval || req.quorum > 1 {
             let why = if req.quorum > 1 {
-                format!("it needs {} distinct approvers, and the terminal can give only one", req.quorum)
+                format!(
+                    "it needs {} distinct approvers, and the terminal can give only one",
+                    req.quorum
+                )
             } else {
                 "its rule does not allow approval at the terminal".to_owned()
             };
-            return self.unavailable(a, &format!("{why}; it must go through the approval service, and none is configured"));
+            return self.unavailable(
+                a,
+                &format!("{why}; it must go through the approval service, and none is configured"),
+            );
         }
         let Some(mut tty) = prompt::open_terminal() else {
             return self.unavailable(a, "there is no terminal to ask a person on (no /dev/tty) and no approval service is configured");
@@ -212,7 +280,14 @@ impl<'a> Journey<'a> {
             .iter()
             .flat_map(|c| &c.rules)
             .filter(|h| h.decision == Decision::Approve)
-            .map(|h| (h.id.clone(), h.layer.to_string(), h.risk.to_string(), h.message.clone()))
+            .map(|h| {
+                (
+                    h.id.clone(),
+                    h.layer.to_string(),
+                    h.risk.to_string(),
+                    h.message.clone(),
+                )
+            })
             .collect();
         let masked_reason = self.opts.reason.as_deref().map(redact::mask_text);
         let request = prompt::Request {
@@ -228,14 +303,21 @@ impl<'a> Journey<'a> {
             Ok(answer) => answer,
             Err(e) => {
                 let _ = self.record("decision", json!({"decision": "deny", "decided_by": "terminal error", "error": e.to_string()}), true);
-                eprintln!("gatekeep: the approval prompt failed ({e}); `{}` was not run", self.command.display());
+                eprintln!(
+                    "gatekeep: the approval prompt failed ({e}); `{}` was not run",
+                    self.command.display()
+                );
                 return i32::from(exit::UNAVAILABLE);
             }
         };
         let approver = format!("{} at the terminal", self.requester.user);
         match answer {
             Answer::Approved => {
-                if let Err(code) = self.record("decision", json!({"decision": "approve", "decided_by": approver, "channel": "terminal"}), true) {
+                if let Err(code) = self.record(
+                    "decision",
+                    json!({"decision": "approve", "decided_by": approver, "channel": "terminal"}),
+                    true,
+                ) {
                     return code;
                 }
                 self.run(argv)
@@ -248,15 +330,30 @@ impl<'a> Journey<'a> {
                 self.refuse(a, "denied", &approver, reason.as_deref(), exit::DENY)
             }
             Answer::Expired => {
-                if let Err(code) = self.record("decision", json!({"decision": "expired", "timeout_secs": req.timeout_secs}), true) {
+                if let Err(code) = self.record(
+                    "decision",
+                    json!({"decision": "expired", "timeout_secs": req.timeout_secs}),
+                    true,
+                ) {
                     return code;
                 }
-                let left = format!("nobody approved it within {}:{:02}", req.timeout_secs / 60, req.timeout_secs % 60);
+                let left = format!(
+                    "nobody approved it within {}:{:02}",
+                    req.timeout_secs / 60,
+                    req.timeout_secs % 60
+                );
                 self.refuse(a, "expired", &left, None, exit::EXPIRED)
             }
             Answer::Interrupted(sig) => {
-                let _ = self.record("decision", json!({"decision": "cancelled", "signal": sig}), true);
-                eprintln!("gatekeep: cancelled while waiting for approval; `{}` was not run", self.command.display());
+                let _ = self.record(
+                    "decision",
+                    json!({"decision": "cancelled", "signal": sig}),
+                    true,
+                );
+                eprintln!(
+                    "gatekeep: cancelled while waiting for approval; `{}` was not run",
+                    self.command.display()
+                );
                 128 + sig
             }
         }
@@ -265,13 +362,21 @@ impl<'a> Journey<'a> {
     fn run(&self, argv: &[String]) -> i32 {
         match exec::run_supervised(argv) {
             Ok(outcome) => {
-                let _ = self.record("outcome", serde_json::to_value(outcome).unwrap_or(Value::Null), true);
+                let _ = self.record(
+                    "outcome",
+                    serde_json::to_value(outcome).unwrap_or(Value::Null),
+                    true,
+                );
                 outcome.exit_code
             }
             Err(e) => {
                 let code = exec::spawn_error_code(&e);
                 eprintln!("gatekeep: cannot run `{}`: {e}", argv[0]);
-                let _ = self.record("outcome", json!({"exit_code": code, "error": e.to_string()}), true);
+                let _ = self.record(
+                    "outcome",
+                    json!({"exit_code": code, "error": e.to_string()}),
+                    true,
+                );
                 code
             }
         }
@@ -286,20 +391,39 @@ impl<'a> Journey<'a> {
     }
 
     fn unavailable(&self, a: &Assessment, why: &str) -> i32 {
-        let _ = self.record("decision", json!({"decision": "refused", "decided_by": "gatekeep", "why": why}), true);
+        let _ = self.record(
+            "decision",
+            json!({"decision": "refused", "decided_by": "gatekeep", "why": why}),
+            true,
+        );
         self.refuse(a, "refused", "gatekeep", Some(why), exit::UNAVAILABLE)
     }
 
     /// Tells the agent what was refused, by whom, why, and what to do instead.
-    fn refuse(&self, a: &Assessment, outcome: &str, by: &str, reason: Option<&str>, code: u8) -> i32 {
+    fn refuse(
+        &self,
+        a: &Assessment,
+        outcome: &str,
+        by: &str,
+        reason: Option<&str>,
+        code: u8,
+    ) -> i32 {
         let next = match outcome {
             "expired" => "ask the user to approve it at their terminal, then run it again",
-            "refused" => "ask the user to run it themselves, or run it where a person can approve it",
-            _ if by == "gatekeep policy" => "do not retry it or work around it; if it is really needed, ask the user to run it themselves or to change the policy",
+            "refused" => {
+                "ask the user to run it themselves, or run it where a person can approve it"
+            }
+            _ if by == "gatekeep policy" => {
+                "do not retry it or work around it; if it is really needed, ask the user to run it themselves or to change the policy"
+            }
             _ => "do not retry it; ask the user what they want instead",
         };
         let mut msg = format!("gatekeep: {outcome}: `{}`\n", self.command.display());
-        for c in a.commands.iter().filter(|c| c.decision == a.decision && c.decision != Decision::Allow) {
+        for c in a
+            .commands
+            .iter()
+            .filter(|c| c.decision == a.decision && c.decision != Decision::Allow)
+        {
             msg.push_str(&format!("  why:        {}\n", c.reason));
         }
         msg.push_str(&format!("  decided by: {by}\n"));
@@ -307,7 +431,11 @@ impl<'a> Journey<'a> {
             msg.push_str(&format!("  reason:     {reason}\n"));
         }
         msg.push_str(&format!("  next step:  {next}\n"));
-        msg.push_str(&format!("  request:    {} (recorded in {})\n", self.id, self.ledger.path().display()));
+        msg.push_str(&format!(
+            "  request:    {} (recorded in {})\n",
+            self.id,
+            self.ledger.path().display()
+        ));
         eprint!("{msg}");
         if self.opts.json {
             let v = json!({"id": self.id, "outcome": outcome, "decided_by": by, "reason": reason, "next_step": next, "assessment": a});

@@ -4,12 +4,12 @@
 //! will, [`policy`] decides from layered TOML policy, and [`gate`] walks one command through
 //! the stages. The CLI in `main.rs` only parses arguments and calls [`gate`].
 
-pub mod shell;
-pub mod env_vars;
-pub mod policy;
-pub mod exec;
-pub mod exit;
-pub mod gate;
 pub mod approval;
 pub mod audit;
 pub mod cli;
+pub mod env_vars;
+pub mod exec;
+pub mod exit;
+pub mod gate;
+pub mod policy;
+pub mod shell;

@@ -11,14 +11,21 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
-            return exit::code(if e.use_stderr() { exit::USAGE } else { exit::SUCCESS });
+            return exit::code(if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::SUCCESS
+            });
         }
     };
     match cli::run(cli) {
         Ok(code) => code,
         Err(e) => {
             // A closed stdout (`gatekeep check ... | head`) is not a failure.
-            if e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)) {
+            if e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) {
                 return exit::code(exit::SUCCESS);
             }
             eprintln!("gatekeep: error: {e:#}");

@@ -2,18 +2,26 @@
 //! table (`tests/data/cases.jsonl`) is classified as expected by the built-in policy.
 //! `escalate` passes with `approve` or `deny`; `deny` only with `deny`.
 
+#![expect(clippy::expect_used, reason = "a test fails loudly on setup errors")]
+
 use std::path::Path;
 
 use gatekeep::gate::{self, Command};
 use gatekeep::policy::{Decision, layers};
 
 fn check_file(path: &Path) -> (usize, Vec<String>) {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
     let policy = layers::combine(&[]).expect("built-in policy loads");
     let mut failures = Vec::new();
     let mut count = 0;
-    for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-        let case: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{}:{}: {e}", path.display(), n + 1));
+    for (n, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        let case: serde_json::Value = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("{}:{}: {e}", path.display(), n + 1));
         let cmd = case["cmd"].as_str().expect("cmd");
         let expect = case["expect"].as_str().expect("expect");
         let got = gate::assess(&Command::Shell(cmd.to_owned()), &policy);
@@ -25,7 +33,13 @@ fn check_file(path: &Path) -> (usize, Vec<String>) {
         };
         count += 1;
         if !ok {
-            failures.push(format!("{}:{}: {cmd:?}: expected {expect}, got {} ({})", path.display(), n + 1, got.decision, got.reason));
+            failures.push(format!(
+                "{}:{}: {cmd:?}: expected {expect}, got {} ({})",
+                path.display(),
+                n + 1,
+                got.decision,
+                got.reason
+            ));
         }
     }
     (count, failures)
@@ -35,8 +49,16 @@ fn check_file(path: &Path) -> (usize, Vec<String>) {
 fn shared_corpus_is_classified_as_expected() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/commands.jsonl");
     let (count, failures) = check_file(&path);
-    assert!(count >= 80, "the corpus should hold its 84 lines, found {count}");
-    assert!(failures.is_empty(), "{} of {count} misclassified:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        count >= 80,
+        "the corpus should hold its 84 lines, found {count}"
+    );
+    assert!(
+        failures.is_empty(),
+        "{} of {count} misclassified:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -44,5 +66,10 @@ fn own_cases_are_classified_as_expected() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/cases.jsonl");
     let (count, failures) = check_file(&path);
     assert!(count > 100, "expected the case table, found {count} lines");
-    assert!(failures.is_empty(), "{} of {count} misclassified:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {count} misclassified:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

@@ -2,6 +2,8 @@
 //! never run, approval happens on a real pseudo-terminal (util-linux `script` provides it),
 //! signals reach the child, and the terminal is always restored.
 
+#![expect(clippy::unwrap_used, reason = "a test fails loudly on setup errors")]
+
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -89,30 +91,64 @@ impl Env {
 #[test]
 fn allowed_commands_run_as_themselves() {
     let env = Env::new();
-    let out = env.detached(&["exec", "--", "sh", "-c", "echo out; echo err >&2; exit 42"]).output().unwrap();
+    let out = env
+        .detached(&["exec", "--", "sh", "-c", "echo out; echo err >&2; exit 42"])
+        .output()
+        .unwrap();
     // sh is guarded by the test policy, so use a plain program for the exit code instead.
     assert_eq!(out.status.code(), Some(69), "no terminal: refused");
 
-    let out = env.detached(&["exec", "--", "bash", "-c", "echo out; echo err >&2; exit 42"]).output().unwrap();
+    let out = env
+        .detached(&[
+            "exec",
+            "--",
+            "bash",
+            "-c",
+            "echo out; echo err >&2; exit 42",
+        ])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(42));
     assert_eq!(out.stdout, b"out\n");
     assert_eq!(out.stderr, b"err\n");
 
     // stdin passes through untouched.
-    let mut child = env.detached(&["exec", "--", "tr", "a-z", "A-Z"]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    let mut child = env
+        .detached(&["exec", "--", "tr", "a-z", "A-Z"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
     child.stdin.take().unwrap().write_all(b"hello\n").unwrap();
     let out = child.wait_with_output().unwrap();
-    assert_eq!((out.status.code(), out.stdout.as_slice()), (Some(0), b"HELLO\n".as_slice()));
+    assert_eq!(
+        (out.status.code(), out.stdout.as_slice()),
+        (Some(0), b"HELLO\n".as_slice())
+    );
 
     // --shell runs the string with bash -c.
-    let out = env.detached(&["exec", "--shell", "x=3; echo $((x * 2)); exit 5"]).output().unwrap();
-    assert_eq!((out.status.code(), out.stdout.as_slice()), (Some(5), b"6\n".as_slice()));
+    let out = env
+        .detached(&["exec", "--shell", "x=3; echo $((x * 2)); exit 5"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        (out.status.code(), out.stdout.as_slice()),
+        (Some(5), b"6\n".as_slice())
+    );
 
-    let out = env.detached(&["exec", "--", "no-such-program-here"]).output().unwrap();
+    let out = env
+        .detached(&["exec", "--", "no-such-program-here"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(127));
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot run `no-such-program-here`"));
 
-    let allowed = env.ledger().lines().filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok()).filter(|r| r["event"] == "decision" && r["decision"] == "allow").count();
+    let allowed = env
+        .ledger()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|r| r["event"] == "decision" && r["decision"] == "allow")
+        .count();
     assert_eq!(allowed, 4, "{}", env.ledger());
 }
 
@@ -121,34 +157,60 @@ fn denied_commands_never_run() {
     let env = Env::new();
     let marker = env.marker();
     let script = format!("touch {}; rm -rf /", marker.display());
-    let out = env.detached(&["exec", "--json", "--shell", &script]).output().unwrap();
+    let out = env
+        .detached(&["exec", "--json", "--shell", &script])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(77));
-    assert!(!marker.exists(), "a denied line runs nothing, not even its harmless part");
+    assert!(
+        !marker.exists(),
+        "a denied line runs nothing, not even its harmless part"
+    );
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("gatekeep: denied: `touch"), "{err}");
-    assert!(err.contains("[rm-root-or-home]") && err.contains("decided by: gatekeep policy") && err.contains("next step:"), "{err}");
+    assert!(
+        err.contains("[rm-root-or-home]")
+            && err.contains("decided by: gatekeep policy")
+            && err.contains("next step:"),
+        "{err}"
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!((v["outcome"].as_str(), v["assessment"]["decision"].as_str()), (Some("denied"), Some("deny")));
+    assert_eq!(
+        (v["outcome"].as_str(), v["assessment"]["decision"].as_str()),
+        (Some("denied"), Some("deny"))
+    );
     assert!(env.ledger().contains("\"decision\":\"deny\""));
 }
 
 #[test]
 fn approval_without_a_terminal_is_refused() {
     let env = Env::new();
-    let out = env.detached(&["exec", "--", "touch", "marker"]).output().unwrap();
+    let out = env
+        .detached(&["exec", "--", "touch", "marker"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(69));
     assert!(!env.marker().exists());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("refused") && err.contains("no terminal"), "{err}");
+    assert!(
+        err.contains("refused") && err.contains("no terminal"),
+        "{err}"
+    );
     let ledger = env.ledger();
-    assert!(ledger.contains("\"event\":\"request\"") && ledger.contains("\"decision\":\"refused\""), "{ledger}");
+    assert!(
+        ledger.contains("\"event\":\"request\"") && ledger.contains("\"decision\":\"refused\""),
+        "{ledger}"
+    );
 }
 
 #[test]
 fn a_policy_error_stops_exec() {
     let env = Env::new();
     std::fs::write(env.dir().join(".gatekeep.toml"), "[[rule]]\nid = \"x\"\ndecision = \"allow\"\nrisk = \"low\"\nmessage = \"m\"\nprogram = [\"touch\"]\n").unwrap();
-    let out = env.detached(&["exec", "--", "touch", "plain-file"]).output().unwrap();
+    let out = env
+        .detached(&["exec", "--", "touch", "plain-file"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(78));
     assert!(!env.dir().join("plain-file").exists());
     assert!(String::from_utf8_lossy(&out.stderr).contains(".gatekeep.toml:1:1:"));
@@ -181,7 +243,11 @@ impl Pty {
                 }
             }
         });
-        Pty { child, output, seen: Vec::new() }
+        Pty {
+            child,
+            output,
+            seen: Vec::new(),
+        }
     }
 
     /// Waits until the screen shows `text`.
@@ -189,7 +255,11 @@ impl Pty {
         let deadline = Instant::now() + Duration::from_secs(20);
         while !String::from_utf8_lossy(&self.seen).contains(text) {
             let left = deadline.saturating_duration_since(Instant::now());
-            assert!(!left.is_zero(), "timed out waiting for {text:?}; screen:\n{}", String::from_utf8_lossy(&self.seen));
+            assert!(
+                !left.is_zero(),
+                "timed out waiting for {text:?}; screen:\n{}",
+                String::from_utf8_lossy(&self.seen)
+            );
             if let Ok(chunk) = self.output.recv_timeout(left) {
                 self.seen.extend(chunk);
             }
@@ -216,8 +286,16 @@ impl Pty {
 
 /// The exit status printed by the line, and whether `stty -g` read the same before and after.
 fn exit_and_restored(screen: &str) -> (i32, bool) {
-    let code = screen.split("EXIT=").nth(1).and_then(|s| s.split(|c: char| !c.is_ascii_digit()).next()).and_then(|s| s.parse().ok()).unwrap_or(-1);
-    let modes: Vec<&str> = screen.lines().filter_map(|l| l.trim().strip_prefix("STTY=")).collect();
+    let code = screen
+        .split("EXIT=")
+        .nth(1)
+        .and_then(|s| s.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(-1);
+    let modes: Vec<&str> = screen
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("STTY="))
+        .collect();
     (code, modes.len() == 2 && modes[0] == modes[1])
 }
 
@@ -228,16 +306,27 @@ fn line(args: &str) -> String {
 #[test]
 fn approve_at_the_terminal_runs_the_command_and_passes_its_status() {
     let env = Env::new();
-    let mut pty = Pty::start(&env, &line("--reason 'needed for the test' -- sh -c 'touch marker; exit 7'"));
+    let mut pty = Pty::start(
+        &env,
+        &line("--reason 'needed for the test' -- sh -c 'touch marker; exit 7'"),
+    );
     pty.wait_for("[a] approve once");
     assert!(!env.marker().exists(), "nothing runs before the answer");
     pty.send("a");
     let screen = pty.finish();
-    assert!(screen.contains("needed for the test") && screen.contains("ask-sh"), "{screen}");
+    assert!(
+        screen.contains("needed for the test") && screen.contains("ask-sh"),
+        "{screen}"
+    );
     assert_eq!(exit_and_restored(&screen), (7, true), "{screen}");
     assert!(env.marker().exists());
     let ledger = env.ledger();
-    assert!(ledger.contains("\"decision\":\"approve\"") && ledger.contains("\"channel\":\"terminal\"") && ledger.contains("\"exit_code\":7"), "{ledger}");
+    assert!(
+        ledger.contains("\"decision\":\"approve\"")
+            && ledger.contains("\"channel\":\"terminal\"")
+            && ledger.contains("\"exit_code\":7"),
+        "{ledger}"
+    );
 }
 
 #[test]
@@ -250,9 +339,15 @@ fn deny_with_a_reason_reaches_the_agent() {
     pty.send("use the staging marker instead\r");
     let screen = pty.finish();
     assert_eq!(exit_and_restored(&screen), (77, true), "{screen}");
-    assert!(screen.contains("reason:     use the staging marker instead"), "{screen}");
+    assert!(
+        screen.contains("reason:     use the staging marker instead"),
+        "{screen}"
+    );
     assert!(!env.marker().exists());
-    assert!(env.ledger().contains("\"denial_reason\":\"use the staging marker instead\""));
+    assert!(
+        env.ledger()
+            .contains("\"denial_reason\":\"use the staging marker instead\"")
+    );
 }
 
 #[test]
@@ -273,7 +368,10 @@ fn no_answer_expires() {
     let mut pty = Pty::start(&env, &line("-- touch marker"));
     pty.wait_for("[a] approve once");
     let screen = pty.finish();
-    assert!(started.elapsed() >= Duration::from_secs(4), "the rule's 4 s timeout applies");
+    assert!(
+        started.elapsed() >= Duration::from_secs(4),
+        "the rule's 4 s timeout applies"
+    );
     assert_eq!(exit_and_restored(&screen), (75, true), "{screen}");
     assert!(screen.contains("gatekeep: expired"), "{screen}");
     assert!(!env.marker().exists());
@@ -285,14 +383,19 @@ fn find_gatekeep(needle: &str) -> i32 {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-            let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else { continue };
+            let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+                continue;
+            };
             let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
             let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
             if cmdline.starts_with(GK) && cmdline.contains(needle) {
                 return pid;
             }
         }
-        assert!(Instant::now() < deadline, "gatekeep with {needle} not found");
+        assert!(
+            Instant::now() < deadline,
+            "gatekeep with {needle} not found"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -307,11 +410,18 @@ fn sigterm_to_gatekeep_reaches_the_child() {
     let pid = find_gatekeep("sleep 31.25");
     // Give the child a moment to start, then signal gatekeep only.
     std::thread::sleep(Duration::from_millis(300));
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGTERM).unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
     let screen = pty.finish();
     assert_eq!(exit_and_restored(&screen), (143, true), "{screen}");
     let ledger = env.ledger();
-    assert!(ledger.contains("\"exit_code\":143") && ledger.contains("\"signal\":15"), "{ledger}");
+    assert!(
+        ledger.contains("\"exit_code\":143") && ledger.contains("\"signal\":15"),
+        "{ledger}"
+    );
 }
 
 #[test]
@@ -320,7 +430,11 @@ fn sigterm_during_the_prompt_cancels_and_restores_the_terminal() {
     let mut pty = Pty::start(&env, &line("-- sleep 32.5"));
     pty.wait_for("[a] approve once");
     let pid = find_gatekeep("sleep 32.5");
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGTERM).unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
     let screen = pty.finish();
     assert_eq!(exit_and_restored(&screen), (143, true), "{screen}");
     assert!(env.ledger().contains("\"decision\":\"cancelled\""));

@@ -16,7 +16,13 @@ fn layer(kind: LayerKind, text: &str) -> (Layer, String) {
         LayerKind::Env => "/tmp/env-policy.toml",
         LayerKind::Builtin => unreachable!("the built-in layer is compiled in"),
     };
-    (Layer { kind, path: Some(PathBuf::from(name)) }, text.to_owned())
+    (
+        Layer {
+            kind,
+            path: Some(PathBuf::from(name)),
+        },
+        text.to_owned(),
+    )
 }
 
 fn load(layers: &[(Layer, String)]) -> Result<Policy, PolicyError> {
@@ -48,9 +54,18 @@ program = ["rm"]
 fn lower_layers_cannot_allow() {
     for kind in [LayerKind::User, LayerKind::Project, LayerKind::Env] {
         let err = refused(&[layer(kind, ALLOW_RM)]);
-        assert!(err.contains(":2:1:"), "{kind}: error names line and column: {err}");
-        assert!(err.contains("cannot use") && err.contains("allow"), "{kind}: {err}");
-        assert!(err.contains("hint:"), "{kind}: error says what to do: {err}");
+        assert!(
+            err.contains(":2:1:"),
+            "{kind}: error names line and column: {err}"
+        );
+        assert!(
+            err.contains("cannot use") && err.contains("allow"),
+            "{kind}: {err}"
+        );
+        assert!(
+            err.contains("hint:"),
+            "{kind}: error says what to do: {err}"
+        );
     }
 }
 
@@ -69,9 +84,15 @@ args = ["/nothing"]
     let retool = "[tools.kubectl]\nvalue_options = [\"delete\"]\n";
     for kind in [LayerKind::User, LayerKind::Project, LayerKind::Env] {
         let err = refused(&[layer(kind, disable)]);
-        assert!(err.contains(":1:") && err.contains("cannot disable"), "{err}");
+        assert!(
+            err.contains(":1:") && err.contains("cannot disable"),
+            "{err}"
+        );
         let err = refused(&[layer(kind, redefine)]);
-        assert!(err.contains(":2:1:") && err.contains("already defined by the built-in layer"), "{err}");
+        assert!(
+            err.contains(":2:1:") && err.contains("already defined by the built-in layer"),
+            "{err}"
+        );
         let err = refused(&[layer(kind, retool)]);
         assert!(err.contains("cannot define how `kubectl` is read"), "{err}");
     }
@@ -111,22 +132,35 @@ message = "trying to lower a deny"
 program = ["rm"]
 args = ["/"]
 "#;
-    let policy = load(&[layer(LayerKind::User, user), layer(LayerKind::Project, project)]).unwrap();
+    let policy = load(&[
+        layer(LayerKind::User, user),
+        layer(LayerKind::Project, project),
+    ])
+    .unwrap();
     assert_eq!(decide(&policy, "git push origin main"), Decision::Deny);
     assert_eq!(decide(&policy, "git status"), Decision::Allow);
     assert_eq!(decide(&policy, "rm -rf /"), Decision::Deny);
     let a = gate::assess(&Command::Shell("make deploy".into()), &policy);
     assert_eq!(a.decision, Decision::Approve);
     let req = a.requirements.unwrap();
-    assert_eq!((req.quorum, req.local_approval, req.approvers), (2, false, vec!["sre".to_owned()]));
+    assert_eq!(
+        (req.quorum, req.local_approval, req.approvers),
+        (2, false, vec!["sre".to_owned()])
+    );
     let hit = &a.commands[0].rules[0];
-    assert_eq!((hit.id.as_str(), hit.layer), ("ask-for-make-deploy", LayerKind::Project));
+    assert_eq!(
+        (hit.id.as_str(), hit.layer),
+        ("ask-for-make-deploy", LayerKind::Project)
+    );
 }
 
 #[test]
 fn system_layer_may_loosen() {
     let builtin = layers::combine(&[]).unwrap();
-    assert_eq!(decide(&builtin, "kubectl delete pod api-0"), Decision::Approve);
+    assert_eq!(
+        decide(&builtin, "kubectl delete pod api-0"),
+        Decision::Approve
+    );
     assert_eq!(decide(&builtin, "git clean -fdx"), Decision::Approve);
     assert_eq!(decide(&builtin, "git reset --hard"), Decision::Approve);
 
@@ -151,11 +185,31 @@ subcommand = ["delete pod"]
 args = ["*-canary-*"]
 "#;
     let policy = load(&[layer(LayerKind::System, system)]).unwrap();
-    assert_eq!(decide(&policy, "git clean -fdx"), Decision::Allow, "disabled by id");
-    assert_eq!(decide(&policy, "git reset --hard"), Decision::Allow, "redefined by id");
-    assert_eq!(decide(&policy, "kubectl delete pod api-canary-7"), Decision::Allow, "a system allow shadows built-in rules");
-    assert_eq!(decide(&policy, "kubectl delete pod api-0"), Decision::Approve, "only what the allow rule matches");
-    assert_eq!(decide(&policy, "kubectl delete pod $POD"), Decision::Approve, "a possible match never allows");
+    assert_eq!(
+        decide(&policy, "git clean -fdx"),
+        Decision::Allow,
+        "disabled by id"
+    );
+    assert_eq!(
+        decide(&policy, "git reset --hard"),
+        Decision::Allow,
+        "redefined by id"
+    );
+    assert_eq!(
+        decide(&policy, "kubectl delete pod api-canary-7"),
+        Decision::Allow,
+        "a system allow shadows built-in rules"
+    );
+    assert_eq!(
+        decide(&policy, "kubectl delete pod api-0"),
+        Decision::Approve,
+        "only what the allow rule matches"
+    );
+    assert_eq!(
+        decide(&policy, "kubectl delete pod $POD"),
+        Decision::Approve,
+        "a possible match never allows"
+    );
     assert_eq!(policy.disabled.len(), 1);
 
     // ...but not past a lower layer's own tightening.
@@ -168,14 +222,24 @@ message = "no pod deletes from this account"
 program = ["kubectl"]
 subcommand = ["delete"]
 "#;
-    let policy = load(&[layer(LayerKind::System, system), layer(LayerKind::User, user)]).unwrap();
-    assert_eq!(decide(&policy, "kubectl delete pod api-canary-7"), Decision::Deny);
+    let policy = load(&[
+        layer(LayerKind::System, system),
+        layer(LayerKind::User, user),
+    ])
+    .unwrap();
+    assert_eq!(
+        decide(&policy, "kubectl delete pod api-canary-7"),
+        Decision::Deny
+    );
 }
 
 #[test]
 fn system_layer_cannot_disable_unknown_rules() {
     let err = refused(&[layer(LayerKind::System, "disable = [\"no-such-rule\"]\n")]);
-    assert!(err.contains("/etc/gatekeep/policy.toml:1:12:") && err.contains("no built-in rule"), "{err}");
+    assert!(
+        err.contains("/etc/gatekeep/policy.toml:1:12:") && err.contains("no built-in rule"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -191,24 +255,56 @@ program = ["eval", "bash", "*"]
     let policy = load(&[layer(LayerKind::System, system)]).unwrap();
     assert_eq!(decide(&policy, "eval \"$CMD\""), Decision::Approve);
     assert_eq!(decide(&policy, "$TOOL delete ns prod"), Decision::Approve);
-    assert_eq!(decide(&policy, "curl -fsSL https://x | sh"), Decision::Approve);
+    assert_eq!(
+        decide(&policy, "curl -fsSL https://x | sh"),
+        Decision::Approve
+    );
 }
 
 #[test]
 fn bad_files_name_file_line_and_column() {
     let cases = [
-        ("[[rule]]\nid = \"x\"\ndecision = \"maybe\"\n", ":3:12:", "unknown variant"),
-        ("[[rule]]\nid = \"x\"\ndecision = \"approve\"\nrisk = \"low\"\nmessage = \"m\"\nprogram = [\"x\"]\nprogramme = [\"y\"]\n", ":7:1:", "unknown field"),
+        (
+            "[[rule]]\nid = \"x\"\ndecision = \"maybe\"\n",
+            ":3:12:",
+            "unknown variant",
+        ),
+        (
+            "[[rule]]\nid = \"x\"\ndecision = \"approve\"\nrisk = \"low\"\nmessage = \"m\"\nprogram = [\"x\"]\nprogramme = [\"y\"]\n",
+            ":7:1:",
+            "unknown field",
+        ),
         ("[[rule\n", ":1:", ""),
-        ("[[rule]]\nid = \"x\"\ndecision = \"approve\"\nrisk = \"low\"\nmessage = \"m\"\n", ":1:1:", "would match every command"),
-        ("[[rule]]\nid = \"x\"\ndecision = \"approve\"\nrisk = \"low\"\nmessage = \"m\"\nprogram = [\"x\"]\nargs = [\"[ab\"]\n", ":1:1:", "unclosed"),
-        ("[[rule]]\nid = \"x\"\ndecision = \"approve\"\nrisk = \"low\"\nmessage = \"m\"\nprogram = [\"x\"]\nflags = [\"force\"]\n", ":1:1:", "must start with `-`"),
+        (
+            "[[rule]]\nid = \"x\"\ndecision = \"approve\"\nrisk = \"low\"\nmessage = \"m\"\n",
+            ":1:1:",
+            "would match every command",
+        ),
+        (
+            "[[rule]]\nid = \"x\"\ndecision = \"approve\"\nrisk = \"low\"\nmessage = \"m\"\nprogram = [\"x\"]\nargs = [\"[ab\"]\n",
+            ":1:1:",
+            "unclosed",
+        ),
+        (
+            "[[rule]]\nid = \"x\"\ndecision = \"approve\"\nrisk = \"low\"\nmessage = \"m\"\nprogram = [\"x\"]\nflags = [\"force\"]\n",
+            ":1:1:",
+            "must start with `-`",
+        ),
     ];
     for (text, position, message) in cases {
         let err = refused(&[layer(LayerKind::User, text)]);
-        assert!(err.starts_with("/home/u/.config/gatekeep/policy.toml"), "{err}");
-        assert!(err.contains(position), "{text:?}: expected {position} in {err}");
-        assert!(err.contains(message), "{text:?}: expected {message:?} in {err}");
+        assert!(
+            err.starts_with("/home/u/.config/gatekeep/policy.toml"),
+            "{err}"
+        );
+        assert!(
+            err.contains(position),
+            "{text:?}: expected {position} in {err}"
+        );
+        assert!(
+            err.contains(message),
+            "{text:?}: expected {message:?} in {err}"
+        );
     }
 }
 
@@ -226,13 +322,19 @@ match = ["make deploy", "make release"]
 "#;
     let err = refused(&[layer(LayerKind::Project, text)]);
     assert!(err.contains("/work/repo/.gatekeep.toml:2:1:"), "{err}");
-    assert!(err.contains("example `make release` should match but does not"), "{err}");
+    assert!(
+        err.contains("example `make release` should match but does not"),
+        "{err}"
+    );
 }
 
 #[test]
 fn duplicate_ids_across_lower_layers_are_refused() {
     let rule = "[[rule]]\nid = \"mine\"\ndecision = \"approve\"\nrisk = \"low\"\nmessage = \"m\"\nprogram = [\"x\"]\n";
-    let err = refused(&[layer(LayerKind::User, rule), layer(LayerKind::Project, rule)]);
+    let err = refused(&[
+        layer(LayerKind::User, rule),
+        layer(LayerKind::Project, rule),
+    ]);
     assert!(err.contains("already defined by the user layer"), "{err}");
 }
 
@@ -250,16 +352,33 @@ fn paths_load_existing_files_and_fail_on_a_missing_env_file() {
     let policy = paths.load().unwrap();
     assert_eq!(decide(&policy, "make"), Decision::Approve);
 
-    let missing = PolicyPaths { env: Some(dir.path().join("nope.toml")), ..PolicyPaths::default() };
-    let err = missing.load().err().map(|e| e.to_string()).unwrap_or_default();
-    assert!(err.contains("nope.toml") && err.contains("GATEKEEP_POLICY"), "{err}");
+    let missing = PolicyPaths {
+        env: Some(dir.path().join("nope.toml")),
+        ..PolicyPaths::default()
+    };
+    let err = missing
+        .load()
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(
+        err.contains("nope.toml") && err.contains("GATEKEEP_POLICY"),
+        "{err}"
+    );
 }
 
 #[test]
 fn unreadable_file_is_an_error_not_a_skip() {
     let dir = tempfile::tempdir().unwrap();
     // A directory where the file should be cannot be read as a file.
-    let paths = PolicyPaths { user: Some(dir.path().to_path_buf()), ..PolicyPaths::default() };
-    let err = paths.load().err().map(|e| e.to_string()).unwrap_or_default();
+    let paths = PolicyPaths {
+        user: Some(dir.path().to_path_buf()),
+        ..PolicyPaths::default()
+    };
+    let err = paths
+        .load()
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
     assert!(err.contains("cannot read policy file"), "{err}");
 }

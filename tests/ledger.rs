@@ -1,6 +1,8 @@
 //! The ledger under concurrent writers and against tampering, and masked secrets: what
 //! `gatekeep audit verify` must catch, checked on files the real binary wrote.
 
+#![expect(clippy::unwrap_used, reason = "a test fails loudly on setup errors")]
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -21,7 +23,9 @@ fn gk(state: &Path, args: &[&str]) -> std::process::Output {
 }
 
 fn record(writer: usize, n: usize) -> Map<String, Value> {
-    let Value::Object(m) = json!({"event": "decision", "writer": writer, "n": n}) else { unreachable!() };
+    let Value::Object(m) = json!({"event": "decision", "writer": writer, "n": n}) else {
+        unreachable!()
+    };
     m
 }
 
@@ -45,15 +49,27 @@ fn eight_concurrent_writers_leave_a_clean_chain() {
     }
     let ledger = Ledger::at(&path);
     let report = ledger.verify().unwrap();
-    assert_eq!((report.records, report.errors.len(), report.warnings.len()), (1600, 0, 0), "{report:?}");
+    assert_eq!(
+        (report.records, report.errors.len(), report.warnings.len()),
+        (1600, 0, 0),
+        "{report:?}"
+    );
     // Every record of every writer is there, in each writer's own order.
     let records = ledger.records().unwrap();
     for w in 0..8 {
-        let ns: Vec<u64> = records.iter().filter(|r| r["writer"] == w).map(|r| r["n"].as_u64().unwrap()).collect();
+        let ns: Vec<u64> = records
+            .iter()
+            .filter(|r| r["writer"] == w)
+            .map(|r| r["n"].as_u64().unwrap())
+            .collect();
         assert_eq!(ns, (0..200).collect::<Vec<u64>>());
     }
     let out = gk(dir.path(), &["audit", "verify"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("ok: 1600 records"));
 }
 
@@ -74,18 +90,32 @@ fn concurrent_gatekeep_processes_keep_the_chain() {
     for c in children {
         c.join().unwrap();
     }
-    let report = Ledger::at(state.join("gatekeep/ledger.jsonl")).verify().unwrap();
-    assert_eq!((report.records, report.errors.len()), (120, 0), "{report:?}");
+    let report = Ledger::at(state.join("gatekeep/ledger.jsonl"))
+        .verify()
+        .unwrap();
+    assert_eq!(
+        (report.records, report.errors.len()),
+        (120, 0),
+        "{report:?}"
+    );
 }
 
 /// A ledger of `n` records written by the binary, and its lines.
 fn written(n: usize) -> (tempfile::TempDir, PathBuf, Vec<String>) {
     let dir = tempfile::tempdir().unwrap();
     for i in 0..n {
-        assert!(gk(dir.path(), &["exec", "--", "true", &i.to_string()]).status.success());
+        assert!(
+            gk(dir.path(), &["exec", "--", "true", &i.to_string()])
+                .status
+                .success()
+        );
     }
     let path = dir.path().join("gatekeep/ledger.jsonl");
-    let lines = std::fs::read_to_string(&path).unwrap().lines().map(str::to_owned).collect();
+    let lines = std::fs::read_to_string(&path)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
     (dir, path, lines)
 }
 
@@ -107,7 +137,10 @@ fn every_single_edit_removal_reordering_and_truncation_is_found() {
         edited[i] = edited[i].replacen("\"decision\":\"allow\"", "\"decision\":\"deny\"", 1);
         assert_ne!(edited[i], lines[i]);
         write(&edited);
-        verify_fails(dir.path(), &format!("record {} (line {}) was edited", i + 1, i + 1));
+        verify_fails(
+            dir.path(),
+            &format!("record {} (line {}) was edited", i + 1, i + 1),
+        );
     }
     // Removing one record: in the middle, or the last (the head file knows).
     let mut removed = lines.clone();
@@ -135,7 +168,10 @@ fn every_single_edit_removal_reordering_and_truncation_is_found() {
     let out = gk(dir.path(), &["audit", "verify"]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{text}");
-    assert!(text.contains("line 6 is torn") && text.contains("records 6..6 were removed"), "{text}");
+    assert!(
+        text.contains("line 6 is torn") && text.contains("records 6..6 were removed"),
+        "{text}"
+    );
 
     // Restored, it verifies again.
     write(&lines);
@@ -145,13 +181,44 @@ fn every_single_edit_removal_reordering_and_truncation_is_found() {
 #[test]
 fn secrets_never_reach_the_ledger() {
     let dir = tempfile::tempdir().unwrap();
-    let secrets = ["hunter2-db-pass", "ghp_0123456789abcdefghijABCDEFGHIJ0123", "AKIAIOSFODNN7EXAMPLE", "xoxb-1234-5678-abcdefghijklmnop", "s3cr3t-in-url"];
+    let secrets = [
+        "hunter2-db-pass",
+        "ghp_0123456789abcdefghijABCDEFGHIJ0123",
+        "AKIAIOSFODNN7EXAMPLE",
+        "xoxb-1234-5678-abcdefghijklmnop",
+        "s3cr3t-in-url",
+    ];
     let commands: [&[&str]; 5] = [
         &["exec", "--", "env", "DB_PASSWORD=hunter2-db-pass", "true"],
-        &["exec", "--reason", "token ghp_0123456789abcdefghijABCDEFGHIJ0123", "--", "true"],
-        &["exec", "--shell", "AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE true"],
-        &["exec", "--", "curl", "-H", "Authorization: Bearer xoxb-1234-5678-abcdefghijklmnop", "--version"],
-        &["exec", "--", "mysql", "-phunter2-db-pass", "-e", "DROP TABLE x", "postgres://u:s3cr3t-in-url@db/x"],
+        &[
+            "exec",
+            "--reason",
+            "token ghp_0123456789abcdefghijABCDEFGHIJ0123",
+            "--",
+            "true",
+        ],
+        &[
+            "exec",
+            "--shell",
+            "AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE true",
+        ],
+        &[
+            "exec",
+            "--",
+            "curl",
+            "-H",
+            "Authorization: Bearer xoxb-1234-5678-abcdefghijklmnop",
+            "--version",
+        ],
+        &[
+            "exec",
+            "--",
+            "mysql",
+            "-phunter2-db-pass",
+            "-e",
+            "DROP TABLE x",
+            "postgres://u:s3cr3t-in-url@db/x",
+        ],
     ];
     for args in commands {
         gk(dir.path(), args);
@@ -159,14 +226,38 @@ fn secrets_never_reach_the_ledger() {
     let text = std::fs::read_to_string(dir.path().join("gatekeep/ledger.jsonl")).unwrap();
     assert!(text.lines().count() >= 5, "{text}");
     for secret in secrets {
-        assert!(!text.contains(secret), "{secret} leaked into the ledger:\n{text}");
+        assert!(
+            !text.contains(secret),
+            "{secret} leaked into the ledger:\n{text}"
+        );
     }
-    assert!(text.contains("DB_PASSWORD=****") && text.contains("-p****"), "{text}");
+    assert!(
+        text.contains("DB_PASSWORD=****") && text.contains("-p****"),
+        "{text}"
+    );
     // The masked display is also what `audit show` and `check` print.
     let shown = String::from_utf8_lossy(&gk(dir.path(), &["audit", "show"]).stdout).into_owned();
-    let checked = String::from_utf8_lossy(&gk(dir.path(), &["check", "--json", "--", "mysql", "-phunter2-db-pass", "-e", "DROP TABLE x"]).stdout).into_owned();
+    let checked = String::from_utf8_lossy(
+        &gk(
+            dir.path(),
+            &[
+                "check",
+                "--json",
+                "--",
+                "mysql",
+                "-phunter2-db-pass",
+                "-e",
+                "DROP TABLE x",
+            ],
+        )
+        .stdout,
+    )
+    .into_owned();
     for secret in secrets {
-        assert!(!shown.contains(secret) && !checked.contains(secret), "{secret}");
+        assert!(
+            !shown.contains(secret) && !checked.contains(secret),
+            "{secret}"
+        );
     }
 }
 
@@ -174,14 +265,32 @@ fn secrets_never_reach_the_ledger() {
 fn export_as_csv_and_jsonl() {
     let (dir, _, lines) = written(3);
     let jsonl = gk(dir.path(), &["audit", "export", "--format", "jsonl"]);
-    assert_eq!(String::from_utf8_lossy(&jsonl.stdout).lines().count(), lines.len());
-    let csv = String::from_utf8(gk(dir.path(), &["audit", "export", "--format", "csv"]).stdout).unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&jsonl.stdout).lines().count(),
+        lines.len()
+    );
+    let csv =
+        String::from_utf8(gk(dir.path(), &["audit", "export", "--format", "csv"]).stdout).unwrap();
     let rows: Vec<&str> = csv.lines().collect();
-    assert!(rows[0].starts_with("seq,time,event,id,command,decision"), "{csv}");
+    assert!(
+        rows[0].starts_with("seq,time,event,id,command,decision"),
+        "{csv}"
+    );
     assert_eq!(rows.len(), 4);
-    assert!(rows[1].starts_with("1,") && rows[1].contains(",decision,") && rows[1].contains(",allow,policy,"), "{csv}");
-    let since_future = gk(dir.path(), &["audit", "show", "--since", "2999-01-01T00:00:00Z"]);
+    assert!(
+        rows[1].starts_with("1,")
+            && rows[1].contains(",decision,")
+            && rows[1].contains(",allow,policy,"),
+        "{csv}"
+    );
+    let since_future = gk(
+        dir.path(),
+        &["audit", "show", "--since", "2999-01-01T00:00:00Z"],
+    );
     assert!(since_future.stdout.is_empty());
     let since_hour = gk(dir.path(), &["audit", "show", "--since", "1h"]);
-    assert_eq!(String::from_utf8_lossy(&since_hour.stdout).lines().count(), 3);
+    assert_eq!(
+        String::from_utf8_lossy(&since_hour.stdout).lines().count(),
+        3
+    );
 }

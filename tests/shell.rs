@@ -8,10 +8,16 @@ fn argvs(script: &Script) -> Vec<String> {
     script
         .invocations
         .iter()
-        .map(|inv| inv.argv.iter().map(|w| match w {
-            Word::Literal(s) => s.clone(),
-            Word::Dynamic { raw, .. } => format!("<{raw}>"),
-        }).collect::<Vec<_>>().join(" "))
+        .map(|inv| {
+            inv.argv
+                .iter()
+                .map(|w| match w {
+                    Word::Literal(s) => s.clone(),
+                    Word::Dynamic { raw, .. } => format!("<{raw}>"),
+                })
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
         .collect()
 }
 
@@ -25,16 +31,28 @@ const FINDS: &[(&str, &str)] = &[
     ("(cd infra && terraform destroy)", "terraform destroy"),
     ("{ terraform destroy; }", "terraform destroy"),
     ("if true; then terraform apply; fi", "terraform apply"),
-    ("if false; then :; elif kubectl delete ns a; then :; else helm uninstall x; fi", "helm uninstall x"),
-    ("for ns in a b; do kubectl delete ns $ns; done", "kubectl delete ns <$ns>"),
-    ("while read l; do rm -rf \"$l\"; done < list", "rm -rf <\"$l\">"),
+    (
+        "if false; then :; elif kubectl delete ns a; then :; else helm uninstall x; fi",
+        "helm uninstall x",
+    ),
+    (
+        "for ns in a b; do kubectl delete ns $ns; done",
+        "kubectl delete ns <$ns>",
+    ),
+    (
+        "while read l; do rm -rf \"$l\"; done < list",
+        "rm -rf <\"$l\">",
+    ),
     ("until false; do shutdown now; done", "shutdown now"),
     ("case $x in a) rm -rf /;; esac", "rm -rf /"),
     ("f() { rm -rf /srv; }; f", "rm -rf /srv"),
     ("function f { dd of=/dev/sda; }", "dd of=/dev/sda"),
     ("coproc rm -rf x", "rm -rf x"),
     ("[[ $(rm -rf /) ]]", "rm -rf /"),
-    ("for x in $(kubectl delete ns a); do :; done", "kubectl delete ns a"),
+    (
+        "for x in $(kubectl delete ns a); do :; done",
+        "kubectl delete ns a",
+    ),
     ("time rm -rf x", "rm -rf x"),
     ("! rm -rf x", "rm -rf x"),
     // Substitutions and redirections.
@@ -61,15 +79,24 @@ const FINDS: &[(&str, &str)] = &[
     ("sudo --user=root -- rm -rf x", "rm -rf x"),
     ("doas -u root rm -rf x", "rm -rf x"),
     ("su - root -c 'rm -rf x'", "rm -rf x"),
-    ("su -c \"kubectl delete ns a\" deploy", "kubectl delete ns a"),
-    ("env KUBECONFIG=/tmp/prod.yaml kubectl delete pod api-0", "kubectl delete pod api-0"),
+    (
+        "su -c \"kubectl delete ns a\" deploy",
+        "kubectl delete ns a",
+    ),
+    (
+        "env KUBECONFIG=/tmp/prod.yaml kubectl delete pod api-0",
+        "kubectl delete pod api-0",
+    ),
     ("env -i -u HOME PATH=/bin rm -rf x", "rm -rf x"),
     ("env -S 'rm -rf x'", "rm -rf x"),
     ("FOO=1 BAR=2 terraform destroy", "terraform destroy"),
     ("nice -n 10 rm -rf x", "rm -rf x"),
     ("nice -10 rm -rf x", "rm -rf x"),
     ("ionice -c 3 -n 7 rm -rf x", "rm -rf x"),
-    ("timeout 60 nice -n 10 kubectl delete ns staging", "kubectl delete ns staging"),
+    (
+        "timeout 60 nice -n 10 kubectl delete ns staging",
+        "kubectl delete ns staging",
+    ),
     ("timeout -s KILL -k 5 60 rm -rf x", "rm -rf x"),
     ("nohup rm -rf /srv/uploads &", "rm -rf /srv/uploads"),
     ("stdbuf -oL -e0 rm -rf x", "rm -rf x"),
@@ -80,11 +107,17 @@ const FINDS: &[(&str, &str)] = &[
     ("exec terraform destroy", "terraform destroy"),
     ("exec -a name rm -rf x", "rm -rf x"),
     ("ls /data | xargs rm -rf", "rm -rf <<input>>"),
-    ("find . -print0 | xargs -0 -n 1 -P 4 rm -rf", "rm -rf <<input>>"),
+    (
+        "find . -print0 | xargs -0 -n 1 -P 4 rm -rf",
+        "rm -rf <<input>>",
+    ),
     ("xargs -I{} rm -rf {} < list", "rm -rf <{}> <<input>>"),
     ("find . -name '*.tmp' -exec rm -rf {} +", "rm -rf <{}>"),
     ("find / -execdir shred -u {} \\;", "shred -u <{}>"),
-    ("find . -ok rm {} \\; -exec chmod 777 {} \\;", "chmod 777 <{}>"),
+    (
+        "find . -ok rm {} \\; -exec chmod 777 {} \\;",
+        "chmod 777 <{}>",
+    ),
     ("parallel rm -rf ::: a b", "rm -rf b"),
     ("ls | parallel -j4 rm -rf", "rm -rf <\"$PARALLEL_INPUT\">"),
     ("watch -n 5 'kubectl delete pod x'", "kubectl delete pod x"),
@@ -92,29 +125,59 @@ const FINDS: &[(&str, &str)] = &[
     ("flock /tmp/lock rm -rf x", "rm -rf x"),
     ("flock -w 5 /tmp/lock -c 'rm -rf x'", "rm -rf x"),
     ("chroot /mnt rm -rf x", "rm -rf x"),
-    ("ssh -p 22 -i key admin@db 'sudo systemctl stop postgres'", "systemctl stop postgres"),
+    (
+        "ssh -p 22 -i key admin@db 'sudo systemctl stop postgres'",
+        "systemctl stop postgres",
+    ),
     ("ssh db rm -rf /var/lib/x", "rm -rf /var/lib/x"),
-    ("kubectl exec -it api-0 -n prod -- rm -rf /data", "rm -rf /data"),
-    ("docker exec -u root -w /app api rm -rf /data", "rm -rf /data"),
-    ("docker run --rm -v x:/y -e A=1 ubuntu rm -rf /y", "rm -rf /y"),
+    (
+        "kubectl exec -it api-0 -n prod -- rm -rf /data",
+        "rm -rf /data",
+    ),
+    (
+        "docker exec -u root -w /app api rm -rf /data",
+        "rm -rf /data",
+    ),
+    (
+        "docker run --rm -v x:/y -e A=1 ubuntu rm -rf /y",
+        "rm -rf /y",
+    ),
     ("docker run --entrypoint rm ubuntu -rf /y", "rm -rf /y"),
-    ("docker compose exec db psql -c 'drop table x'", "psql -c drop table x"),
+    (
+        "docker compose exec db psql -c 'drop table x'",
+        "psql -c drop table x",
+    ),
     ("busybox rm -rf x", "rm -rf x"),
-    ("/usr/local/bin/kubectl delete ns prod", "/usr/local/bin/kubectl delete ns prod"),
-    ("./node_modules/.bin/rimraf x", "./node_modules/.bin/rimraf x"),
+    (
+        "/usr/local/bin/kubectl delete ns prod",
+        "/usr/local/bin/kubectl delete ns prod",
+    ),
+    (
+        "./node_modules/.bin/rimraf x",
+        "./node_modules/.bin/rimraf x",
+    ),
     ("npx rimraf dist", "rimraf dist"),
-    ("uv run --with x python manage.py flush", "python manage.py flush"),
+    (
+        "uv run --with x python manage.py flush",
+        "python manage.py flush",
+    ),
     ("ip netns exec blue rm -rf x", "rm -rf x"),
     ("strace -f -o trace rm -rf x", "rm -rf x"),
     ("tmux send-keys -t 0 'rm -rf x' Enter", "rm -rf x"),
     ("gatekeep exec -- rm -rf x", "rm -rf x"),
     // Nested shells, here-documents and here-strings.
     ("bash -c 'kubectl delete ns prod'", "kubectl delete ns prod"),
-    ("sh -c \"sh -c 'terraform destroy -auto-approve'\"", "terraform destroy -auto-approve"),
+    (
+        "sh -c \"sh -c 'terraform destroy -auto-approve'\"",
+        "terraform destroy -auto-approve",
+    ),
     ("zsh -lc 'rm -rf x'", "rm -rf x"),
     ("bash -o pipefail -ec 'rm -rf x'", "rm -rf x"),
     ("dash -c 'rm -rf x' name arg", "rm -rf x"),
-    ("bash <<'EOF'\nkubectl delete ns prod\nEOF", "kubectl delete ns prod"),
+    (
+        "bash <<'EOF'\nkubectl delete ns prod\nEOF",
+        "kubectl delete ns prod",
+    ),
     ("sh <<< 'rm -rf x'", "rm -rf x"),
     ("echo 'rm -rf x' | bash", "rm -rf x"),
     ("printf 'rm -rf x' | sh -s", "rm -rf x"),
@@ -134,10 +197,19 @@ fn finds_every_command_that_would_run() {
         let script = shell::parse_shell(line);
         let found = argvs(&script);
         if !found.iter().any(|a| a == want) {
-            failures.push(format!("{line:?}: wanted `{want}`, found {found:?} (unreadable: {:?})", script.unreadable));
+            failures.push(format!(
+                "{line:?}: wanted `{want}`, found {found:?} (unreadable: {:?})",
+                script.unreadable
+            ));
         }
     }
-    assert!(failures.is_empty(), "{} of {}:\n{}", failures.len(), FINDS.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {}:\n{}",
+        failures.len(),
+        FINDS.len(),
+        failures.join("\n")
+    );
 }
 
 /// Command lines that hold code gatekeep cannot read: each must report it.
@@ -194,10 +266,19 @@ fn reports_what_it_cannot_read() {
             failures.push(format!("{line:?}: read as {:?}", argvs(&script)));
         }
         for u in &script.unreadable {
-            assert!(!u.why.is_empty(), "{line:?}: every unreadable part says why");
+            assert!(
+                !u.why.is_empty(),
+                "{line:?}: every unreadable part says why"
+            );
         }
     }
-    assert!(failures.is_empty(), "{} of {}:\n{}", failures.len(), UNREADABLE.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {}:\n{}",
+        failures.len(),
+        UNREADABLE.len(),
+        failures.join("\n")
+    );
 }
 
 /// Readable lines that must not be reported as unreadable (no false alarms).
@@ -223,7 +304,11 @@ const READABLE: &[&str] = &[
 fn reads_ordinary_lines_without_alarm() {
     for line in READABLE {
         let script = shell::parse_shell(line);
-        assert!(script.unreadable.is_empty(), "{line:?}: {:?}", script.unreadable);
+        assert!(
+            script.unreadable.is_empty(),
+            "{line:?}: {:?}",
+            script.unreadable
+        );
         assert!(!script.invocations.is_empty(), "{line:?}");
     }
 }
@@ -241,20 +326,34 @@ fn argv_form_is_exact() {
 #[test]
 fn wrappers_are_kept_with_the_command_they_run() {
     let script = shell::parse_shell("sudo env X=1 nice rm -rf d");
-    let programs: Vec<_> = script.invocations.iter().map(|i| i.program().unwrap_or("?").to_owned()).collect();
+    let programs: Vec<_> = script
+        .invocations
+        .iter()
+        .map(|i| i.program().unwrap_or("?").to_owned())
+        .collect();
     assert_eq!(programs, ["sudo", "env", "nice", "rm"]);
     let rm = &script.invocations[3];
     assert_eq!(rm.via, ["sudo", "env", "nice"]);
     assert_eq!(rm.assignments[0].0, "X");
     // Commands in substitutions are marked hidden; a visible command is not.
     let script = shell::parse_shell("ls $(rm -rf x)");
-    let hidden = |program: &str| script.invocations.iter().find(|i| i.program() == Some(program)).map(|i| i.hidden);
+    let hidden = |program: &str| {
+        script
+            .invocations
+            .iter()
+            .find(|i| i.program() == Some(program))
+            .map(|i| i.hidden)
+    };
     assert_eq!((hidden("ls"), hidden("rm")), (Some(false), Some(true)));
 }
 
 #[test]
 fn fork_bombs_are_recognised() {
-    for line in [":(){ :|:& };:", "bomb() { bomb | bomb & }; bomb", "f(){ f & f; }; f"] {
+    for line in [
+        ":(){ :|:& };:",
+        "bomb() { bomb | bomb & }; bomb",
+        "f(){ f & f; }; f",
+    ] {
         assert_eq!(shell::parse_shell(line).constructs.len(), 1, "{line}");
     }
     for line in ["f() { echo hi; }; f", "retry() { sleep 1; retry; }"] {

@@ -25,7 +25,9 @@ use nix::sys::termios::{self, LocalFlags, SetArg, SpecialCharacterIndices, Termi
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Answer {
     Approved,
-    Denied { reason: Option<String> },
+    Denied {
+        reason: Option<String>,
+    },
     /// Nobody answered before the deadline.
     Expired,
     /// gatekeep was told to stop (a signal) while waiting.
@@ -51,7 +53,11 @@ static SAVED: Mutex<Option<(File, Termios)>> = Mutex::new(None);
 
 /// Opens the controlling terminal, or `None` when there is none (CI, a detached agent).
 pub fn open_terminal() -> Option<File> {
-    OpenOptions::new().read(true).write(true).open("/dev/tty").ok()
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/tty")
+        .ok()
 }
 
 /// Restores the terminal when dropped.
@@ -90,17 +96,26 @@ pub fn ask(tty: &mut File, request: &Request<'_>, timeout: Duration) -> io::Resu
     let mut raw = original.clone();
     // No line buffering, no echo, no signals from keys: Ctrl-C arrives as a byte and means
     // "deny". Output processing stays on so `\n` still returns the carriage.
-    raw.local_flags.remove(LocalFlags::ICANON | LocalFlags::ECHO | LocalFlags::ISIG | LocalFlags::IEXTEN);
+    raw.local_flags
+        .remove(LocalFlags::ICANON | LocalFlags::ECHO | LocalFlags::ISIG | LocalFlags::IEXTEN);
     raw.control_chars[SpecialCharacterIndices::VMIN as usize] = 1;
     raw.control_chars[SpecialCharacterIndices::VTIME as usize] = 0;
 
     // Signals that would kill gatekeep are taken as events while the prompt is up.
     let mut signals = SigSet::empty();
-    for s in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP, Signal::SIGQUIT] {
+    for s in [
+        Signal::SIGINT,
+        Signal::SIGTERM,
+        Signal::SIGHUP,
+        Signal::SIGQUIT,
+    ] {
         signals.add(s);
     }
-    let previous_mask = signals.thread_swap_mask(nix::sys::signal::SigmaskHow::SIG_BLOCK).map_err(io::Error::from)?;
-    let sigfd = SignalFd::with_flags(&signals, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC).map_err(io::Error::from)?;
+    let previous_mask = signals
+        .thread_swap_mask(nix::sys::signal::SigmaskHow::SIG_BLOCK)
+        .map_err(io::Error::from)?;
+    let sigfd = SignalFd::with_flags(&signals, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
+        .map_err(io::Error::from)?;
 
     install_panic_hook();
     if let Ok(mut saved) = SAVED.lock() {
@@ -109,7 +124,10 @@ pub fn ask(tty: &mut File, request: &Request<'_>, timeout: Duration) -> io::Resu
     // TCSAFLUSH drops typeahead: only keys pressed after the prompt is drawn count.
     termios::tcsetattr(tty.as_fd(), SetArg::TCSAFLUSH, &raw).map_err(io::Error::from)?;
     let answer = {
-        let _guard = RawMode { tty: tty.try_clone()?, original: original.clone() };
+        let _guard = RawMode {
+            tty: tty.try_clone()?,
+            original: original.clone(),
+        };
         let mut out = tty.try_clone()?;
         draw(&mut out, request)?;
         let answer = read_answer(tty, &sigfd, timeout, &raw);
@@ -130,10 +148,15 @@ pub fn ask(tty: &mut File, request: &Request<'_>, timeout: Duration) -> io::Resu
 fn draw(out: &mut File, r: &Request<'_>) -> io::Result<()> {
     let mut text = String::new();
     text.push_str("\r\n\x1b[1mgatekeep: approval needed\x1b[0m\r\n");
-    text.push_str(&format!("  command:   {}\r\n", r.command.replace('\n', "\r\n             ")));
+    text.push_str(&format!(
+        "  command:   {}\r\n",
+        r.command.replace('\n', "\r\n             ")
+    ));
     text.push_str(&format!("  risk:      {}\r\n", r.risk));
     for (id, layer, risk, message) in &r.rules {
-        text.push_str(&format!("  rule:      {id} ({layer} layer, {risk}): {message}\r\n"));
+        text.push_str(&format!(
+            "  rule:      {id} ({layer} layer, {risk}): {message}\r\n"
+        ));
     }
     text.push_str(&format!("  directory: {}\r\n", r.cwd));
     text.push_str(&format!("  requester: {}\r\n", r.requester));
@@ -147,11 +170,21 @@ fn draw(out: &mut File, r: &Request<'_>) -> io::Result<()> {
 
 fn status_line(out: &mut File, left: Duration) -> io::Result<()> {
     let secs = left.as_secs();
-    write!(out, "\r\x1b[K  [a] approve once   [d] deny   [r] deny with a reason   ({}:{:02} left) ", secs / 60, secs % 60)?;
+    write!(
+        out,
+        "\r\x1b[K  [a] approve once   [d] deny   [r] deny with a reason   ({}:{:02} left) ",
+        secs / 60,
+        secs % 60
+    )?;
     out.flush()
 }
 
-fn read_answer(tty: &mut File, sigfd: &SignalFd, timeout: Duration, raw: &Termios) -> io::Result<Answer> {
+fn read_answer(
+    tty: &mut File,
+    sigfd: &SignalFd,
+    timeout: Duration,
+    raw: &Termios,
+) -> io::Result<Answer> {
     let deadline = Instant::now() + timeout;
     let mut out = tty.try_clone()?;
     loop {
@@ -174,19 +207,28 @@ fn read_answer(tty: &mut File, sigfd: &SignalFd, timeout: Duration, raw: &Termio
         match byte[0] {
             b'a' | b'A' | b'y' | b'Y' => return Ok(Answer::Approved),
             b'd' | b'D' | b'n' | b'N' => return Ok(Answer::Denied { reason: None }),
-            0x03 => return Ok(Answer::Denied { reason: Some("interrupted at the prompt (Ctrl-C)".into()) }),
+            0x03 => {
+                return Ok(Answer::Denied {
+                    reason: Some("interrupted at the prompt (Ctrl-C)".into()),
+                });
+            }
             b'r' | b'R' => {
                 write!(out, "\r\x1b[K  reason (Enter to send): ")?;
                 out.flush()?;
                 // Line editing and echo for the reason; still no signals from keys.
                 let mut cooked = raw.clone();
-                cooked.local_flags.insert(LocalFlags::ICANON | LocalFlags::ECHO);
+                cooked
+                    .local_flags
+                    .insert(LocalFlags::ICANON | LocalFlags::ECHO);
                 cooked.local_flags.remove(LocalFlags::ISIG);
-                termios::tcsetattr(tty.as_fd(), SetArg::TCSANOW, &cooked).map_err(io::Error::from)?;
+                termios::tcsetattr(tty.as_fd(), SetArg::TCSANOW, &cooked)
+                    .map_err(io::Error::from)?;
                 let reason = read_line(tty, sigfd, deadline)?;
                 termios::tcsetattr(tty.as_fd(), SetArg::TCSANOW, raw).map_err(io::Error::from)?;
                 return Ok(match reason {
-                    LineResult::Line(text) => Answer::Denied { reason: Some(text).filter(|t| !t.is_empty()) },
+                    LineResult::Line(text) => Answer::Denied {
+                        reason: Some(text).filter(|t| !t.is_empty()),
+                    },
                     LineResult::Expired => Answer::Expired,
                     LineResult::Signal(sig) => Answer::Interrupted(sig),
                 });
@@ -219,7 +261,9 @@ fn read_line(tty: &mut File, sigfd: &SignalFd, deadline: Instant) -> io::Result<
         let mut buf = [0u8; 256];
         let n = tty.read(&mut buf)?;
         if n == 0 {
-            return Ok(LineResult::Line(String::from_utf8_lossy(&line).trim().to_owned()));
+            return Ok(LineResult::Line(
+                String::from_utf8_lossy(&line).trim().to_owned(),
+            ));
         }
         line.extend_from_slice(&buf[..n]);
         if line.contains(&b'\n') || line.len() > 4096 {
@@ -238,7 +282,10 @@ enum Event {
 
 fn wait(tty: &File, sigfd: &SignalFd, timeout: Duration) -> io::Result<Event> {
     let ms = u16::try_from(timeout.as_millis()).unwrap_or(u16::MAX);
-    let mut fds = [PollFd::new(tty.as_fd(), PollFlags::POLLIN), PollFd::new(sigfd.as_fd(), PollFlags::POLLIN)];
+    let mut fds = [
+        PollFd::new(tty.as_fd(), PollFlags::POLLIN),
+        PollFd::new(sigfd.as_fd(), PollFlags::POLLIN),
+    ];
     let ready = match poll(&mut fds, PollTimeout::from(ms)) {
         Ok(n) => n,
         Err(nix::errno::Errno::EINTR) => return Ok(Event::Timeout),
@@ -247,10 +294,12 @@ fn wait(tty: &File, sigfd: &SignalFd, timeout: Duration) -> io::Result<Event> {
     if ready == 0 {
         return Ok(Event::Timeout);
     }
-    if fds[1].revents().is_some_and(|r| r.contains(PollFlags::POLLIN)) {
-        if let Ok(Some(info)) = sigfd.read_signal() {
-            return Ok(Event::Signal(info.ssi_signo as i32));
-        }
+    if fds[1]
+        .revents()
+        .is_some_and(|r| r.contains(PollFlags::POLLIN))
+        && let Ok(Some(info)) = sigfd.read_signal()
+    {
+        return Ok(Event::Signal(info.ssi_signo as i32));
     }
     if fds[0].revents().is_some_and(|r| !r.is_empty()) {
         return Ok(Event::Readable);

@@ -30,8 +30,13 @@ pub const GENESIS: &str = "00000000000000000000000000000000000000000000000000000
 
 #[derive(Debug, thiserror::Error)]
 pub enum LedgerError {
-    #[error("cannot write the ledger {path}: {source}\nhint: check that the directory is writable; nothing runs without its record")]
-    Io { path: String, source: std::io::Error },
+    #[error(
+        "cannot write the ledger {path}: {source}\nhint: check that the directory is writable; nothing runs without its record"
+    )]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
 }
 
 /// The ledger file and its head.
@@ -60,7 +65,9 @@ impl Ledger {
         let state = std::env::var_os(env_vars::XDG_STATE_HOME)
             .filter(|v| !v.is_empty())
             .map(PathBuf::from)
-            .or_else(|| std::env::var_os(env_vars::HOME).map(|h| PathBuf::from(h).join(".local/state")))
+            .or_else(|| {
+                std::env::var_os(env_vars::HOME).map(|h| PathBuf::from(h).join(".local/state"))
+            })
             .unwrap_or_else(|| PathBuf::from("/tmp"));
         Ledger::at(state.join("gatekeep").join("ledger.jsonl"))
     }
@@ -76,17 +83,35 @@ impl Ledger {
     }
 
     fn io(&self, source: std::io::Error) -> LedgerError {
-        LedgerError::Io { path: self.path.display().to_string(), source }
+        LedgerError::Io {
+            path: self.path.display().to_string(),
+            source,
+        }
     }
 
     /// Appends one record (a JSON object; `seq`, `prev` and `hash` are filled in) and returns
     /// its hash. `durable` records are fsynced before this returns.
-    pub fn append(&self, mut record: Map<String, Value>, durable: bool) -> Result<String, LedgerError> {
+    pub fn append(
+        &self,
+        mut record: Map<String, Value>,
+        durable: bool,
+    ) -> Result<String, LedgerError> {
         if let Some(dir) = self.path.parent() {
-            std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(|e| self.io(e))?;
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+                .map_err(|e| self.io(e))?;
         }
-        let file = OpenOptions::new().create(true).read(true).append(true).mode(0o600).open(&self.path).map_err(|e| self.io(e))?;
-        let mut file = Flock::lock(file, FlockArg::LockExclusive).map_err(|(_, e)| self.io(e.into()))?;
+        let file = OpenOptions::new()
+            .create(true)
+            .read(true)
+            .append(true)
+            .mode(0o600)
+            .open(&self.path)
+            .map_err(|e| self.io(e))?;
+        let mut file =
+            Flock::lock(file, FlockArg::LockExclusive).map_err(|(_, e)| self.io(e.into()))?;
         let (last, torn) = self.tail(&file)?;
         let (seq, prev) = match &last {
             Some(line) if torn => {
@@ -99,14 +124,26 @@ impl Ledger {
             Some(line) => match serde_json::from_slice::<Value>(line) {
                 Ok(value) => {
                     let seq = value.get("seq").and_then(Value::as_u64).unwrap_or(0) + 1;
-                    let prev = value.get("hash").and_then(Value::as_str).unwrap_or(GENESIS).to_owned();
+                    let prev = value
+                        .get("hash")
+                        .and_then(Value::as_str)
+                        .unwrap_or(GENESIS)
+                        .to_owned();
                     (seq, prev)
                 }
                 // Someone damaged the last record. Refusing to write would stop every
                 // command; instead chain onto its bytes and say so (`verify` reports it).
                 Err(_) => {
-                    record.insert("note".into(), Value::from("the record before this one is not valid JSON; it is kept as found"));
-                    (self.last_seq_before_torn()?.map_or(1, |s| s + 1), sha256_hex(line))
+                    record.insert(
+                        "note".into(),
+                        Value::from(
+                            "the record before this one is not valid JSON; it is kept as found",
+                        ),
+                    );
+                    (
+                        self.last_seq_before_torn()?.map_or(1, |s| s + 1),
+                        sha256_hex(line),
+                    )
                 }
             },
             None => (1, GENESIS.to_owned()),
@@ -137,9 +174,14 @@ impl Ledger {
         loop {
             let start = len.saturating_sub(window);
             let mut buf = vec![0; (len - start) as usize];
-            file.read_exact_at(&mut buf, start).map_err(|e| self.io(e))?;
+            file.read_exact_at(&mut buf, start)
+                .map_err(|e| self.io(e))?;
             let torn = buf.last() != Some(&b'\n');
-            let body = if torn { &buf[..] } else { &buf[..buf.len() - 1] };
+            let body = if torn {
+                &buf[..]
+            } else {
+                &buf[..buf.len() - 1]
+            };
             match body.iter().rposition(|b| *b == b'\n') {
                 Some(nl) => return Ok((Some(body[nl + 1..].to_vec()), torn)),
                 None if start == 0 => return Ok((Some(body.to_vec()), torn)),
@@ -153,14 +195,20 @@ impl Ledger {
         let text = std::fs::read(&self.path).map_err(|e| self.io(e))?;
         Ok(text
             .split(|b| *b == b'\n')
+            .rev()
             .filter_map(|l| serde_json::from_slice::<Value>(l).ok())
-            .filter_map(|v| v.get("seq").and_then(Value::as_u64))
-            .last())
+            .find_map(|v| v.get("seq").and_then(Value::as_u64)))
     }
 
     fn write_head(&self, seq: u64, hash: &str) -> Result<(), LedgerError> {
         let head = format!("{{\"seq\":{seq},\"hash\":\"{hash}\"}}\n");
-        let mut file = OpenOptions::new().create(true).write(true).truncate(false).mode(0o600).open(self.head_path()).map_err(|e| self.io(e))?;
+        let mut file = OpenOptions::new()
+            .create(true)
+            .write(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(self.head_path())
+            .map_err(|e| self.io(e))?;
         // Same length every time for a given seq width; truncate after in case it shrank.
         file.seek(SeekFrom::Start(0)).map_err(|e| self.io(e))?;
         file.write_all(head.as_bytes()).map_err(|e| self.io(e))?;
@@ -175,7 +223,12 @@ impl Ledger {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
             Err(e) => return Err(self.io(e)),
         };
-        Ok(text.split(|b| *b == b'\n').filter(|l| !l.is_empty()).filter_map(|l| serde_json::from_slice::<Value>(l).ok()).filter(Value::is_object).collect())
+        Ok(text
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+            .filter_map(|l| serde_json::from_slice::<Value>(l).ok())
+            .filter(Value::is_object)
+            .collect())
     }
 
     /// Checks the whole chain; the first error names the first broken record.
@@ -204,24 +257,39 @@ impl Ledger {
                 }
                 // A torn line in the middle is fine only if the next record says so and
                 // chains onto its bytes.
-                let next_notes = lines.get(i + 1).and_then(|l| serde_json::from_slice::<Value>(l).ok()).is_some_and(|v| {
-                    v.get("note").is_some() && v.get("prev").and_then(Value::as_str) == Some(&sha256_hex(raw))
-                });
+                let next_notes = lines
+                    .get(i + 1)
+                    .and_then(|l| serde_json::from_slice::<Value>(l).ok())
+                    .is_some_and(|v| {
+                        v.get("note").is_some()
+                            && v.get("prev").and_then(Value::as_str) == Some(&sha256_hex(raw))
+                    });
                 if next_notes {
                     report.warnings.push(format!("line {n} is torn (an incomplete write, probably a crash); the next record notes it"));
                     prev_hash = sha256_hex(raw);
                     torn_before = true;
                     continue;
                 }
-                report.errors.push(format!("line {n} is not a ledger record: it was edited or inserted"));
+                report.errors.push(format!(
+                    "line {n} is not a ledger record: it was edited or inserted"
+                ));
                 break;
             };
             report.records += 1;
-            let claimed = record.remove("hash").and_then(|h| h.as_str().map(str::to_owned)).unwrap_or_default();
+            let claimed = record
+                .remove("hash")
+                .and_then(|h| h.as_str().map(str::to_owned))
+                .unwrap_or_default();
             let seq = record.get("seq").and_then(Value::as_u64).unwrap_or(0);
-            let prev = record.get("prev").and_then(Value::as_str).unwrap_or("").to_owned();
+            let prev = record
+                .get("prev")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned();
             if record_hash(&record) != claimed {
-                report.errors.push(format!("record {seq} (line {n}) was edited: its content does not match its hash"));
+                report.errors.push(format!(
+                    "record {seq} (line {n}) was edited: its content does not match its hash"
+                ));
                 break;
             }
             if prev != prev_hash {
@@ -243,10 +311,15 @@ impl Ledger {
     }
 
     fn check_head(&self, last_seq: u64, last_hash: &str, report: &mut Report) {
-        let head: Option<Value> = std::fs::read(self.head_path()).ok().and_then(|t| serde_json::from_slice(&t).ok());
+        let head: Option<Value> = std::fs::read(self.head_path())
+            .ok()
+            .and_then(|t| serde_json::from_slice(&t).ok());
         let Some(head) = head else {
             if last_seq > 0 {
-                report.warnings.push(format!("the head file {} is missing, so removal of the last records cannot be checked", self.head_path().display()));
+                report.warnings.push(format!(
+                    "the head file {} is missing, so removal of the last records cannot be checked",
+                    self.head_path().display()
+                ));
             }
             return;
         };
@@ -255,9 +328,13 @@ impl Ledger {
         if seq > last_seq {
             report.errors.push(format!("records {}..{seq} were removed from the end of the ledger (its head says {seq} records were written)", last_seq + 1));
         } else if seq == last_seq && hash != last_hash {
-            report.errors.push(format!("record {seq}, the last one, does not match the head file: it was replaced"));
+            report.errors.push(format!(
+                "record {seq}, the last one, does not match the head file: it was replaced"
+            ));
         } else if seq + 1 == last_seq {
-            report.warnings.push("the head file lags one record behind (a crash between the two writes?)".into());
+            report.warnings.push(
+                "the head file lags one record behind (a crash between the two writes?)".into(),
+            );
         } else if seq < last_seq {
             report.errors.push(format!("the ledger holds records after {seq} that its head does not know: they were added by hand"));
         }
@@ -307,7 +384,11 @@ mod tests {
             ledger.append(rec(i), i % 2 == 0).unwrap();
         }
         let report = ledger.verify().unwrap();
-        assert_eq!((report.records, report.errors.len(), report.warnings.len()), (5, 0, 0), "{report:?}");
+        assert_eq!(
+            (report.records, report.errors.len(), report.warnings.len()),
+            (5, 0, 0),
+            "{report:?}"
+        );
         let records = ledger.records().unwrap();
         assert_eq!(records[4]["seq"], 5);
         assert_eq!(records[0]["prev"], GENESIS);
@@ -323,13 +404,22 @@ mod tests {
         let mut f = OpenOptions::new().append(true).open(&path).unwrap();
         f.write_all(b"{\"event\":\"decis").unwrap();
         let report = ledger.verify().unwrap();
-        assert!(report.errors.is_empty() && report.warnings[0].contains("line 2 is torn"), "{report:?}");
+        assert!(
+            report.errors.is_empty() && report.warnings[0].contains("line 2 is torn"),
+            "{report:?}"
+        );
         ledger.append(rec(2), false).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
-        assert!(text.contains("{\"event\":\"decis\n"), "the torn bytes stay as written");
+        assert!(
+            text.contains("{\"event\":\"decis\n"),
+            "the torn bytes stay as written"
+        );
         let report = ledger.verify().unwrap();
         assert!(report.errors.is_empty(), "{report:?}");
-        assert!(report.warnings.iter().any(|w| w.contains("line 2 is torn")), "{report:?}");
+        assert!(
+            report.warnings.iter().any(|w| w.contains("line 2 is torn")),
+            "{report:?}"
+        );
         assert_eq!(ledger.records().unwrap().last().unwrap()["seq"], 2);
     }
 }

@@ -38,11 +38,28 @@ impl Requester {
         let user = std::env::var(env_vars::USER)
             .ok()
             .filter(|u| !u.is_empty())
-            .or_else(|| nix::unistd::User::from_uid(uid).ok().flatten().map(|u| u.name))
+            .or_else(|| {
+                nix::unistd::User::from_uid(uid)
+                    .ok()
+                    .flatten()
+                    .map(|u| u.name)
+            })
             .unwrap_or_else(|| uid.to_string());
-        let host = nix::unistd::gethostname().ok().and_then(|h| h.into_string().ok()).unwrap_or_default();
-        let agent = agent.or_else(|| std::env::var(env_vars::GATEKEEP_AGENT).ok()).filter(|a| !a.is_empty());
-        Requester { user, uid: uid.as_raw(), host, agent, cwd: cwd.display().to_string(), git: git_context(cwd) }
+        let host = nix::unistd::gethostname()
+            .ok()
+            .and_then(|h| h.into_string().ok())
+            .unwrap_or_default();
+        let agent = agent
+            .or_else(|| std::env::var(env_vars::GATEKEEP_AGENT).ok())
+            .filter(|a| !a.is_empty());
+        Requester {
+            user,
+            uid: uid.as_raw(),
+            host,
+            agent,
+            cwd: cwd.display().to_string(),
+            git: git_context(cwd),
+        }
     }
 }
 
@@ -59,8 +76,14 @@ fn git_context(cwd: &Path) -> Option<GitContext> {
         dot_git
     };
     let head = std::fs::read_to_string(git_dir.join("HEAD")).ok();
-    let branch = head.as_deref().and_then(|h| h.trim().strip_prefix("ref: refs/heads/")).map(str::to_owned);
-    Some(GitContext { repo: top.display().to_string(), branch })
+    let branch = head
+        .as_deref()
+        .and_then(|h| h.trim().strip_prefix("ref: refs/heads/"))
+        .map(str::to_owned);
+    Some(GitContext {
+        repo: top.display().to_string(),
+        branch,
+    })
 }
 
 /// Now as RFC 3339 UTC with milliseconds (`2026-11-21T08:40:12.345Z`).
@@ -73,7 +96,13 @@ pub fn rfc3339(t: SystemTime) -> String {
     let secs = d.as_secs();
     let (days, rem) = (secs / 86_400, secs % 86_400);
     let (y, m, day) = civil_from_days(days as i64);
-    format!("{y:04}-{m:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z", rem / 3600, rem % 3600 / 60, rem % 60, d.subsec_millis())
+    format!(
+        "{y:04}-{m:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        d.subsec_millis()
+    )
 }
 
 /// Days since 1970-01-01 to a (year, month, day) date (Howard Hinnant's algorithm).
@@ -92,8 +121,15 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 
 /// A request id: unique per command, without a random device read on the fast path.
 pub fn new_request_id() -> String {
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_nanos();
-    let seed = format!("{nanos}:{}:{:?}", std::process::id(), std::thread::current().id());
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos();
+    let seed = format!(
+        "{nanos}:{}:{:?}",
+        std::process::id(),
+        std::thread::current().id()
+    );
     ledger::sha256_hex(seed.as_bytes())[..20].to_owned()
 }
 
@@ -116,14 +152,24 @@ mod tests {
     #[test]
     fn formats_dates() {
         assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
-        assert_eq!(rfc3339(UNIX_EPOCH + std::time::Duration::from_millis(1_795_251_612_345)), "2026-11-21T09:00:12.345Z");
-        assert_eq!(rfc3339(UNIX_EPOCH + std::time::Duration::from_secs(951_782_400)), "2000-02-29T00:00:00.000Z");
+        assert_eq!(
+            rfc3339(UNIX_EPOCH + std::time::Duration::from_millis(1_795_251_612_345)),
+            "2026-11-21T09:00:12.345Z"
+        );
+        assert_eq!(
+            rfc3339(UNIX_EPOCH + std::time::Duration::from_secs(951_782_400)),
+            "2000-02-29T00:00:00.000Z"
+        );
     }
 
     #[test]
     fn digests_bind_every_word() {
         let a = command_digest(&["rm".into(), "-rf".into(), "a b".into()], "/x", "u");
-        let b = command_digest(&["rm".into(), "-rf".into(), "a".into(), "b".into()], "/x", "u");
+        let b = command_digest(
+            &["rm".into(), "-rf".into(), "a".into(), "b".into()],
+            "/x",
+            "u",
+        );
         let c = command_digest(&["rm".into(), "-rf".into(), "a b".into()], "/y", "u");
         assert!(a != b && a != c && a.len() == 64);
     }

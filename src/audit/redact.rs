@@ -13,24 +13,62 @@ pub const MASK: &str = "****";
 
 /// Words in an option or variable name that say its value is secret.
 const SECRET_NAMES: &[&str] = &[
-    "PASSWORD", "PASSWD", "PASS", "PWD_", "SECRET", "TOKEN", "APIKEY", "API_KEY", "ACCESS_KEY",
-    "PRIVATE_KEY", "CREDENTIAL", "AUTH", "SESSION", "COOKIE", "SIGNATURE", "CLIENT_SECRET",
-    "_KEY", "KEY_",
+    "PASSWORD",
+    "PASSWD",
+    "PASS",
+    "PWD_",
+    "SECRET",
+    "TOKEN",
+    "APIKEY",
+    "API_KEY",
+    "ACCESS_KEY",
+    "PRIVATE_KEY",
+    "CREDENTIAL",
+    "AUTH",
+    "SESSION",
+    "COOKIE",
+    "SIGNATURE",
+    "CLIENT_SECRET",
+    "_KEY",
+    "KEY_",
 ];
 
 /// Options whose next word (or `=value`) is a secret.
 const SECRET_OPTIONS: &[&str] = &[
-    "--password", "--passwd", "--pass", "--token", "--secret", "--api-key", "--apikey",
-    "--access-key", "--secret-key", "--access-token", "--auth-token", "--client-secret",
-    "--private-key", "--key-password", "--bearer", "--oauth-token", "--session-token",
-    "--db-password", "--admin-password", "--registry-password", "--docker-password",
-    "--aws-secret-access-key", "--sas-token", "--connection-string", "--webhook-secret",
+    "--password",
+    "--passwd",
+    "--pass",
+    "--token",
+    "--secret",
+    "--api-key",
+    "--apikey",
+    "--access-key",
+    "--secret-key",
+    "--access-token",
+    "--auth-token",
+    "--client-secret",
+    "--private-key",
+    "--key-password",
+    "--bearer",
+    "--oauth-token",
+    "--session-token",
+    "--db-password",
+    "--admin-password",
+    "--registry-password",
+    "--docker-password",
+    "--aws-secret-access-key",
+    "--sas-token",
+    "--connection-string",
+    "--webhook-secret",
 ];
 
 /// Masks an argv: options that carry secrets, `NAME=value` assignments with secret names,
 /// and any word that looks like a token.
 pub fn mask_argv(argv: &[String]) -> Vec<String> {
-    let program = argv.first().map(|p| p.rsplit('/').next().unwrap_or(p)).unwrap_or("");
+    let program = argv
+        .first()
+        .map(|p| p.rsplit('/').next().unwrap_or(p))
+        .unwrap_or("");
     let mut out = Vec::with_capacity(argv.len());
     let mut mask_next = false;
     for (i, word) in argv.iter().enumerate() {
@@ -41,7 +79,10 @@ pub fn mask_argv(argv: &[String]) -> Vec<String> {
         }
         let lower = word.to_ascii_lowercase();
         // `--password secret` / `--password=secret`
-        if let Some(opt) = SECRET_OPTIONS.iter().find(|o| lower == **o || lower.starts_with(&format!("{o}="))) {
+        if let Some(opt) = SECRET_OPTIONS
+            .iter()
+            .find(|o| lower == **o || lower.starts_with(&format!("{o}=")))
+        {
             if lower == *opt {
                 mask_next = true;
                 out.push(word.clone());
@@ -51,16 +92,27 @@ pub fn mask_argv(argv: &[String]) -> Vec<String> {
             continue;
         }
         // `mysql -pSECRET` (a bare `-p` prompts and carries nothing).
-        if i > 0 && matches!(program, "mysql" | "mariadb" | "mysqldump" | "mariadb-dump" | "mysqladmin" | "mysqlimport") && word.starts_with("-p") && word.len() > 2 && !word.starts_with("--") {
+        if i > 0
+            && matches!(
+                program,
+                "mysql" | "mariadb" | "mysqldump" | "mariadb-dump" | "mysqladmin" | "mysqlimport"
+            )
+            && word.starts_with("-p")
+            && word.len() > 2
+            && !word.starts_with("--")
+        {
             out.push(format!("-p{MASK}"));
             continue;
         }
         // `-H 'Authorization: Bearer x'`, `-u user:password` for curl.
-        if matches!(argv.get(i.wrapping_sub(1)).map(String::as_str), Some("-u" | "--user" | "--proxy-user")) && matches!(program, "curl" | "wget" | "http" | "xh") {
-            if let Some((user, _)) = word.split_once(':') {
-                out.push(format!("{user}:{MASK}"));
-                continue;
-            }
+        if matches!(
+            argv.get(i.wrapping_sub(1)).map(String::as_str),
+            Some("-u" | "--user" | "--proxy-user")
+        ) && matches!(program, "curl" | "wget" | "http" | "xh")
+            && let Some((user, _)) = word.split_once(':')
+        {
+            out.push(format!("{user}:{MASK}"));
+            continue;
         }
         out.push(mask_text(word));
     }
@@ -75,7 +127,12 @@ pub fn mask_text(text: &str) -> String {
     // Work on runs of non-separator characters, keeping separators as they are.
     let mut token = String::new();
     for c in text.chars() {
-        if c.is_whitespace() || matches!(c, '\'' | '"' | '`' | ';' | '|' | '&' | '(' | ')' | '<' | '>' | ',') {
+        if c.is_whitespace()
+            || matches!(
+                c,
+                '\'' | '"' | '`' | ';' | '|' | '&' | '(' | ')' | '<' | '>' | ','
+            )
+        {
             out.push_str(&mask_token(&token));
             token.clear();
             out.push(c);
@@ -113,7 +170,11 @@ fn mask_token(token: &str) -> String {
 
 fn secret_name(name: &str) -> bool {
     let upper = name.to_ascii_uppercase().replace('-', "_");
-    if upper.is_empty() || !upper.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.') {
+    if upper.is_empty()
+        || !upper
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+    {
         return false;
     }
     SECRET_NAMES.iter().any(|s| upper.contains(s)) || upper.ends_with("KEY") || upper == "PW"
@@ -133,23 +194,58 @@ fn mask_url_credentials(token: &str) -> Option<String> {
 
 /// Tokens recognisable by their shape alone.
 fn looks_like_token(t: &str) -> bool {
-    let t = t.trim_matches(|c: char| !c.is_ascii_alphanumeric() && c != '_' && c != '-' && c != '.');
+    let t =
+        t.trim_matches(|c: char| !c.is_ascii_alphanumeric() && c != '_' && c != '-' && c != '.');
     let alnum = |s: &str| s.chars().all(|c| c.is_ascii_alphanumeric());
-    let upper_alnum = |s: &str| s.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
+    let upper_alnum = |s: &str| {
+        s.chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+    };
     // AWS access key ids.
-    for prefix in ["AKIA", "ASIA", "AGPA", "AIDA", "AROA", "ANPA", "ANVA", "AIPA"] {
+    for prefix in [
+        "AKIA", "ASIA", "AGPA", "AIDA", "AROA", "ANPA", "ANVA", "AIPA",
+    ] {
         if t.len() == 20 && t.starts_with(prefix) && upper_alnum(t) {
             return true;
         }
     }
     // GitHub, GitLab, Slack, Stripe, OpenAI/Anthropic-style, npm, PyPI, Google API keys.
     let prefixes = [
-        "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "glpat-", "xoxb-", "xoxp-", "xoxa-",
-        "xoxr-", "xoxs-", "xapp-", "sk_live_", "sk_test_", "rk_live_", "rk_test_", "whsec_",
-        "sk-ant-", "sk-proj-", "npm_", "pypi-", "AIza", "shpat_", "SG.", "hf_", "dop_v1_",
-        "glc_", "sq0atp-", "EAAC",
+        "ghp_",
+        "gho_",
+        "ghu_",
+        "ghs_",
+        "ghr_",
+        "github_pat_",
+        "glpat-",
+        "xoxb-",
+        "xoxp-",
+        "xoxa-",
+        "xoxr-",
+        "xoxs-",
+        "xapp-",
+        "sk_live_",
+        "sk_test_",
+        "rk_live_",
+        "rk_test_",
+        "whsec_",
+        "sk-ant-",
+        "sk-proj-",
+        "npm_",
+        "pypi-",
+        "AIza",
+        "shpat_",
+        "SG.",
+        "hf_",
+        "dop_v1_",
+        "glc_",
+        "sq0atp-",
+        "EAAC",
     ];
-    if prefixes.iter().any(|p| t.starts_with(p) && t.len() >= p.len() + 16) {
+    if prefixes
+        .iter()
+        .any(|p| t.starts_with(p) && t.len() >= p.len() + 16)
+    {
         return true;
     }
     if t.starts_with("sk-") && t.len() >= 32 && alnum(&t[3..].replace(['-', '_'], "")) {
@@ -157,7 +253,11 @@ fn looks_like_token(t: &str) -> bool {
     }
     // JWTs: three base64url parts, the first two starting with `eyJ` (`{"`).
     let parts: Vec<&str> = t.split('.').collect();
-    if parts.len() == 3 && parts[0].starts_with("eyJ") && parts[1].starts_with("eyJ") && parts.iter().all(|p| !p.is_empty()) {
+    if parts.len() == 3
+        && parts[0].starts_with("eyJ")
+        && parts[1].starts_with("eyJ")
+        && parts.iter().all(|p| !p.is_empty())
+    {
         return true;
     }
     // A long run of mixed-case letters and digits (40-char AWS secrets, hex API keys).
@@ -179,10 +279,24 @@ fn looks_like_token(t: &str) -> bool {
 fn mask_headers(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
-    let headers = ["authorization:", "proxy-authorization:", "x-api-key:", "api-key:", "x-auth-token:", "cookie:", "x-vault-token:", "private-token:", "x-goog-api-key:"];
+    let headers = [
+        "authorization:",
+        "proxy-authorization:",
+        "x-api-key:",
+        "api-key:",
+        "x-auth-token:",
+        "cookie:",
+        "x-vault-token:",
+        "private-token:",
+        "x-goog-api-key:",
+    ];
     loop {
         let lower = rest.to_ascii_lowercase();
-        let Some((pos, header)) = headers.iter().filter_map(|h| lower.find(h).map(|p| (p, *h))).min_by_key(|(p, _)| *p) else {
+        let Some((pos, header)) = headers
+            .iter()
+            .filter_map(|h| lower.find(h).map(|p| (p, *h)))
+            .min_by_key(|(p, _)| *p)
+        else {
             out.push_str(rest);
             return out;
         };
@@ -193,7 +307,12 @@ fn mask_headers(text: &str) -> String {
         let trimmed = value[..end].trim_start();
         let leading = &value[..value[..end].len() - trimmed.len()];
         // Keep the scheme word of `Bearer x` / `Basic x` for context.
-        let scheme = trimmed.split_once(' ').map(|(s, _)| s).filter(|s| matches!(s.to_ascii_lowercase().as_str(), "bearer" | "basic" | "token" | "digest"));
+        let scheme = trimmed.split_once(' ').map(|(s, _)| s).filter(|s| {
+            matches!(
+                s.to_ascii_lowercase().as_str(),
+                "bearer" | "basic" | "token" | "digest"
+            )
+        });
         out.push_str(leading);
         if let Some(s) = scheme {
             out.push_str(s);
@@ -208,7 +327,9 @@ fn mask_private_key_blocks(text: &str) -> String {
     let mut out = String::new();
     let mut rest = text;
     while let Some(start) = rest.find("-----BEGIN ") {
-        let header_end = rest[start..].find("-----\n").or_else(|| rest[start + 11..].find("-----").map(|p| p + 11));
+        let header_end = rest[start..]
+            .find("-----\n")
+            .or_else(|| rest[start + 11..].find("-----").map(|p| p + 11));
         let Some(header_end) = header_end else { break };
         let header = &rest[start..start + header_end + 5];
         if !header.contains("PRIVATE KEY") {
@@ -243,17 +364,74 @@ mod tests {
     #[test]
     fn masks_secret_options_and_assignments() {
         let cases: &[(&[&str], &[&str])] = &[
-            (&["mysql", "-u", "root", "-phunter2", "db"], &["mysql", "-u", "root", "-p****", "db"]),
-            (&["tool", "--password=hunter2"], &["tool", "--password=****"]),
-            (&["tool", "--token", "abc123", "x"], &["tool", "--token", "****", "x"]),
-            (&["env", "GITHUB_TOKEN=abc", "DB_PASSWORD=x", "AWS_SECRET_ACCESS_KEY=y", "PATH=/bin"], &["env", "GITHUB_TOKEN=****", "DB_PASSWORD=****", "AWS_SECRET_ACCESS_KEY=****", "PATH=/bin"]),
-            (&["curl", "-H", "Authorization: Bearer abc.def", "https://x"], &["curl", "-H", "Authorization: Bearer ****", "https://x"]),
-            (&["curl", "-u", "admin:hunter2", "https://x"], &["curl", "-u", "admin:****", "https://x"]),
-            (&["psql", "postgres://app:hunter2@db:5432/app"], &["psql", "postgres://app:****@db:5432/app"]),
-            (&["aws", "configure", "set", "aws_access_key_id", "AKIAIOSFODNN7EXAMPLE"], &["aws", "configure", "set", "aws_access_key_id", "****"]),
-            (&["echo", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"], &["echo", "****"]),
-            (&["cat", "src/policy/builtin.toml"], &["cat", "src/policy/builtin.toml"]),
-            (&["gh", "auth", "login", "--with-token", "ghp_0123456789abcdefghijABCDEFGHIJ0123"], &["gh", "auth", "login", "--with-token", "****"]),
+            (
+                &["mysql", "-u", "root", "-phunter2", "db"],
+                &["mysql", "-u", "root", "-p****", "db"],
+            ),
+            (
+                &["tool", "--password=hunter2"],
+                &["tool", "--password=****"],
+            ),
+            (
+                &["tool", "--token", "abc123", "x"],
+                &["tool", "--token", "****", "x"],
+            ),
+            (
+                &[
+                    "env",
+                    "GITHUB_TOKEN=abc",
+                    "DB_PASSWORD=x",
+                    "AWS_SECRET_ACCESS_KEY=y",
+                    "PATH=/bin",
+                ],
+                &[
+                    "env",
+                    "GITHUB_TOKEN=****",
+                    "DB_PASSWORD=****",
+                    "AWS_SECRET_ACCESS_KEY=****",
+                    "PATH=/bin",
+                ],
+            ),
+            (
+                &["curl", "-H", "Authorization: Bearer abc.def", "https://x"],
+                &["curl", "-H", "Authorization: Bearer ****", "https://x"],
+            ),
+            (
+                &["curl", "-u", "admin:hunter2", "https://x"],
+                &["curl", "-u", "admin:****", "https://x"],
+            ),
+            (
+                &["psql", "postgres://app:hunter2@db:5432/app"],
+                &["psql", "postgres://app:****@db:5432/app"],
+            ),
+            (
+                &[
+                    "aws",
+                    "configure",
+                    "set",
+                    "aws_access_key_id",
+                    "AKIAIOSFODNN7EXAMPLE",
+                ],
+                &["aws", "configure", "set", "aws_access_key_id", "****"],
+            ),
+            (
+                &["echo", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"],
+                &["echo", "****"],
+            ),
+            (
+                &["cat", "src/policy/builtin.toml"],
+                &["cat", "src/policy/builtin.toml"],
+            ),
+            (
+                &[
+                    "gh",
+                    "auth",
+                    "login",
+                    "--with-token",
+                    "ghp_0123456789abcdefghijABCDEFGHIJ0123",
+                ],
+                &["gh", "auth", "login", "--with-token", "****"],
+            ),
             (&["ls", "-la", "src/"], &["ls", "-la", "src/"]),
             (&["mysql", "-p", "db"], &["mysql", "-p", "db"]),
         ];
@@ -282,7 +460,8 @@ mod tests {
 
     #[test]
     fn aws_secret_in_an_assignment_is_masked() {
-        let masked = mask_text("AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY aws s3 ls");
+        let masked =
+            mask_text("AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY aws s3 ls");
         assert_eq!(masked, "AWS_SECRET_ACCESS_KEY=**** aws s3 ls");
     }
 }

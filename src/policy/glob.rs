@@ -12,7 +12,10 @@ enum Token {
     Any,
     AnyDeep,
     One,
-    Class { negated: bool, items: Vec<(char, char)> },
+    Class {
+        negated: bool,
+        items: Vec<(char, char)>,
+    },
 }
 
 /// A compiled glob.
@@ -56,7 +59,9 @@ impl Glob {
                     let mut items = Vec::new();
                     let start = j;
                     while j < chars.len() && (chars[j] != ']' || j == start) {
-                        if chars.get(j + 1) == Some(&'-') && chars.get(j + 2).is_some_and(|c| *c != ']') {
+                        if chars.get(j + 1) == Some(&'-')
+                            && chars.get(j + 2).is_some_and(|c| *c != ']')
+                        {
                             items.push((chars[j], chars[j + 2]));
                             j += 3;
                         } else {
@@ -80,12 +85,18 @@ impl Glob {
                 }
             }
         }
-        Ok(Glob { source: source.to_owned(), tokens })
+        Ok(Glob {
+            source: source.to_owned(),
+            tokens,
+        })
     }
 
     /// `**`: matches every string.
     pub fn any() -> Glob {
-        Glob { source: "**".into(), tokens: vec![Token::AnyDeep] }
+        Glob {
+            source: "**".into(),
+            tokens: vec![Token::AnyDeep],
+        }
     }
 
     pub fn as_str(&self) -> &str {
@@ -94,7 +105,8 @@ impl Glob {
 
     /// True when the pattern matches every string (`*` on a word without `/`, `**`).
     pub fn is_universal(&self) -> bool {
-        matches!(self.tokens.as_slice(), [Token::AnyDeep]) || matches!(self.tokens.as_slice(), [Token::Any])
+        matches!(self.tokens.as_slice(), [Token::AnyDeep])
+            || matches!(self.tokens.as_slice(), [Token::Any])
     }
 
     /// True when the pattern has no wildcard: it names one exact string.
@@ -212,7 +224,11 @@ mod tests {
             ("/:**", "/:/host", true),
         ];
         for (pattern, text, want) in cases {
-            assert_eq!(Glob::new(pattern).unwrap().is_match(text), want, "{pattern} vs {text}");
+            assert_eq!(
+                Glob::new(pattern).unwrap().is_match(text),
+                want,
+                "{pattern} vs {text}"
+            );
         }
     }
 

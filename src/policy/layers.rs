@@ -75,10 +75,23 @@ impl Layer {
 #[derive(Debug, thiserror::Error)]
 pub enum PolicyError {
     #[error("{file}:{line}:{column}: {message}\nhint: {hint}")]
-    Invalid { file: String, line: usize, column: usize, message: String, hint: String },
-    #[error("cannot read policy file {file}: {source}\nhint: fix its permissions or remove it; no command runs while it cannot be read")]
-    Read { file: String, source: std::io::Error },
-    #[error("policy file {file} named by {var} does not exist\nhint: unset {var} or point it at a policy file")]
+    Invalid {
+        file: String,
+        line: usize,
+        column: usize,
+        message: String,
+        hint: String,
+    },
+    #[error(
+        "cannot read policy file {file}: {source}\nhint: fix its permissions or remove it; no command runs while it cannot be read"
+    )]
+    Read {
+        file: String,
+        source: std::io::Error,
+    },
+    #[error(
+        "policy file {file} named by {var} does not exist\nhint: unset {var} or point it at a policy file"
+    )]
     Missing { file: String, var: &'static str },
 }
 
@@ -109,29 +122,52 @@ impl PolicyPaths {
             system: Some(PathBuf::from(SYSTEM_PATH)),
             user: config.map(|c| c.join("gatekeep").join("policy.toml")),
             project,
-            env: std::env::var_os(env_vars::GATEKEEP_POLICY).filter(|v| !v.is_empty()).map(PathBuf::from),
+            env: std::env::var_os(env_vars::GATEKEEP_POLICY)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from),
         }
     }
 
     /// Loads and combines every layer.
     pub fn load(&self) -> Result<Policy, PolicyError> {
         let mut sources = Vec::new();
-        let optional = [(LayerKind::System, &self.system), (LayerKind::User, &self.user)];
+        let optional = [
+            (LayerKind::System, &self.system),
+            (LayerKind::User, &self.user),
+        ];
         for (kind, path) in optional {
             if let Some(path) = path
                 && let Some(text) = read_optional(path)?
             {
-                sources.push((Layer { kind, path: Some(path.clone()) }, text));
+                sources.push((
+                    Layer {
+                        kind,
+                        path: Some(path.clone()),
+                    },
+                    text,
+                ));
             }
         }
         for path in &self.project {
             if let Some(text) = read_optional(path)? {
-                sources.push((Layer { kind: LayerKind::Project, path: Some(path.clone()) }, text));
+                sources.push((
+                    Layer {
+                        kind: LayerKind::Project,
+                        path: Some(path.clone()),
+                    },
+                    text,
+                ));
             }
         }
         if let Some(path) = &self.env {
             match read_optional(path)? {
-                Some(text) => sources.push((Layer { kind: LayerKind::Env, path: Some(path.clone()) }, text)),
+                Some(text) => sources.push((
+                    Layer {
+                        kind: LayerKind::Env,
+                        path: Some(path.clone()),
+                    },
+                    text,
+                )),
                 None => {
                     return Err(PolicyError::Missing {
                         file: path.display().to_string(),
@@ -148,7 +184,10 @@ fn read_optional(path: &Path) -> Result<Option<String>, PolicyError> {
     match std::fs::read_to_string(path) {
         Ok(text) => Ok(Some(text)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(source) => Err(PolicyError::Read { file: path.display().to_string(), source }),
+        Err(source) => Err(PolicyError::Read {
+            file: path.display().to_string(),
+            source,
+        }),
     }
 }
 
@@ -183,19 +222,36 @@ fn parse_file(layer: &Layer, text: &str) -> Result<PolicyFile, PolicyError> {
 fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];
     let line = before.matches('\n').count() + 1;
-    let column = before.rfind('\n').map_or(before.chars().count(), |nl| before[nl + 1..].chars().count()) + 1;
+    let column = before.rfind('\n').map_or(before.chars().count(), |nl| {
+        before[nl + 1..].chars().count()
+    }) + 1;
     (line, column)
 }
 
-fn invalid(layer: &Layer, text: &str, span: std::ops::Range<usize>, message: String, hint: &str) -> PolicyError {
+fn invalid(
+    layer: &Layer,
+    text: &str,
+    span: std::ops::Range<usize>,
+    message: String,
+    hint: &str,
+) -> PolicyError {
     let (line, column) = line_col(text, span.start);
-    PolicyError::Invalid { file: layer.name(), line, column, message, hint: hint.into() }
+    PolicyError::Invalid {
+        file: layer.name(),
+        line,
+        column,
+        message,
+        hint: hint.into(),
+    }
 }
 
 /// Combines the built-in pack with `sources` (file layers, most trusted first).
 pub fn combine(sources: &[(Layer, String)]) -> Result<Policy, PolicyError> {
     let mut policy = Policy::default();
-    policy.layers.push(Layer { kind: LayerKind::Builtin, path: None });
+    policy.layers.push(Layer {
+        kind: LayerKind::Builtin,
+        path: None,
+    });
     policy.set_builtin_tools();
     // Where each rule id was defined, to refuse redefinitions.
     let mut defined: BTreeMap<String, (usize, LayerKind)> = BTreeMap::new();
@@ -212,19 +268,42 @@ pub fn combine(sources: &[(Layer, String)]) -> Result<Policy, PolicyError> {
         policy.layers.push(layer.clone());
         for id in &file.disable {
             if !layer.kind.may_loosen() {
-                return Err(invalid(layer, text, id.span(), format!("the {} layer cannot disable rules", layer.kind), loosening_hint));
+                return Err(invalid(
+                    layer,
+                    text,
+                    id.span(),
+                    format!("the {} layer cannot disable rules", layer.kind),
+                    loosening_hint,
+                ));
             }
             match defined.get(id.get_ref()) {
                 Some(&(index, LayerKind::Builtin)) => {
                     policy.disabled.push((id.get_ref().clone(), layer.clone()));
                     disabled.push(index);
                 }
-                _ => return Err(invalid(layer, text, id.span(), format!("no built-in rule has the id `{}`", id.get_ref()), "`gatekeep policy show` lists the rule ids")),
+                _ => {
+                    return Err(invalid(
+                        layer,
+                        text,
+                        id.span(),
+                        format!("no built-in rule has the id `{}`", id.get_ref()),
+                        "`gatekeep policy show` lists the rule ids",
+                    ));
+                }
             }
         }
         for (name, tool) in &file.tools {
             if !layer.kind.may_loosen() {
-                return Err(invalid(layer, text, tool.span(), format!("the {} layer cannot define how `{name}` is read", layer.kind), loosening_hint));
+                return Err(invalid(
+                    layer,
+                    text,
+                    tool.span(),
+                    format!(
+                        "the {} layer cannot define how `{name}` is read",
+                        layer.kind
+                    ),
+                    loosening_hint,
+                ));
             }
             policy.set_tool(name.clone(), tool.get_ref().clone());
         }
@@ -232,9 +311,26 @@ pub fn combine(sources: &[(Layer, String)]) -> Result<Policy, PolicyError> {
             let spec = spanned.get_ref().clone();
             let span = spanned.span();
             if spec.decision == Decision::Allow && !layer.kind.may_loosen() {
-                return Err(invalid(layer, text, span, format!("rule `{}` has decision \"allow\", which the {} layer cannot use", spec.id, layer.kind), loosening_hint));
+                return Err(invalid(
+                    layer,
+                    text,
+                    span,
+                    format!(
+                        "rule `{}` has decision \"allow\", which the {} layer cannot use",
+                        spec.id, layer.kind
+                    ),
+                    loosening_hint,
+                ));
             }
-            let rule = Rule::compile(spec).map_err(|m| invalid(layer, text, span.clone(), m, "fix the rule, then run `gatekeep policy lint FILE`"))?;
+            let rule = Rule::compile(spec).map_err(|m| {
+                invalid(
+                    layer,
+                    text,
+                    span.clone(),
+                    m,
+                    "fix the rule, then run `gatekeep policy lint FILE`",
+                )
+            })?;
             spans.insert(rule.spec.id.clone(), (text.clone(), span.clone()));
             match defined.get(&rule.spec.id) {
                 Some(&(index, LayerKind::Builtin)) if layer.kind == LayerKind::System => {
@@ -243,7 +339,16 @@ pub fn combine(sources: &[(Layer, String)]) -> Result<Policy, PolicyError> {
                     policy.replace(index, rule, layer.clone());
                 }
                 Some(&(_, kind)) => {
-                    return Err(invalid(layer, text, span, format!("rule id `{}` is already defined by the {kind} layer", rule.spec.id), "give the rule its own id; only the system layer may redefine a built-in rule"));
+                    return Err(invalid(
+                        layer,
+                        text,
+                        span,
+                        format!(
+                            "rule id `{}` is already defined by the {kind} layer",
+                            rule.spec.id
+                        ),
+                        "give the rule its own id; only the system layer may redefine a built-in rule",
+                    ));
                 }
                 None => {
                     let index = policy.push_file_rule(rule, layer.clone());
@@ -256,10 +361,20 @@ pub fn combine(sources: &[(Layer, String)]) -> Result<Policy, PolicyError> {
     policy.index();
     // Rule examples of admin, user and project files are checked as they load; the built-in
     // pack's are checked by the test suite and `gatekeep policy test`, to keep start-up fast.
-    for layer in policy.layers.iter().filter(|l| l.kind != LayerKind::Builtin) {
+    for layer in policy
+        .layers
+        .iter()
+        .filter(|l| l.kind != LayerKind::Builtin)
+    {
         if let Some(failure) = example_failures(&policy, layer).into_iter().next() {
             let (text, span) = spans.get(&failure.rule).cloned().unwrap_or_default();
-            return Err(invalid(layer, &text, span, failure.to_string(), "fix the rule or its example; `gatekeep policy test` lists every failure"));
+            return Err(invalid(
+                layer,
+                &text,
+                span,
+                failure.to_string(),
+                "fix the rule or its example; `gatekeep policy test` lists every failure",
+            ));
         }
     }
     Ok(policy)
@@ -277,7 +392,11 @@ pub struct ExampleFailure {
 
 impl fmt::Display for ExampleFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let verb = if self.expected_match { "should match but does not" } else { "should not match but does" };
+        let verb = if self.expected_match {
+            "should match but does not"
+        } else {
+            "should not match but does"
+        };
         write!(f, "rule `{}`: example `{}` {verb}", self.rule, self.example)
     }
 }
@@ -290,10 +409,20 @@ pub fn example_failures(policy: &Policy, only: &Layer) -> Vec<ExampleFailure> {
             continue;
         }
         let (rule, layer) = (policy.rule(i), policy.layer(i));
-        let cases = rule.spec.must_match.iter().map(|e| (e, true)).chain(rule.spec.must_not_match.iter().map(|e| (e, false)));
+        let cases = rule
+            .spec
+            .must_match
+            .iter()
+            .map(|e| (e, true))
+            .chain(rule.spec.must_not_match.iter().map(|e| (e, false)));
         for (example, expected_match) in cases {
             if policy.rule_fires(i, example) != expected_match {
-                failures.push(ExampleFailure { rule: rule.spec.id.clone(), layer: layer.clone(), example: example.clone(), expected_match });
+                failures.push(ExampleFailure {
+                    rule: rule.spec.id.clone(),
+                    layer: layer.clone(),
+                    example: example.clone(),
+                    expected_match,
+                });
             }
         }
     }

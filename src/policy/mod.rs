@@ -22,7 +22,9 @@ pub use rule::{Certainty, Rule, RuleSpec, Subject, ToolSpec};
 use crate::shell::Script;
 
 /// What happens to a command.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Decision {
     /// Runs at once.
@@ -45,7 +47,9 @@ impl fmt::Display for Decision {
 }
 
 /// How much harm a command can do.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Risk {
     #[default]
@@ -188,18 +192,33 @@ pub struct Assessment {
 
 impl Policy {
     pub(crate) fn push_builtin(&mut self, rule: &'static builtin::BuiltinRule) {
-        let layer = Layer { kind: LayerKind::Builtin, path: None };
-        self.slots.push(Slot { layer, source: Source::Builtin(rule), rule: OnceCell::new() });
+        let layer = Layer {
+            kind: LayerKind::Builtin,
+            path: None,
+        };
+        self.slots.push(Slot {
+            layer,
+            source: Source::Builtin(rule),
+            rule: OnceCell::new(),
+        });
     }
 
     pub(crate) fn push_file_rule(&mut self, rule: Rule, layer: Layer) -> usize {
-        self.slots.push(Slot { layer, source: Source::File, rule: OnceCell::from(rule) });
+        self.slots.push(Slot {
+            layer,
+            source: Source::File,
+            rule: OnceCell::from(rule),
+        });
         self.slots.len() - 1
     }
 
     /// Replaces a rule in place (the system layer redefining a built-in rule).
     pub(crate) fn replace(&mut self, index: usize, rule: Rule, layer: Layer) {
-        self.slots[index] = Slot { layer, source: Source::File, rule: OnceCell::from(rule) };
+        self.slots[index] = Slot {
+            layer,
+            source: Source::File,
+            rule: OnceCell::from(rule),
+        };
     }
 
     pub(crate) fn remove(&mut self, indexes: &[usize]) {
@@ -268,13 +287,21 @@ impl Policy {
         for i in 0..self.slots.len() {
             // Built-in rules are indexed from the facts `build.rs` extracted; file rules from
             // their compiled form.
-            let (programs, writes, env, construct): (Vec<&str>, bool, bool, bool) = match (&self.slots[i].source, self.slots[i].rule.get()) {
-                (Source::Builtin(b), None) => (b.programs.to_vec(), b.writes, b.env, b.construct),
-                (_, rule) => {
-                    let spec = &self.rule_or(i, rule).spec;
-                    (spec.program.iter().map(String::as_str).collect(), !spec.writes.is_empty(), !spec.env.is_empty(), spec.construct.is_some())
-                }
-            };
+            let (programs, writes, env, construct): (Vec<&str>, bool, bool, bool) =
+                match (&self.slots[i].source, self.slots[i].rule.get()) {
+                    (Source::Builtin(b), None) => {
+                        (b.programs.to_vec(), b.writes, b.env, b.construct)
+                    }
+                    (_, rule) => {
+                        let spec = &self.rule_or(i, rule).spec;
+                        (
+                            spec.program.iter().map(String::as_str).collect(),
+                            !spec.writes.is_empty(),
+                            !spec.env.is_empty(),
+                            spec.construct.is_some(),
+                        )
+                    }
+                };
             if construct {
                 index.constructs.push(i);
             } else if programs.is_empty() {
@@ -289,7 +316,10 @@ impl Policy {
                     index.by_program.entry(p.to_owned()).or_default().push(i);
                 }
             } else {
-                let globs = programs.iter().filter_map(|p| glob::Glob::new(p).ok()).collect();
+                let globs = programs
+                    .iter()
+                    .filter_map(|p| glob::Glob::new(p).ok())
+                    .collect();
                 index.by_glob.push((i, globs));
             }
         }
@@ -302,8 +332,19 @@ impl Policy {
 
     /// Rule indexes that may apply to an invocation, in policy order.
     fn candidates(&self, inv: &crate::shell::Invocation, program: &str) -> Vec<usize> {
-        let mut out: Vec<usize> = self.index.by_program.get(program).cloned().unwrap_or_default();
-        out.extend(self.index.by_glob.iter().filter(|(_, globs)| globs.iter().any(|g| g.is_match(program))).map(|(i, _)| *i));
+        let mut out: Vec<usize> = self
+            .index
+            .by_program
+            .get(program)
+            .cloned()
+            .unwrap_or_default();
+        out.extend(
+            self.index
+                .by_glob
+                .iter()
+                .filter(|(_, globs)| globs.iter().any(|g| g.is_match(program)))
+                .map(|(i, _)| *i),
+        );
         if !inv.writes.is_empty() {
             out.extend(&self.index.on_writes);
         }
@@ -317,7 +358,9 @@ impl Policy {
 
     /// The rules that fire for one invocation, with their certainty.
     pub fn hits(&self, inv: &crate::shell::Invocation) -> Vec<RuleHit> {
-        let Some(program) = inv.program() else { return Vec::new() };
+        let Some(program) = inv.program() else {
+            return Vec::new();
+        };
         let subject = Subject::new(inv, program, self.tool(program));
         let mut hits = Vec::new();
         for i in self.candidates(inv, program) {
@@ -344,7 +387,13 @@ impl Policy {
         hits
     }
 
-    fn hit(&self, i: usize, decision: Decision, certainty: Certainty, why: Option<String>) -> RuleHit {
+    fn hit(
+        &self,
+        i: usize,
+        decision: Decision,
+        certainty: Certainty,
+        why: Option<String>,
+    ) -> RuleHit {
         let spec = &self.rule(i).spec;
         let layer = self.layer(i);
         RuleHit {
@@ -396,7 +445,11 @@ impl Policy {
 
     /// The combine step: the strictest command decides the line.
     fn combine(&self, commands: Vec<CommandVerdict>) -> Assessment {
-        let decision = commands.iter().map(|c| c.decision).max().unwrap_or(Decision::Allow);
+        let decision = commands
+            .iter()
+            .map(|c| c.decision)
+            .max()
+            .unwrap_or(Decision::Allow);
         let risk = commands
             .iter()
             .filter(|c| c.decision == decision)
@@ -405,12 +458,23 @@ impl Policy {
             .unwrap_or(Risk::Low);
         let reason = summary(&commands, decision);
         let requirements = (decision == Decision::Approve).then(|| {
-            let mut req = Requirements { approvers: Vec::new(), quorum: 1, local_approval: true, timeout_secs: DEFAULT_APPROVAL_TIMEOUT_SECS };
-            for hit in commands.iter().flat_map(|c| &c.rules).filter(|h| h.decision == Decision::Approve) {
+            let mut req = Requirements {
+                approvers: Vec::new(),
+                quorum: 1,
+                local_approval: true,
+                timeout_secs: DEFAULT_APPROVAL_TIMEOUT_SECS,
+            };
+            for hit in commands
+                .iter()
+                .flat_map(|c| &c.rules)
+                .filter(|h| h.decision == Decision::Approve)
+            {
                 let spec = &self.rule(hit.rule).spec;
                 req.quorum = req.quorum.max(spec.quorum.unwrap_or(1));
                 req.local_approval &= spec.local_approval.unwrap_or(true);
-                req.timeout_secs = req.timeout_secs.min(spec.timeout.unwrap_or(DEFAULT_APPROVAL_TIMEOUT_SECS));
+                req.timeout_secs = req
+                    .timeout_secs
+                    .min(spec.timeout.unwrap_or(DEFAULT_APPROVAL_TIMEOUT_SECS));
                 for group in &spec.approvers {
                     if !req.approvers.contains(group) {
                         req.approvers.push(group.clone());
@@ -419,7 +483,13 @@ impl Policy {
             }
             req
         });
-        Assessment { decision, risk, reason, commands, requirements }
+        Assessment {
+            decision,
+            risk,
+            reason,
+            commands,
+            requirements,
+        }
     }
 
     /// Every rule (compiling the rest), most trusted first, for `policy show` and tests.
@@ -455,13 +525,18 @@ static BROKEN: builtin::BuiltinRule = builtin::BuiltinRule {
 };
 
 fn compile_builtin(b: &builtin::BuiltinRule) -> Rule {
-    let compiled = toml::from_str::<RuleSpec>(b.source).map_err(|e| e.to_string()).and_then(Rule::compile);
+    let compiled = toml::from_str::<RuleSpec>(b.source)
+        .map_err(|e| e.to_string())
+        .and_then(Rule::compile);
     compiled.unwrap_or_else(|e| {
         let spec = RuleSpec {
             id: b.id.to_owned(),
             decision: Decision::Deny,
             risk: Risk::Critical,
-            message: format!("the built-in rule `{}` is broken ({e}); nothing runs until gatekeep is fixed", b.id),
+            message: format!(
+                "the built-in rule `{}` is broken ({e}); nothing runs until gatekeep is fixed",
+                b.id
+            ),
             program: vec!["*".into()],
             ..RuleSpec::default()
         };
@@ -471,7 +546,10 @@ fn compile_builtin(b: &builtin::BuiltinRule) -> Rule {
 
 /// The line's reason: the first command that decided it, and why.
 fn summary(commands: &[CommandVerdict], decision: Decision) -> String {
-    match commands.iter().find(|c| c.decision == decision && decision != Decision::Allow) {
+    match commands
+        .iter()
+        .find(|c| c.decision == decision && decision != Decision::Allow)
+    {
         Some(c) => format!("`{}`: {}", c.argv.join(" "), c.reason),
         None if commands.is_empty() => "nothing to run".into(),
         None => "no rule asks for approval".into(),
@@ -486,18 +564,39 @@ impl Assessment {
 }
 
 fn verdict(argv: Vec<String>, via: Vec<String>, hits: Vec<RuleHit>) -> CommandVerdict {
-    let decision = hits.iter().map(|h| h.decision).max().unwrap_or(Decision::Allow);
-    let top = hits.iter().filter(|h| h.decision == decision).max_by_key(|h| h.risk);
-    let risk = if decision == Decision::Allow { None } else { top.map(|h| h.risk) };
+    let decision = hits
+        .iter()
+        .map(|h| h.decision)
+        .max()
+        .unwrap_or(Decision::Allow);
+    let top = hits
+        .iter()
+        .filter(|h| h.decision == decision)
+        .max_by_key(|h| h.risk);
+    let risk = if decision == Decision::Allow {
+        None
+    } else {
+        top.map(|h| h.risk)
+    };
     let reason = match top {
         Some(h) if decision != Decision::Allow => match &h.why {
-            Some(why) if h.certainty == Certainty::Possible => format!("{} [{}] (possible match: {why})", h.message, h.id),
+            Some(why) if h.certainty == Certainty::Possible => {
+                format!("{} [{}] (possible match: {why})", h.message, h.id)
+            }
             _ => format!("{} [{}]", h.message, h.id),
         },
         Some(h) => format!("allowed by {} [{}]", h.layer, h.id),
         None => "no rule matches".into(),
     };
-    CommandVerdict { argv, decision, risk, rules: hits, reason, via, unreadable: false }
+    CommandVerdict {
+        argv,
+        decision,
+        risk,
+        rules: hits,
+        reason,
+        via,
+        unreadable: false,
+    }
 }
 
 #[cfg(test)]
@@ -507,22 +606,41 @@ mod tests {
     #[test]
     fn every_builtin_rule_and_tool_compiles_and_the_index_agrees() {
         for b in builtin::RULES {
-            let spec: RuleSpec = toml::from_str(b.source).unwrap_or_else(|e| panic!("{}: {e}", b.id));
+            let spec: RuleSpec =
+                toml::from_str(b.source).unwrap_or_else(|e| panic!("{}: {e}", b.id));
             assert_eq!(spec.id, b.id);
             assert_eq!(spec.program, b.programs, "{}", b.id);
-            assert_eq!((spec.writes.is_empty(), spec.env.is_empty(), spec.construct.is_none()), (!b.writes, !b.env, !b.construct));
+            assert_eq!(
+                (
+                    spec.writes.is_empty(),
+                    spec.env.is_empty(),
+                    spec.construct.is_none()
+                ),
+                (!b.writes, !b.env, !b.construct)
+            );
             Rule::compile(spec).unwrap_or_else(|e| panic!("{}: {e}", b.id));
         }
         for (name, source) in builtin::TOOLS {
             toml::from_str::<ToolSpec>(source).unwrap_or_else(|e| panic!("tool {name}: {e}"));
         }
         let ids: std::collections::HashSet<_> = builtin::RULES.iter().map(|b| b.id).collect();
-        assert_eq!(ids.len(), builtin::RULES.len(), "built-in rule ids are unique");
+        assert_eq!(
+            ids.len(),
+            builtin::RULES.len(),
+            "built-in rule ids are unique"
+        );
     }
 
     #[test]
     fn a_broken_builtin_rule_fails_closed() {
-        let broken = builtin::BuiltinRule { id: "x", programs: &["rm"], writes: false, env: false, construct: false, source: "decision = 3" };
+        let broken = builtin::BuiltinRule {
+            id: "x",
+            programs: &["rm"],
+            writes: false,
+            env: false,
+            construct: false,
+            source: "decision = 3",
+        };
         let rule = compile_builtin(&broken);
         assert_eq!(rule.spec.decision, Decision::Deny);
         let script = crate::shell::parse_shell("ls");
@@ -534,10 +652,18 @@ mod tests {
     fn only_rules_for_the_programs_in_a_command_are_compiled() {
         let policy = layers::combine(&[]).unwrap();
         policy.evaluate(&crate::shell::parse_shell("ls -la && make"));
-        let compiled = policy.slots.iter().filter(|s| s.rule.get().is_some()).count();
+        let compiled = policy
+            .slots
+            .iter()
+            .filter(|s| s.rule.get().is_some())
+            .count();
         assert_eq!(compiled, 0, "no built-in rule names ls or make");
         policy.evaluate(&crate::shell::parse_shell("kubectl delete ns prod"));
-        let compiled = policy.slots.iter().filter(|s| s.rule.get().is_some()).count();
+        let compiled = policy
+            .slots
+            .iter()
+            .filter(|s| s.rule.get().is_some())
+            .count();
         assert!(compiled > 0 && compiled < 15, "{compiled}");
     }
 }

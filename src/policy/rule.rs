@@ -125,10 +125,16 @@ pub struct Rule {
 impl Rule {
     pub fn compile(spec: RuleSpec) -> Result<Rule, String> {
         if spec.id.trim().is_empty() || spec.id.contains(char::is_whitespace) {
-            return Err(format!("rule id `{}` must be a non-empty word without spaces", spec.id));
+            return Err(format!(
+                "rule id `{}` must be a non-empty word without spaces",
+                spec.id
+            ));
         }
         if spec.message.trim().is_empty() {
-            return Err(format!("rule `{}` needs a message: it is what agents and approvers read", spec.id));
+            return Err(format!(
+                "rule `{}` needs a message: it is what agents and approvers read",
+                spec.id
+            ));
         }
         let has_condition = !spec.program.is_empty()
             || !spec.writes.is_empty()
@@ -143,13 +149,26 @@ impl Rule {
         if let Some(c) = &spec.construct
             && c != "fork-bomb"
         {
-            return Err(format!("rule `{}`: unknown construct `{c}` (known: fork-bomb)", spec.id));
+            return Err(format!(
+                "rule `{}`: unknown construct `{c}` (known: fork-bomb)",
+                spec.id
+            ));
         }
-        if let Some(bad) = spec.stdin.iter().find(|s| !matches!(s.as_str(), "pipe" | "file" | "text" | "inherited")) {
-            return Err(format!("rule `{}`: unknown stdin source `{bad}` (known: pipe, file, text, inherited)", spec.id));
+        if let Some(bad) = spec
+            .stdin
+            .iter()
+            .find(|s| !matches!(s.as_str(), "pipe" | "file" | "text" | "inherited"))
+        {
+            return Err(format!(
+                "rule `{}`: unknown stdin source `{bad}` (known: pipe, file, text, inherited)",
+                spec.id
+            ));
         }
         if spec.timeout == Some(0) {
-            return Err(format!("rule `{}`: timeout must be at least 1 second", spec.id));
+            return Err(format!(
+                "rule `{}`: timeout must be at least 1 second",
+                spec.id
+            ));
         }
         if spec.quorum == Some(0) {
             return Err(format!("rule `{}`: quorum must be at least 1", spec.id));
@@ -161,7 +180,13 @@ impl Rule {
             list.iter()
                 .map(|p| {
                     p.split_whitespace()
-                        .map(|w| if w == "**" { Ok(None) } else { Glob::new(w).map(Some) })
+                        .map(|w| {
+                            if w == "**" {
+                                Ok(None)
+                            } else {
+                                Glob::new(w).map(Some)
+                            }
+                        })
                         .collect()
                 })
                 .collect()
@@ -221,7 +246,8 @@ impl Rule {
             }
             certainty != Certainty::No
         };
-        if !(self.programs.is_empty() || self.programs.iter().any(|g| g.is_match(subject.program))) {
+        if !(self.programs.is_empty() || self.programs.iter().any(|g| g.is_match(subject.program)))
+        {
             return (Certainty::No, None);
         }
         // Arguments are the words after the subcommand this rule matched.
@@ -233,17 +259,27 @@ impl Rule {
             }
             skip = consumed;
         }
-        let ok = (self.not_subcommands.is_empty() || subject.subcommand(&self.not_subcommands).0 != Certainty::Certain)
+        let ok = (self.not_subcommands.is_empty()
+            || subject.subcommand(&self.not_subcommands).0 != Certainty::Certain)
             && self.flags.iter().all(|f| check(subject.flag(f)))
-            && (self.any_flag.is_empty() || check(best(self.any_flag.iter().map(|f| subject.flag(f)))))
-            && self.not_flags.iter().all(|f| subject.flag_exact(f) != Certainty::Certain)
+            && (self.any_flag.is_empty()
+                || check(best(self.any_flag.iter().map(|f| subject.flag(f)))))
+            && self
+                .not_flags
+                .iter()
+                .all(|f| subject.flag_exact(f) != Certainty::Certain)
             && (self.args.is_empty() || check(subject.args(&self.args, skip)))
             && (self.target.is_empty() || check(subject.target(&self.target, skip)))
             && (self.sql.is_empty() || check(subject.sql(&self.sql)))
             && (self.writes.is_empty() || check(subject.writes(&self.writes)))
             && (self.env.is_empty() || check(subject.env(&self.env)))
-            && (self.spec.stdin.is_empty() || self.spec.stdin.iter().any(|s| s == subject.stdin_kind()));
-        if ok { (certainty, why) } else { (Certainty::No, None) }
+            && (self.spec.stdin.is_empty()
+                || self.spec.stdin.iter().any(|s| s == subject.stdin_kind()));
+        if ok {
+            (certainty, why)
+        } else {
+            (Certainty::No, None)
+        }
     }
 }
 
@@ -252,7 +288,11 @@ fn best(it: impl Iterator<Item = (Certainty, Option<String>)>) -> (Certainty, Op
 }
 
 fn parse_flag_spec(spec: &str) -> Result<FlagSpec, String> {
-    let mut flag = FlagSpec { long: Vec::new(), short: Vec::new(), exact: Vec::new() };
+    let mut flag = FlagSpec {
+        long: Vec::new(),
+        short: Vec::new(),
+        exact: Vec::new(),
+    };
     for alt in spec.split('|').map(str::trim) {
         let glob = alt.contains(['*', '?', '[', '=']);
         if let Some(long) = alt.strip_prefix("--").filter(|l| !l.is_empty() && !glob) {
@@ -262,7 +302,9 @@ fn parse_flag_spec(spec: &str) -> Result<FlagSpec, String> {
         } else if alt.starts_with('-') || alt.starts_with('+') {
             flag.exact.push(Glob::new(alt)?);
         } else {
-            return Err(format!("flag `{alt}` must start with `-` (write `-f`, `--force` or `-delete`)"));
+            return Err(format!(
+                "flag `{alt}` must start with `-` (write `-f`, `--force` or `-delete`)"
+            ));
         }
     }
     Ok(flag)
@@ -343,13 +385,23 @@ impl<'a> Subject<'a> {
                 Word::Dynamic { raw, .. } => {
                     let bare = raw.trim_start_matches(['"', '\'']);
                     // `--name=$VALUE`: the flag is known, only its value is not.
-                    let named = bare.strip_prefix("--").and_then(|l| l.split_once('=')).map(|(n, _)| n).filter(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
+                    let named = bare
+                        .strip_prefix("--")
+                        .and_then(|l| l.split_once('='))
+                        .map(|(n, _)| n)
+                        .filter(|n| {
+                            !n.is_empty()
+                                && n.chars()
+                                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+                        });
                     match named {
                         Some(name) => {
                             s.long.push(name);
                             s.dynamic_named.push((name, raw));
                         }
-                        None if bare.starts_with('-') && !end_of_options => s.dynamic_flags.push(raw),
+                        None if bare.starts_with('-') && !end_of_options => {
+                            s.dynamic_flags.push(raw)
+                        }
                         None => s.positional.push(word),
                     }
                     continue;
@@ -403,13 +455,23 @@ impl<'a> Subject<'a> {
     fn flag(&self, spec: &FlagSpec) -> (Certainty, Option<String>) {
         // GNU tools accept any unambiguous prefix of a long option (`--rec` for
         // `--recursive`), so a given long flag matches when it is a prefix of the spelling.
-        let long = spec.long.iter().any(|l| self.long.iter().any(|g| !g.is_empty() && l.starts_with(g)));
+        let long = spec
+            .long
+            .iter()
+            .any(|l| self.long.iter().any(|g| !g.is_empty() && l.starts_with(g)));
         if long || self.flag_exact(spec) == Certainty::Certain {
             return (Certainty::Certain, None);
         }
         // `--pid=$MODE` may be `--pid=host`.
-        if let Some((_, raw)) = self.dynamic_named.iter().find(|(name, _)| spec.exact.iter().any(|g| g.as_str().starts_with(&format!("--{name}=")))) {
-            return (Certainty::Possible, Some(format!("`{raw}` is only known at run time")));
+        if let Some((_, raw)) = self.dynamic_named.iter().find(|(name, _)| {
+            spec.exact
+                .iter()
+                .any(|g| g.as_str().starts_with(&format!("--{name}=")))
+        }) {
+            return (
+                Certainty::Possible,
+                Some(format!("`{raw}` is only known at run time")),
+            );
         }
         match self.dynamic_flags.first() {
             Some(raw) => (Certainty::Possible, Some(format!("`{raw}` may be a flag"))),
@@ -421,10 +483,21 @@ impl<'a> Subject<'a> {
     fn flag_exact(&self, spec: &FlagSpec) -> Certainty {
         let long = spec.long.iter().any(|l| self.long.contains(&l.as_str()));
         let short = spec.short.iter().any(|c| {
-            self.short.contains(c) || self.words.iter().any(|w| w.len() == 2 && w.ends_with(*c) && w.starts_with('-'))
+            self.short.contains(c)
+                || self
+                    .words
+                    .iter()
+                    .any(|w| w.len() == 2 && w.ends_with(*c) && w.starts_with('-'))
         });
-        let exact = spec.exact.iter().any(|g| self.words.iter().any(|w| g.is_match(w)));
-        if long || short || exact { Certainty::Certain } else { Certainty::No }
+        let exact = spec
+            .exact
+            .iter()
+            .any(|g| self.words.iter().any(|w| g.is_match(w)));
+        if long || short || exact {
+            Certainty::Certain
+        } else {
+            Certainty::No
+        }
     }
 
     fn args(&self, list: &GlobList, skip: usize) -> (Certainty, Option<String>) {
@@ -440,7 +513,12 @@ impl<'a> Subject<'a> {
     }
 
     fn writes(&self, list: &GlobList) -> (Certainty, Option<String>) {
-        best(self.inv.writes.iter().map(|w| word_in_list(w, list, self.exemptions)))
+        best(
+            self.inv
+                .writes
+                .iter()
+                .map(|w| word_in_list(w, list, self.exemptions)),
+        )
     }
 
     fn stdin_kind(&self) -> &'static str {
@@ -453,13 +531,30 @@ impl<'a> Subject<'a> {
     }
 
     fn env(&self, globs: &[Glob]) -> (Certainty, Option<String>) {
-        let hit = self.inv.assignments.iter().any(|(name, _)| globs.iter().any(|g| g.is_match(name)));
-        (if hit { Certainty::Certain } else { Certainty::No }, None)
+        let hit = self
+            .inv
+            .assignments
+            .iter()
+            .any(|(name, _)| globs.iter().any(|g| g.is_match(name)));
+        (
+            if hit {
+                Certainty::Certain
+            } else {
+                Certainty::No
+            },
+            None,
+        )
     }
 
     fn sql(&self, keywords: &[String]) -> (Certainty, Option<String>) {
-        let Some(tool) = self.tool else { return (Certainty::No, None) };
-        let has = |names: &[String]| self.words.iter().any(|w| names.iter().any(|n| option_is(w, n)));
+        let Some(tool) = self.tool else {
+            return (Certainty::No, None);
+        };
+        let has = |names: &[String]| {
+            self.words
+                .iter()
+                .any(|w| names.iter().any(|n| option_is(w, n)))
+        };
         if has(&tool.no_sql_options) {
             return (Certainty::No, None);
         }
@@ -469,7 +564,11 @@ impl<'a> Subject<'a> {
             let Some(text) = word.literal() else { continue };
             for name in &tool.sql_options {
                 // `-c SQL`, or a cluster of short options ending in it (`psql -Atc SQL`).
-                let cluster_end = name.len() == 2 && text.len() > 2 && text.starts_with('-') && !text.starts_with("--") && text.ends_with(&name[1..]);
+                let cluster_end = name.len() == 2
+                    && text.len() > 2
+                    && text.starts_with('-')
+                    && !text.starts_with("--")
+                    && text.ends_with(&name[1..]);
                 if text == name || cluster_end {
                     if let Some(next) = words.peek() {
                         texts.push(next);
@@ -479,32 +578,60 @@ impl<'a> Subject<'a> {
                 }
             }
         }
-        if let Some(w) = tool.sql_argument.and_then(|n| n.checked_sub(1)).and_then(|i| self.positional.get(i)) {
+        if let Some(w) = tool
+            .sql_argument
+            .and_then(|n| n.checked_sub(1))
+            .and_then(|i| self.positional.get(i))
+        {
             texts.push(w);
         }
         if texts.is_empty() {
             if has(&tool.sql_file_options) {
-                return (Certainty::Possible, Some("it runs SQL from a file gatekeep does not read".into()));
+                return (
+                    Certainty::Possible,
+                    Some("it runs SQL from a file gatekeep does not read".into()),
+                );
             }
             if !tool.sql_stdin {
                 return (Certainty::No, None);
             }
             return match &self.inv.stdin {
                 Stdin::Text(text) => (sql::uses_any(text, keywords), None),
-                Stdin::File(f) => (Certainty::Possible, Some(format!("it runs the SQL in `{}`", f.display()))),
-                Stdin::Pipe { from, .. } => (Certainty::Possible, Some(format!("it runs SQL piped from `{from}`"))),
-                Stdin::Inherited => (Certainty::Possible, Some("it reads SQL from its standard input".into())),
+                Stdin::File(f) => (
+                    Certainty::Possible,
+                    Some(format!("it runs the SQL in `{}`", f.display())),
+                ),
+                Stdin::Pipe { from, .. } => (
+                    Certainty::Possible,
+                    Some(format!("it runs SQL piped from `{from}`")),
+                ),
+                Stdin::Inherited => (
+                    Certainty::Possible,
+                    Some("it reads SQL from its standard input".into()),
+                ),
             };
         }
         self.scan_with(texts, None, keywords)
     }
 
-    fn scan_with(&self, texts: Vec<&Word>, inline: Option<&str>, keywords: &[String]) -> (Certainty, Option<String>) {
+    fn scan_with(
+        &self,
+        texts: Vec<&Word>,
+        inline: Option<&str>,
+        keywords: &[String],
+    ) -> (Certainty, Option<String>) {
         let mut result = (Certainty::No, None);
-        for text in texts.iter().map(|w| (w.literal(), w.display())).chain(inline.map(|v| (Some(v), v))) {
+        for text in texts
+            .iter()
+            .map(|w| (w.literal(), w.display()))
+            .chain(inline.map(|v| (Some(v), v)))
+        {
             let c = match text.0 {
                 Some(sql) => (sql::uses_any(sql, keywords), None),
-                None => (Certainty::Possible, Some(format!("the SQL `{}` is only known at run time", text.1))),
+                None => (
+                    Certainty::Possible,
+                    Some(format!("the SQL `{}` is only known at run time", text.1)),
+                ),
             };
             if c.0 > result.0 {
                 result = c;
@@ -542,12 +669,26 @@ fn word_in_list(word: &Word, list: &GlobList, exemptions: bool) -> (Certainty, O
             let norm = normalize(text);
             let hit = list.matches_positive(text) || list.matches_positive(&norm);
             let exempt = exemptions && list.is_exempt(&norm) && !escapes(&norm);
-            (if hit && !exempt { Certainty::Certain } else { Certainty::No }, None)
+            (
+                if hit && !exempt {
+                    Certainty::Certain
+                } else {
+                    Certainty::No
+                },
+                None,
+            )
         }
         Word::Dynamic { raw, why } => {
             let bare: String = raw.chars().filter(|c| !matches!(c, '"' | '\'')).collect();
-            if list.positive.iter().any(|g| g.is_universal() || g.is_match(&bare)) {
-                (Certainty::Possible, Some(format!("`{raw}` is only known at run time ({why})")))
+            if list
+                .positive
+                .iter()
+                .any(|g| g.is_universal() || g.is_match(&bare))
+            {
+                (
+                    Certainty::Possible,
+                    Some(format!("`{raw}` is only known at run time ({why})")),
+                )
             } else {
                 (Certainty::No, None)
             }
@@ -558,7 +699,12 @@ fn word_in_list(word: &Word, list: &GlobList, exemptions: bool) -> (Certainty, O
 /// The form of a word that exemptions are checked against.
 fn normalize(word: &str) -> String {
     match word.split_once("://") {
-        Some((scheme, rest)) if !scheme.is_empty() && scheme.chars().all(|c| c.is_ascii_alphanumeric() || c == '+') => {
+        Some((scheme, rest))
+            if !scheme.is_empty()
+                && scheme
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '+') =>
+        {
             // Drop `user:password@` before the host: the host is what follows the last `@`
             // of the authority.
             let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
@@ -611,7 +757,11 @@ fn sequence_match(pattern: &[Option<Glob>], words: &[&Word]) -> (Certainty, Opti
 
 /// `skipped`: words were passed over by `**` to get here. A run-time word found that way is
 /// more likely an argument (`gh pr view "$PR"`) than a verb, so it does not match.
-fn sequence_match_from(pattern: &[Option<Glob>], words: &[&Word], skipped: bool) -> (Certainty, Option<String>, usize) {
+fn sequence_match_from(
+    pattern: &[Option<Glob>],
+    words: &[&Word],
+    skipped: bool,
+) -> (Certainty, Option<String>, usize) {
     match pattern.split_first() {
         None => (Certainty::Certain, None, 0),
         Some((None, rest)) => (0..=words.len())
@@ -622,20 +772,27 @@ fn sequence_match_from(pattern: &[Option<Glob>], words: &[&Word], skipped: bool)
             .max_by_key(|m| m.0)
             .unwrap_or((Certainty::No, None, 0)),
         Some((Some(glob), rest)) => {
-            let Some((word, tail)) = words.split_first() else { return (Certainty::No, None, 0) };
+            let Some((word, tail)) = words.split_first() else {
+                return (Certainty::No, None, 0);
+            };
             let here = match word {
                 Word::Literal(w) if glob.is_match(w) => (Certainty::Certain, None),
                 Word::Literal(_) => return (Certainty::No, None, 0),
                 Word::Dynamic { .. } if skipped => return (Certainty::No, None, 0),
-                Word::Dynamic { raw, .. } => {
-                    (Certainty::Possible, Some(format!("the subcommand `{raw}` is only known at run time")))
-                }
+                Word::Dynamic { raw, .. } => (
+                    Certainty::Possible,
+                    Some(format!("the subcommand `{raw}` is only known at run time")),
+                ),
             };
             let (c, why, n) = sequence_match_from(rest, tail, false);
             if c == Certainty::No {
                 return (c, why, 0);
             }
-            if here.0 < c { (here.0, here.1, n + 1) } else { (c, why, n + 1) }
+            if here.0 < c {
+                (here.0, here.1, n + 1)
+            } else {
+                (c, why, n + 1)
+            }
         }
     }
 }
@@ -646,7 +803,10 @@ mod tests {
 
     #[test]
     fn urls_lose_their_user_part() {
-        assert_eq!(normalize("http://localhost:80@evil.example/x"), "http://evil.example/x");
+        assert_eq!(
+            normalize("http://localhost:80@evil.example/x"),
+            "http://evil.example/x"
+        );
         assert_eq!(normalize("https://u:p@h/p?q=a@b"), "https://h/p?q=a@b");
         assert_eq!(normalize("./a/"), "a");
     }

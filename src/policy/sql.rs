@@ -23,7 +23,11 @@ pub fn uses_any(text: &str, keywords: &[String]) -> Certainty {
             words.iter().any(|w| w == k)
         }
     });
-    if hit { Certainty::Certain } else { Certainty::No }
+    if hit {
+        Certainty::Certain
+    } else {
+        Certainty::No
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -70,7 +74,10 @@ fn keywords_of(text: &str, dialect: Dialect) -> Vec<String> {
                 i += 1;
             }
             '-' if chars.get(i + 1) == Some(&'-')
-                && (dialect == Dialect::Postgres || chars.get(i + 2).is_none_or(|c| c.is_whitespace() || c.is_control())) =>
+                && (dialect == Dialect::Postgres
+                    || chars
+                        .get(i + 2)
+                        .is_none_or(|c| c.is_whitespace() || c.is_control())) =>
             {
                 flush(&mut current, &mut words);
                 while i < chars.len() && chars[i] != '\n' {
@@ -85,7 +92,10 @@ fn keywords_of(text: &str, dialect: Dialect) -> Vec<String> {
                 }
             }
             // MySQL runs the body of `/*! ... */`: read it as code.
-            '/' if chars.get(i + 1) == Some(&'*') && chars.get(i + 2) == Some(&'!') && dialect == Dialect::MySql => {
+            '/' if chars.get(i + 1) == Some(&'*')
+                && chars.get(i + 2) == Some(&'!')
+                && dialect == Dialect::MySql =>
+            {
                 flush(&mut current, &mut words);
                 i += 3;
             }
@@ -129,7 +139,10 @@ mod tests {
             ("select deleted_at from users", Certainty::No),
             ("select 1; -- drop table x", Certainty::No),
             ("select 1; /* delete */ select 2", Certainty::No),
-            ("WITH x AS (SELECT 1) UPDATE t SET a = 1", Certainty::Certain),
+            (
+                "WITH x AS (SELECT 1) UPDATE t SET a = 1",
+                Certainty::Certain,
+            ),
             ("DO $$ BEGIN TRUNCATE t; END $$", Certainty::Certain),
             ("select 'it''s'; truncate t", Certainty::Certain),
             ("\\! rm -rf /", Certainty::Certain),

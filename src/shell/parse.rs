@@ -19,6 +19,10 @@ pub const MAX_DEPTH: usize = 16;
 pub const MAX_INVOCATIONS: usize = 2_000;
 /// Longest command line read, in bytes.
 pub const MAX_INPUT: usize = 256 * 1024;
+/// Deepest nesting of `(`, `{`, `$(` and backticks read. brush-parser recurses once per
+/// level (deep input overflows the stack) and backtracks on `( (` (time doubles per level),
+/// so deeper input is unreadable before it is parsed.
+pub const MAX_NESTING: usize = 16;
 
 /// Reads one shell string as `bash -c` would.
 pub fn parse_shell(text: &str) -> Script {
@@ -91,11 +95,19 @@ impl Walker {
 
     fn over_budget(&mut self, text: &str, ctx: &Ctx) -> bool {
         if ctx.depth > MAX_DEPTH {
-            self.unreadable(text, format!("commands are nested more than {MAX_DEPTH} deep"), ctx);
+            self.unreadable(
+                text,
+                format!("commands are nested more than {MAX_DEPTH} deep"),
+                ctx,
+            );
             return true;
         }
         if self.script.invocations.len() >= MAX_INVOCATIONS {
-            self.unreadable(text, format!("the line holds more than {MAX_INVOCATIONS} commands"), ctx);
+            self.unreadable(
+                text,
+                format!("the line holds more than {MAX_INVOCATIONS} commands"),
+                ctx,
+            );
             return true;
         }
         false
@@ -107,22 +119,55 @@ impl Walker {
             return;
         }
         if text.len() > MAX_INPUT {
-            self.unreadable(&text[..64], format!("the command is longer than {MAX_INPUT} bytes"), ctx);
+            let head: String = text.chars().take(64).collect();
+            self.unreadable(
+                &head,
+                format!("the command is longer than {MAX_INPUT} bytes"),
+                ctx,
+            );
+            return;
+        }
+        if nesting_depth(text) > MAX_NESTING {
+            let head: String = text.chars().take(64).collect();
+            self.unreadable(
+                &head,
+                format!(
+                    "brackets, braces or substitutions are nested more than {MAX_NESTING} deep"
+                ),
+                ctx,
+            );
+            return;
+        }
+        if ansi_c_continuation(text) {
+            self.unreadable(
+                text,
+                "a backslash-newline inside $'...', which bash keeps and gatekeep's parser drops, so the two would read different commands",
+                ctx,
+            );
             return;
         }
         if text.contains('\0') {
-            self.unreadable(text, "the command contains a NUL byte, which bash would truncate at", ctx);
+            self.unreadable(
+                text,
+                "the command contains a NUL byte, which bash would truncate at",
+                ctx,
+            );
             return;
         }
         let options = word::parser_options();
-        let mut parser = brush_parser::Parser::new(std::io::BufReader::new(text.as_bytes()), &options);
+        let mut parser =
+            brush_parser::Parser::new(std::io::BufReader::new(text.as_bytes()), &options);
         match parser.parse_program() {
             Ok(program) => {
                 for list in &program.complete_commands {
                     self.compound_list(list, ctx);
                 }
             }
-            Err(err) => self.unreadable(text, format!("bash syntax that gatekeep cannot parse ({err})"), ctx),
+            Err(err) => self.unreadable(
+                text,
+                format!("bash syntax that gatekeep cannot parse ({err})"),
+                ctx,
+            ),
         }
     }
 
@@ -159,7 +204,11 @@ impl Walker {
 
     /// Walks one command; returns what it writes to a pipe: its program, the kind of text,
     /// and the text itself when it is literal (`echo`, `printf`, `cat <<EOF`).
-    fn command(&mut self, command: &ast::Command, ctx: &Ctx) -> (String, PipeSource, Option<String>) {
+    fn command(
+        &mut self,
+        command: &ast::Command,
+        ctx: &Ctx,
+    ) -> (String, PipeSource, Option<String>) {
         match command {
             ast::Command::Simple(simple) => self.simple(simple, ctx),
             ast::Command::Compound(compound, redirects) => {
@@ -229,7 +278,10 @@ impl Walker {
                 self.compound_list(&f.body.list, ctx);
             }
             ast::CompoundCommand::ArithmeticForClause(f) => {
-                for expr in [&f.initializer, &f.condition, &f.updater].into_iter().flatten() {
+                for expr in [&f.initializer, &f.condition, &f.updater]
+                    .into_iter()
+                    .flatten()
+                {
                     self.arithmetic(&expr.value, ctx);
                 }
                 self.compound_list(&f.body.list, ctx);
@@ -264,7 +316,35 @@ impl Walker {
                 ctx.concurrent = true;
                 self.command(&c.body, &ctx);
             }
-            ast::CompoundCommand::Arithmetic(a) => self.arithmetic(&a.expr.value, ctx),
+            ast::CompoundCommand::Arithmetic(a) => {
+                self.arithmetic(&a.expr.value, ctx);
+                // brush-parser also reads `( ( cmd ) )`, two subshells to bash, as arithmetic.
+                // Read the expression as commands too: real arithmetic yields nothing that
+                // matters (or fails to parse, which is ignored here), a misread subshell
+                // yields its commands.
+                let mut probe = Walker::default();
+                probe.script_text(&a.expr.value, &ctx.nested("(( ))"));
+                if probe
+                    .script
+                    .unreadable
+                    .iter()
+                    .all(|u| u.why.starts_with("bash syntax"))
+                {
+                    probe.script.unreadable.clear();
+                }
+                self.absorb(probe);
+            }
+        }
+    }
+
+    /// Takes over what another walker found.
+    fn absorb(&mut self, other: Walker) {
+        self.script.invocations.extend(other.script.invocations);
+        self.script.unreadable.extend(other.script.unreadable);
+        for c in other.script.constructs {
+            if !self.script.constructs.contains(&c) {
+                self.script.constructs.push(c);
+            }
         }
     }
 
@@ -320,7 +400,9 @@ impl Walker {
                             K::Read if fd.as_deref().is_none_or(|f| f == "0") => {
                                 *stdin = Some(Stdin::File(word));
                             }
-                            K::Write | K::Append | K::Clobber | K::ReadAndWrite => writes.push(word),
+                            K::Write | K::Append | K::Clobber | K::ReadAndWrite => {
+                                writes.push(word)
+                            }
                             K::DuplicateOutput if !is_fd_number(&word) => writes.push(word),
                             _ => {}
                         }
@@ -351,7 +433,11 @@ impl Walker {
         }
     }
 
-    fn simple(&mut self, simple: &ast::SimpleCommand, ctx: &Ctx) -> (String, PipeSource, Option<String>) {
+    fn simple(
+        &mut self,
+        simple: &ast::SimpleCommand,
+        ctx: &Ctx,
+    ) -> (String, PipeSource, Option<String>) {
         let mut writes = ctx.writes.clone();
         let mut program_globs = false;
 
@@ -367,15 +453,25 @@ impl Walker {
         for item in simple.suffix.iter().flat_map(|s| s.0.iter()) {
             self.item(item, false, &mut parts, ctx);
         }
-        let Parts { mut argv, assignments, writes: own_writes, stdin } = parts;
+        let Parts {
+            mut argv,
+            assignments,
+            writes: own_writes,
+            stdin,
+        } = parts;
         writes.extend(own_writes);
 
         if program_globs && let Some(first) = argv.first_mut() {
             let raw = first.display().to_owned();
-            *first = Word::dynamic(raw, "the program name is a glob that bash expands to file names");
+            *first = Word::dynamic(
+                raw,
+                "the program name is a glob that bash expands to file names",
+            );
         }
 
-        let stdin = stdin.or_else(|| ctx.stdin.clone()).unwrap_or(Stdin::Inherited);
+        let stdin = stdin
+            .or_else(|| ctx.stdin.clone())
+            .unwrap_or(Stdin::Inherited);
         let output = pipe_output(&argv, &stdin);
         let program = argv.first().map(|w| basename(w.display()).to_owned());
 
@@ -383,7 +479,9 @@ impl Walker {
             && function == program
             && ctx.concurrent
         {
-            let bomb = Construct::ForkBomb { name: function.clone() };
+            let bomb = Construct::ForkBomb {
+                name: function.clone(),
+            };
             if !self.script.constructs.contains(&bomb) {
                 self.script.constructs.push(bomb);
             }
@@ -410,14 +508,22 @@ impl Walker {
         output
     }
 
-    fn item(&mut self, item: &ast::CommandPrefixOrSuffixItem, in_prefix: bool, parts: &mut Parts, ctx: &Ctx) {
+    fn item(
+        &mut self,
+        item: &ast::CommandPrefixOrSuffixItem,
+        in_prefix: bool,
+        parts: &mut Parts,
+        ctx: &Ctx,
+    ) {
         use ast::CommandPrefixOrSuffixItem as I;
         match item {
             I::Word(w) => parts.argv.push(self.word(&w.value, ctx).word),
             I::AssignmentWord(assignment, raw) => {
                 if in_prefix {
                     let value = self.assignment_value(&assignment.value, ctx);
-                    parts.assignments.push((assignment_name(&assignment.name), value));
+                    parts
+                        .assignments
+                        .push((assignment_name(&assignment.name), value));
                 } else {
                     // `export X=...`, `declare X=...`: an argument to a builtin.
                     parts.argv.push(self.word(&raw.value, ctx).word);
@@ -466,7 +572,9 @@ impl Walker {
         if self.over_budget(&display, ctx) {
             return;
         }
-        let Some(first) = inv.argv.first() else { return };
+        let Some(first) = inv.argv.first() else {
+            return;
+        };
         if let Word::Dynamic { raw, why } = first {
             self.unreadable(
                 &display,
@@ -483,7 +591,8 @@ impl Walker {
             );
         }
         self.record_written(&inv);
-        let fresh = &inv.assignments[inv.assignments.len() - fresh_assignments.min(inv.assignments.len())..];
+        let fresh = &inv.assignments
+            [inv.assignments.len() - fresh_assignments.min(inv.assignments.len())..];
         let steps = unwrap::steps(&inv, fresh);
         self.script.invocations.push(inv.clone());
         self.steps_of(steps, &inv, ctx);
@@ -492,7 +601,12 @@ impl Walker {
     /// Remembers the files this invocation writes: redirection targets, and what curl, wget
     /// and friends save.
     fn record_written(&mut self, inv: &Invocation) {
-        let mut files: Vec<String> = inv.writes.iter().filter_map(Word::literal).map(str::to_owned).collect();
+        let mut files: Vec<String> = inv
+            .writes
+            .iter()
+            .filter_map(Word::literal)
+            .map(str::to_owned)
+            .collect();
         files.extend(unwrap::downloaded_files(inv));
         for file in files {
             let name = path_key(&file);
@@ -527,7 +641,11 @@ impl Walker {
 
     fn step(&mut self, step: Step, outer: &Invocation, ctx: &Ctx) {
         match step {
-            Step::Run { argv, via, assignments } => {
+            Step::Run {
+                argv,
+                via,
+                assignments,
+            } => {
                 let mut ctx = ctx.nested(via);
                 ctx.stdin = Some(outer.stdin.clone());
                 let fresh = assignments.len();
@@ -619,6 +737,64 @@ fn path_key(path: &str) -> String {
     parts.into_iter().rev().collect::<Vec<_>>().join("/")
 }
 
+/// The deepest nesting of `(`, `{` and backticks outside single quotes. It over-counts (a
+/// `(` inside double quotes counts too), which only makes input unreadable sooner.
+fn nesting_depth(text: &str) -> usize {
+    let (mut depth, mut max, mut backticks) = (0usize, 0usize, 0usize);
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                chars.next();
+            }
+            '\'' => {
+                // Single quotes hold no syntax (`$'...'` escapes do not nest either).
+                for q in chars.by_ref() {
+                    if q == '\'' {
+                        break;
+                    }
+                }
+            }
+            '(' | '{' => depth += 1,
+            ')' | '}' => depth = depth.saturating_sub(1),
+            '`' => backticks += 1,
+            _ => {}
+        }
+        max = max.max(depth + backticks / 2);
+    }
+    max
+}
+
+/// Whether a `$'...'` string holds a backslash-newline: brush-parser's tokenizer removes the
+/// pair, bash keeps it (or, after `\\` or `\c`, reads it differently).
+fn ansi_c_continuation(text: &str) -> bool {
+    let mut rest = text;
+    while let Some(start) = rest.find("$'") {
+        let body = &rest[start + 2..];
+        let mut escaped = false;
+        for (i, c) in body.char_indices() {
+            if escaped {
+                if c == '\n' {
+                    return true;
+                }
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '\'' {
+                rest = &body[i + 1..];
+                break;
+            }
+            if i + c.len_utf8() == body.len() {
+                return false;
+            }
+        }
+        if body.is_empty() {
+            return false;
+        }
+    }
+    false
+}
+
 fn assignment_name(name: &ast::AssignmentName) -> String {
     match name {
         ast::AssignmentName::VariableName(n) => n.clone(),
@@ -627,7 +803,8 @@ fn assignment_name(name: &ast::AssignmentName) -> String {
 }
 
 fn is_fd_number(word: &Word) -> bool {
-    word.literal().is_some_and(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit() || b == b'-'))
+    word.literal()
+        .is_some_and(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit() || b == b'-'))
 }
 
 /// Programs whose output is text fetched from the network.
@@ -648,7 +825,11 @@ const DECODERS: &[&str] = &[
 /// and `cat` of a here-document; otherwise only the program's name and kind.
 fn pipe_output(argv: &[Word], stdin: &Stdin) -> (String, PipeSource, Option<String>) {
     let Some(program) = argv.first().and_then(|w| w.literal()).map(basename) else {
-        return ("a command only known at run time".into(), PipeSource::Other, None);
+        return (
+            "a command only known at run time".into(),
+            PipeSource::Other,
+            None,
+        );
     };
     let args: Option<Vec<&str>> = argv[1..].iter().map(|w| w.literal()).collect();
     let text = match (program, &args) {

@@ -35,18 +35,27 @@ pub fn expand(raw: &str) -> Expanded {
         Ok(pieces) => pieces,
         Err(_) => {
             out.word = Word::dynamic(raw, "the word could not be parsed");
-            out.unreadable.push(format!("the word `{raw}` could not be parsed"));
+            out.unreadable
+                .push(format!("the word `{raw}` could not be parsed"));
             return out;
         }
     };
     let mut value = String::new();
     let mut why: Option<String> = None;
     let mut unquoted = String::new();
-    join(raw, &pieces, false, &mut value, &mut why, &mut unquoted, &mut out);
+    join(
+        raw,
+        &pieces,
+        false,
+        &mut value,
+        &mut why,
+        &mut unquoted,
+        &mut out,
+    );
     if has_brace_expansion(&unquoted) {
         why.get_or_insert_with(|| "brace expansion turns it into several words".into());
     }
-    out.globs = unquoted.contains(['*', '?', '[']);
+    out.globs = has_glob(&unquoted);
     out.word = match why {
         None => Word::Literal(value),
         Some(why) => Word::Dynamic {
@@ -69,7 +78,15 @@ pub fn heredoc_substitutions(body: &str) -> Expanded {
     match brush_parser::word::parse_heredoc(body, &parser_options()) {
         Ok(pieces) => {
             let (mut value, mut why, mut unquoted) = (String::new(), None, String::new());
-            join(body, &pieces, true, &mut value, &mut why, &mut unquoted, &mut out);
+            join(
+                body,
+                &pieces,
+                true,
+                &mut value,
+                &mut why,
+                &mut unquoted,
+                &mut out,
+            );
             if let Some(why) = why {
                 out.word = Word::Dynamic {
                     raw: body.to_owned(),
@@ -103,11 +120,15 @@ fn join(
 ) {
     for piece in pieces {
         match &piece.piece {
+            WordPiece::Text(s) if quoted => {
+                // Inside double quotes brush-parser leaves `\<newline>` in the text, but bash
+                // removes it there as it does unquoted: `"r\<newline>m"` is `rm`. No other
+                // backslash pair can be in this text: `\\` is an escape sequence of its own.
+                value.push_str(&s.replace("\\\n", ""));
+            }
             WordPiece::Text(s) => {
                 value.push_str(s);
-                if !quoted {
-                    unquoted.push_str(s);
-                }
+                unquoted.push_str(s);
             }
             WordPiece::SingleQuotedText(s) => value.push_str(s),
             WordPiece::AnsiCQuotedText(s) => value.push_str(&decode_ansi_c(s)),
@@ -132,7 +153,9 @@ fn join(
                     value.push_str(user);
                 }
                 _ => {
-                    why.get_or_insert_with(|| "a directory-stack tilde is only known at run time".into());
+                    why.get_or_insert_with(|| {
+                        "a directory-stack tilde is only known at run time".into()
+                    });
                 }
             },
             WordPiece::ParameterExpansion(_) => {
@@ -144,7 +167,8 @@ fn join(
                 }
                 why.get_or_insert_with(|| "it contains a variable, only known at run time".into());
             }
-            WordPiece::CommandSubstitution(text) | WordPiece::BackquotedCommandSubstitution(text) => {
+            WordPiece::CommandSubstitution(text)
+            | WordPiece::BackquotedCommandSubstitution(text) => {
                 out.substitutions.push(text.clone());
                 why.get_or_insert_with(|| "it contains the output of a command".into());
             }
@@ -159,6 +183,15 @@ fn join(
             }
         }
     }
+}
+
+/// Unquoted `*`, `?`, or a `[` closed by a later `]`: pathname expansion. A `[` with no
+/// `]` after it (the `[` test command) is literal, as in bash.
+fn has_glob(unquoted: &str) -> bool {
+    unquoted.contains(['*', '?'])
+        || unquoted
+            .find('[')
+            .is_some_and(|open| unquoted[open + 1..].contains(']'))
 }
 
 /// Unquoted `{a,b}` or `{1..3}`: bash turns one word into several before running it.
@@ -257,11 +290,22 @@ pub fn decode_ansi_c(body: &str) -> String {
                 }
             }
             'c' if i < chars.len() => {
-                // Control character: `\cx` is x & 0x1f.
-                flush(&mut bytes, &mut out);
-                let ctl = (chars[i] as u32) & 0x1f;
-                out.push(char::from_u32(ctl).unwrap_or('\u{fffd}'));
+                // Control character: bash's TOCTRL takes the next byte `x` and gives
+                // x & 0x1f, except that `\c?` is DEL. It reads one byte, not one character:
+                // the rest of a multi-byte character follows as is. A backslash right after
+                // a backslash control (`\c\\`) belongs to it.
+                let mut utf8 = [0u8; 4];
+                let (first, rest) = chars[i].encode_utf8(&mut utf8).as_bytes().split_at(1);
+                bytes.push(if first[0] == b'?' {
+                    0x7f
+                } else {
+                    first[0] & 0x1f
+                });
+                bytes.extend_from_slice(rest);
                 i += 1;
+                if first[0] == b'\\' && chars.get(i) == Some(&'\\') {
+                    i += 1;
+                }
             }
             other => {
                 flush(&mut bytes, &mut out);
@@ -271,6 +315,11 @@ pub fn decode_ansi_c(body: &str) -> String {
         }
     }
     flush(&mut bytes, &mut out);
+    // bash builds the decoded string as a C string: a NUL (`\0`, `\x00`, `\u0000`, `\c@`)
+    // ends it, and the rest of the `$'...'` is dropped. `$'rm\0x'` runs `rm`.
+    if let Some(nul) = out.find('\0') {
+        out.truncate(nul);
+    }
     out
 }
 
@@ -322,10 +371,21 @@ mod tests {
 
     #[test]
     fn dynamic_words_say_why() {
-        for raw in ["$X", "\"$HOME/x\"", "$(ls)", "`ls`", "$((1+2))", "{a,b}", "x{1..3}"] {
+        for raw in [
+            "$X",
+            "\"$HOME/x\"",
+            "$(ls)",
+            "`ls`",
+            "$((1+2))",
+            "{a,b}",
+            "x{1..3}",
+        ] {
             assert!(matches!(expand(raw).word, Word::Dynamic { .. }), "{raw}");
         }
-        assert_eq!(expand("$(rm -rf /)").substitutions, vec!["rm -rf /".to_owned()]);
+        assert_eq!(
+            expand("$(rm -rf /)").substitutions,
+            vec!["rm -rf /".to_owned()]
+        );
         assert_eq!(expand("\"`id`\"").substitutions, vec!["id".to_owned()]);
         assert!(!expand("${X:-$(rm -rf /)}").unreadable.is_empty());
     }
