@@ -58,7 +58,49 @@ fn main() -> Result<(), Box<dyn Error>> {
             toml::to_string(table)?
         )?;
     }
+    out.push_str("];\n\n");
+    // The program index, sorted for binary search: no hashing at start-up.
+    let mut by_program: std::collections::BTreeMap<String, Vec<usize>> =
+        std::collections::BTreeMap::new();
+    let (mut globbed, mut writes, mut env, mut constructs) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for (i, rule) in rules.iter().enumerate() {
+        let table = rule.as_table().ok_or("a [[rule]] that is not a table")?;
+        let programs: Vec<String> = table
+            .get("program")
+            .and_then(toml::Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if table.contains_key("construct") {
+            constructs.push(i);
+        } else if programs.is_empty() {
+            if table.contains_key("writes") {
+                writes.push(i);
+            }
+            if table.contains_key("env") {
+                env.push(i);
+            }
+        } else if programs.iter().all(|p| !p.contains(['*', '?', '[', '\\'])) {
+            for p in programs {
+                by_program.entry(p).or_default().push(i);
+            }
+        } else {
+            globbed.push(i);
+        }
+    }
+    out.push_str("pub static BY_PROGRAM: &[(&str, &[usize])] = &[\n");
+    for (program, rules) in &by_program {
+        writeln!(out, "    ({program:?}, &{rules:?}),")?;
+    }
     out.push_str("];\n");
+    writeln!(out, "pub static GLOBBED: &[usize] = &{globbed:?};")?;
+    writeln!(out, "pub static ON_WRITES: &[usize] = &{writes:?};")?;
+    writeln!(out, "pub static ON_ENV: &[usize] = &{env:?};")?;
+    writeln!(out, "pub static CONSTRUCTS: &[usize] = &{constructs:?};")?;
     let dest = std::path::Path::new(&std::env::var("OUT_DIR")?).join("builtin_index.rs");
     std::fs::write(dest, out)?;
     Ok(())

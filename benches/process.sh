@@ -13,17 +13,34 @@ if ! command -v hyperfine >/dev/null; then
   fi
 fi
 
-cargo build --release --quiet
-bin=target/release/gatekeep
+# The same static build install.sh makes.
+host=$(rustc -vV | sed -n 's/^host: //p')
+case "$host" in
+  *-linux-gnu)
+    RUSTFLAGS="${RUSTFLAGS:-} -C target-feature=+crt-static" cargo build --release --locked --quiet --target "$host"
+    bin="target/$host/release/gatekeep" ;;
+  *) cargo build --release --locked --quiet; bin=target/release/gatekeep ;;
+esac
 home=$(mktemp -d)
 trap 'rm -rf "$home"' EXIT
 export HOME=$home XDG_CONFIG_HOME=$home/.config
 
-hyperfine --shell=none --warmup 20 --runs 300 -N \
-  '/bin/true' \
+# `true` is the baseline: what gatekeep adds to an allowed command is the difference
+# between `gatekeep exec -- true` and `true` (medians in the exported JSON).
+hyperfine --shell=none --warmup 50 --runs 1000 -N \
+  'true' \
+  "$bin exec -- true" \
   "$bin check -- true" \
   "$bin check -- git status --short" \
   "$bin check --shell 'kubectl --context prod -n payments delete deploy api'" \
   "$bin check --shell 'cd /srv && sudo -u postgres pg_dump app | gzip > /backup/app.sql.gz'" \
-  --export-markdown target/process-times.md
-echo "results: target/process-times.md"
+  --export-markdown target/process-times.md --export-json target/process-times.json
+python3 - <<'PY'
+import json
+r = {x["command"]: x["median"] for x in json.load(open("target/process-times.json"))["results"]}
+base = r["true"]
+for cmd, median in r.items():
+    print(f"{median * 1000:7.3f} ms median  (+{(median - base) * 1000:6.3f} ms)  {cmd}")
+PY
+echo "peak RSS of an allowed exec:"
+/usr/bin/time -v "$bin" exec -- true 2>&1 | grep "Maximum resident"

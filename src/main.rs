@@ -4,10 +4,24 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use gatekeep::cli::{self, Cli};
-use gatekeep::exit;
+use gatekeep::{exit, gate};
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    // `gatekeep exec -- ARGV...` is the form agents' shell tools send on every command:
+    // read it without building clap's parser, which costs about 0.1 ms of a sub-millisecond
+    // budget. Anything else (options, non-UTF-8 words) goes through clap as usual.
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if args.len() > 3 && args[1] == "exec" && args[2] == "--" {
+        let argv: Option<Vec<String>> = args[3..]
+            .iter()
+            .map(|a| a.to_str().map(str::to_owned))
+            .collect();
+        if let Some(argv) = argv {
+            let code = gate::exec(&gate::Command::Argv(argv), &gate::ExecOptions::default());
+            return ExitCode::from(u8::try_from(code).unwrap_or(255));
+        }
+    }
+    let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();

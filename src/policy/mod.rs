@@ -99,9 +99,12 @@ struct Slot {
     layer: Layer,
     source: Source,
     rule: OnceCell<Rule>,
+    /// Switched off by the system layer (`disable = [...]`).
+    disabled: bool,
 }
 
-/// What makes a rule worth trying on a command.
+/// What makes a file rule worth trying on a command. Built-in rules are indexed by
+/// `build.rs` into static sorted tables instead, so a process pays nothing for them.
 #[derive(Debug, Default)]
 struct Index {
     /// Rules by literal program name.
@@ -117,18 +120,24 @@ struct Index {
 }
 
 /// A layered policy: the built-in pack, then the files of each layer, most trusted first.
+/// Slot `i` below `builtin::RULES.len()` is built-in rule `i`, possibly redefined or
+/// disabled by the system layer; file rules follow.
 #[derive(Debug, Default)]
 pub struct Policy {
     slots: Vec<Slot>,
     /// Tool tables from files (system layer), which take precedence over built-in ones.
     tools: HashMap<String, ToolSpec>,
-    builtin_tools: HashMap<&'static str, (&'static str, OnceCell<ToolSpec>)>,
+    /// Built-in tool tables, parsed on first use (same order as `builtin::TOOLS`).
+    builtin_tools: Vec<OnceCell<ToolSpec>>,
+    /// Compiled program globs of built-in rules, on first use.
+    builtin_globs: OnceCell<Vec<(usize, Vec<glob::Glob>)>>,
     /// Built-in rules the system layer disabled, with the layer that disabled them.
     pub disabled: Vec<(String, Layer)>,
     /// The layers that were loaded, most trusted first.
     pub layers: Vec<Layer>,
     index: Index,
 }
+
 /// One rule that fired for a command.
 #[derive(Clone, Debug, Serialize)]
 pub struct RuleHit {
@@ -200,6 +209,7 @@ impl Policy {
             layer,
             source: Source::Builtin(rule),
             rule: OnceCell::new(),
+            disabled: false,
         });
     }
 
@@ -208,6 +218,7 @@ impl Policy {
             layer,
             source: Source::File,
             rule: OnceCell::from(rule),
+            disabled: false,
         });
         self.slots.len() - 1
     }
@@ -218,21 +229,16 @@ impl Policy {
             layer,
             source: Source::File,
             rule: OnceCell::from(rule),
+            disabled: false,
         };
     }
 
-    pub(crate) fn remove(&mut self, indexes: &[usize]) {
-        let mut i = 0;
-        self.slots.retain(|_| {
-            i += 1;
-            !indexes.contains(&(i - 1))
-        });
+    pub(crate) fn disable(&mut self, index: usize) {
+        self.slots[index].disabled = true;
     }
 
     pub(crate) fn set_builtin_tools(&mut self) {
-        for (name, source) in builtin::TOOLS {
-            self.builtin_tools.insert(name, (source, OnceCell::new()));
-        }
+        self.builtin_tools = builtin::TOOLS.iter().map(|_| OnceCell::new()).collect();
     }
 
     pub(crate) fn set_tool(&mut self, name: String, tool: ToolSpec) {
@@ -244,10 +250,13 @@ impl Policy {
         if let Some(tool) = self.tools.get(program) {
             return Some(tool);
         }
-        let (source, cell) = self.builtin_tools.get(program)?;
+        let i = builtin::TOOLS
+            .binary_search_by(|(name, _)| (*name).cmp(program))
+            .ok()?;
+        let cell = self.builtin_tools.get(i)?;
         // A built-in tool table that does not parse is caught by the test suite; should one
         // slip through, reading the command without it only makes more words positional.
-        Some(cell.get_or_init(|| toml::from_str(source).unwrap_or_default()))
+        Some(cell.get_or_init(|| toml::from_str(builtin::TOOLS[i].1).unwrap_or_default()))
     }
 
     /// The id of rule `i`, without compiling it.
@@ -273,42 +282,44 @@ impl Policy {
         &self.slots[i].layer
     }
 
+    /// The indexes of every rule in force (not disabled), most trusted first.
+    pub fn active(&self) -> impl Iterator<Item = usize> + '_ {
+        (0..self.slots.len()).filter(|&i| !self.slots[i].disabled)
+    }
+
+    /// How many rules are in force.
     pub fn len(&self) -> usize {
-        self.slots.len()
+        self.active().count()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.slots.is_empty()
+        self.len() == 0
     }
 
-    /// Builds the lookup index; called once after the layers are combined.
+    /// Whether slot `i` still holds the built-in rule `build.rs` indexed, in force.
+    fn builtin_in_force(&self, i: usize) -> bool {
+        self.slots
+            .get(i)
+            .is_some_and(|s| !s.disabled && matches!(s.source, Source::Builtin(_)))
+    }
+
+    /// Builds the index of file rules (and redefined built-in ones); called once after the
+    /// layers are combined.
     pub(crate) fn index(&mut self) {
         let mut index = Index::default();
-        for i in 0..self.slots.len() {
-            // Built-in rules are indexed from the facts `build.rs` extracted; file rules from
-            // their compiled form.
-            let (programs, writes, env, construct): (Vec<&str>, bool, bool, bool) =
-                match (&self.slots[i].source, self.slots[i].rule.get()) {
-                    (Source::Builtin(b), None) => {
-                        (b.programs.to_vec(), b.writes, b.env, b.construct)
-                    }
-                    (_, rule) => {
-                        let spec = &self.rule_or(i, rule).spec;
-                        (
-                            spec.program.iter().map(String::as_str).collect(),
-                            !spec.writes.is_empty(),
-                            !spec.env.is_empty(),
-                            spec.construct.is_some(),
-                        )
-                    }
-                };
-            if construct {
+        for i in self.active().collect::<Vec<_>>() {
+            if matches!(self.slots[i].source, Source::Builtin(_)) {
+                continue;
+            }
+            let spec = &self.rule(i).spec;
+            let programs: Vec<&str> = spec.program.iter().map(String::as_str).collect();
+            if spec.construct.is_some() {
                 index.constructs.push(i);
             } else if programs.is_empty() {
-                if writes {
+                if !spec.writes.is_empty() {
                     index.on_writes.push(i);
                 }
-                if env {
+                if !spec.env.is_empty() {
                     index.on_env.push(i);
                 }
             } else if programs.iter().all(|p| !p.contains(['*', '?', '[', '\\'])) {
@@ -326,33 +337,73 @@ impl Policy {
         self.index = index;
     }
 
-    fn rule_or<'a>(&'a self, i: usize, compiled: Option<&'a Rule>) -> &'a Rule {
-        compiled.unwrap_or_else(|| self.rule(i))
-    }
-
     /// Rule indexes that may apply to an invocation, in policy order.
     fn candidates(&self, inv: &crate::shell::Invocation, program: &str) -> Vec<usize> {
-        let mut out: Vec<usize> = self
-            .index
-            .by_program
-            .get(program)
-            .cloned()
-            .unwrap_or_default();
-        out.extend(
-            self.index
-                .by_glob
+        let mut out: Vec<usize> = Vec::new();
+        if let Ok(i) = builtin::BY_PROGRAM.binary_search_by(|(p, _)| (*p).cmp(program)) {
+            out.extend(
+                builtin::BY_PROGRAM[i]
+                    .1
+                    .iter()
+                    .filter(|&&r| self.builtin_in_force(r)),
+            );
+        }
+        let globbed = self.builtin_globs.get_or_init(|| {
+            builtin::GLOBBED
                 .iter()
-                .filter(|(_, globs)| globs.iter().any(|g| g.is_match(program)))
+                .map(|&r| {
+                    (
+                        r,
+                        builtin::RULES[r]
+                            .programs
+                            .iter()
+                            .filter_map(|p| glob::Glob::new(p).ok())
+                            .collect(),
+                    )
+                })
+                .collect()
+        });
+        let by_glob = globbed.iter().chain(&self.index.by_glob);
+        out.extend(
+            by_glob
+                .filter(|(i, globs)| {
+                    globs.iter().any(|g| g.is_match(program)) && !self.slots[*i].disabled
+                })
                 .map(|(i, _)| *i),
         );
+        if let Some(rules) = self.index.by_program.get(program) {
+            out.extend(rules);
+        }
         if !inv.writes.is_empty() {
+            out.extend(
+                builtin::ON_WRITES
+                    .iter()
+                    .filter(|&&r| self.builtin_in_force(r)),
+            );
             out.extend(&self.index.on_writes);
         }
         if !inv.assignments.is_empty() {
+            out.extend(
+                builtin::ON_ENV
+                    .iter()
+                    .filter(|&&r| self.builtin_in_force(r)),
+            );
             out.extend(&self.index.on_env);
         }
+        out.retain(|&i| !self.slots[i].disabled);
         out.sort_unstable();
         out.dedup();
+        out
+    }
+
+    /// Rules that match constructs of the whole line.
+    fn construct_rules(&self) -> Vec<usize> {
+        let mut out: Vec<usize> = builtin::CONSTRUCTS
+            .iter()
+            .copied()
+            .filter(|&r| self.builtin_in_force(r))
+            .collect();
+        out.extend(&self.index.constructs);
         out
     }
 
@@ -418,8 +469,7 @@ impl Policy {
         }
         for construct in &script.constructs {
             let hits: Vec<RuleHit> = self
-                .index
-                .constructs
+                .construct_rules()
                 .iter()
                 .filter(|&&i| self.rule(i).spec.construct.as_deref() == Some(construct.name()))
                 .map(|&i| self.hit(i, self.rule(i).spec.decision, Certainty::Certain, None))
@@ -494,7 +544,7 @@ impl Policy {
 
     /// Every rule (compiling the rest), most trusted first, for `policy show` and tests.
     pub fn rule_specs(&self) -> impl Iterator<Item = (&RuleSpec, &Layer)> {
-        (0..self.slots.len()).map(|i| (&self.rule(i).spec, self.layer(i)))
+        self.active().map(|i| (&self.rule(i).spec, self.layer(i)))
     }
 
     /// Whether `rule` fires on the command line `example` (for rule examples).
@@ -623,6 +673,24 @@ mod tests {
         for (name, source) in builtin::TOOLS {
             toml::from_str::<ToolSpec>(source).unwrap_or_else(|e| panic!("tool {name}: {e}"));
         }
+        // The static index covers every rule once and is sorted for binary search.
+        let mut seen: Vec<usize> = builtin::GLOBBED
+            .iter()
+            .chain(builtin::ON_WRITES)
+            .chain(builtin::ON_ENV)
+            .chain(builtin::CONSTRUCTS)
+            .copied()
+            .collect();
+        seen.extend(
+            builtin::BY_PROGRAM
+                .iter()
+                .flat_map(|(_, rules)| rules.iter().copied()),
+        );
+        seen.sort_unstable();
+        seen.dedup();
+        assert_eq!(seen, (0..builtin::RULES.len()).collect::<Vec<_>>());
+        assert!(builtin::BY_PROGRAM.windows(2).all(|w| w[0].0 < w[1].0));
+        assert!(builtin::TOOLS.windows(2).all(|w| w[0].0 < w[1].0));
         let ids: std::collections::HashSet<_> = builtin::RULES.iter().map(|b| b.id).collect();
         assert_eq!(
             ids.len(),
