@@ -77,6 +77,11 @@ const FINDS: &[(&str, &str)] = &[
     ("sudo -u postgres -g admin psql", "psql"),
     ("sudo -E -H rm -rf x", "rm -rf x"),
     ("sudo --user=root -- rm -rf x", "rm -rf x"),
+    ("sudo rm -rf x -e", "rm -rf x -e"),
+    (
+        "sudo grep -e pattern /etc/shadow",
+        "grep -e pattern /etc/shadow",
+    ),
     ("doas -u root rm -rf x", "rm -rf x"),
     ("su - root -c 'rm -rf x'", "rm -rf x"),
     (

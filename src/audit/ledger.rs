@@ -15,7 +15,7 @@
 //! and `verify` reports it.
 
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Write};
+use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
@@ -369,13 +369,6 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
         out.push(char::from(b"0123456789abcdef"[usize::from(b & 15)]));
     }
     out
-}
-
-/// Reads a whole file for export without holding the lock (appends are whole lines).
-pub fn read_all(path: &Path) -> std::io::Result<String> {
-    let mut s = String::new();
-    File::open(path)?.read_to_string(&mut s)?;
-    Ok(s)
 }
 
 #[cfg(test)]

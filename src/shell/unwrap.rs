@@ -536,43 +536,44 @@ fn join_as_script(args: &[Word]) -> Word {
     Word::Literal(text)
 }
 
+/// sudo's options that take a value.
+const SUDO_VALUE_OPTIONS: &[&str] = &[
+    "-u",
+    "--user",
+    "-g",
+    "--group",
+    "-C",
+    "--close-from",
+    "-D",
+    "--chdir",
+    "-h",
+    "--host",
+    "-p",
+    "--prompt",
+    "-r",
+    "--role",
+    "-t",
+    "--type",
+    "-U",
+    "--other-user",
+    "-T",
+    "--command-timeout",
+    "-R",
+    "--chroot",
+];
+
 fn sudo(args: &[Word], via: &str) -> Vec<Step> {
-    // -e edits files instead of running a command.
-    if args
+    // `sudo -e FILE` edits files instead of running a command; only sudo's own options count
+    // (`sudo grep -e x f` runs grep).
+    let (start, _) = skip_options(args, SUDO_VALUE_OPTIONS);
+    let edit = args[..start]
         .iter()
-        .any(|a| a.literal() == Some("-e") || a.literal() == Some("--edit"))
-    {
+        .filter_map(Word::literal)
+        .any(|a| a == "--edit" || (a.starts_with('-') && !a.starts_with("--") && a.contains('e')));
+    if edit {
         return Vec::new();
     }
-    wrap(
-        args,
-        &[
-            "-u",
-            "--user",
-            "-g",
-            "--group",
-            "-C",
-            "--close-from",
-            "-D",
-            "--chdir",
-            "-h",
-            "--host",
-            "-p",
-            "--prompt",
-            "-r",
-            "--role",
-            "-t",
-            "--type",
-            "-U",
-            "--other-user",
-            "-T",
-            "--command-timeout",
-            "-R",
-            "--chroot",
-        ],
-        0,
-        via,
-    )
+    wrap(args, SUDO_VALUE_OPTIONS, 0, via)
 }
 
 fn su(args: &[Word]) -> Vec<Step> {
