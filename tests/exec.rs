@@ -308,7 +308,10 @@ fn approve_at_the_terminal_runs_the_command_and_passes_its_status() {
     let env = Env::new();
     let mut pty = Pty::start(
         &env,
-        &line("--reason 'needed for the test' -- sh -c 'touch marker; exit 7'"),
+        // sh's $0 is a secret-looking assignment: it must be masked on screen and on disk.
+        &line(
+            "--reason 'needed for the test' -- sh -c 'touch marker; exit 7' DB_PASSWORD=hunter2-secret",
+        ),
     );
     pty.wait_for("[a] approve once");
     assert!(!env.marker().exists(), "nothing runs before the answer");
@@ -318,6 +321,11 @@ fn approve_at_the_terminal_runs_the_command_and_passes_its_status() {
         screen.contains("needed for the test") && screen.contains("ask-sh"),
         "{screen}"
     );
+    assert!(
+        screen.contains("DB_PASSWORD=****") && !screen.contains("hunter2-secret"),
+        "{screen}"
+    );
+    assert!(!env.ledger().contains("hunter2-secret"));
     assert_eq!(exit_and_restored(&screen), (7, true), "{screen}");
     assert!(env.marker().exists());
     let ledger = env.ledger();
