@@ -9,6 +9,80 @@
 use std::error::Error;
 use std::fmt::Write;
 
+/// A Rust string literal.
+fn lit(v: &toml::Value) -> Result<String, Box<dyn Error>> {
+    Ok(format!(
+        "{:?}.to_owned()",
+        v.as_str()
+            .ok_or_else(|| format!("expected a string, found {v}"))?
+    ))
+}
+
+fn strings(v: &toml::Value) -> Result<String, Box<dyn Error>> {
+    let items = v
+        .as_array()
+        .ok_or_else(|| format!("expected an array, found {v}"))?;
+    let items: Result<Vec<String>, _> = items.iter().map(lit).collect();
+    Ok(format!("vec![{}]", items?.join(", ")))
+}
+
+fn variant(v: &toml::Value) -> Result<String, Box<dyn Error>> {
+    let s = v
+        .as_str()
+        .ok_or_else(|| format!("expected a string, found {v}"))?;
+    let mut chars = s.chars();
+    let first = chars.next().ok_or("an empty decision or risk")?;
+    Ok(first.to_uppercase().chain(chars).collect())
+}
+
+/// The fields of a `RuleSpec` literal for one rule table. Keys map to field names; an
+/// unknown key makes the generated code fail to compile, as the TOML parser would refuse it.
+fn rule_fields(table: &toml::Table) -> Result<String, Box<dyn Error>> {
+    let mut out = String::new();
+    for (key, value) in table {
+        let field = match key.as_str() {
+            "id" | "message" => format!("{key}: {}, ", lit(value)?),
+            "decision" => format!("decision: Decision::{}, ", variant(value)?),
+            "risk" => format!("risk: Risk::{}, ", variant(value)?),
+            "construct" => format!("construct: Some({}), ", lit(value)?),
+            "quorum" | "timeout" => {
+                format!("{key}: Some({}), ", value.as_integer().ok_or("an integer")?)
+            }
+            "local_approval" => format!(
+                "local_approval: Some({}), ",
+                value.as_bool().ok_or("a boolean")?
+            ),
+            "match" => format!("must_match: {}, ", strings(value)?),
+            "not_match" => format!("must_not_match: {}, ", strings(value)?),
+            other => format!("{other}: {}, ", strings(value)?),
+        };
+        out.push_str(&field);
+    }
+    Ok(out)
+}
+
+fn tool_fields(table: &toml::Table) -> Result<String, Box<dyn Error>> {
+    // `short_clusters` defaults to true in the file format.
+    let mut out = String::new();
+    if !table.contains_key("short_clusters") {
+        out.push_str("short_clusters: true, ");
+    }
+    for (key, value) in table {
+        let field = match key.as_str() {
+            "short_clusters" | "sql_stdin" => {
+                format!("{key}: {}, ", value.as_bool().ok_or("a boolean")?)
+            }
+            "sql_argument" => format!(
+                "sql_argument: Some({}), ",
+                value.as_integer().ok_or("an integer")?
+            ),
+            other => format!("{other}: {}, ", strings(value)?),
+        };
+        out.push_str(&field);
+    }
+    Ok(out)
+}
+
 fn main() -> Result<(), Box<dyn Error>> {
     let path = "src/policy/builtin.toml";
     println!("cargo::rerun-if-changed={path}");
@@ -48,9 +122,27 @@ fn main() -> Result<(), Box<dyn Error>> {
                 })
                 .unwrap_or_default()
         };
+        // The literal first words of the rule's subcommand patterns: a command whose first
+        // argument is none of them cannot match, and the rule need not be compiled for it.
+        // Empty when a pattern starts with a glob or `**`, or there is no subcommand.
+        let patterns = strings("subcommand");
+        let firsts: Vec<&str> = patterns
+            .iter()
+            .filter_map(|p| p.split_whitespace().next())
+            .collect();
+        let first_words: Vec<&str> = if patterns.is_empty()
+            || firsts.len() != patterns.len()
+            || firsts
+                .iter()
+                .any(|w| *w == "**" || w.contains(['*', '?', '[', '\\']))
+        {
+            Vec::new()
+        } else {
+            firsts
+        };
         writeln!(
             out,
-            "    BuiltinRule {{ id: {id:?}, programs: &{:?}, writes: {}, env: {}, construct: {}, source: {:?} }},",
+            "    BuiltinRule {{ id: {id:?}, programs: &{:?}, first_words: &{first_words:?}, writes: {}, env: {}, construct: {}, source: {:?} }},",
             strings("program"),
             table.contains_key("writes"),
             table.contains_key("env"),
@@ -92,6 +184,30 @@ fn main() -> Result<(), Box<dyn Error>> {
             globbed.push(i);
         }
     }
+    // Every rule and tool table as Rust code, so a process parses no TOML at all; the test
+    // suite checks that each equals what the TOML parser makes of the same table.
+    out.push_str("/// Built-in rule `i`, as written in the pack.\npub fn rule_spec(i: usize) -> Option<RuleSpec> {\n    Some(match i {\n");
+    for (i, rule) in rules.iter().enumerate() {
+        let table = rule.as_table().ok_or("a [[rule]] that is not a table")?;
+        writeln!(
+            out,
+            "        {i} => RuleSpec {{ {}..RuleSpec::default() }},",
+            rule_fields(table)?
+        )?;
+    }
+    out.push_str("        _ => return None,\n    })\n}\n\n");
+    out.push_str("/// Built-in tool table `name`.\npub fn tool_spec(name: &str) -> Option<ToolSpec> {\n    Some(match name {\n");
+    if let Some(tools) = doc.get("tools").and_then(toml::Value::as_table) {
+        for (name, tool) in tools {
+            let table = tool.as_table().ok_or("a [tools.*] that is not a table")?;
+            writeln!(
+                out,
+                "        {name:?} => ToolSpec {{ {}..ToolSpec::default() }},",
+                tool_fields(table)?
+            )?;
+        }
+    }
+    out.push_str("        _ => return None,\n    })\n}\n\n");
     out.push_str("pub static BY_PROGRAM: &[(&str, &[usize])] = &[\n");
     for (program, rules) in &by_program {
         writeln!(out, "    ({program:?}, &{rules:?}),")?;

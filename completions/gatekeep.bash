@@ -31,6 +31,12 @@ _gatekeep() {
             gatekeep,help)
                 cmd="gatekeep__subcmd__help"
                 ;;
+            gatekeep,hook)
+                cmd="gatekeep__subcmd__hook"
+                ;;
+            gatekeep,init)
+                cmd="gatekeep__subcmd__init"
+                ;;
             gatekeep,man)
                 cmd="gatekeep__subcmd__man"
                 ;;
@@ -76,6 +82,12 @@ _gatekeep() {
             gatekeep__subcmd__help,help)
                 cmd="gatekeep__subcmd__help__subcmd__help"
                 ;;
+            gatekeep__subcmd__help,hook)
+                cmd="gatekeep__subcmd__help__subcmd__hook"
+                ;;
+            gatekeep__subcmd__help,init)
+                cmd="gatekeep__subcmd__help__subcmd__init"
+                ;;
             gatekeep__subcmd__help,man)
                 cmd="gatekeep__subcmd__help__subcmd__man"
                 ;;
@@ -91,6 +103,15 @@ _gatekeep() {
             gatekeep__subcmd__help__subcmd__audit,verify)
                 cmd="gatekeep__subcmd__help__subcmd__audit__subcmd__verify"
                 ;;
+            gatekeep__subcmd__help__subcmd__hook,claude-code)
+                cmd="gatekeep__subcmd__help__subcmd__hook__subcmd__claude__subcmd__code"
+                ;;
+            gatekeep__subcmd__help__subcmd__hook,codex)
+                cmd="gatekeep__subcmd__help__subcmd__hook__subcmd__codex"
+                ;;
+            gatekeep__subcmd__help__subcmd__hook,install)
+                cmd="gatekeep__subcmd__help__subcmd__hook__subcmd__install"
+                ;;
             gatekeep__subcmd__help__subcmd__policy,lint)
                 cmd="gatekeep__subcmd__help__subcmd__policy__subcmd__lint"
                 ;;
@@ -99,6 +120,30 @@ _gatekeep() {
                 ;;
             gatekeep__subcmd__help__subcmd__policy,test)
                 cmd="gatekeep__subcmd__help__subcmd__policy__subcmd__test"
+                ;;
+            gatekeep__subcmd__hook,claude-code)
+                cmd="gatekeep__subcmd__hook__subcmd__claude__subcmd__code"
+                ;;
+            gatekeep__subcmd__hook,codex)
+                cmd="gatekeep__subcmd__hook__subcmd__codex"
+                ;;
+            gatekeep__subcmd__hook,help)
+                cmd="gatekeep__subcmd__hook__subcmd__help"
+                ;;
+            gatekeep__subcmd__hook,install)
+                cmd="gatekeep__subcmd__hook__subcmd__install"
+                ;;
+            gatekeep__subcmd__hook__subcmd__help,claude-code)
+                cmd="gatekeep__subcmd__hook__subcmd__help__subcmd__claude__subcmd__code"
+                ;;
+            gatekeep__subcmd__hook__subcmd__help,codex)
+                cmd="gatekeep__subcmd__hook__subcmd__help__subcmd__codex"
+                ;;
+            gatekeep__subcmd__hook__subcmd__help,help)
+                cmd="gatekeep__subcmd__hook__subcmd__help__subcmd__help"
+                ;;
+            gatekeep__subcmd__hook__subcmd__help,install)
+                cmd="gatekeep__subcmd__hook__subcmd__help__subcmd__install"
                 ;;
             gatekeep__subcmd__policy,help)
                 cmd="gatekeep__subcmd__policy__subcmd__help"
@@ -131,7 +176,7 @@ _gatekeep() {
 
     case "${cmd}" in
         gatekeep)
-            opts="-h -V --help --version exec check policy audit completions man help"
+            opts="-h -V --help --version exec check policy audit init hook completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -315,7 +360,7 @@ _gatekeep() {
             return 0
             ;;
         gatekeep__subcmd__exec)
-            opts="-h --reason --agent --json --shell --help"
+            opts="-h --reason --agent --json --result-fd --result --shell --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -326,6 +371,14 @@ _gatekeep() {
                     return 0
                     ;;
                 --agent)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --result-fd)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --result)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -341,7 +394,7 @@ _gatekeep() {
             return 0
             ;;
         gatekeep__subcmd__help)
-            opts="exec check policy audit completions man help"
+            opts="exec check policy audit init hook completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -466,6 +519,76 @@ _gatekeep() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        gatekeep__subcmd__help__subcmd__hook)
+            opts="claude-code codex install"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gatekeep__subcmd__help__subcmd__hook__subcmd__claude__subcmd__code)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gatekeep__subcmd__help__subcmd__hook__subcmd__codex)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gatekeep__subcmd__help__subcmd__hook__subcmd__install)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gatekeep__subcmd__help__subcmd__init)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         gatekeep__subcmd__help__subcmd__man)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -529,6 +652,150 @@ _gatekeep() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gatekeep__subcmd__hook)
+            opts="-h --help claude-code codex install help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gatekeep__subcmd__hook__subcmd__claude__subcmd__code)
+            opts="-h --prompt --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gatekeep__subcmd__hook__subcmd__codex)
+            opts="-h --prompt --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gatekeep__subcmd__hook__subcmd__help)
+            opts="claude-code codex install help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gatekeep__subcmd__hook__subcmd__help__subcmd__claude__subcmd__code)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gatekeep__subcmd__hook__subcmd__help__subcmd__codex)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gatekeep__subcmd__hook__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gatekeep__subcmd__hook__subcmd__help__subcmd__install)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gatekeep__subcmd__hook__subcmd__install)
+            opts="-h --project --yes --help claude-code codex"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gatekeep__subcmd__init)
+            opts="-h --mode --help bash zsh fish"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --mode)
+                    COMPREPLY=($(compgen -W "aliases preexec" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;

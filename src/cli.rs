@@ -43,6 +43,16 @@ pub enum Cmd {
     /// Read and verify the local ledger of decisions.
     #[command(subcommand)]
     Audit(AuditCmd),
+    /// Print the snippet that guards an interactive shell: `eval "$(gatekeep init bash)"`.
+    Init {
+        #[arg(value_enum)]
+        shell: crate::integrations::shell::Shell,
+        #[arg(long, value_enum, default_value_t)]
+        mode: crate::integrations::shell::Mode,
+    },
+    /// Answer an agent's PreToolUse hook (JSON on stdin, JSON on stdout).
+    #[command(subcommand)]
+    Hook(HookCmd),
     /// Print a shell completion script.
     Completions {
         #[arg(value_enum)]
@@ -64,12 +74,50 @@ pub struct ExecArgs {
     /// When the command does not run, print the decision as JSON on stdout too.
     #[arg(long)]
     pub json: bool,
+    /// Write the final result as JSON (decision, rule, approver, exit status, request id) to
+    /// this open file descriptor, so the command's own output stays unmixed.
+    #[arg(long, value_name = "FD", conflicts_with = "result")]
+    pub result_fd: Option<i32>,
+    /// Write the final result as JSON to this file.
+    #[arg(long, value_name = "PATH")]
+    pub result: Option<PathBuf>,
     /// Run one string with `bash -c`, exactly as approved.
     #[arg(long, value_name = "STRING", conflicts_with = "argv")]
     pub shell: Option<String>,
     /// The command, as an argv: `gatekeep exec -- kubectl delete ns prod`.
     #[arg(last = true, value_name = "ARGV", required_unless_present = "shell")]
     pub argv: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HookCmd {
+    /// Claude Code's PreToolUse hook for its Bash tool.
+    #[command(name = "claude-code")]
+    ClaudeCode {
+        /// Ask at the terminal (`/dev/tty`) for commands that need approval, instead of in
+        /// Claude Code's own dialog. For agents run where they do not own the terminal.
+        #[arg(long)]
+        prompt: bool,
+    },
+    /// Codex's PreToolUse hook for its Bash tool.
+    Codex {
+        /// Ask at the terminal (`/dev/tty`) for commands that need approval, instead of
+        /// refusing them. For agents run where they do not own the terminal.
+        #[arg(long)]
+        prompt: bool,
+    },
+    /// Write the hook into the agent's settings file, after showing the change.
+    Install {
+        #[arg(value_enum)]
+        agent: crate::integrations::hooks::Agent,
+        /// Settings of this project (`.claude/settings.json`, `.codex/hooks.json`) instead of
+        /// the user's.
+        #[arg(long)]
+        project: bool,
+        /// Write without asking.
+        #[arg(long)]
+        yes: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -155,15 +203,46 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Some(text) => Command::Shell(text),
                 None => Command::Argv(args.argv),
             };
+            let result = match (args.result_fd, args.result) {
+                (Some(fd), _) => Some(gate::ResultSink::Fd(fd)),
+                (None, Some(path)) => Some(gate::ResultSink::Path(path)),
+                (None, None) => None,
+            };
             let opts = gate::ExecOptions {
                 reason: args.reason,
                 agent: args.agent,
                 json: args.json,
+                result,
             };
             let code = gate::exec(&command, &opts);
             Ok(ExitCode::from(u8::try_from(code).unwrap_or(255)))
         }
         Cmd::Check(args) => check(args),
+        Cmd::Init { shell, mode } => {
+            let cwd = current_dir(None)?;
+            let policy = match load(&cwd) {
+                Ok(p) => p,
+                Err(code) => return Ok(code),
+            };
+            print!(
+                "{}",
+                crate::integrations::shell::init(shell, mode, &policy.programs())
+            );
+            Ok(exit::code(exit::SUCCESS))
+        }
+        Cmd::Hook(HookCmd::ClaudeCode { prompt }) => Ok(crate::integrations::hooks::run(
+            crate::integrations::hooks::Agent::ClaudeCode,
+            prompt,
+        )),
+        Cmd::Hook(HookCmd::Codex { prompt }) => Ok(crate::integrations::hooks::run(
+            crate::integrations::hooks::Agent::Codex,
+            prompt,
+        )),
+        Cmd::Hook(HookCmd::Install {
+            agent,
+            project,
+            yes,
+        }) => crate::integrations::hooks::install(agent, project, yes),
         Cmd::Audit(cmd) => audit(cmd),
         Cmd::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();

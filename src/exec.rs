@@ -87,8 +87,9 @@ const FORWARDED: [Signal; 6] = [
     Signal::SIGUSR2,
 ];
 
-/// Runs `argv` as a supervised child and waits for it, forwarding signals.
-pub fn run_supervised(argv: &[String]) -> io::Result<Outcome> {
+/// Runs `argv` as a supervised child and waits for it, forwarding signals. `close` are
+/// descriptors of gatekeep's own (a result channel) that the child must not inherit.
+pub fn run_supervised(argv: &[String], close: &[i32]) -> io::Result<Outcome> {
     if argv.is_empty() {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
@@ -121,11 +122,20 @@ pub fn run_supervised(argv: &[String]) -> io::Result<Outcome> {
     if interactive {
         cmd.process_group(0);
     }
+    let close = close.to_vec();
     // SAFETY: the closure runs in the child between fork and exec, where only
     // async-signal-safe functions may be called; it calls only pthread_sigmask (through
-    // nix, which allocates nothing for an empty set) and touches no shared state.
+    // nix, which allocates nothing for an empty set) and close(2), and touches no shared
+    // state (`close` was copied before the fork and is only read).
     unsafe {
-        cmd.pre_exec(|| SigSet::empty().thread_set_mask().map_err(io::Error::from));
+        cmd.pre_exec(move || {
+            for &fd in &close {
+                // SAFETY: closing a descriptor number in the child cannot affect the
+                // parent; a number that is not open only returns EBADF.
+                nix::libc::close(fd);
+            }
+            SigSet::empty().thread_set_mask().map_err(io::Error::from)
+        });
     }
     let child = match cmd.spawn() {
         Ok(child) => child,

@@ -9,6 +9,8 @@
 use std::path::Path;
 use std::time::Duration;
 
+use std::cell::RefCell;
+
 use serde_json::{Map, Value, json};
 
 use crate::approval::prompt::{self, Answer};
@@ -92,11 +94,58 @@ pub struct ExecOptions {
     pub reason: Option<String>,
     pub agent: Option<String>,
     pub json: bool,
+    /// Where to write the final result as JSON (tool-definition mode).
+    pub result: Option<ResultSink>,
+}
+
+/// Where the final result goes, apart from the command's own output.
+#[derive(Clone, Debug)]
+pub enum ResultSink {
+    /// An open descriptor the caller passed (`--result-fd 3`).
+    Fd(i32),
+    Path(std::path::PathBuf),
 }
 
 /// Decides `command`, asks when needed, runs it, records every step; returns the exit code.
-/// On the allow path it does not return: the process becomes the command.
+/// On the allow path it does not return (the process becomes the command) unless a result
+/// was asked for, in which case the command runs supervised so its status can be reported.
 pub fn exec(command: &Command, opts: &ExecOptions) -> i32 {
+    let result = RefCell::new(Map::new());
+    let code = exec_journey(command, opts, &result);
+    if let Some(sink) = &opts.result {
+        let mut result = result.into_inner();
+        result.insert("exit_code".into(), json!(code));
+        result.entry("outcome").or_insert(json!("error"));
+        if let Err(e) = write_result(sink, &Value::Object(result)) {
+            eprintln!("gatekeep: cannot write the result: {e}");
+        }
+    }
+    code
+}
+
+fn write_result(sink: &ResultSink, result: &Value) -> std::io::Result<()> {
+    let mut text = result.to_string();
+    text.push('\n');
+    let path = match sink {
+        // Reopening the descriptor through /dev/fd needs no unsafe code and writes to the
+        // same open file the caller handed over.
+        ResultSink::Fd(fd) => std::path::PathBuf::from(format!("/dev/fd/{fd}")),
+        ResultSink::Path(path) => path.clone(),
+    };
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(matches!(sink, ResultSink::Path(_)))
+        .append(matches!(sink, ResultSink::Fd(_)))
+        .open(path)?;
+    std::io::Write::write_all(&mut file, text.as_bytes())
+}
+
+fn exec_journey(
+    command: &Command,
+    opts: &ExecOptions,
+    result: &RefCell<Map<String, Value>>,
+) -> i32 {
     let argv = command.argv();
     if argv.first().is_none_or(|p| p.is_empty()) {
         eprintln!("gatekeep: no command given\nhint: gatekeep exec -- COMMAND [ARGS...]");
@@ -111,7 +160,7 @@ pub fn exec(command: &Command, opts: &ExecOptions) -> i32 {
     };
     let ledger = Ledger::default_location();
     let requester = Requester::current(&cwd, opts.agent.clone());
-    let journey = Journey::new(command, opts, &requester, &ledger);
+    let journey = Journey::new(command, opts, &requester, &ledger, result);
 
     let policy = match load_policy(&cwd) {
         Ok(policy) => policy,
@@ -141,6 +190,9 @@ pub fn exec(command: &Command, opts: &ExecOptions) -> i32 {
             ) {
                 return code;
             }
+            if opts.result.is_some() {
+                return journey.run(&argv);
+            }
             let error = exec::exec_in_place(&argv);
             let code = exec::spawn_error_code(&error);
             eprintln!("gatekeep: cannot run `{}`: {error}", argv[0]);
@@ -167,6 +219,8 @@ pub fn exec(command: &Command, opts: &ExecOptions) -> i32 {
 
 /// One command on its way through `exec`: what every record about it shares.
 struct Journey<'a> {
+    /// The result for tool-definition mode, filled in as the journey goes.
+    result: &'a RefCell<Map<String, Value>>,
     command: &'a Command,
     opts: &'a ExecOptions,
     requester: &'a Requester,
@@ -181,6 +235,7 @@ impl<'a> Journey<'a> {
         opts: &'a ExecOptions,
         requester: &'a Requester,
         ledger: &'a Ledger,
+        result: &'a RefCell<Map<String, Value>>,
     ) -> Journey<'a> {
         let argv = command.argv();
         let id = audit::new_request_id();
@@ -206,7 +261,9 @@ impl<'a> Journey<'a> {
         if let Some(reason) = &opts.reason {
             base.insert("reason".into(), json!(redact::mask_text(reason)));
         }
+        result.borrow_mut().insert("id".into(), json!(id));
         Journey {
+            result,
             command,
             opts,
             requester,
@@ -225,6 +282,13 @@ impl<'a> Journey<'a> {
             .filter(|h| h.decision == a.decision)
             .map(|h| json!({"id": h.id, "layer": h.layer}))
             .collect();
+        {
+            let mut result = self.result.borrow_mut();
+            result.insert("decision".into(), json!(a.decision));
+            result.insert("risk".into(), json!(a.risk));
+            result.insert("reason".into(), json!(a.reason));
+            result.insert("rules".into(), json!(rules));
+        }
         self.base.insert(
             "policy".into(),
             json!({"decision": a.decision, "risk": a.risk, "reason": a.reason, "rules": rules}),
@@ -234,6 +298,32 @@ impl<'a> Journey<'a> {
 
     /// Appends one event; `Err` carries the exit code when it could not be recorded.
     fn record(&self, event: &str, fields: Value, durable: bool) -> Result<(), i32> {
+        // The result for tool-definition mode follows the records.
+        if let Value::Object(f) = &fields {
+            let mut result = self.result.borrow_mut();
+            for key in [
+                "decided_by",
+                "channel",
+                "denial_reason",
+                "why",
+                "signal",
+                "duration_ms",
+                "error",
+            ] {
+                if let Some(v) = f.get(key) {
+                    result.insert(key.into(), v.clone());
+                }
+            }
+            if let Some(decision) = f.get("decision").and_then(Value::as_str) {
+                let outcome = match decision {
+                    "allow" => "allowed",
+                    "approve" => "approved",
+                    "deny" => "denied",
+                    other => other,
+                };
+                result.insert("outcome".into(), json!(outcome));
+            }
+        }
         let mut record = self.base.clone();
         record.insert("time".into(), json!(audit::now_rfc3339()));
         record.insert("event".into(), json!(event));
@@ -360,7 +450,11 @@ impl<'a> Journey<'a> {
     }
 
     fn run(&self, argv: &[String]) -> i32 {
-        match exec::run_supervised(argv) {
+        let close: Vec<i32> = match &self.opts.result {
+            Some(ResultSink::Fd(fd)) => vec![*fd],
+            _ => Vec::new(),
+        };
+        match exec::run_supervised(argv, &close) {
             Ok(outcome) => {
                 let _ = self.record(
                     "outcome",
@@ -437,6 +531,11 @@ impl<'a> Journey<'a> {
             self.ledger.path().display()
         ));
         eprint!("{msg}");
+        {
+            let mut result = self.result.borrow_mut();
+            result.insert("message".into(), json!(msg.trim_end()));
+            result.insert("next_step".into(), json!(next));
+        }
         if self.opts.json {
             let v = json!({"id": self.id, "outcome": outcome, "decided_by": by, "reason": reason, "next_step": next, "assessment": a});
             println!("{v}");

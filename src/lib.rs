@@ -11,5 +11,6 @@ pub mod env_vars;
 pub mod exec;
 pub mod exit;
 pub mod gate;
+pub mod integrations;
 pub mod policy;
 pub mod shell;

@@ -447,3 +447,25 @@ fn sigterm_during_the_prompt_cancels_and_restores_the_terminal() {
     assert_eq!(exit_and_restored(&screen), (143, true), "{screen}");
     assert!(env.ledger().contains("\"decision\":\"cancelled\""));
 }
+
+#[test]
+fn hook_with_prompt_asks_at_the_terminal() {
+    let env = Env::new();
+    let input = r#"{"session_id":"s","cwd":"/","hook_event_name":"PreToolUse","tool_name":"Bash","tool_input":{"command":"touch marker"}}"#;
+    let answer = env.dir().join("answer.json");
+    let line = format!(
+        "echo '{input}' | {GK} hook claude-code --prompt > {}; echo EXIT=$?",
+        answer.display()
+    );
+    let mut pty = Pty::start(&env, &line);
+    pty.wait_for("[a] approve once");
+    pty.send("a");
+    let screen = pty.finish();
+    assert!(screen.contains("EXIT=0"), "{screen}");
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&answer).unwrap()).unwrap();
+    assert_eq!(
+        v["hookSpecificOutput"]["permissionDecision"], "allow",
+        "{v}"
+    );
+}

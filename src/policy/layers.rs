@@ -247,7 +247,7 @@ fn invalid(
 
 /// Combines the built-in pack with `sources` (file layers, most trusted first).
 pub fn combine(sources: &[(Layer, String)]) -> Result<Policy, PolicyError> {
-    let mut policy = Policy::default();
+    let mut policy = Policy::with_capacity(super::builtin::RULES.len());
     policy.layers.push(Layer {
         kind: LayerKind::Builtin,
         path: None,

@@ -72,11 +72,15 @@ impl fmt::Display for Risk {
 
 /// The built-in pack, indexed at build time (see `build.rs`).
 pub mod builtin {
+    use super::{Decision, Risk, RuleSpec, ToolSpec};
+
     /// One built-in rule: what the index needs, and its TOML text, compiled on first use.
     #[derive(Debug)]
     pub struct BuiltinRule {
         pub id: &'static str,
         pub programs: &'static [&'static str],
+        /// Literal first words of the rule's subcommand patterns (empty: no such filter).
+        pub first_words: &'static [&'static str],
         pub writes: bool,
         pub env: bool,
         pub construct: bool,
@@ -98,7 +102,8 @@ enum Source {
 struct Slot {
     layer: Layer,
     source: Source,
-    rule: OnceCell<Rule>,
+    /// Boxed: most built-in rules are never compiled in a process, and a slot stays small.
+    rule: OnceCell<Box<Rule>>,
     /// Switched off by the system layer (`disable = [...]`).
     disabled: bool,
 }
@@ -200,6 +205,13 @@ pub struct Assessment {
 }
 
 impl Policy {
+    pub(crate) fn with_capacity(rules: usize) -> Policy {
+        Policy {
+            slots: Vec::with_capacity(rules),
+            ..Policy::default()
+        }
+    }
+
     pub(crate) fn push_builtin(&mut self, rule: &'static builtin::BuiltinRule) {
         let layer = Layer {
             kind: LayerKind::Builtin,
@@ -217,7 +229,7 @@ impl Policy {
         self.slots.push(Slot {
             layer,
             source: Source::File,
-            rule: OnceCell::from(rule),
+            rule: OnceCell::from(Box::new(rule)),
             disabled: false,
         });
         self.slots.len() - 1
@@ -228,7 +240,7 @@ impl Policy {
         self.slots[index] = Slot {
             layer,
             source: Source::File,
-            rule: OnceCell::from(rule),
+            rule: OnceCell::from(Box::new(rule)),
             disabled: false,
         };
     }
@@ -256,7 +268,7 @@ impl Policy {
         let cell = self.builtin_tools.get(i)?;
         // A built-in tool table that does not parse is caught by the test suite; should one
         // slip through, reading the command without it only makes more words positional.
-        Some(cell.get_or_init(|| toml::from_str(builtin::TOOLS[i].1).unwrap_or_default()))
+        Some(cell.get_or_init(|| builtin::tool_spec(builtin::TOOLS[i].0).unwrap_or_default()))
     }
 
     /// The id of rule `i`, without compiling it.
@@ -271,10 +283,12 @@ impl Policy {
     /// Rule `i`, compiled on first use.
     pub fn rule(&self, i: usize) -> &Rule {
         let slot = &self.slots[i];
-        slot.rule.get_or_init(|| match slot.source {
-            Source::Builtin(b) => compile_builtin(b),
-            // File rules are compiled when they load; this arm is never taken.
-            Source::File => compile_builtin(&BROKEN),
+        slot.rule.get_or_init(|| {
+            Box::new(match slot.source {
+                Source::Builtin(b) => compile_builtin(b),
+                // File rules are compiled when they load; this arm is never taken.
+                Source::File => compile_builtin(&BROKEN),
+            })
         })
     }
 
@@ -396,6 +410,22 @@ impl Policy {
         out
     }
 
+    /// Whether built-in rule `i` cannot match because the command's first argument is a
+    /// literal none of its subcommand patterns starts with: decided without compiling it.
+    fn cannot_match(&self, i: usize, subject: &Subject<'_>) -> bool {
+        let Source::Builtin(b) = self.slots[i].source else {
+            return false;
+        };
+        if b.first_words.is_empty() {
+            return false;
+        }
+        match subject.first_positional() {
+            None => true,
+            Some(crate::shell::Word::Literal(w)) => !b.first_words.contains(&w.as_str()),
+            Some(crate::shell::Word::Dynamic { .. }) => false,
+        }
+    }
+
     /// Rules that match constructs of the whole line.
     fn construct_rules(&self) -> Vec<usize> {
         let mut out: Vec<usize> = builtin::CONSTRUCTS
@@ -415,6 +445,9 @@ impl Policy {
         let subject = Subject::new(inv, program, self.tool(program));
         let mut hits = Vec::new();
         for i in self.candidates(inv, program) {
+            if self.cannot_match(i, &subject) {
+                continue;
+            }
             let rule = self.rule(i);
             let (certainty, why) = rule.matches(&subject);
             if certainty == Certainty::No {
@@ -542,6 +575,32 @@ impl Policy {
         }
     }
 
+    /// The program names that rules in force guard (literal names only), sorted.
+    pub fn programs(&self) -> Vec<String> {
+        let mut names: Vec<String> = Vec::new();
+        for i in self.active() {
+            let programs: Vec<&str> = match (&self.slots[i].source, self.slots[i].rule.get()) {
+                (Source::Builtin(b), None) => b.programs.to_vec(),
+                (_, _) => self
+                    .rule(i)
+                    .spec
+                    .program
+                    .iter()
+                    .map(String::as_str)
+                    .collect(),
+            };
+            names.extend(
+                programs
+                    .into_iter()
+                    .filter(|p| !p.contains(['*', '?', '[', '\\']))
+                    .map(str::to_owned),
+            );
+        }
+        names.sort();
+        names.dedup();
+        names
+    }
+
     /// Every rule (compiling the rest), most trusted first, for `policy show` and tests.
     pub fn rule_specs(&self) -> impl Iterator<Item = (&RuleSpec, &Layer)> {
         self.active().map(|i| (&self.rule(i).spec, self.layer(i)))
@@ -568,6 +627,7 @@ impl Policy {
 static BROKEN: builtin::BuiltinRule = builtin::BuiltinRule {
     id: "broken-builtin-rule",
     programs: &[],
+    first_words: &[],
     writes: false,
     env: false,
     construct: false,
@@ -575,8 +635,11 @@ static BROKEN: builtin::BuiltinRule = builtin::BuiltinRule {
 };
 
 fn compile_builtin(b: &builtin::BuiltinRule) -> Rule {
-    let compiled = toml::from_str::<RuleSpec>(b.source)
-        .map_err(|e| e.to_string())
+    // The spec comes from code `build.rs` generated; no TOML is parsed at run time.
+    let index = builtin::RULES.iter().position(|r| std::ptr::eq(r, b));
+    let compiled = index
+        .and_then(builtin::rule_spec)
+        .ok_or_else(|| "it is not in the generated pack".to_owned())
         .and_then(Rule::compile);
     compiled.unwrap_or_else(|e| {
         let spec = RuleSpec {
@@ -655,9 +718,17 @@ mod tests {
 
     #[test]
     fn every_builtin_rule_and_tool_compiles_and_the_index_agrees() {
-        for b in builtin::RULES {
+        for (i, b) in builtin::RULES.iter().enumerate() {
             let spec: RuleSpec =
                 toml::from_str(b.source).unwrap_or_else(|e| panic!("{}: {e}", b.id));
+            let generated =
+                builtin::rule_spec(i).unwrap_or_else(|| panic!("{}: not generated", b.id));
+            assert_eq!(
+                serde_json::to_value(&generated).ok(),
+                serde_json::to_value(&spec).ok(),
+                "{}",
+                b.id
+            );
             assert_eq!(spec.id, b.id);
             assert_eq!(spec.program, b.programs, "{}", b.id);
             assert_eq!(
@@ -671,7 +742,15 @@ mod tests {
             Rule::compile(spec).unwrap_or_else(|e| panic!("{}: {e}", b.id));
         }
         for (name, source) in builtin::TOOLS {
-            toml::from_str::<ToolSpec>(source).unwrap_or_else(|e| panic!("tool {name}: {e}"));
+            let parsed =
+                toml::from_str::<ToolSpec>(source).unwrap_or_else(|e| panic!("tool {name}: {e}"));
+            let generated =
+                builtin::tool_spec(name).unwrap_or_else(|| panic!("tool {name}: not generated"));
+            assert_eq!(
+                serde_json::to_value(&generated).ok(),
+                serde_json::to_value(&parsed).ok(),
+                "tool {name}"
+            );
         }
         // The static index covers every rule once and is sorted for binary search.
         let mut seen: Vec<usize> = builtin::GLOBBED
@@ -701,9 +780,11 @@ mod tests {
 
     #[test]
     fn a_broken_builtin_rule_fails_closed() {
+        // Not one of the generated rules, so it cannot be built: it must deny everything.
         let broken = builtin::BuiltinRule {
             id: "x",
             programs: &["rm"],
+            first_words: &[],
             writes: false,
             env: false,
             construct: false,

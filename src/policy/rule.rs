@@ -353,6 +353,8 @@ pub struct Subject<'a> {
     short: Vec<char>,
     /// Every flag word as written (before `--`).
     words: Vec<&'a str>,
+    /// A file redirected in (`< file`): an argument for `args`, never the `target`.
+    read_from: Option<&'a Word>,
     /// Dynamic words that may be any flag.
     dynamic_flags: Vec<&'a str>,
     /// `--name=$VALUE` words: the flag's name, and the word as written.
@@ -373,7 +375,14 @@ impl<'a> Subject<'a> {
             words: Vec::new(),
             dynamic_flags: Vec::new(),
             dynamic_named: Vec::new(),
+            read_from: None,
             exemptions: !inv.hidden,
+        };
+        // A file redirected in is read like a file named as an argument (`cat < key` is
+        // `cat key`): rules about what is read see it among the arguments.
+        let stdin_file = match &inv.stdin {
+            Stdin::File(word) => Some(word),
+            _ => None,
         };
         let clusters = tool.is_none_or(|t| t.short_clusters);
         let takes_value = |w: &str| tool.is_some_and(|t| t.value_options.iter().any(|o| o == w));
@@ -440,7 +449,13 @@ impl<'a> Subject<'a> {
                 words.next();
             }
         }
+        s.read_from = stdin_file;
         s
+    }
+
+    /// The first word that is not a flag (where subcommands start).
+    pub fn first_positional(&self) -> Option<&Word> {
+        self.positional.first().copied()
     }
 
     /// The best match among `patterns`, and how many leading words it consumed.
@@ -502,7 +517,12 @@ impl<'a> Subject<'a> {
 
     fn args(&self, list: &GlobList, skip: usize) -> (Certainty, Option<String>) {
         let args = self.positional.get(skip..).unwrap_or_default();
-        best(args.iter().map(|w| word_in_list(w, list, self.exemptions)))
+        best(
+            args.iter()
+                .copied()
+                .chain(self.read_from)
+                .map(|w| word_in_list(w, list, self.exemptions)),
+        )
     }
 
     fn target(&self, list: &GlobList, skip: usize) -> (Certainty, Option<String>) {

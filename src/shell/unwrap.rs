@@ -237,6 +237,32 @@ pub fn steps(inv: &Invocation, fresh: &[(String, Word)]) -> Vec<Step> {
             &name,
         ),
         "ip" => ip(args),
+        "nocache" => wrap(args, &["-n"], 0, &name),
+        "entr" => entr(args),
+        "direnv" => match args.first().and_then(Word::literal) {
+            // `direnv exec DIR CMD...`
+            Some("exec") if args.len() > 2 => vec![run(&args[2..], "direnv exec")],
+            _ => Vec::new(),
+        },
+        "dotenv" | "dotenvx" | "env-cmd" => {
+            match args.iter().position(|w| w.literal() == Some("--")) {
+                Some(i) if i + 1 < args.len() => vec![run(&args[i + 1..], &name)],
+                _ => wrap(
+                    skip_word(args, "run"),
+                    &["-e", "-f", "--env-file", "-c", "-v"],
+                    0,
+                    &name,
+                ),
+            }
+        }
+        "lxc" | "incus" => kubectl(args),
+        "gdb" | "lldb" => match args
+            .iter()
+            .position(|w| matches!(w.literal(), Some("--args" | "--")))
+        {
+            Some(i) if i + 1 < args.len() => vec![run(&args[i + 1..], &format!("{name} --args"))],
+            _ => Vec::new(),
+        },
         // nsenter's -r and -w take only attached values; unshare's -R and -w take the next word.
         "nsenter" => wrap(
             args,
@@ -916,6 +942,23 @@ fn ssh(args: &[Word]) -> Vec<Step> {
     }
 }
 
+fn entr(args: &[Word]) -> Vec<Step> {
+    // `entr -s 'cmd'` runs a shell string; otherwise the rest is the command.
+    let shell = args
+        .iter()
+        .take_while(|w| w.literal().is_some_and(|s| s.starts_with('-')))
+        .any(|w| w.literal().is_some_and(|s| s.contains('s')));
+    let (start, _) = skip_options(args, &[]);
+    match args.get(start..) {
+        Some(rest) if !rest.is_empty() && shell => vec![Step::Script {
+            text: join_as_script(rest),
+            via: "entr -s".into(),
+        }],
+        Some(rest) if !rest.is_empty() => vec![run(rest, "entr")],
+        _ => Vec::new(),
+    }
+}
+
 fn kubectl(args: &[Word]) -> Vec<Step> {
     // `kubectl exec|run|debug ... -- CMD`: the command after `--` runs in the pod.
     let Some(dash) = args.iter().position(|w| w.literal() == Some("--")) else {
@@ -1206,6 +1249,13 @@ fn git(args: &[Word]) -> Vec<Step> {
                             "command",
                             "cmd",
                             "program",
+                            // diff.external, uploadpack.packObjectsHook, filter.<x>.clean,
+                            // .smudge and .process all run commands.
+                            "external",
+                            "hook",
+                            "clean",
+                            "smudge",
+                            "process",
                         ]
                         .iter()
                         .any(|k| key.ends_with(k));
@@ -1213,6 +1263,10 @@ fn git(args: &[Word]) -> Vec<Step> {
                             steps.push(Step::Script {
                                 text: Word::Literal(cmd.to_owned()),
                                 via: format!("git -c {key}"),
+                            });
+                        } else if key == "core.hookspath" {
+                            steps.push(Step::Unreadable {
+                                why: format!("git -c core.hooksPath={value} runs hooks from a directory gatekeep does not read"),
                             });
                         } else if let Some(alias) = key.strip_prefix("alias.") {
                             aliases.push((alias.to_owned(), value.to_owned()));
