@@ -5,6 +5,7 @@
 //!
 //! The user policy denies `touch marker*` and asks before `touch approved*`, so a command
 //! that gets through the guard leaves a file behind and nothing else can be harmed.
+//! `SHELL_INIT_SHOW=1 cargo test --test shell_init -- --nocapture` prints each session.
 
 #![expect(clippy::unwrap_used, reason = "a test fails loudly on setup errors")]
 
@@ -279,7 +280,7 @@ impl Session {
 
     /// Types `exit` and waits for the shell to end.
     fn exit(mut self) {
-        if std::env::var_os("GK_SHOW").is_some() {
+        if std::env::var_os("SHELL_INIT_SHOW").is_some() {
             eprintln!("{}", self.screen(0));
         }
         self.send("exit\r");
@@ -424,14 +425,26 @@ fn bash_aliases() {
 #[test]
 fn bash_preexec() {
     let home = Home::new();
-    let mut s = session(
-        &home,
+    // After the snippet, the rc file is still the user's own start-up: not checked, except
+    // that another DEBUG trap may not replace gatekeep's.
+    let load = format!(
+        "{}\ntouch started-file\ntrap 'echo other-trap' DEBUG",
+        load_line(Sh::Bash, "preexec", Path::new(GK))
+    );
+    home.rc(
         Sh::Bash,
-        "preexec",
-        Path::new(GK),
-        "PROMPT_COMMAND='prompt_count=$((prompt_count + 1))'",
+        "PROMPT_COMMAND='prompt_count=$((prompt_count + 1))'\nalias tm='touch marker'",
+        &load,
+    );
+    let mut s = Session::start(&home, Sh::Bash);
+    let start = s.screen(0);
+    assert!(home.exists("started-file"), "{start}");
+    assert!(
+        start.contains("would take the DEBUG trap from gatekeep"),
+        "{start}"
     );
     allowed_commands_run_as_usual(&mut s, Sh::Bash, &home);
+    assert!(!s.screen(0).contains("\nother-trap\n"), "{}", s.screen(0));
     // PROMPT_COMMAND still runs before every prompt (its commands are checked too).
     let out = s.run("echo \"pc=$prompt_count\"");
     assert!(out.contains(&format!("pc={}\n", s.prompt - 1)), "{out}");
@@ -450,6 +463,9 @@ fn bash_preexec() {
             "command touch marker",
             "/usr/bin/env touch marker",
             "echo x | touch marker | cat; printf 'after-%s\\n' denial",
+            // The trap sees commands after alias expansion and inside functions.
+            "tm",
+            "f() { touch marker; }; f",
         ],
     );
     // bash cannot give a skipped command a status: the line stops, as with Ctrl-C.
@@ -613,7 +629,7 @@ fn fish_preexec() {
         Sh::Fish,
         "preexec",
         Path::new(GK),
-        "abbr -a tm touch marker",
+        "abbr -a tm touch marker\nabbr -a --regex '^tt[0-9]+' -- ttn touch marker",
     );
     allowed_commands_run_as_usual(&mut s, Sh::Fish, &home);
     let out = s.run("true; and printf 'x%s\\n' and; false; or printf 'x%s\\n' or; not false; and printf 'x%s\\n' not");
@@ -633,10 +649,16 @@ fn fish_preexec() {
             "true; and touch marker",
             "false; or touch marker",
             "not touch marker",
-            // An abbreviation is expanded before the check.
-            "tm",
         ],
     );
+    // An abbreviation at the cursor is expanded (and shown) first; Enter again checks what
+    // it became.
+    for abbreviation in ["tm", "tt5"] {
+        let from = s.seen.len();
+        s.send(&format!("{abbreviation}\r"));
+        s.wait_for("touch marker", from);
+        denied_lines_never_run(&mut s, Sh::Fish, &home, &[""]);
+    }
     let out = s.run("echo rc=$status");
     assert!(out.contains("rc=77"), "{out}");
     let out = s.run_and_answer("touch approved-f; and echo made; echo rc=$status", "a");

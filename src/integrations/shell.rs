@@ -510,8 +510,7 @@ fi
 "##;
 
 const BASH_PREEXEC: &str = r##"# gatekeep: bash integration, preexec mode (from `gatekeep init bash --mode preexec`).
-# Load it as the LAST line of ~/.bashrc:   eval "$(gatekeep init bash --mode preexec)"
-# (commands after it, in ~/.bashrc too, are checked one by one).
+# Load it at the end of ~/.bashrc:   eval "$(gatekeep init bash --mode preexec)"
 #
 # Before bash runs a command, a DEBUG trap (with `shopt -s extdebug`, so that it can skip the
 # command) asks `gatekeep check` about it. It sees what bash is about to run, one simple
@@ -525,6 +524,8 @@ const BASH_PREEXEC: &str = r##"# gatekeep: bash integration, preexec mode (from 
 #   there does not come back). bash cannot give a command skipped by the trap an exit status:
 #   status 0 lets the line go on; any other status ends a subshell or pipeline stage with it,
 #   and stops the command line in the shell itself, as Ctrl-C would ($? is 130).
+# The rc files read at start-up are not checked. Commands that would switch the guard off
+# (`trap - DEBUG`, `shopt -u extdebug`, `set +T`, touching `__gatekeep_*`) are refused.
 if [[ $- != *i* ]]; then
   : # not interactive: nothing is typed here
 elif (( BASH_VERSINFO[0] * 100 + BASH_VERSINFO[1] < 404 )); then
@@ -534,9 +535,9 @@ elif [[ -z ${__gatekeep_preexec-} ]]; then
   __gatekeep_bin=@GATEKEEP@
   __gatekeep_number='\#'   # expands (as a prompt) to the number of the current command line
   __gatekeep_line=
-  declare -gA __gatekeep_allowed=()
-
+  __gatekeep_startup=1
   __gatekeep_found=
+  declare -gA __gatekeep_allowed=()
 
   # Sets __gatekeep_exe, afresh for each use: gatekeep's path when this snippet was made
   # (read-only below), else gatekeep on PATH (absolute paths only).
@@ -563,6 +564,37 @@ elif [[ -z ${__gatekeep_preexec-} ]]; then
     # variable at the prompt is refused below.
     [[ -n ${COMP_LINE-} && ${#FUNCNAME[@]} -gt 1 ]] && return 0
 
+    # Start-up: the rc files this shell reads before its first prompt are the user's own
+    # configuration, and are not checked. The first command outside them ends start-up
+    # (after it, `source` and `.` never run here: gatekeep cannot read them ahead).
+    local __gatekeep_starting=
+    if [[ -n $__gatekeep_startup ]]; then
+      if [[ ${FUNCNAME[-1]} == source ]]; then
+        __gatekeep_starting=1
+      else
+        __gatekeep_startup=
+      fi
+    fi
+
+    # The guard does not switch itself off: whatever gatekeep allows, these would remove
+    # the trap (or its power to skip) for everything typed after them. Anything gatekeep
+    # escalates (eval, source, a dynamic command) runs in a child bash and cannot reach it.
+    local __gatekeep_upper=${__gatekeep_cmd^^}
+    if [[ $__gatekeep_cmd == *__gatekeep* || $__gatekeep_cmd == *extdebug* || $__gatekeep_cmd == *functrace* \
+          || ( -z $__gatekeep_starting && $__gatekeep_cmd == *COMP_* ) \
+          || ( $__gatekeep_upper == *TRAP* && $__gatekeep_upper == *DEBUG* ) \
+          || ( $__gatekeep_cmd == *set* && $__gatekeep_cmd =~ (^|[[:space:]\"\'])\+[[:alpha:]]*T ) ]]; then
+      if [[ -n $__gatekeep_starting ]]; then
+        # Another tool loaded after this snippet: keep the guard, let start-up go on.
+        printf 'gatekeep: not run while starting: `%s` would take the DEBUG trap from gatekeep\nhint: load the gatekeep snippet after it in the rc file\n' "$__gatekeep_cmd" >&2
+        return 1
+      fi
+      printf 'gatekeep: refused: `%s` would switch off gatekeep in this shell\nhint: work without gatekeep in a shell that does not load its snippet\n' "$__gatekeep_cmd" >&2
+      __gatekeep_stop 77
+      return 1
+    fi
+    [[ -n $__gatekeep_starting ]] && return 0
+
     local __gatekeep_n=${__gatekeep_number@P}
     if [[ $__gatekeep_n != "$__gatekeep_line" ]]; then
       __gatekeep_line=$__gatekeep_n
@@ -570,19 +602,6 @@ elif [[ -z ${__gatekeep_preexec-} ]]; then
     fi
     local __gatekeep_key=$PWD$'\n'$__gatekeep_cmd
     [[ -n ${__gatekeep_allowed[$__gatekeep_key]-} ]] && return 0
-
-    # The guard does not switch itself off: whatever gatekeep allows, these would remove
-    # the trap (or its power to skip) for everything typed after them. Anything gatekeep
-    # escalates (eval, source, a dynamic command) runs in a child bash and cannot reach it.
-    local __gatekeep_upper=${__gatekeep_cmd^^}
-    if [[ $__gatekeep_cmd == *__gatekeep* || $__gatekeep_cmd == *extdebug* || $__gatekeep_cmd == *functrace* \
-          || $__gatekeep_cmd == *COMP_* \
-          || ( $__gatekeep_upper == *TRAP* && $__gatekeep_upper == *DEBUG* ) \
-          || ( $__gatekeep_cmd == *set* && $__gatekeep_cmd =~ (^|[[:space:]\"\'])\+[[:alpha:]]*T ) ]]; then
-      printf 'gatekeep: refused: `%s` would switch off gatekeep in this shell\nhint: work without gatekeep in a shell that does not load its snippet\n' "$__gatekeep_cmd" >&2
-      __gatekeep_stop 77
-      return 1
-    fi
 
     # bash shows the header of a loop or `case` as a command of its own. Its words are
     # expanded, not run: any `$(...)` in them is checked when it runs. A text like
@@ -656,7 +675,7 @@ elif [[ -z ${__gatekeep_preexec-} ]]; then
     builtin kill -INT "$$"
   }
 
-  # Commands typed later cannot redefine the guard (nor does gatekeep allow what would).
+  # Commands typed later cannot redefine the guard.
   readonly __gatekeep_bin __gatekeep_number
   readonly -f __gatekeep_locate __gatekeep_debug __gatekeep_state __gatekeep_stop
 
@@ -727,8 +746,9 @@ const ZSH_PREEXEC: &str = r##"# gatekeep: zsh integration, preexec mode (from `g
 # - anything else: the line is replaced by `gatekeep exec -- zsh -f -c '<line>'` and run, so
 #   gatekeep refuses it or asks for approval, then runs it in a child zsh (which has this
 #   shell's environment, not its unexported variables, functions or aliases).
-# It reads the text typed here: commands hidden in functions or aliases defined in this
-# shell are not seen (bash's preexec mode sees them).
+# The check reads what zsh will run: `!` history references and aliases are expanded first.
+# Commands inside functions defined in this shell are not seen (bash's preexec mode sees
+# them), and `r`/`fc`, which re-run history lines past the line editor, are refused.
 if [[ ! -o interactive ]]; then
   : # not interactive: nothing is typed here
 elif (( ! ${+__gatekeep_preexec} )); then
@@ -827,7 +847,12 @@ elif (( ! ${+__gatekeep_preexec} )); then
     # zsh expands `!` history references after the widget, so expand them now: the check
     # must read what will run. This and the parse test below use this shell's own options.
     if [[ -o bang_hist && -z $PREBUFFER && $BUFFER == *'!'* ]]; then
-      zle expand-history
+      local __gatekeep_before
+      repeat 5; do
+        __gatekeep_before=$BUFFER
+        zle expand-history
+        [[ $BUFFER == "$__gatekeep_before" ]] && break
+      done
     fi
     local __gatekeep_line=$PREBUFFER$BUFFER __gatekeep_parses=0 __gatekeep_comments=0
     [[ -o interactive_comments ]] && __gatekeep_comments=1
@@ -984,10 +1009,12 @@ const FISH_PREEXEC: &str = r##"# gatekeep: fish integration, preexec mode (from 
 # - anything else: the line is replaced by `gatekeep exec -- fish -N -c '<line>'` and run,
 #   so gatekeep refuses it or asks for approval, then runs it in a child fish (which has
 #   this shell's exported variables, not its other variables or functions).
-# gatekeep reads command lines as bash does. fish's `and`, `or` and `not` are written as
-# `&&`, `||` and `!` (which fish reads the same way) before the check; fish blocks
-# (`if ... end`, `for ... end`, `(...)` substitution) are not bash and need approval. It
-# reads the text typed here: commands hidden in functions defined in this shell are not seen.
+# gatekeep reads command lines as bash does, so the line is checked as text that fish reads
+# the same way: `(...)` as `$(...)`, and `and`, `or`, `not` as `&&`, `||`, `!`. fish blocks
+# (`if ... end`, `for ... end`) are not bash: gatekeep cannot read them, so they need
+# approval. An abbreviation under the cursor, which fish would expand only as the line runs,
+# is expanded and shown first; Enter again checks what it became. Commands inside functions
+# defined in this shell are not seen (bash's preexec mode sees them).
 set -l __gatekeep_version (string split . -- $version)
 if not status is-interactive; or set -q __gatekeep_preexec
     # not interactive (nothing is typed here), or loaded already
@@ -996,6 +1023,7 @@ else if not test "$__gatekeep_version[1]" -gt 3 -o \( "$__gatekeep_version[1]" -
 else
     set -g __gatekeep_preexec 1
     set -g __gatekeep_bin @GATEKEEP@
+    set -g __gatekeep_expanded
 
     # gatekeep's path when this snippet was made, else gatekeep on PATH (absolute paths only).
     function __gatekeep_locate
@@ -1039,6 +1067,26 @@ else
         string join '' -- $out | string replace -a -- \x1e \n
     end
 
+    # Whether fish could expand the token under the cursor as an abbreviation when it runs
+    # the line (after the check): one of that name, or a `--regex` one that matches it.
+    function __gatekeep_abbr_at_cursor
+        set -l token (commandline -t)
+        test -n "$token"; or return 1
+        abbr --query -- $token; and return 0
+        for definition in (abbr --show | string match -- '* --regex *')
+            # `abbr --show` prints fish code; read back its arguments.
+            set -l args (eval (string replace -r -- '^abbr ' '__gatekeep_args ' $definition) | string split0)
+            set -l regex (contains -i -- --regex $args); or continue
+            set regex (math $regex + 1)
+            string match -qr -- "^(?:$args[$regex])\$" $token; and return 0
+        end
+        return 1
+    end
+
+    function __gatekeep_args
+        printf '%s\0' $argv
+    end
+
     function __gatekeep_execute --description 'gatekeep: check the command line, then run it'
         # In the pager (completions, history search) Enter takes the selection.
         if commandline --paging-mode; or commandline --search-mode
@@ -1052,6 +1100,14 @@ else
             commandline -f execute
             return
         end
+        # fish expands an abbreviation under the cursor only as it runs the line, after this
+        # function: expand it now and show it (Enter again checks and runs what it became).
+        if test "$line" != "$__gatekeep_expanded"; and __gatekeep_abbr_at_cursor
+            set -g __gatekeep_expanded $line
+            commandline -f expand-abbr
+            return
+        end
+        set -g __gatekeep_expanded
         # Leaving the shell is never held back, whatever state gatekeep or its policy is in.
         if string match -qr '^(exit|logout)(\s+\d+)?$' -- $trimmed
             commandline -f execute
@@ -1089,9 +1145,8 @@ else
 
     if __gatekeep_locate
         for mode in default insert
-            # Abbreviations first, as fish's own Enter does: the check must read what runs.
-            bind -M $mode \r expand-abbr __gatekeep_execute
-            bind -M $mode \n expand-abbr __gatekeep_execute
+            bind -M $mode \r __gatekeep_execute
+            bind -M $mode \n __gatekeep_execute
         end
     else
         printf 'gatekeep: not found at %s nor on PATH: this shell is NOT guarded by gatekeep\n' "$__gatekeep_bin" >&2

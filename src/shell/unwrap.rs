@@ -238,6 +238,10 @@ pub fn steps(inv: &Invocation, fresh: &[(String, Word)]) -> Vec<Step> {
         ),
         "ip" => ip(args),
         "nocache" => wrap(args, &["-n"], 0, &name),
+        // zsh's precommand modifiers and fish's `and`/`or`/`not` run the rest of the line.
+        // In bash they are not commands at all, so reading through them only adds checks.
+        "noglob" | "nocorrect" | "and" | "or" | "not" => wrap(args, &[], 0, &name),
+        "repeat" => wrap(args, &[], 1, &name),
         "entr" => entr(args),
         "direnv" => match args.first().and_then(Word::literal) {
             // `direnv exec DIR CMD...`
