@@ -23,6 +23,10 @@ enum Token {
 pub struct Glob {
     source: String,
     tokens: Vec<Token>,
+    /// The literal text before the first wildcard and after the last: a word that does
+    /// not start and end with them cannot match, which is decided without the full match.
+    prefix: String,
+    suffix: String,
 }
 
 impl fmt::Debug for Glob {
@@ -85,9 +89,23 @@ impl Glob {
                 }
             }
         }
+        let literal = |t: &Token| match t {
+            Token::Char(c) => Some(*c),
+            _ => None,
+        };
+        let prefix: String = tokens.iter().map_while(literal).collect();
+        let suffix: String = if prefix.chars().count() == tokens.len() {
+            String::new()
+        } else {
+            let mut tail: Vec<char> = tokens.iter().rev().map_while(literal).collect();
+            tail.reverse();
+            tail.into_iter().collect()
+        };
         Ok(Glob {
             source: source.to_owned(),
             tokens,
+            prefix,
+            suffix,
         })
     }
 
@@ -96,6 +114,8 @@ impl Glob {
         Glob {
             source: "**".into(),
             tokens: vec![Token::AnyDeep],
+            prefix: String::new(),
+            suffix: String::new(),
         }
     }
 
@@ -115,6 +135,12 @@ impl Glob {
     }
 
     pub fn is_match(&self, text: &str) -> bool {
+        if self.prefix.chars().count() == self.tokens.len() {
+            return text == self.prefix;
+        }
+        if !text.starts_with(&self.prefix) || !text[self.prefix.len()..].ends_with(&self.suffix) {
+            return false;
+        }
         let text: Vec<char> = text.chars().collect();
         matches(&self.tokens, &text)
     }
