@@ -365,20 +365,7 @@ impl<'a> Journey<'a> {
         let Some(mut tty) = prompt::open_terminal() else {
             return self.unavailable(a, "there is no terminal to ask a person on (no /dev/tty) and no approval service is configured");
         };
-        let rules = a
-            .commands
-            .iter()
-            .flat_map(|c| &c.rules)
-            .filter(|h| h.decision == Decision::Approve)
-            .map(|h| {
-                (
-                    h.id.clone(),
-                    h.layer.to_string(),
-                    h.risk.to_string(),
-                    h.message.clone(),
-                )
-            })
-            .collect();
+        let rules = prompt::rules_asking(a);
         let masked_reason = self.opts.reason.as_deref().map(redact::mask_text);
         let request = prompt::Request {
             command: &self.command.display(),

@@ -48,6 +48,24 @@ pub struct Request<'a> {
     pub request_id: &'a str,
 }
 
+/// `(id, layer, risk, message)` of every rule in `a` that asks for approval, for
+/// [`Request::rules`].
+pub fn rules_asking(a: &crate::policy::Assessment) -> Vec<(String, String, String, String)> {
+    a.commands
+        .iter()
+        .flat_map(|c| &c.rules)
+        .filter(|h| h.decision == crate::policy::Decision::Approve)
+        .map(|h| {
+            (
+                h.id.clone(),
+                h.layer.to_string(),
+                h.risk.to_string(),
+                h.message.clone(),
+            )
+        })
+        .collect()
+}
+
 /// The terminal and its state before the prompt, for the panic hook.
 static SAVED: Mutex<Option<(File, Termios)>> = Mutex::new(None);
 

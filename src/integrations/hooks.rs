@@ -234,20 +234,7 @@ fn approve(
         ));
     }
     if use_prompt && let Some(mut tty) = prompt::open_terminal() {
-        let rules = a
-            .commands
-            .iter()
-            .flat_map(|c| &c.rules)
-            .filter(|h| h.decision == Decision::Approve)
-            .map(|h| {
-                (
-                    h.id.clone(),
-                    h.layer.to_string(),
-                    h.risk.to_string(),
-                    h.message.clone(),
-                )
-            })
-            .collect();
+        let rules = prompt::rules_asking(a);
         let id = audit::new_request_id();
         let request = prompt::Request {
             command: &command.display(),
