@@ -65,11 +65,61 @@ fn init_with_binary(shell: Shell, mode: Mode, programs: &[String], bin: Option<&
         (Shell::Fish, Mode::Aliases) => FISH_ALIASES,
         (Shell::Fish, Mode::Preexec) => FISH_PREEXEC,
     };
+    let locate = match shell {
+        Shell::Bash => "",
+        Shell::Zsh => ZSH_LOCATE,
+        Shell::Fish => FISH_LOCATE,
+    };
     let names = wrapped_names(shell, programs);
-    template
+    splice(template, "@LOCATE@", locate)
         .replace("@GATEKEEP@", &quoted)
         .replace("@PROGRAMS@", &name_list(&names))
 }
+
+/// Replaces each line holding `marker` with `text`, indented as that line was.
+fn splice(template: &str, marker: &str, text: &str) -> String {
+    let mut out = String::with_capacity(template.len() + text.len());
+    for line in template.split_inclusive('\n') {
+        match line.find(marker) {
+            Some(at) => {
+                let indent = &line[..at];
+                for l in text.split_inclusive('\n') {
+                    if !l.trim().is_empty() {
+                        out.push_str(indent);
+                    }
+                    out.push_str(l);
+                }
+            }
+            None => out.push_str(line),
+        }
+    }
+    out
+}
+
+/// zsh's and fish's `__gatekeep_locate`, the same in both modes (bash's preexec mode keeps
+/// its own, whose path is read-only).
+const ZSH_LOCATE: &str = r##"# gatekeep's path when this snippet was made, else gatekeep on PATH (absolute paths only).
+__gatekeep_locate() {
+  [[ -n $__gatekeep_bin && -x $__gatekeep_bin ]] && return 0
+  local __gatekeep_path=${commands[gatekeep]-}
+  [[ $__gatekeep_path == /* && -x $__gatekeep_path ]] || return 1
+  __gatekeep_bin=$__gatekeep_path
+}
+"##;
+
+const FISH_LOCATE: &str = r##"# gatekeep's path when this snippet was made, else gatekeep on PATH (absolute paths only).
+function __gatekeep_locate
+    if test -n "$__gatekeep_bin"; and test -x "$__gatekeep_bin"
+        return 0
+    end
+    set -l path (command -s gatekeep)
+    if set -q path[1]; and string match -q '/*' -- $path[1]; and test -x $path[1]
+        set -g __gatekeep_bin $path[1]
+        return 0
+    end
+    return 1
+end
+"##;
 
 /// The absolute path of this binary, when it is one the snippet can name. A path that is
 /// not UTF-8 cannot be written into the snippet faithfully, so the snippet then looks for
@@ -702,13 +752,7 @@ const ZSH_ALIASES: &str = r##"# gatekeep: zsh integration, aliases mode (from `g
 # `gatekeep init zsh --mode preexec` to check every command line instead.
 typeset -g __gatekeep_bin=@GATEKEEP@
 
-# gatekeep's path when this snippet was made, else gatekeep on PATH (absolute paths only).
-__gatekeep_locate() {
-  [[ -n $__gatekeep_bin && -x $__gatekeep_bin ]] && return 0
-  local __gatekeep_path=${commands[gatekeep]-}
-  [[ $__gatekeep_path == /* && -x $__gatekeep_path ]] || return 1
-  __gatekeep_bin=$__gatekeep_path
-}
+@LOCATE@
 
 __gatekeep_run() {
   if ! __gatekeep_locate; then
@@ -755,13 +799,7 @@ elif (( ! ${+__gatekeep_preexec} )); then
   typeset -g __gatekeep_preexec=1 __gatekeep_bin=@GATEKEEP@ __gatekeep_offered=
   typeset -gi __gatekeep_rerun=0
 
-  # gatekeep's path when this snippet was made, else gatekeep on PATH (absolute paths only).
-  __gatekeep_locate() {
-    [[ -n $__gatekeep_bin && -x $__gatekeep_bin ]] && return 0
-    local __gatekeep_path=${commands[gatekeep]-}
-    [[ $__gatekeep_path == /* && -x $__gatekeep_path ]] || return 1
-    __gatekeep_bin=$__gatekeep_path
-  }
+  @LOCATE@
 
   # The line as gatekeep's bash reader should see it, in REPLY ($1 the line, $2 1 when
   # this shell reads `#` as a comment). zsh expands aliases only when it runs the line, and
@@ -955,18 +993,7 @@ const FISH_ALIASES: &str = r##"# gatekeep: fish integration, aliases mode (from 
 # functions in the foreground: `NAME ... &` waits for NAME (`command NAME ... &` does not).
 set -g __gatekeep_bin @GATEKEEP@
 
-# gatekeep's path when this snippet was made, else gatekeep on PATH (absolute paths only).
-function __gatekeep_locate
-    if test -n "$__gatekeep_bin"; and test -x "$__gatekeep_bin"
-        return 0
-    end
-    set -l path (command -s gatekeep)
-    if set -q path[1]; and string match -q '/*' -- $path[1]; and test -x $path[1]
-        set -g __gatekeep_bin $path[1]
-        return 0
-    end
-    return 1
-end
+@LOCATE@
 
 function __gatekeep_run
     if not __gatekeep_locate
@@ -1025,18 +1052,7 @@ else
     set -g __gatekeep_bin @GATEKEEP@
     set -g __gatekeep_expanded
 
-    # gatekeep's path when this snippet was made, else gatekeep on PATH (absolute paths only).
-    function __gatekeep_locate
-        if test -n "$__gatekeep_bin"; and test -x "$__gatekeep_bin"
-            return 0
-        end
-        set -l path (command -s gatekeep)
-        if set -q path[1]; and string match -q '/*' -- $path[1]; and test -x $path[1]
-            set -g __gatekeep_bin $path[1]
-            return 0
-        end
-        return 1
-    end
+    @LOCATE@
 
     # The line as text that fish reads the same way and gatekeep's bash reader can read:
     # outside quotes, `(cmd)` becomes `$(cmd)`, and `and`, `or`, `not` starting a command
@@ -1239,7 +1255,9 @@ mod tests {
             for mode in [Mode::Aliases, Mode::Preexec] {
                 let s = init_with_binary(shell, mode, &programs, Some("/bin/gatekeep"));
                 assert!(
-                    !s.contains("@GATEKEEP@") && !s.contains("@PROGRAMS@"),
+                    !s.contains("@GATEKEEP@")
+                        && !s.contains("@PROGRAMS@")
+                        && !s.contains("@LOCATE@"),
                     "{shell:?} {mode:?}: placeholder left\n{s}"
                 );
                 assert!(s.contains("'/bin/gatekeep'"), "{shell:?} {mode:?}");
