@@ -13,4 +13,5 @@ pub mod exit;
 pub mod gate;
 pub mod integrations;
 pub mod policy;
+pub mod server;
 pub mod shell;

@@ -1,4 +1,5 @@
-//! The approval stage: asking a person. Only commands that need approval come here; the
-//! allowed-command path never loads it.
+//! The approval stage: asking a person, at the terminal or through the approval service.
+//! Only commands that need approval come here; the allowed-command path never loads it.
 
+pub mod credentials;
 pub mod prompt;

@@ -1,0 +1,1 @@
+//! `gatekeep server report`: the audit trail read as evidence for auditors.
