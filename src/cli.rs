@@ -53,6 +53,39 @@ pub enum Cmd {
     /// Answer an agent's PreToolUse hook (JSON on stdin, JSON on stdout).
     #[command(subcommand)]
     Hook(HookCmd),
+    /// Run the approval service, or manage its tokens, audit trail and reports.
+    Server(crate::service_cli::ServerArgs),
+    /// Connect this machine to an approval service: check a token (read from stdin), pin the
+    /// service's signing key, and store both.
+    Login(crate::service_cli::LoginArgs),
+    /// Forget the approval service and its tokens.
+    Logout,
+    /// Show the approval service and the identities this machine's tokens stand for.
+    Whoami,
+    /// List the requests waiting for approval (approver token).
+    Pending {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one request.
+    Show {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Approve a request (approver token; never your own).
+    Approve {
+        id: String,
+        /// Why, recorded with the approval.
+        #[arg(long, value_name = "TEXT")]
+        reason: Option<String>,
+    },
+    /// Deny a request; the agent is shown the reason.
+    Deny {
+        id: String,
+        #[arg(long, value_name = "TEXT")]
+        reason: String,
+    },
     /// Print a shell completion script.
     Completions {
         #[arg(value_enum)]
@@ -244,6 +277,14 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             yes,
         }) => crate::integrations::hooks::install(agent, project, yes),
         Cmd::Audit(cmd) => audit(cmd),
+        Cmd::Server(args) => crate::service_cli::server(args),
+        Cmd::Login(args) => crate::service_cli::login(args),
+        Cmd::Logout => crate::service_cli::logout(),
+        Cmd::Whoami => crate::service_cli::whoami(),
+        Cmd::Pending { json } => crate::service_cli::pending(json),
+        Cmd::Show { id, json } => crate::service_cli::show(&id, json),
+        Cmd::Approve { id, reason } => crate::service_cli::decide(&id, true, reason),
+        Cmd::Deny { id, reason } => crate::service_cli::decide(&id, false, Some(reason)),
         Cmd::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cmd, "gatekeep", &mut std::io::stdout());

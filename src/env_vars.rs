@@ -13,3 +13,7 @@ pub const GATEKEEP_AGENT: &str = "GATEKEEP_AGENT";
 /// Base of the user's state directory, where the ledger lives.
 pub const XDG_STATE_HOME: &str = "XDG_STATE_HOME";
 pub const USER: &str = "USER";
+/// Base of the user's data directory, where `gatekeep server` keeps its state by default.
+pub const XDG_DATA_HOME: &str = "XDG_DATA_HOME";
+/// Log filter for `gatekeep server` (tracing's `EnvFilter` syntax; default `info`).
+pub const GATEKEEP_LOG: &str = "GATEKEEP_LOG";

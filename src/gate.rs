@@ -13,13 +13,17 @@ use std::cell::RefCell;
 
 use serde_json::{Map, Value, json};
 
+use crate::approval::credentials::{self, TokenKind};
 use crate::approval::prompt::{self, Answer};
+use crate::approval::protocol::{self, CreateRequest, Origin};
+use crate::approval::remote;
 use crate::audit::ledger::Ledger;
 use crate::audit::{self, Requester, redact};
 use crate::exec;
 use crate::exit;
-use crate::policy::{Assessment, Decision, Policy, PolicyError, PolicyPaths};
+use crate::policy::{Assessment, Decision, Policy, PolicyError, PolicyPaths, Requirements};
 use crate::shell;
+use crate::verdict::Outcome;
 
 /// A command as handed to gatekeep.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -226,6 +230,8 @@ struct Journey<'a> {
     requester: &'a Requester,
     ledger: &'a Ledger,
     id: String,
+    /// What a verdict must be bound to: see [`audit::command_digest`].
+    digest: String,
     base: Map<String, Value>,
 }
 
@@ -250,10 +256,8 @@ impl<'a> Journey<'a> {
         base.insert("command".into(), json!(command.display()));
         base.insert("argv".into(), json!(redact::mask_argv(&argv)));
         // The digest binds decisions to the exact, unmasked argv, directory and requester.
-        base.insert(
-            "digest".into(),
-            json!(audit::command_digest(&argv, &requester.cwd, &who)),
-        );
+        let digest = audit::command_digest(&argv, &requester.cwd, &who);
+        base.insert("digest".into(), json!(digest));
         base.insert(
             "requester".into(),
             serde_json::to_value(requester).unwrap_or(Value::Null),
@@ -269,6 +273,7 @@ impl<'a> Journey<'a> {
             requester,
             ledger,
             id,
+            digest,
             base,
         }
     }
@@ -348,23 +353,256 @@ impl<'a> Journey<'a> {
         if let Err(code) = self.record("request", json!({"requirements": req}), true) {
             return code;
         }
-        if !req.local_approval || req.quorum > 1 {
-            let why = if req.quorum > 1 {
-                format!(
-                    "it needs {} distinct approvers, and the terminal can give only one",
-                    req.quorum
-                )
-            } else {
-                "its rule does not allow approval at the terminal".to_owned()
-            };
-            return self.unavailable(
-                a,
-                &format!("{why}; it must go through the approval service, and none is configured"),
-            );
-        }
-        let Some(mut tty) = prompt::open_terminal() else {
-            return self.unavailable(a, "there is no terminal to ask a person on (no /dev/tty) and no approval service is configured");
+        // Rules that need more than one approver, or a person other than the one at this
+        // terminal, can only be approved through the service.
+        let needs_service = !req.local_approval || req.quorum > 1;
+        let server = match remote::load_config() {
+            Ok(server) => server,
+            Err(e) => {
+                // A broken client configuration could be an attempt to swap the pinned
+                // key: nothing runs until it is fixed.
+                let why = e.to_string();
+                let _ = self.record(
+                    "decision",
+                    json!({"decision": "refused", "decided_by": "gatekeep", "why": why}),
+                    true,
+                );
+                return self.refuse(a, "refused", "gatekeep", Some(&why), exit::POLICY);
+            }
         };
+        let tty = prompt::open_terminal();
+        match (server, tty) {
+            (Some(server), tty) if needs_service || tty.is_none() => {
+                self.remote(a, argv, &req, &server, tty.filter(|_| !needs_service))
+            }
+            (_, Some(tty)) if !needs_service => self.local(a, argv, &req, tty),
+            (_, tty) => {
+                let why = if req.quorum > 1 {
+                    format!(
+                        "it needs {} distinct approvers, and the terminal can give only one",
+                        req.quorum
+                    )
+                } else if tty.is_some() {
+                    "its rule does not allow approval at the terminal".to_owned()
+                } else {
+                    "there is no terminal to ask a person on (no /dev/tty)".to_owned()
+                };
+                self.unavailable(
+                    a,
+                    &format!("{why}; it must go through the approval service, and none is configured (see `gatekeep login`)"),
+                )
+            }
+        }
+    }
+
+    /// Asks the approval service and runs the command only on a verdict that verifies.
+    /// `fallback` is the terminal to ask on instead if the service cannot be reached.
+    fn remote(
+        &self,
+        a: &Assessment,
+        argv: &[String],
+        req: &Requirements,
+        server: &remote::ServerConfig,
+        fallback: Option<std::fs::File>,
+    ) -> i32 {
+        let token = match credentials::load(&server.url, TokenKind::Requester) {
+            Ok(Some(token)) => token,
+            Ok(None) => {
+                let e = remote::RemoteError::NoToken {
+                    url: server.url.clone(),
+                    kind: "requester",
+                    flag: "",
+                };
+                return self.unavailable(a, &e.to_string());
+            }
+            Err(e) => return self.unavailable(a, &e.to_string()),
+        };
+        let nonce = match crate::verdict::random_b64(24) {
+            Ok(nonce) => nonce,
+            Err(e) => return self.unavailable(a, &format!("cannot make a nonce: {e}")),
+        };
+        let create = CreateRequest {
+            id: self.id.clone(),
+            nonce: nonce.clone(),
+            command: self.command.display(),
+            argv: redact::mask_argv(argv),
+            digest: self.digest.clone(),
+            origin: Origin {
+                user: self.requester.user.clone(),
+                host: self.requester.host.clone(),
+                agent: self.requester.agent.clone(),
+                cwd: self.requester.cwd.clone(),
+            },
+            reason: self.opts.reason.as_deref().map(redact::mask_text),
+            rules: prompt::rules_asking(a).into_iter().map(|r| r.0).collect(),
+            risk: a.risk.to_string(),
+            quorum: req.quorum.max(1),
+            groups: req.approvers.clone(),
+            timeout_secs: req.timeout_secs,
+        };
+        let client = remote::Client::new(&server.url, Some(token));
+        // A create is idempotent on (id, nonce, digest): retrying a lost response is safe.
+        let mut created = client.create(&create);
+        for delay in [250, 750] {
+            if !matches!(created, Err(remote::RemoteError::Unreachable { .. })) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(delay));
+            created = client.create(&create);
+        }
+        let view = match created {
+            Ok(view) => view,
+            Err(e @ remote::RemoteError::Unreachable { .. }) if fallback.is_some() => {
+                eprintln!("gatekeep: {e}; asking at the terminal instead");
+                if let Some(tty) = fallback {
+                    return self.local(a, argv, req, tty);
+                }
+                return i32::from(exit::ERROR);
+            }
+            Err(e) => return self.unavailable(a, &e.to_string()),
+        };
+        if let Err(code) = self.record(
+            "submitted",
+            json!({"server": server.url, "key_id": server.key_id(), "expires_at": view.expires_at}),
+            true,
+        ) {
+            // Nothing will run; do not leave the request waiting for an approver.
+            let _ = client.cancel(&self.id, Some("the requester could not record it".into()));
+            return code;
+        }
+        let expires_unix = view.expires_unix;
+        let view = match remote::wait_for_verdict(&client, &self.id, expires_unix) {
+            remote::WaitEnd::Final(view) => view,
+            remote::WaitEnd::Signal(sig) => {
+                let cancelled = client.cancel(
+                    &self.id,
+                    Some(format!("the requester was stopped by signal {sig}")),
+                );
+                let _ = self.record(
+                    "decision",
+                    json!({"decision": "cancelled", "signal": sig, "server_cancelled": cancelled.is_ok(), "verdict": cancelled.ok().and_then(|v| v.verdict)}),
+                    true,
+                );
+                eprintln!(
+                    "gatekeep: cancelled while waiting for approval; `{}` was not run",
+                    self.command.display()
+                );
+                return 128 + sig;
+            }
+            remote::WaitEnd::Failed(why) => return self.unavailable(a, &why),
+        };
+        // The verdict is believed only after checking it against the pinned key, this
+        // request, this command and this run.
+        let expected = crate::verdict::Expected {
+            rid: &self.id,
+            digest: &self.digest,
+            nonce: &nonce,
+            now: crate::verdict::unix_now(),
+        };
+        let jws = view.verdict.clone().unwrap_or_default();
+        let claims = match expected.check(&jws, &server.key) {
+            Ok(claims) => claims,
+            Err(e) => {
+                let why = format!("the approval service's verdict was rejected: {e}");
+                let _ = self.record(
+                    "decision",
+                    json!({"decision": "deny", "decided_by": "gatekeep (verdict check)", "why": why, "verdict": jws}),
+                    true,
+                );
+                return self.refuse(
+                    a,
+                    "denied",
+                    "gatekeep (verdict check)",
+                    Some(&why),
+                    exit::DENY,
+                );
+            }
+        };
+        let by: Vec<String> = claims
+            .approvers
+            .iter()
+            .map(|ap| format!("{} ({})", ap.name, ap.channel))
+            .collect();
+        let by = if by.is_empty() {
+            "the approval service".to_owned()
+        } else {
+            by.join(", ")
+        };
+        let fields = json!({"decided_by": by, "channel": "service", "approvers": claims.approvers, "verdict": jws});
+        let record = |decision: &str, extra: Value| {
+            let mut f = fields.clone();
+            if let (Value::Object(f), Value::Object(extra)) = (&mut f, extra) {
+                f.insert("decision".into(), json!(decision));
+                f.extend(extra);
+            }
+            self.record("decision", f, true)
+        };
+        match claims.decision {
+            Outcome::Approved => {
+                if let Err(code) = record("approve", json!({})) {
+                    return code;
+                }
+                let started = std::time::Instant::now();
+                let code = self.run(argv);
+                let outcome = protocol::Outcome {
+                    exit_code: code,
+                    duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+                    signal: (code > 128).then(|| format!("signal {}", code - 128)),
+                };
+                if let Err(e) = client.outcome(&self.id, &outcome) {
+                    let _ = self.record(
+                        "outcome_report",
+                        json!({"reported": false, "error": e.to_string()}),
+                        true,
+                    );
+                    eprintln!(
+                        "gatekeep: could not report the outcome to the approval service: {e}"
+                    );
+                }
+                code
+            }
+            Outcome::Denied => {
+                let reason = claims.reason.clone();
+                if let Err(code) = record("deny", json!({"denial_reason": reason})) {
+                    return code;
+                }
+                self.refuse(a, "denied", &by, reason.as_deref(), exit::DENY)
+            }
+            Outcome::Expired => {
+                if let Err(code) = record("expired", json!({"timeout_secs": req.timeout_secs})) {
+                    return code;
+                }
+                self.refuse(
+                    a,
+                    "expired",
+                    "nobody approved it in time (approval service)",
+                    None,
+                    exit::EXPIRED,
+                )
+            }
+            Outcome::Cancelled => {
+                if let Err(code) = record("cancelled", json!({})) {
+                    return code;
+                }
+                self.refuse(
+                    a,
+                    "cancelled",
+                    "the requester",
+                    claims.reason.as_deref(),
+                    exit::DENY,
+                )
+            }
+        }
+    }
+
+    /// Asks the person at this terminal.
+    fn local(
+        &self,
+        a: &Assessment,
+        argv: &[String],
+        req: &Requirements,
+        mut tty: std::fs::File,
+    ) -> i32 {
         let rules = prompt::rules_asking(a);
         let masked_reason = self.opts.reason.as_deref().map(redact::mask_text);
         let request = prompt::Request {

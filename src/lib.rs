@@ -14,4 +14,6 @@ pub mod gate;
 pub mod integrations;
 pub mod policy;
 pub mod server;
+pub mod service_cli;
 pub mod shell;
+pub mod verdict;

@@ -3,3 +3,5 @@
 
 pub mod credentials;
 pub mod prompt;
+pub mod protocol;
+pub mod remote;

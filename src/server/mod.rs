@@ -3,6 +3,267 @@
 //!
 //! Nothing in this module is reachable from `gatekeep exec`'s allowed path: tokio, axum,
 //! sqlx and the tracing subscriber are only started by `gatekeep server` itself.
+//!
+//! The data directory holds `gatekeep.db` (SQLite, WAL) and `signing-key` (the Ed25519 seed,
+//! 0600), both created on first start.
 
 pub mod audit;
+pub mod http;
 pub mod report;
+pub mod service;
+pub mod sqlite;
+pub mod store;
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use ed25519_dalek::SigningKey;
+use serde_json::json;
+
+use crate::approval::protocol::{Identity, Role};
+use crate::audit::ledger::sha256_hex;
+use crate::verdict;
+use service::Service;
+use sqlite::Sqlite;
+use store::{EventDraft, Store, TokenRow};
+
+/// Where the server keeps its state unless `--data` says otherwise.
+pub fn default_data_dir() -> PathBuf {
+    let base = std::env::var_os(crate::env_vars::XDG_DATA_HOME)
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os(crate::env_vars::HOME).map(|h| Path::new(&h).join(".local/share"))
+        })
+        .unwrap_or_else(|| PathBuf::from("."));
+    base.join("gatekeep/server")
+}
+
+/// SHA-256 of a token: what the database keeps.
+pub fn token_hash(token: &str) -> String {
+    sha256_hex(token.as_bytes())
+}
+
+/// The tokio runtime for server-side commands (never built on the client's paths).
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+async fn open_store(data: &Path) -> Result<Sqlite> {
+    std::fs::create_dir_all(data)
+        .with_context(|| format!("cannot create the data directory {}", data.display()))?;
+    std::fs::set_permissions(data, std::fs::Permissions::from_mode(0o700))
+        .with_context(|| format!("cannot restrict {} to its owner", data.display()))?;
+    let db = data.join("gatekeep.db");
+    Sqlite::open(&db)
+        .await
+        .with_context(|| format!("cannot open the database {}", db.display()))
+}
+
+/// Loads the signing key from `data`, creating it (0600) on first start.
+pub fn signing_key(data: &Path) -> Result<SigningKey> {
+    let path = data.join("signing-key");
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            let meta = std::fs::metadata(&path)?;
+            if meta.permissions().mode() & 0o077 != 0 {
+                bail!(
+                    "{} is readable by others (mode {:o}); the signing key must be private\nhint: chmod 600 {}",
+                    path.display(),
+                    meta.permissions().mode() & 0o777,
+                    path.display()
+                );
+            }
+            let seed: [u8; 32] = base64::Engine::decode(
+                &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+                text.trim(),
+            )
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .with_context(|| {
+                format!(
+                    "{} does not hold a 32-byte base64url Ed25519 seed",
+                    path.display()
+                )
+            })?;
+            Ok(SigningKey::from_bytes(&seed))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let seed = verdict::random_b64(32)?;
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&path)
+                .with_context(|| format!("cannot create {}", path.display()))?;
+            writeln!(file, "{seed}")?;
+            file.sync_all()?;
+            tracing::info!(path = %path.display(), "created a new signing key");
+            signing_key(data)
+        }
+        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+    }
+}
+
+/// Settings of `gatekeep server` (run).
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    pub listen: SocketAddr,
+    pub data: PathBuf,
+    pub max_timeout_secs: u64,
+}
+
+/// Starts structured logs on stderr: `GATEKEEP_LOG` (default `info`) sets the filter.
+fn init_logs() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env(crate::env_vars::GATEKEEP_LOG)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(
+            std::io::IsTerminal::is_terminal(&std::io::stderr())
+                && std::env::var_os("NO_COLOR").is_none(),
+        )
+        .try_init();
+}
+
+/// Runs the service until SIGINT or SIGTERM.
+pub fn run(opts: &RunOptions) -> Result<()> {
+    init_logs();
+    runtime()?.block_on(async {
+        let store = open_store(&opts.data).await?;
+        let key = signing_key(&opts.data)?;
+        let (stop, shutdown) = tokio::sync::watch::channel(false);
+        let app = Arc::new(http::App {
+            service: Service::new(store, key, opts.max_timeout_secs),
+            shutdown,
+        });
+        let listener = tokio::net::TcpListener::bind(opts.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", opts.listen))?;
+        let addr = listener.local_addr()?;
+        let kid = verdict::thumbprint(&app.service.verifying_key());
+        // Plain lines for people and scripts (tests read the address from the first one).
+        eprintln!("gatekeep server: listening on http://{addr}");
+        eprintln!("gatekeep server: signing key {kid}");
+        tracing::info!(%addr, data = %opts.data.display(), %kid, "started");
+
+        let sweeper = {
+            let app = app.clone();
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(Duration::from_secs(1));
+                loop {
+                    tick.tick().await;
+                    if let Err(e) = app.service.sweep().await {
+                        tracing::error!(error = %e, "expiry sweep failed");
+                    }
+                }
+            })
+        };
+        let router = http::router(app.clone());
+        axum::serve(listener, router)
+            .with_graceful_shutdown(async move {
+                shutdown_signal().await;
+                tracing::info!("shutting down");
+                // Long polls return at once; their clients reconnect after the restart.
+                let _ = stop.send(true);
+            })
+            .await
+            .context("the server failed")?;
+        sweeper.abort();
+        tracing::info!("stopped");
+        Ok(())
+    })
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        std::future::pending::<()>().await;
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+}
+
+/// `gatekeep server token create`: prints the new token once.
+pub fn token_create(data: &Path, identity: Identity) -> Result<(String, TokenRow)> {
+    runtime()?.block_on(async {
+        let store = open_store(data).await?;
+        let prefix = match identity.role {
+            Role::Requester => "gkr",
+            Role::Approver => "gka",
+        };
+        let token = format!("{prefix}_{}", verdict::random_b64(32)?);
+        let hash = token_hash(&token);
+        let row = TokenRow {
+            id: hash[..12].to_owned(),
+            hash,
+            identity,
+            created_at: crate::audit::now_rfc3339(),
+            revoked_at: None,
+        };
+        let event = EventDraft {
+            request_id: String::new(),
+            kind: "token_created",
+            actor: admin(),
+            channel: None,
+            detail: json!({"id": row.id, "name": row.identity.name, "kind": row.identity.role, "groups": row.identity.groups, "on_behalf_of": row.identity.on_behalf_of}),
+        };
+        store.add_token(&row, event).await?;
+        Ok((token, row))
+    })
+}
+
+pub fn token_list(data: &Path) -> Result<Vec<TokenRow>> {
+    runtime()?.block_on(async { Ok(open_store(data).await?.tokens().await?) })
+}
+
+pub fn token_revoke(data: &Path, id_or_name: &str) -> Result<usize> {
+    runtime()?.block_on(async {
+        let store = open_store(data).await?;
+        let event = EventDraft {
+            request_id: String::new(),
+            kind: "token_revoked",
+            actor: admin(),
+            channel: None,
+            detail: json!({"token": id_or_name}),
+        };
+        Ok(store
+            .revoke(id_or_name, &crate::audit::now_rfc3339(), event)
+            .await?)
+    })
+}
+
+/// The whole audit trail.
+pub fn events(data: &Path) -> Result<Vec<audit::Event>> {
+    if !data.join("gatekeep.db").exists() {
+        bail!(
+            "no approval-service database in {}\nhint: pass the server's --data directory",
+            data.display()
+        );
+    }
+    runtime()?.block_on(async { Ok(open_store(data).await?.events().await?) })
+}
+
+/// Who runs an admin command, for the audit trail.
+fn admin() -> String {
+    let user = std::env::var(crate::env_vars::USER).unwrap_or_default();
+    if user.is_empty() {
+        format!("admin (uid {})", nix::unistd::getuid())
+    } else {
+        format!("admin ({user})")
+    }
+}

@@ -1,0 +1,245 @@
+//! The HTTP face of the approval service (see [`crate::approval::protocol`] for the API).
+//! Handlers only authenticate, translate and call [`Service`]; the rules live there.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Path, Query, State as AxState};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+
+use super::service::{Service, ServiceError};
+use super::store::Store;
+use crate::approval::protocol::{
+    CreateRequest, Decide, ErrorBody, Identity, MAX_WAIT_SECS, Outcome, RequestView,
+};
+use crate::verdict::{Jwk, JwkSet};
+
+pub struct App<S> {
+    pub service: Service<S>,
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
+}
+
+type Shared<S> = AxState<Arc<App<S>>>;
+
+pub fn router<S: Store>(app: Arc<App<S>>) -> Router {
+    Router::new()
+        .route(
+            "/healthz",
+            get(|| async { Json(serde_json::json!({"status": "ok"})) }),
+        )
+        .route("/.well-known/jwks.json", get(jwks::<S>))
+        .route("/v1/whoami", get(whoami::<S>))
+        .route("/v1/requests", post(create::<S>).get(list::<S>))
+        .route("/v1/requests/{id}", get(show::<S>))
+        .route("/v1/requests/{id}/wait", get(wait::<S>))
+        .route("/v1/requests/{id}/cancel", post(cancel::<S>))
+        .route("/v1/requests/{id}/outcome", post(outcome::<S>))
+        .route("/v1/requests/{id}/approve", post(approve::<S>))
+        .route("/v1/requests/{id}/deny", post(deny::<S>))
+        .with_state(app)
+}
+
+/// An error response: `{"error": "..."}`.
+pub struct ApiError(StatusCode, String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.0, Json(ErrorBody { error: self.1 })).into_response()
+    }
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> ApiError {
+        let status = match &e {
+            ServiceError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ServiceError::NotFound(_) => StatusCode::NOT_FOUND,
+            ServiceError::Conflict(_) => StatusCode::CONFLICT,
+            ServiceError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ServiceError::Store(e) => {
+                tracing::error!(error = %e, "storage failed");
+                return ApiError(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the approval service cannot reach its database; try again".into(),
+                );
+            }
+        };
+        ApiError(status, e.to_string())
+    }
+}
+
+type ApiResult<T> = Result<T, ApiError>;
+
+/// The identity behind the request's bearer token.
+async fn authenticate<S: Store>(app: &App<S>, headers: &HeaderMap) -> ApiResult<Identity> {
+    let unauthorized = |why: &str| {
+        ApiError(
+            StatusCode::UNAUTHORIZED,
+            format!(
+                "{why}\nhint: run `gatekeep login --server URL` with a token from `gatekeep server token create`"
+            ),
+        )
+    };
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or_else(|| unauthorized("no bearer token"))?;
+    let hash = super::token_hash(token.trim());
+    match app.service.store.identity(&hash).await {
+        Ok(Some(identity)) => Ok(identity),
+        Ok(None) => Err(unauthorized("the token is unknown or revoked")),
+        Err(e) => Err(ServiceError::Store(e).into()),
+    }
+}
+
+async fn jwks<S: Store>(AxState(app): Shared<S>) -> Json<JwkSet> {
+    Json(JwkSet {
+        keys: vec![Jwk::from_key(&app.service.verifying_key())],
+    })
+}
+
+async fn whoami<S: Store>(
+    AxState(app): Shared<S>,
+    headers: HeaderMap,
+) -> ApiResult<Json<Identity>> {
+    Ok(Json(authenticate(&app, &headers).await?))
+}
+
+async fn create<S: Store>(
+    AxState(app): Shared<S>,
+    headers: HeaderMap,
+    Json(req): Json<CreateRequest>,
+) -> ApiResult<(StatusCode, Json<RequestView>)> {
+    let who = authenticate(&app, &headers).await?;
+    let (record, new) = app.service.create(&who, req).await?;
+    if new {
+        tracing::info!(id = %record.create.id, requester = %who.name, command = %record.create.command, "request created");
+    }
+    let status = if new {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(record.view())))
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    state: Option<String>,
+}
+
+async fn list<S: Store>(
+    AxState(app): Shared<S>,
+    headers: HeaderMap,
+    Query(q): Query<ListQuery>,
+) -> ApiResult<Json<Vec<RequestView>>> {
+    let who = authenticate(&app, &headers).await?;
+    if q.state.as_deref().is_some_and(|s| s != "pending") {
+        return Err(ApiError(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "only state=pending can be listed".into(),
+        ));
+    }
+    let records = app.service.pending(&who).await?;
+    Ok(Json(records.iter().map(|r| r.view()).collect()))
+}
+
+async fn show<S: Store>(
+    AxState(app): Shared<S>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult<Json<RequestView>> {
+    let who = authenticate(&app, &headers).await?;
+    Ok(Json(app.service.get(&who, &id).await?.view()))
+}
+
+#[derive(Deserialize)]
+struct WaitQuery {
+    timeout: Option<u64>,
+}
+
+async fn wait<S: Store>(
+    AxState(app): Shared<S>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(q): Query<WaitQuery>,
+) -> ApiResult<Json<RequestView>> {
+    let who = authenticate(&app, &headers).await?;
+    let timeout = Duration::from_secs(q.timeout.unwrap_or(MAX_WAIT_SECS).min(MAX_WAIT_SECS));
+    let record = app
+        .service
+        .wait(&who, &id, timeout, app.shutdown.clone())
+        .await?;
+    Ok(Json(record.view()))
+}
+
+async fn cancel<S: Store>(
+    AxState(app): Shared<S>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Option<Json<Decide>>,
+) -> ApiResult<Json<RequestView>> {
+    let who = authenticate(&app, &headers).await?;
+    let reason = body.and_then(|b| b.0.reason);
+    let record = app.service.cancel(&who, &id, reason).await?;
+    tracing::info!(%id, by = %who.name, state = %record.state, "request cancelled");
+    Ok(Json(record.view()))
+}
+
+async fn outcome<S: Store>(
+    AxState(app): Shared<S>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Json(outcome): Json<Outcome>,
+) -> ApiResult<StatusCode> {
+    let who = authenticate(&app, &headers).await?;
+    app.service.outcome(&who, &id, outcome).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn approve<S: Store>(
+    AxState(app): Shared<S>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Option<Json<Decide>>,
+) -> ApiResult<Json<RequestView>> {
+    decide(app, headers, id, true, body.and_then(|b| b.0.reason)).await
+}
+
+async fn deny<S: Store>(
+    AxState(app): Shared<S>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Option<Json<Decide>>,
+) -> ApiResult<Json<RequestView>> {
+    decide(app, headers, id, false, body.and_then(|b| b.0.reason)).await
+}
+
+async fn decide<S: Store>(
+    app: Arc<App<S>>,
+    headers: HeaderMap,
+    id: String,
+    approve: bool,
+    reason: Option<String>,
+) -> ApiResult<Json<RequestView>> {
+    let who = authenticate(&app, &headers).await?;
+    // The CLI says so; anything else calling the API is `api`.
+    let channel = match headers
+        .get("x-gatekeep-channel")
+        .and_then(|v| v.to_str().ok())
+    {
+        Some("cli") => "cli",
+        _ => "api",
+    };
+    let record = app
+        .service
+        .decide(&who, &id, approve, reason, channel)
+        .await
+        .inspect_err(|e| tracing::warn!(%id, by = %who.name, error = %e, "decision refused"))?;
+    tracing::info!(%id, by = %who.name, approve, state = %record.state, "decision");
+    Ok(Json(record.view()))
+}

@@ -1,0 +1,502 @@
+//! The approval service's rules, whatever the storage and whatever the channel: who may see,
+//! create, wait on, approve, deny and cancel a request; when a quorum is reached; when a
+//! request expires; and signing every final state.
+//!
+//! Changes to one request are serialised by a lock held across read-modify-save, so two
+//! approvers acting at once cannot both complete (or lose) a quorum.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use ed25519_dalek::SigningKey;
+use serde_json::json;
+use tokio::sync::Notify;
+
+use super::store::{EventDraft, Record, Store, StoreError};
+use crate::approval::protocol::{CreateRequest, Identity, Outcome, Role, State};
+use crate::audit::{redact, rfc3339};
+use crate::verdict::{self, Approval, Claims};
+
+/// How long a signed verdict stays valid: long enough to reach a waiting client, short
+/// enough that a copy is useless later (the nonce already makes it single-use).
+pub const VERDICT_TTL_SECS: u64 = 120;
+
+/// Why a call was refused; each maps to an HTTP status.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+pub struct Service<S> {
+    pub store: S,
+    key: SigningKey,
+    /// The longest a request may wait, whatever it asks for.
+    max_timeout_secs: u64,
+    /// One lock for all request changes: decisions are rare and quick.
+    write: tokio::sync::Mutex<()>,
+    waiters: Mutex<HashMap<String, Arc<Notify>>>,
+}
+
+impl<S: Store> Service<S> {
+    pub fn new(store: S, key: SigningKey, max_timeout_secs: u64) -> Service<S> {
+        Service {
+            store,
+            key,
+            max_timeout_secs,
+            write: tokio::sync::Mutex::new(()),
+            waiters: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn verifying_key(&self) -> ed25519_dalek::VerifyingKey {
+        self.key.verifying_key()
+    }
+
+    /// The notifier for `id`, woken on every change to it.
+    pub fn notifier(&self, id: &str) -> Arc<Notify> {
+        let mut waiters = self.waiters.lock().unwrap_or_else(|e| e.into_inner());
+        waiters.entry(id.to_owned()).or_default().clone()
+    }
+
+    fn wake(&self, id: &str) {
+        let waiters = self.waiters.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = waiters.get(id) {
+            n.notify_waiters();
+        }
+    }
+
+    fn forget(&self, id: &str) {
+        let mut waiters = self.waiters.lock().unwrap_or_else(|e| e.into_inner());
+        if waiters.get(id).is_some_and(|n| Arc::strong_count(n) == 1) {
+            waiters.remove(id);
+        }
+    }
+
+    /// Creates a request, or returns the existing one when the same create is retried.
+    pub async fn create(
+        &self,
+        who: &Identity,
+        req: CreateRequest,
+    ) -> Result<(Record, bool), ServiceError> {
+        if who.role != Role::Requester {
+            return Err(ServiceError::Forbidden(
+                "only a requester token can create requests".into(),
+            ));
+        }
+        validate(&req)?;
+        let _guard = self.write.lock().await;
+        if let Some(existing) = self.store.request(&req.id).await? {
+            // A retry after a lost response carries the same nonce and command.
+            if existing.requester == who.name
+                && existing.create.nonce == req.nonce
+                && existing.create.digest == req.digest
+            {
+                return Ok((existing, false));
+            }
+            return Err(ServiceError::Conflict(format!(
+                "request {} already exists for another command; choose a new id",
+                req.id
+            )));
+        }
+        // The server masks again: it stores and shows what the client sent, and a client
+        // that forgot to mask must not put a secret into the audit trail.
+        let mut req = req;
+        req.command = redact::mask_text(&req.command);
+        req.argv = redact::mask_argv(&req.argv);
+        req.reason = req.reason.as_deref().map(redact::mask_text);
+        let now = std::time::SystemTime::now();
+        let timeout = req.timeout_secs.clamp(1, self.max_timeout_secs);
+        let expires = now + Duration::from_secs(timeout);
+        let record = Record {
+            requester: who.name.clone(),
+            on_behalf_of: who.on_behalf_of.clone(),
+            state: State::Pending,
+            created_at: rfc3339(now),
+            expires_at: rfc3339(expires),
+            expires_unix: verdict::unix_now() + timeout,
+            approvals: Vec::new(),
+            verdict: None,
+            outcome: None,
+            create: req,
+        };
+        let c = &record.create;
+        let created = EventDraft {
+            request_id: c.id.clone(),
+            kind: "created",
+            actor: who.name.clone(),
+            channel: None,
+            detail: json!({
+                "command": c.command,
+                "argv": c.argv,
+                "digest": c.digest,
+                "requester": {
+                    "agent": c.origin.agent,
+                    "on_behalf_of": who.on_behalf_of,
+                    "user": c.origin.user,
+                    "host": c.origin.host,
+                    "cwd": c.origin.cwd,
+                },
+                "reason": c.reason,
+                "rules": c.rules,
+                "risk": c.risk,
+                "quorum": c.quorum,
+                "groups": c.groups,
+                "expires_at": record.expires_at,
+            }),
+        };
+        // Approvers learn of pending requests through `gatekeep pending` (the CLI channel);
+        // chat channels will add their own notifications here.
+        let notified = EventDraft {
+            request_id: c.id.clone(),
+            kind: "notified",
+            actor: "server".into(),
+            channel: Some("cli".into()),
+            detail: json!({"channel": "cli"}),
+        };
+        self.store.save(&record, vec![created, notified]).await?;
+        Ok((record, true))
+    }
+
+    /// A request, if `who` may see it: its own requester, or any approver.
+    pub async fn get(&self, who: &Identity, id: &str) -> Result<Record, ServiceError> {
+        let record = self.store.request(id).await?;
+        match record {
+            Some(r) if who.role == Role::Approver || r.requester == who.name => {
+                self.expire_if_due(r).await
+            }
+            _ => Err(ServiceError::NotFound(format!("no request {id}"))),
+        }
+    }
+
+    /// The requests waiting for approval, for an approver.
+    pub async fn pending(&self, who: &Identity) -> Result<Vec<Record>, ServiceError> {
+        if who.role != Role::Approver {
+            return Err(ServiceError::Forbidden(
+                "only an approver token can list pending requests".into(),
+            ));
+        }
+        let mut out = Vec::new();
+        for r in self.store.requests(Some(State::Pending)).await? {
+            let r = self.expire_if_due(r).await?;
+            if r.state == State::Pending {
+                out.push(r);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Records an approver's decision; completes the request when the quorum is reached
+    /// or on the first denial.
+    pub async fn decide(
+        &self,
+        who: &Identity,
+        id: &str,
+        approve: bool,
+        reason: Option<String>,
+        channel: &str,
+    ) -> Result<Record, ServiceError> {
+        if who.role != Role::Approver {
+            return Err(ServiceError::Forbidden(
+                "a requester token cannot approve or deny; run `gatekeep login` with an approver token".into(),
+            ));
+        }
+        let reason = reason.as_deref().map(redact::mask_text);
+        if !approve && reason.as_deref().is_none_or(|r| r.trim().is_empty()) {
+            return Err(ServiceError::Invalid(
+                "a denial needs a reason (--reason TEXT): the agent reads it".into(),
+            ));
+        }
+        let _guard = self.write.lock().await;
+        let Some(record) = self.store.request(id).await? else {
+            return Err(ServiceError::NotFound(format!("no request {id}")));
+        };
+        let mut record = self.expire_locked(record).await?;
+        if record.state != State::Pending {
+            return Err(ServiceError::Conflict(format!(
+                "request {id} is already {}",
+                record.state
+            )));
+        }
+        if is_own(who, &record) {
+            return Err(ServiceError::Forbidden(format!(
+                "{} cannot approve or deny request {id}: it is their own (requested by {}{})",
+                who.name,
+                record.requester,
+                record
+                    .on_behalf_of
+                    .as_deref()
+                    .map(|u| format!(" on behalf of {u}"))
+                    .unwrap_or_default()
+            )));
+        }
+        let groups = &record.create.groups;
+        if !groups.is_empty() && !who.groups.iter().any(|g| groups.contains(g)) {
+            return Err(ServiceError::Forbidden(format!(
+                "{} is not in any group that may approve request {id} (needs one of: {})",
+                who.name,
+                groups.join(", ")
+            )));
+        }
+        if record.approvals.iter().any(|a| a.name == who.name) {
+            return Err(ServiceError::Conflict(format!(
+                "{} has already approved request {id}; it needs a different approver",
+                who.name
+            )));
+        }
+        let at = crate::audit::now_rfc3339();
+        record.approvals.push(Approval {
+            name: who.name.clone(),
+            decision: if approve { "approved" } else { "denied" }.into(),
+            at,
+            channel: channel.to_owned(),
+            reason: reason.clone(),
+        });
+        let approvals = record
+            .approvals
+            .iter()
+            .filter(|a| a.decision == "approved")
+            .count();
+        let quorum = record.create.quorum.max(1);
+        let done = !approve || approvals >= usize::try_from(quorum).unwrap_or(usize::MAX);
+        let event = EventDraft {
+            request_id: id.to_owned(),
+            kind: if approve { "approved" } else { "denied" },
+            actor: who.name.clone(),
+            channel: Some(channel.to_owned()),
+            detail: if approve {
+                json!({"reason": reason, "approvals": approvals, "quorum": quorum, "final": done})
+            } else {
+                json!({"reason": reason})
+            },
+        };
+        if done {
+            let outcome = if approve {
+                verdict::Outcome::Approved
+            } else {
+                verdict::Outcome::Denied
+            };
+            self.finish(&mut record, outcome, reason);
+        }
+        self.store.save(&record, vec![event]).await?;
+        self.wake(id);
+        Ok(record)
+    }
+
+    /// Cancels a pending request on behalf of its requester.
+    pub async fn cancel(
+        &self,
+        who: &Identity,
+        id: &str,
+        reason: Option<String>,
+    ) -> Result<Record, ServiceError> {
+        let _guard = self.write.lock().await;
+        let record = match self.store.request(id).await? {
+            Some(r) if r.requester == who.name && who.role == Role::Requester => r,
+            _ => return Err(ServiceError::NotFound(format!("no request {id}"))),
+        };
+        let mut record = self.expire_locked(record).await?;
+        if record.state.is_final() {
+            return Ok(record);
+        }
+        let reason = reason.as_deref().map(redact::mask_text);
+        self.finish(&mut record, verdict::Outcome::Cancelled, reason.clone());
+        let event = EventDraft {
+            request_id: id.to_owned(),
+            kind: "cancelled",
+            actor: who.name.clone(),
+            channel: None,
+            detail: json!({"reason": reason}),
+        };
+        self.store.save(&record, vec![event]).await?;
+        self.wake(id);
+        Ok(record)
+    }
+
+    /// Records how an approved command ended.
+    pub async fn outcome(
+        &self,
+        who: &Identity,
+        id: &str,
+        outcome: Outcome,
+    ) -> Result<(), ServiceError> {
+        let _guard = self.write.lock().await;
+        let mut record = match self.store.request(id).await? {
+            Some(r) if r.requester == who.name && who.role == Role::Requester => r,
+            _ => return Err(ServiceError::NotFound(format!("no request {id}"))),
+        };
+        if record.state != State::Approved {
+            return Err(ServiceError::Conflict(format!(
+                "request {id} is {}, so nothing ran",
+                record.state
+            )));
+        }
+        if record.outcome.is_some() {
+            return Err(ServiceError::Conflict(format!(
+                "the outcome of request {id} is already recorded"
+            )));
+        }
+        let event = EventDraft {
+            request_id: id.to_owned(),
+            kind: "outcome",
+            actor: who.name.clone(),
+            channel: None,
+            detail: json!({"exit_code": outcome.exit_code, "duration_ms": outcome.duration_ms, "signal": outcome.signal}),
+        };
+        record.outcome = Some(outcome);
+        self.store.save(&record, vec![event]).await?;
+        Ok(())
+    }
+
+    /// Waits until request `id` is final or `timeout` passes; returns it either way.
+    pub async fn wait(
+        &self,
+        who: &Identity,
+        id: &str,
+        timeout: Duration,
+        mut shutdown: tokio::sync::watch::Receiver<bool>,
+    ) -> Result<Record, ServiceError> {
+        let notify = self.notifier(id);
+        let deadline = tokio::time::Instant::now() + timeout;
+        let result = loop {
+            // Registered before reading, so a change between the read and the wait is seen.
+            let notified = notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let record = match self.get(who, id).await {
+                Ok(r) => r,
+                Err(e) => break Err(e),
+            };
+            if record.state.is_final() {
+                break Ok(record);
+            }
+            // Wake at the request's own deadline too, to expire it on time.
+            let expiry = tokio::time::Instant::now()
+                + Duration::from_secs(record.expires_unix.saturating_sub(verdict::unix_now()))
+                + Duration::from_millis(50);
+            tokio::select! {
+                () = &mut notified => {}
+                () = tokio::time::sleep_until(deadline.min(expiry)) => {
+                    if tokio::time::Instant::now() >= deadline {
+                        break self.get(who, id).await;
+                    }
+                }
+                _ = shutdown.changed() => break Ok(record),
+            }
+        };
+        drop(notify);
+        self.forget(id);
+        result
+    }
+
+    /// Expires every pending request past its deadline (run once a second).
+    pub async fn sweep(&self) -> Result<(), ServiceError> {
+        let now = verdict::unix_now();
+        for r in self.store.requests(Some(State::Pending)).await? {
+            if r.expires_unix <= now {
+                self.expire_if_due(r).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn expire_if_due(&self, record: Record) -> Result<Record, ServiceError> {
+        if record.state != State::Pending || record.expires_unix > verdict::unix_now() {
+            return Ok(record);
+        }
+        let _guard = self.write.lock().await;
+        let id = record.create.id.clone();
+        let fresh = self.store.request(&id).await?.unwrap_or(record);
+        self.expire_locked(fresh).await
+    }
+
+    /// With the write lock held: expires `record` if it is pending past its deadline.
+    async fn expire_locked(&self, mut record: Record) -> Result<Record, ServiceError> {
+        if record.state != State::Pending || record.expires_unix > verdict::unix_now() {
+            return Ok(record);
+        }
+        self.finish(&mut record, verdict::Outcome::Expired, None);
+        let event = EventDraft {
+            request_id: record.create.id.clone(),
+            kind: "expired",
+            actor: "server".into(),
+            channel: None,
+            detail: json!({}),
+        };
+        self.store.save(&record, vec![event]).await?;
+        self.wake(&record.create.id);
+        Ok(record)
+    }
+
+    /// Moves `record` to its final state and signs the verdict.
+    fn finish(&self, record: &mut Record, outcome: verdict::Outcome, reason: Option<String>) {
+        let now = verdict::unix_now();
+        let claims = Claims {
+            rid: record.create.id.clone(),
+            digest: record.create.digest.clone(),
+            nonce: record.create.nonce.clone(),
+            decision: outcome,
+            approvers: record.approvals.clone(),
+            reason,
+            iat: now,
+            exp: now + VERDICT_TTL_SECS,
+        };
+        record.state = match outcome {
+            verdict::Outcome::Approved => State::Approved,
+            verdict::Outcome::Denied => State::Denied,
+            verdict::Outcome::Expired => State::Expired,
+            verdict::Outcome::Cancelled => State::Cancelled,
+        };
+        record.verdict = Some(verdict::sign(&claims, &self.key));
+    }
+}
+
+/// Whether `who` is the request's requester, or the person it was made for or from.
+fn is_own(who: &Identity, record: &Record) -> bool {
+    who.name == record.requester
+        || record.on_behalf_of.as_deref() == Some(who.name.as_str())
+        || record.create.origin.user == who.name
+        || record.create.origin.agent.as_deref() == Some(who.name.as_str())
+}
+
+fn validate(req: &CreateRequest) -> Result<(), ServiceError> {
+    let id_ok = !req.id.is_empty()
+        && req.id.len() <= 64
+        && req
+            .id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if !id_ok {
+        return Err(ServiceError::Invalid(
+            "the request id must be 1-64 characters of [A-Za-z0-9_-]".into(),
+        ));
+    }
+    if req.nonce.len() < 16 {
+        return Err(ServiceError::Invalid(
+            "the nonce must be at least 16 characters".into(),
+        ));
+    }
+    if req.digest.len() != 64 || !req.digest.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(ServiceError::Invalid(
+            "the digest must be a SHA-256 hex string".into(),
+        ));
+    }
+    if req.argv.is_empty() {
+        return Err(ServiceError::Invalid("the argv is empty".into()));
+    }
+    if req.quorum > 10 {
+        return Err(ServiceError::Invalid(
+            "a quorum above 10 is not supported".into(),
+        ));
+    }
+    Ok(())
+}

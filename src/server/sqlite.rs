@@ -1,0 +1,297 @@
+//! The SQLite backend (the default): one file in the data directory, WAL journal, full
+//! sync. Writes take `BEGIN IMMEDIATE`, so the hash chain stays linear even when
+//! `gatekeep server token ...` writes from another process while the server runs.
+
+use std::path::Path;
+use std::time::Duration;
+
+use sqlx::Row;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+
+use super::audit::{Event, FIRST_PREV};
+use super::store::{EventDraft, Record, Store, StoreError, TokenRow};
+use crate::approval::protocol::{Identity, Role, State};
+
+const SCHEMA: &[&str] = &[
+    "CREATE TABLE IF NOT EXISTS tokens (
+        id TEXT PRIMARY KEY,
+        hash TEXT NOT NULL UNIQUE,
+        name TEXT NOT NULL,
+        role TEXT NOT NULL,
+        groups TEXT NOT NULL,
+        on_behalf_of TEXT,
+        created_at TEXT NOT NULL,
+        revoked_at TEXT
+    )",
+    "CREATE TABLE IF NOT EXISTS requests (
+        id TEXT PRIMARY KEY,
+        state TEXT NOT NULL,
+        expires_unix INTEGER NOT NULL,
+        body TEXT NOT NULL
+    )",
+    "CREATE INDEX IF NOT EXISTS requests_state ON requests (state, expires_unix)",
+    "CREATE TABLE IF NOT EXISTS events (
+        seq INTEGER PRIMARY KEY,
+        time TEXT NOT NULL,
+        request_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        channel TEXT,
+        detail TEXT NOT NULL,
+        prev TEXT NOT NULL,
+        hash TEXT NOT NULL
+    )",
+];
+
+#[derive(Clone, Debug)]
+pub struct Sqlite {
+    pool: SqlitePool,
+}
+
+fn db(e: sqlx::Error) -> StoreError {
+    StoreError::Db(e.to_string())
+}
+
+impl Sqlite {
+    /// Opens (creating if needed) the database at `path`.
+    pub async fn open(path: &Path) -> Result<Sqlite, StoreError> {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // An acknowledged decision must survive a crash: it is audit evidence.
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await
+            .map_err(db)?;
+        for statement in SCHEMA {
+            sqlx::query(*statement).execute(&pool).await.map_err(db)?;
+        }
+        Ok(Sqlite { pool })
+    }
+
+    async fn append(
+        tx: &mut sqlx::SqliteConnection,
+        events: Vec<EventDraft>,
+    ) -> Result<(), StoreError> {
+        let last = sqlx::query("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1")
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db)?;
+        let (mut seq, mut prev) = match last {
+            Some(row) => (row.get::<i64, _>(0), row.get::<String, _>(1)),
+            None => (0, FIRST_PREV.to_owned()),
+        };
+        for draft in events {
+            seq += 1;
+            let mut event = Event {
+                seq,
+                time: crate::audit::now_rfc3339(),
+                request_id: draft.request_id,
+                kind: draft.kind.to_owned(),
+                actor: draft.actor,
+                channel: draft.channel,
+                detail: draft.detail,
+                prev: prev.clone(),
+                hash: String::new(),
+            };
+            event.hash = event.compute_hash();
+            sqlx::query(
+                "INSERT INTO events (seq, time, request_id, kind, actor, channel, detail, prev, hash)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(event.seq)
+            .bind(&event.time)
+            .bind(&event.request_id)
+            .bind(&event.kind)
+            .bind(&event.actor)
+            .bind(&event.channel)
+            .bind(event.detail.to_string())
+            .bind(&event.prev)
+            .bind(&event.hash)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+            prev = event.hash;
+        }
+        Ok(())
+    }
+}
+
+fn token_row(row: &SqliteRow) -> Result<TokenRow, StoreError> {
+    let role = match row.get::<String, _>("role").as_str() {
+        "requester" => Role::Requester,
+        "approver" => Role::Approver,
+        other => return Err(StoreError::Corrupt(format!("token role `{other}`"))),
+    };
+    let groups: Vec<String> = serde_json::from_str(&row.get::<String, _>("groups"))
+        .map_err(|e| StoreError::Corrupt(format!("token groups: {e}")))?;
+    Ok(TokenRow {
+        id: row.get("id"),
+        hash: row.get("hash"),
+        identity: Identity {
+            name: row.get("name"),
+            role,
+            groups,
+            on_behalf_of: row.get("on_behalf_of"),
+        },
+        created_at: row.get("created_at"),
+        revoked_at: row.get("revoked_at"),
+    })
+}
+
+fn record(row: &SqliteRow) -> Result<Record, StoreError> {
+    serde_json::from_str(&row.get::<String, _>("body"))
+        .map_err(|e| StoreError::Corrupt(format!("request record: {e}")))
+}
+
+impl Store for Sqlite {
+    async fn identity(&self, hash: &str) -> Result<Option<Identity>, StoreError> {
+        let row = sqlx::query("SELECT * FROM tokens WHERE hash = ? AND revoked_at IS NULL")
+            .bind(hash)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?;
+        row.map(|r| token_row(&r).map(|t| t.identity)).transpose()
+    }
+
+    async fn add_token(&self, token: &TokenRow, event: EventDraft) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
+        let taken = sqlx::query("SELECT 1 FROM tokens WHERE name = ? AND revoked_at IS NULL")
+            .bind(&token.identity.name)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db)?;
+        if taken.is_some() {
+            return Err(StoreError::NameTaken(token.identity.name.clone()));
+        }
+        let groups = serde_json::to_string(&token.identity.groups).unwrap_or_default();
+        sqlx::query(
+            "INSERT INTO tokens (id, hash, name, role, groups, on_behalf_of, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&token.id)
+        .bind(&token.hash)
+        .bind(&token.identity.name)
+        .bind(token.identity.role.to_string())
+        .bind(groups)
+        .bind(&token.identity.on_behalf_of)
+        .bind(&token.created_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        Self::append(&mut tx, vec![event]).await?;
+        tx.commit().await.map_err(db)
+    }
+
+    async fn tokens(&self) -> Result<Vec<TokenRow>, StoreError> {
+        sqlx::query("SELECT * FROM tokens ORDER BY created_at, id")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?
+            .iter()
+            .map(token_row)
+            .collect()
+    }
+
+    async fn revoke(
+        &self,
+        id_or_name: &str,
+        at: &str,
+        event: EventDraft,
+    ) -> Result<usize, StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
+        let done = sqlx::query(
+            "UPDATE tokens SET revoked_at = ? WHERE (id = ? OR name = ?) AND revoked_at IS NULL",
+        )
+        .bind(at)
+        .bind(id_or_name)
+        .bind(id_or_name)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?
+        .rows_affected();
+        if done > 0 {
+            Self::append(&mut tx, vec![event]).await?;
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(usize::try_from(done).unwrap_or(usize::MAX))
+    }
+
+    async fn request(&self, id: &str) -> Result<Option<Record>, StoreError> {
+        sqlx::query("SELECT body FROM requests WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?
+            .as_ref()
+            .map(record)
+            .transpose()
+    }
+
+    async fn requests(&self, state: Option<State>) -> Result<Vec<Record>, StoreError> {
+        let rows = match state {
+            Some(state) => {
+                sqlx::query("SELECT body FROM requests WHERE state = ? ORDER BY rowid")
+                    .bind(state.as_str())
+                    .fetch_all(&self.pool)
+                    .await
+            }
+            None => {
+                sqlx::query("SELECT body FROM requests ORDER BY rowid")
+                    .fetch_all(&self.pool)
+                    .await
+            }
+        }
+        .map_err(db)?;
+        rows.iter().map(record).collect()
+    }
+
+    async fn save(&self, record: &Record, events: Vec<EventDraft>) -> Result<(), StoreError> {
+        let body = serde_json::to_string(record).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
+        sqlx::query(
+            "INSERT INTO requests (id, state, expires_unix, body) VALUES (?, ?, ?, ?)
+             ON CONFLICT (id) DO UPDATE SET state = excluded.state, body = excluded.body",
+        )
+        .bind(&record.create.id)
+        .bind(record.state.as_str())
+        .bind(i64::try_from(record.expires_unix).unwrap_or(i64::MAX))
+        .bind(body)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        Self::append(&mut tx, events).await?;
+        tx.commit().await.map_err(db)
+    }
+
+    async fn events(&self) -> Result<Vec<Event>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM events ORDER BY seq")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+        rows.iter()
+            .map(|row| {
+                let detail: String = row.get("detail");
+                Ok(Event {
+                    seq: row.get("seq"),
+                    time: row.get("time"),
+                    request_id: row.get("request_id"),
+                    kind: row.get("kind"),
+                    actor: row.get("actor"),
+                    channel: row.get("channel"),
+                    detail: serde_json::from_str(&detail)
+                        .map_err(|e| StoreError::Corrupt(format!("event detail: {e}")))?,
+                    prev: row.get("prev"),
+                    hash: row.get("hash"),
+                })
+            })
+            .collect()
+    }
+}

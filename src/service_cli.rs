@@ -1,0 +1,563 @@
+//! The approval service's commands: `gatekeep server ...` for its operators, `login`,
+//! `logout` and `whoami` for any machine that uses it, and `pending`, `show`, `approve` and
+//! `deny` for approvers. Thin: the work is in [`crate::server`] and
+//! [`crate::approval::remote`].
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Subcommand};
+
+use crate::approval::credentials::{self, Stored, TokenKind};
+use crate::approval::protocol::{Identity, RequestView, Role};
+use crate::approval::remote::{self, Client, RemoteError};
+use crate::exit;
+use crate::server;
+use crate::verdict;
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct ServerArgs {
+    #[command(subcommand)]
+    pub command: Option<ServerCmd>,
+    /// Address to listen on (port 0 picks a free port and prints it).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8700")]
+    pub listen: SocketAddr,
+    /// The longest a request may wait for approval, whatever its rule asks.
+    #[arg(long, value_name = "SECS", default_value_t = 3600)]
+    pub max_timeout: u64,
+    /// Where the database and signing key live (default: ~/.local/share/gatekeep/server).
+    #[arg(long, value_name = "DIR", global = true)]
+    pub data: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ServerCmd {
+    /// Create, list and revoke the tokens requesters and approvers use.
+    #[command(subcommand)]
+    Token(TokenCmd),
+    /// Verify or export the service's hash-chained audit trail.
+    #[command(subcommand)]
+    Audit(ServerAuditCmd),
+    /// Who requested what, who approved it, when and why, labelled with the controls it
+    /// evidences (SOC 2, NIST 800-53).
+    Report {
+        /// First day or instant (`2026-11-01` or RFC 3339).
+        #[arg(long, value_name = "WHEN")]
+        from: Option<String>,
+        /// Last day (inclusive) or instant.
+        #[arg(long, value_name = "WHEN")]
+        to: Option<String>,
+        #[arg(long, value_enum, default_value_t = server::report::ReportFormat::Md)]
+        format: server::report::ReportFormat,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCmd {
+    /// Create a token and print it once; only its hash is stored.
+    #[command(group = clap::ArgGroup::new("who").required(true).args(["agent", "approver"]))]
+    Create {
+        /// A requester token for this agent or pipeline.
+        #[arg(long, value_name = "NAME")]
+        agent: Option<String>,
+        /// The person the agent works for (they cannot approve its requests).
+        #[arg(long, value_name = "USER", requires = "agent")]
+        on_behalf_of: Option<String>,
+        /// An approver token for this person.
+        #[arg(long, value_name = "NAME")]
+        approver: Option<String>,
+        /// Groups the approver belongs to (rules may require one).
+        #[arg(
+            long,
+            value_name = "G1,G2",
+            value_delimiter = ',',
+            requires = "approver"
+        )]
+        groups: Vec<String>,
+    },
+    /// List tokens (never the tokens themselves).
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a token by its id or name; it stops working at once.
+    Revoke { id_or_name: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ServerAuditCmd {
+    /// Check that no event was altered, removed, inserted or reordered.
+    Verify,
+    /// Print every event.
+    Export {
+        #[arg(long, value_enum, default_value_t = server::audit::ExportFormat::Jsonl)]
+        format: server::audit::ExportFormat,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    /// The approval service's URL.
+    #[arg(long, value_name = "URL")]
+    pub server: String,
+    /// The thumbprint of the service's signing key, as `gatekeep server` prints it; without
+    /// it the key is shown and you are asked to confirm it.
+    #[arg(long, value_name = "THUMBPRINT")]
+    pub key: Option<String>,
+}
+
+/// `gatekeep server ...`
+pub fn server(args: ServerArgs) -> Result<ExitCode> {
+    let data = args.data.unwrap_or_else(server::default_data_dir);
+    match args.command {
+        None => {
+            server::run(&server::RunOptions {
+                listen: args.listen,
+                data,
+                max_timeout_secs: args.max_timeout,
+            })?;
+            Ok(exit::code(exit::SUCCESS))
+        }
+        Some(ServerCmd::Token(TokenCmd::Create {
+            agent,
+            on_behalf_of,
+            approver,
+            groups,
+        })) => {
+            let identity = match (agent, approver) {
+                (Some(name), _) => Identity {
+                    name,
+                    role: Role::Requester,
+                    groups: Vec::new(),
+                    on_behalf_of,
+                },
+                (None, Some(name)) => Identity {
+                    name,
+                    role: Role::Approver,
+                    groups,
+                    on_behalf_of: None,
+                },
+                (None, None) => bail!("give --agent NAME or --approver NAME"),
+            };
+            let (token, row) = server::token_create(&data, identity)?;
+            println!("{token}");
+            eprintln!(
+                "created {} token {} for {}; it is shown only this once\nhint: on the {} machine, run: gatekeep login --server URL   (and paste the token)",
+                row.identity.role,
+                row.id,
+                row.identity.name,
+                if row.identity.role == Role::Requester {
+                    "agent's"
+                } else {
+                    "approver's"
+                }
+            );
+            Ok(exit::code(exit::SUCCESS))
+        }
+        Some(ServerCmd::Token(TokenCmd::List { json })) => {
+            let rows = server::token_list(&data)?;
+            let mut out = std::io::stdout().lock();
+            if json {
+                writeln!(out, "{}", serde_json::to_string(&rows)?)?;
+            } else {
+                writeln!(
+                    out,
+                    "{:<12}  {:<9}  {:<20}  {:<20}  STATUS",
+                    "ID", "ROLE", "NAME", "GROUPS / FOR"
+                )?;
+                for r in rows {
+                    let extra = match r.identity.role {
+                        Role::Approver => r.identity.groups.join(","),
+                        Role::Requester => r.identity.on_behalf_of.clone().unwrap_or_default(),
+                    };
+                    let status = r
+                        .revoked_at
+                        .map(|t| format!("revoked {t}"))
+                        .unwrap_or_else(|| "active".into());
+                    writeln!(
+                        out,
+                        "{:<12}  {:<9}  {:<20}  {:<20}  {status}",
+                        r.id,
+                        r.identity.role.to_string(),
+                        r.identity.name,
+                        extra
+                    )?;
+                }
+            }
+            Ok(exit::code(exit::SUCCESS))
+        }
+        Some(ServerCmd::Token(TokenCmd::Revoke { id_or_name })) => {
+            let n = server::token_revoke(&data, &id_or_name)?;
+            if n == 0 {
+                bail!(
+                    "no active token has the id or name `{id_or_name}`\nhint: `gatekeep server token list` shows them"
+                );
+            }
+            eprintln!("revoked {n} token(s) for `{id_or_name}`");
+            Ok(exit::code(exit::SUCCESS))
+        }
+        Some(ServerCmd::Audit(ServerAuditCmd::Verify)) => {
+            let events = server::events(&data)?;
+            let report = server::audit::verify(&events);
+            if report.is_ok() {
+                println!(
+                    "ok: {} events, chain intact{}",
+                    report.events,
+                    events
+                        .last()
+                        .map(|e| format!(", head {}", e.hash))
+                        .unwrap_or_default()
+                );
+                Ok(exit::code(exit::SUCCESS))
+            } else {
+                for e in &report.errors {
+                    println!("error: {e}");
+                }
+                println!(
+                    "FAILED: {} problem(s) in {} events",
+                    report.errors.len(),
+                    report.events
+                );
+                Ok(exit::code(exit::ERROR))
+            }
+        }
+        Some(ServerCmd::Audit(ServerAuditCmd::Export { format })) => {
+            let events = server::events(&data)?;
+            server::audit::export(&events, format, &mut std::io::stdout().lock())?;
+            Ok(exit::code(exit::SUCCESS))
+        }
+        Some(ServerCmd::Report { from, to, format }) => {
+            let events = server::events(&data)?;
+            let text = server::report::report(&events, from.as_deref(), to.as_deref(), format)?;
+            std::io::stdout().lock().write_all(text.as_bytes())?;
+            Ok(exit::code(exit::SUCCESS))
+        }
+    }
+}
+
+/// Reads a token: from stdin when it is piped, else typed at the terminal without echo.
+fn read_token() -> Result<String> {
+    let stdin = std::io::stdin();
+    let mut line = String::new();
+    if stdin.is_terminal() {
+        use nix::sys::termios::{self, LocalFlags, SetArg};
+        eprint!("token: ");
+        let saved = termios::tcgetattr(&stdin).ok();
+        if let Some(saved) = &saved {
+            let mut quiet = saved.clone();
+            quiet.local_flags.remove(LocalFlags::ECHO);
+            let _ = termios::tcsetattr(&stdin, SetArg::TCSANOW, &quiet);
+        }
+        let read = stdin.lock().read_line(&mut line);
+        if let Some(saved) = &saved {
+            let _ = termios::tcsetattr(&stdin, SetArg::TCSANOW, saved);
+        }
+        eprintln!();
+        read?;
+    } else {
+        stdin.lock().read_line(&mut line)?;
+    }
+    let token = line.trim().to_owned();
+    if token.is_empty() {
+        bail!(
+            "no token given\nhint: echo TOKEN | gatekeep login --server URL, with a token from `gatekeep server token create`"
+        );
+    }
+    Ok(token)
+}
+
+/// `gatekeep login`: checks the token, pins the service's key, stores both.
+pub fn login(args: LoginArgs) -> Result<ExitCode> {
+    let url = args.server.trim_end_matches('/').to_owned();
+    if !url.starts_with("http://") && !url.starts_with("https://") {
+        bail!("`{url}` is not an http(s) URL");
+    }
+    let anonymous = Client::new(&url, None);
+    let jwks = anonymous.jwks().context("cannot read the service's key")?;
+    let keys: Vec<_> = jwks.keys.iter().filter_map(|k| k.key()).collect();
+    let key = match &args.key {
+        Some(want) => keys
+            .iter()
+            .find(|k| verdict::thumbprint(k) == *want)
+            .copied()
+            .with_context(|| {
+                format!(
+                    "the service at {url} does not have the key {want} (it has: {})\nhint: this may not be your approval service; check the thumbprint that `gatekeep server` printed",
+                    keys.iter().map(verdict::thumbprint).collect::<Vec<_>>().join(", ")
+                )
+            })?,
+        None => {
+            let [key] = keys[..] else {
+                bail!("the service at {url} publishes {} keys; name the one to trust with --key THUMBPRINT", keys.len());
+            };
+            confirm_key(&url, &key)?;
+            key
+        }
+    };
+    if let Ok(Some(current)) = remote::load_config()
+        && current.key != key
+    {
+        eprintln!(
+            "gatekeep: replacing the pinned key {} (from {}) with {}",
+            current.key_id(),
+            current.source.display(),
+            verdict::thumbprint(&key)
+        );
+    }
+    let token = read_token()?;
+    let client = Client::new(&url, Some(token.clone()));
+    let me = client
+        .whoami()
+        .context("the service did not accept the token")?;
+    let kind = match me.role {
+        Role::Requester => TokenKind::Requester,
+        Role::Approver => TokenKind::Approver,
+    };
+    let stored = credentials::store(&url, kind, &token)?;
+    let path = remote::save_user_config(&url, &key)?;
+    if let Ok(Some(active)) = remote::load_config()
+        && active.source != path
+    {
+        eprintln!(
+            "gatekeep: note: {} names a server too, and it takes precedence over {}",
+            active.source.display(),
+            path.display()
+        );
+    }
+    println!("logged in to {url} as {} ({})", me.name, me.role);
+    match stored {
+        Stored::Keyring => println!("token stored in the OS keyring"),
+        Stored::File(file) => println!(
+            "token stored in {} (mode 0600): no keyring is available on this machine",
+            file.display()
+        ),
+    }
+    println!(
+        "pinned signing key {} in {}",
+        verdict::thumbprint(&key),
+        path.display()
+    );
+    Ok(exit::code(exit::SUCCESS))
+}
+
+/// Shows the key's thumbprint and asks a person at the terminal to confirm it.
+fn confirm_key(url: &str, key: &ed25519_dalek::VerifyingKey) -> Result<()> {
+    let thumbprint = verdict::thumbprint(key);
+    let Ok(mut tty) = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/tty")
+    else {
+        bail!(
+            "the service at {url} signs with key {thumbprint}; with no terminal to confirm it, pass --key {thumbprint} after checking it against what `gatekeep server` printed"
+        );
+    };
+    write!(
+        tty,
+        "The approval service at {url} signs verdicts with key\n  {thumbprint}\nCompare it with the key `gatekeep server` printed at start. Trust it? [y/N] "
+    )?;
+    let mut answer = String::new();
+    std::io::BufReader::new(&tty).read_line(&mut answer)?;
+    if !matches!(answer.trim(), "y" | "Y" | "yes") {
+        bail!("key not trusted; nothing was changed");
+    }
+    Ok(())
+}
+
+/// `gatekeep logout`: forgets the tokens and the server.
+pub fn logout() -> Result<ExitCode> {
+    let Some(config) = remote::load_config()? else {
+        eprintln!("gatekeep: not logged in to any approval service");
+        return Ok(exit::code(exit::SUCCESS));
+    };
+    let mut removed = false;
+    for kind in [TokenKind::Requester, TokenKind::Approver] {
+        removed |= credentials::remove(&config.url, kind)?;
+    }
+    let cleared = remote::clear_user_config()?;
+    println!(
+        "logged out of {}{}",
+        config.url,
+        if removed { "; tokens removed" } else { "" }
+    );
+    if !cleared {
+        eprintln!(
+            "gatekeep: note: the server is set in {}, which logout does not change",
+            config.source.display()
+        );
+    }
+    Ok(exit::code(exit::SUCCESS))
+}
+
+/// The configured server, or an error that says how to configure one.
+fn configured() -> Result<remote::ServerConfig> {
+    remote::load_config()?
+        .context("no approval service is configured\nhint: run `gatekeep login --server URL`")
+}
+
+fn client(config: &remote::ServerConfig, kind: TokenKind) -> Result<Client> {
+    let token = credentials::load(&config.url, kind)?.ok_or_else(|| RemoteError::NoToken {
+        url: config.url.clone(),
+        kind: match kind {
+            TokenKind::Requester => "requester",
+            TokenKind::Approver => "approver",
+        },
+        flag: "",
+    })?;
+    Ok(Client::new(&config.url, Some(token)))
+}
+
+/// `gatekeep whoami`.
+pub fn whoami() -> Result<ExitCode> {
+    let config = configured()?;
+    println!(
+        "server: {} (key {}, from {})",
+        config.url,
+        config.key_id(),
+        config.source.display()
+    );
+    let mut any = false;
+    for kind in [TokenKind::Requester, TokenKind::Approver] {
+        if credentials::load(&config.url, kind)?.is_none() {
+            continue;
+        }
+        any = true;
+        let me = client(&config, kind)?.whoami()?;
+        let extra = match (&me.on_behalf_of, me.groups.is_empty()) {
+            (Some(user), _) => format!(" on behalf of {user}"),
+            (None, false) => format!(" in groups {}", me.groups.join(", ")),
+            (None, true) => String::new(),
+        };
+        println!("{}: {}{extra}", me.role, me.name);
+    }
+    if !any {
+        bail!(
+            "no token is stored for {}\nhint: run `gatekeep login --server {}`",
+            config.url,
+            config.url
+        );
+    }
+    Ok(exit::code(exit::SUCCESS))
+}
+
+/// `gatekeep pending`.
+pub fn pending(json: bool) -> Result<ExitCode> {
+    let config = configured()?;
+    let list = client(&config, TokenKind::Approver)?.pending()?;
+    let mut out = std::io::stdout().lock();
+    if json {
+        writeln!(out, "{}", serde_json::to_string(&list)?)?;
+        return Ok(exit::code(exit::SUCCESS));
+    }
+    if list.is_empty() {
+        writeln!(out, "no requests are waiting for approval")?;
+    }
+    for r in &list {
+        let left = r.expires_unix.saturating_sub(verdict::unix_now());
+        writeln!(
+            out,
+            "{}  {:<8}  {}  ({}{}; {} of {} approvals; {}:{:02} left)\n    {}",
+            r.id,
+            r.risk,
+            r.requester,
+            r.origin.user,
+            r.on_behalf_of
+                .as_deref()
+                .map(|u| format!(" for {u}"))
+                .unwrap_or_default(),
+            r.approvals.len(),
+            r.quorum,
+            left / 60,
+            left % 60,
+            r.command
+        )?;
+    }
+    Ok(exit::code(exit::SUCCESS))
+}
+
+fn print_request(r: &RequestView) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "request   {}", r.id)?;
+    writeln!(out, "state     {}", r.state)?;
+    writeln!(out, "command   {}", r.command)?;
+    writeln!(out, "risk      {}   rules: {}", r.risk, r.rules.join(", "))?;
+    writeln!(
+        out,
+        "requester {}{} ({}@{}{}) in {}",
+        r.requester,
+        r.on_behalf_of
+            .as_deref()
+            .map(|u| format!(" on behalf of {u}"))
+            .unwrap_or_default(),
+        r.origin.user,
+        r.origin.host,
+        r.origin
+            .agent
+            .as_deref()
+            .map(|a| format!(", agent {a}"))
+            .unwrap_or_default(),
+        r.origin.cwd
+    )?;
+    if let Some(reason) = &r.reason {
+        writeln!(out, "reason    {reason}")?;
+    }
+    let groups = if r.groups.is_empty() {
+        String::new()
+    } else {
+        format!(" from {}", r.groups.join(" or "))
+    };
+    writeln!(out, "needs     {} approver(s){groups}", r.quorum)?;
+    writeln!(out, "created   {}   expires {}", r.created_at, r.expires_at)?;
+    for a in &r.approvals {
+        writeln!(
+            out,
+            "          {} by {} via {} at {}{}",
+            a.decision,
+            a.name,
+            a.channel,
+            a.at,
+            a.reason
+                .as_deref()
+                .map(|r| format!(": {r}"))
+                .unwrap_or_default()
+        )?;
+    }
+    Ok(())
+}
+
+/// `gatekeep show ID`: with the approver token if there is one, else the requester's.
+pub fn show(id: &str, json: bool) -> Result<ExitCode> {
+    let config = configured()?;
+    let client =
+        client(&config, TokenKind::Approver).or_else(|_| client(&config, TokenKind::Requester))?;
+    let r = client.get(id)?;
+    if json {
+        println!("{}", serde_json::to_string(&r)?);
+    } else {
+        print_request(&r)?;
+    }
+    Ok(exit::code(exit::SUCCESS))
+}
+
+/// `gatekeep approve ID` / `gatekeep deny ID --reason TEXT`.
+pub fn decide(id: &str, approve: bool, reason: Option<String>) -> Result<ExitCode> {
+    let config = configured()?;
+    let r = client(&config, TokenKind::Approver)?.decide(id, approve, reason)?;
+    let approvals = r
+        .approvals
+        .iter()
+        .filter(|a| a.decision == "approved")
+        .count();
+    match r.state {
+        crate::approval::protocol::State::Pending => println!(
+            "approved request {id}: {approvals} of {} approvals; it waits for more",
+            r.quorum
+        ),
+        state => println!("request {id} is now {state}: {}", r.command),
+    }
+    Ok(exit::code(exit::SUCCESS))
+}
