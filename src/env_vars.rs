@@ -17,3 +17,7 @@ pub const USER: &str = "USER";
 pub const XDG_DATA_HOME: &str = "XDG_DATA_HOME";
 /// Log filter for `gatekeep server` (tracing's `EnvFilter` syntax; default `info`).
 pub const GATEKEEP_LOG: &str = "GATEKEEP_LOG";
+/// `off` keeps the approval-service tokens in the 0600 credentials file and never contacts
+/// the Secret Service (headless servers, tests). Unset, or any other value: the OS keyring
+/// when one answers, the file when none does. `0`, `false` and `no` also mean `off`.
+pub const GATEKEEP_KEYRING: &str = "GATEKEEP_KEYRING";

@@ -281,7 +281,6 @@ pub fn unix_now() -> u64 {
 }
 
 #[cfg(test)]
-#[expect(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -1,4 +1,10 @@
-//! The server's audit trail: every event of every request, hash-chained.
+//! The server's audit trail: every event of every request, hash-chained; checking the chain
+//! (`verify`) and writing it out for auditors (`export`).
+//!
+//! Pure functions over events the store hands over: no database, no async, no clock. The
+//! CSV quoting here is shared with `report`.
+
+use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -44,31 +50,424 @@ impl Event {
 /// The `prev` of the first event.
 pub const FIRST_PREV: &str = GENESIS;
 
-// PLACEHOLDER until the helper's version lands.
+/// What [`verify`] found.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct VerifyReport {
+    /// How many events were checked.
     pub events: usize,
+    /// Problems that mean the trail was changed, in trail order: the first names the first
+    /// broken event.
     pub errors: Vec<String>,
 }
+
 impl VerifyReport {
+    /// True when the chain is whole: no event altered, removed, inserted or reordered.
     pub fn is_ok(&self) -> bool {
         self.errors.is_empty()
     }
 }
+
+/// Checks the chain of `events`, as the store hands them over (ordered by seq): `seq` runs
+/// 1, 2, 3... without gaps, each `prev` is the hash of the event before it (the first's is
+/// [`FIRST_PREV`]), and each `hash` matches the event's content.
+///
+/// Each event is checked against the one just before it, so one change gives one or two
+/// errors, not one for every later event, and independent changes are all reported.
+///
+/// What a chain alone cannot show: events cut off the end, or a tail rewritten with fresh
+/// hashes by someone who can write the store. The last hash, kept somewhere else (a report
+/// handed to an auditor records it), is the anchor for those.
 pub fn verify(events: &[Event]) -> VerifyReport {
-    VerifyReport {
+    let mut report = VerifyReport {
         events: events.len(),
-        errors: vec![],
+        errors: Vec::new(),
+    };
+    let mut prev_seq = 0i64;
+    let mut prev_hash = FIRST_PREV;
+    for (i, event) in events.iter().enumerate() {
+        let n = i + 1;
+        let seq = event.seq;
+        if event.compute_hash() != event.hash {
+            report.errors.push(format!(
+                "event {seq} (position {n}) was altered: its content does not match its hash"
+            ));
+        }
+        let expected = prev_seq.saturating_add(1);
+        if seq == expected {
+            // The numbering is right, so a broken link means the event before it is not the
+            // one this event was chained onto.
+            if event.prev != prev_hash {
+                report.errors.push(if n == 1 {
+                    format!("event {seq} (position {n}) does not start the trail: its prev is not the 64 zeros of a first event; it was rewritten")
+                } else {
+                    format!("event {seq} (position {n}) does not follow the event before it: event {prev_seq} was altered and re-hashed, or replaced")
+                });
+            }
+        } else if seq > expected {
+            let missing = if seq - expected == 1 {
+                format!("event {expected} was removed or moved")
+            } else {
+                format!("events {expected}..{} were removed or moved", seq - 1)
+            };
+            report.errors.push(format!(
+                "event {seq} (position {n}) should be event {expected}: {missing}"
+            ));
+        } else if seq == prev_seq {
+            report.errors.push(format!(
+                "event {seq} (position {n}) repeats the seq of the event before it: an event was inserted"
+            ));
+        } else {
+            report.errors.push(format!(
+                "event {seq} (position {n}) comes after event {prev_seq}: events were reordered or inserted"
+            ));
+        }
+        prev_seq = seq;
+        prev_hash = &event.hash;
     }
+    report
 }
-#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+
+/// The formats of [`export`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum ExportFormat {
+    /// One event per line as a JSON object, with the fields of [`Event`].
     Jsonl,
+    /// RFC 4180 CSV (CRLF line ends): `seq,time,request_id,kind,actor,channel,detail,prev,hash`,
+    /// `detail` as compact JSON.
     Csv,
 }
+
+/// The CSV header of [`export`].
+const CSV_COLUMNS: [&str; 9] = [
+    "seq",
+    "time",
+    "request_id",
+    "kind",
+    "actor",
+    "channel",
+    "detail",
+    "prev",
+    "hash",
+];
+
+/// Writes `events` to `out`, every field exactly as stored, so that the export can be checked
+/// again with [`verify`] (`detail` parsed back from its JSON gives the same hash).
+///
+/// CSV cells are quoted but not defused for spreadsheets (no `'` before `=`, `+`, `-`, `@`):
+/// that would change the evidence. The one cell carrying the agent's text, `detail`, starts
+/// with `{`, so no spreadsheet reads it as a formula.
 pub fn export(
-    _events: &[Event],
-    _format: ExportFormat,
-    _out: &mut dyn std::io::Write,
+    events: &[Event],
+    format: ExportFormat,
+    out: &mut dyn std::io::Write,
 ) -> std::io::Result<()> {
+    match format {
+        ExportFormat::Jsonl => {
+            for event in events {
+                serde_json::to_writer(&mut *out, event)?;
+                out.write_all(b"\n")?;
+            }
+        }
+        ExportFormat::Csv => {
+            out.write_all(csv_row(&CSV_COLUMNS).as_bytes())?;
+            for event in events {
+                let seq = event.seq.to_string();
+                let detail = serde_json::to_string(&event.detail)?;
+                let row = csv_row(&[
+                    &seq,
+                    &event.time,
+                    &event.request_id,
+                    &event.kind,
+                    &event.actor,
+                    event.channel.as_deref().unwrap_or(""),
+                    &detail,
+                    &event.prev,
+                    &event.hash,
+                ]);
+                out.write_all(row.as_bytes())?;
+            }
+        }
+    }
     Ok(())
+}
+
+/// One CSV field, quoted when RFC 4180 requires it (a comma, a double quote, CR or LF), with
+/// double quotes doubled. The text is otherwise kept exactly.
+pub(crate) fn csv_field(s: &str) -> Cow<'_, str> {
+    if s.contains([',', '"', '\r', '\n']) {
+        Cow::Owned(format!("\"{}\"", s.replace('"', "\"\"")))
+    } else {
+        Cow::Borrowed(s)
+    }
+}
+
+/// One CSV record: the fields quoted by [`csv_field`], joined by commas, ended by CRLF.
+pub(crate) fn csv_row(fields: &[&str]) -> String {
+    let mut row = String::new();
+    for (i, field) in fields.iter().enumerate() {
+        if i > 0 {
+            row.push(',');
+        }
+        row.push_str(&csv_field(field));
+    }
+    row.push_str("\r\n");
+    row
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    /// Gives every event its place in a valid chain: seq 1..n, `prev`, `hash`.
+    fn rechain(events: &mut [Event]) {
+        let mut prev = FIRST_PREV.to_owned();
+        for (i, event) in events.iter_mut().enumerate() {
+            event.seq = i64::try_from(i).unwrap() + 1;
+            event.prev = prev;
+            event.hash = event.compute_hash();
+            prev = event.hash.clone();
+        }
+    }
+
+    fn trail(n: usize) -> Vec<Event> {
+        let mut events: Vec<Event> = (0..n)
+            .map(|i| Event {
+                seq: 0,
+                time: format!("2025-03-04T10:00:{i:02}.000Z"),
+                request_id: format!("r{}", i / 3),
+                kind: ["created", "notified", "approved"][i % 3].to_owned(),
+                actor: "bob".to_owned(),
+                channel: (i % 3 == 2).then(|| "cli".to_owned()),
+                detail: json!({"n": i, "reason": "ok"}),
+                prev: String::new(),
+                hash: String::new(),
+            })
+            .collect();
+        rechain(&mut events);
+        events
+    }
+
+    #[track_caller]
+    fn assert_errors(events: &[Event], expected: &[&str]) {
+        let report = verify(events);
+        assert!(!report.is_ok(), "{report:?}");
+        assert_eq!(report.errors.len(), expected.len(), "{report:#?}");
+        for (error, want) in report.errors.iter().zip(expected) {
+            assert!(error.contains(want), "{error:?} should contain {want:?}");
+        }
+    }
+
+    #[test]
+    fn a_valid_chain_verifies() {
+        let events = trail(7);
+        assert_eq!(
+            verify(&events),
+            VerifyReport {
+                events: 7,
+                errors: vec![]
+            }
+        );
+        assert!(verify(&[]).is_ok());
+    }
+
+    #[test]
+    fn an_altered_detail_is_caught() {
+        let mut events = trail(6);
+        events[3].detail["reason"] = json!("changed later");
+        assert_errors(&events, &["event 4 (position 4) was altered"]);
+    }
+
+    #[test]
+    fn an_altered_and_rehashed_event_breaks_the_next_link() {
+        let mut events = trail(6);
+        events[3].actor = "mallory".to_owned();
+        events[3].hash = events[3].compute_hash();
+        assert_errors(
+            &events,
+            &["event 5 (position 5) does not follow the event before it: event 4 was altered"],
+        );
+    }
+
+    #[test]
+    fn a_removed_event_is_caught() {
+        let mut events = trail(6);
+        events.remove(2);
+        assert_errors(
+            &events,
+            &["event 4 (position 3) should be event 3: event 3 was removed"],
+        );
+        let mut events = trail(6);
+        events.drain(1..4);
+        assert_errors(&events, &["events 2..4 were removed"]);
+        let mut events = trail(6);
+        events.remove(0);
+        assert_errors(&events, &["event 2 (position 1) should be event 1"]);
+    }
+
+    #[test]
+    fn swapped_events_are_caught() {
+        let mut events = trail(6);
+        events.swap(2, 3);
+        assert_errors(
+            &events,
+            &[
+                "event 4 (position 3) should be event 3: event 3 was removed or moved",
+                "event 3 (position 4) comes after event 4: events were reordered",
+                "event 5 (position 5) should be event 4",
+            ],
+        );
+    }
+
+    #[test]
+    fn an_inserted_event_with_a_correct_own_hash_is_caught() {
+        let mut events = trail(6);
+        let mut forged = events[2].clone();
+        forged.actor = "mallory".to_owned();
+        forged.detail = json!({"reason": "forged"});
+        forged.hash = forged.compute_hash();
+        assert_eq!(
+            forged.prev, events[1].hash,
+            "the forgery chains onto event 2"
+        );
+        events.insert(2, forged);
+        assert_errors(
+            &events,
+            &["event 3 (position 4) repeats the seq of the event before it: an event was inserted"],
+        );
+
+        // Numbered after the last event instead: its successor goes backwards.
+        let mut events = trail(6);
+        let mut forged = events[5].clone();
+        forged.seq = 7;
+        forged.prev = events[2].hash.clone();
+        forged.hash = forged.compute_hash();
+        events.insert(3, forged);
+        assert_errors(
+            &events,
+            &[
+                "event 7 (position 4) should be event 4: events 4..6 were removed or moved",
+                "event 4 (position 5) comes after event 7: events were reordered or inserted",
+            ],
+        );
+    }
+
+    #[test]
+    fn a_rewritten_first_event_is_caught() {
+        let mut events = trail(3);
+        events[0].prev = "f".repeat(64);
+        events[0].hash = events[0].compute_hash();
+        assert_errors(
+            &events,
+            &[
+                "event 1 (position 1) does not start the trail",
+                "event 2 (position 2) does not follow the event before it",
+            ],
+        );
+    }
+
+    #[test]
+    fn jsonl_export_is_one_event_per_line_and_verifies_again() {
+        let events = trail(4);
+        let mut out = Vec::new();
+        export(&events, ExportFormat::Jsonl, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(text.lines().count(), 4);
+        assert!(text.ends_with('\n'));
+        let back: Vec<Event> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(back, events);
+        assert!(verify(&back).is_ok());
+    }
+
+    /// A small RFC 4180 reader: quoted fields may hold commas, doubled quotes and line ends;
+    /// records end with CRLF.
+    pub(crate) fn parse_csv(text: &str) -> Vec<Vec<String>> {
+        let mut rows = Vec::new();
+        let mut row = Vec::new();
+        let mut field = String::new();
+        let mut quoted = false;
+        let mut chars = text.chars().peekable();
+        while let Some(c) = chars.next() {
+            match (quoted, c) {
+                (true, '"') if chars.peek() == Some(&'"') => {
+                    chars.next();
+                    field.push('"');
+                }
+                (true, '"') => quoted = false,
+                (true, c) => field.push(c),
+                (false, '"') => {
+                    assert!(field.is_empty(), "a quote inside an unquoted field");
+                    quoted = true;
+                }
+                (false, ',') => row.push(std::mem::take(&mut field)),
+                (false, '\r') => {
+                    assert_eq!(chars.next(), Some('\n'), "a bare CR");
+                    row.push(std::mem::take(&mut field));
+                    rows.push(std::mem::take(&mut row));
+                }
+                (false, '\n') => panic!("a record ends with LF, not CRLF"),
+                (false, c) => field.push(c),
+            }
+        }
+        assert!(!quoted, "an unterminated quoted field");
+        assert!(
+            row.is_empty() && field.is_empty(),
+            "the last record has no CRLF"
+        );
+        rows
+    }
+
+    #[test]
+    fn csv_fields_are_quoted_only_when_needed() {
+        assert_eq!(csv_field("plain text"), "plain text");
+        assert_eq!(csv_field("a,b"), "\"a,b\"");
+        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_field("two\nlines"), "\"two\nlines\"");
+        assert_eq!(csv_field("cr\r"), "\"cr\r\"");
+        assert_eq!(csv_field("=1+1"), "=1+1", "exact: not defused");
+        assert_eq!(csv_row(&["a", "", "b,c"]), "a,,\"b,c\"\r\n");
+    }
+
+    #[test]
+    fn csv_export_round_trips_commas_quotes_and_newlines() {
+        let mut events = trail(3);
+        events[1].actor = "bob, \"the\"\napprover".to_owned();
+        events[1].detail = json!({"reason": "line one\nline \"two\", with commas,\r\nend"});
+        events[2].channel = Some("api".to_owned());
+        rechain(&mut events);
+        let mut out = Vec::new();
+        export(&events, ExportFormat::Csv, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.starts_with("seq,time,request_id,kind,actor,channel,detail,prev,hash\r\n"));
+        let actor_cell = "\"bob, \"\"the\"\"\napprover\"";
+        let detail_cell = r#""{""reason"":""line one\nline \""two\"", with commas,\r\nend""}""#;
+        assert!(
+            text.contains(&format!(",{actor_cell},,{detail_cell},")),
+            "{text}"
+        );
+
+        let rows = parse_csv(&text);
+        assert_eq!(rows.len(), 4);
+        assert_eq!(rows[0], CSV_COLUMNS);
+        let back: Vec<Event> = rows[1..]
+            .iter()
+            .map(|r| Event {
+                seq: r[0].parse().unwrap(),
+                time: r[1].clone(),
+                request_id: r[2].clone(),
+                kind: r[3].clone(),
+                actor: r[4].clone(),
+                channel: (!r[5].is_empty()).then(|| r[5].clone()),
+                detail: serde_json::from_str(&r[6]).unwrap(),
+                prev: r[7].clone(),
+                hash: r[8].clone(),
+            })
+            .collect();
+        assert_eq!(back, events);
+        assert!(verify(&back).is_ok(), "the CSV export verifies again");
+    }
 }
