@@ -106,7 +106,7 @@ pub struct LoginArgs {
     pub server: String,
     /// The thumbprint of the service's signing key, as `gatekeep server` prints it; without
     /// it the key is shown and you are asked to confirm it.
-    #[arg(long, value_name = "THUMBPRINT")]
+    #[arg(long, value_name = "THUMBPRINT", allow_hyphen_values = true)]
     pub key: Option<String>,
 }
 
