@@ -16,6 +16,9 @@ _gatekeep() {
             ",$1")
                 cmd="gatekeep"
                 ;;
+            gatekeep,approve)
+                cmd="gatekeep__subcmd__approve"
+                ;;
             gatekeep,audit)
                 cmd="gatekeep__subcmd__audit"
                 ;;
@@ -24,6 +27,9 @@ _gatekeep() {
                 ;;
             gatekeep,completions)
                 cmd="gatekeep__subcmd__completions"
+                ;;
+            gatekeep,deny)
+                cmd="gatekeep__subcmd__deny"
                 ;;
             gatekeep,exec)
                 cmd="gatekeep__subcmd__exec"
@@ -37,11 +43,29 @@ _gatekeep() {
             gatekeep,init)
                 cmd="gatekeep__subcmd__init"
                 ;;
+            gatekeep,login)
+                cmd="gatekeep__subcmd__login"
+                ;;
+            gatekeep,logout)
+                cmd="gatekeep__subcmd__logout"
+                ;;
             gatekeep,man)
                 cmd="gatekeep__subcmd__man"
                 ;;
+            gatekeep,pending)
+                cmd="gatekeep__subcmd__pending"
+                ;;
             gatekeep,policy)
                 cmd="gatekeep__subcmd__policy"
+                ;;
+            gatekeep,server)
+                cmd="gatekeep__subcmd__server"
+                ;;
+            gatekeep,show)
+                cmd="gatekeep__subcmd__show"
+                ;;
+            gatekeep,whoami)
+                cmd="gatekeep__subcmd__whoami"
                 ;;
             gatekeep__subcmd__audit,export)
                 cmd="gatekeep__subcmd__audit__subcmd__export"
@@ -67,6 +91,9 @@ _gatekeep() {
             gatekeep__subcmd__audit__subcmd__help,verify)
                 cmd="gatekeep__subcmd__audit__subcmd__help__subcmd__verify"
                 ;;
+            gatekeep__subcmd__help,approve)
+                cmd="gatekeep__subcmd__help__subcmd__approve"
+                ;;
             gatekeep__subcmd__help,audit)
                 cmd="gatekeep__subcmd__help__subcmd__audit"
                 ;;
@@ -75,6 +102,9 @@ _gatekeep() {
                 ;;
             gatekeep__subcmd__help,completions)
                 cmd="gatekeep__subcmd__help__subcmd__completions"
+                ;;
+            gatekeep__subcmd__help,deny)
+                cmd="gatekeep__subcmd__help__subcmd__deny"
                 ;;
             gatekeep__subcmd__help,exec)
                 cmd="gatekeep__subcmd__help__subcmd__exec"
@@ -88,11 +118,29 @@ _gatekeep() {
             gatekeep__subcmd__help,init)
                 cmd="gatekeep__subcmd__help__subcmd__init"
                 ;;
+            gatekeep__subcmd__help,login)
+                cmd="gatekeep__subcmd__help__subcmd__login"
+                ;;
+            gatekeep__subcmd__help,logout)
+                cmd="gatekeep__subcmd__help__subcmd__logout"
+                ;;
             gatekeep__subcmd__help,man)
                 cmd="gatekeep__subcmd__help__subcmd__man"
                 ;;
+            gatekeep__subcmd__help,pending)
+                cmd="gatekeep__subcmd__help__subcmd__pending"
+                ;;
             gatekeep__subcmd__help,policy)
                 cmd="gatekeep__subcmd__help__subcmd__policy"
+                ;;
+            gatekeep__subcmd__help,server)
+                cmd="gatekeep__subcmd__help__subcmd__server"
+                ;;
+            gatekeep__subcmd__help,show)
+                cmd="gatekeep__subcmd__help__subcmd__show"
+                ;;
+            gatekeep__subcmd__help,whoami)
+                cmd="gatekeep__subcmd__help__subcmd__whoami"
                 ;;
             gatekeep__subcmd__help__subcmd__audit,export)
                 cmd="gatekeep__subcmd__help__subcmd__audit__subcmd__export"
@@ -120,6 +168,30 @@ _gatekeep() {
                 ;;
             gatekeep__subcmd__help__subcmd__policy,test)
                 cmd="gatekeep__subcmd__help__subcmd__policy__subcmd__test"
+                ;;
+            gatekeep__subcmd__help__subcmd__server,audit)
+                cmd="gatekeep__subcmd__help__subcmd__server__subcmd__audit"
+                ;;
+            gatekeep__subcmd__help__subcmd__server,report)
+                cmd="gatekeep__subcmd__help__subcmd__server__subcmd__report"
+                ;;
+            gatekeep__subcmd__help__subcmd__server,token)
+                cmd="gatekeep__subcmd__help__subcmd__server__subcmd__token"
+                ;;
+            gatekeep__subcmd__help__subcmd__server__subcmd__audit,export)
+                cmd="gatekeep__subcmd__help__subcmd__server__subcmd__audit__subcmd__export"
+                ;;
+            gatekeep__subcmd__help__subcmd__server__subcmd__audit,verify)
+                cmd="gatekeep__subcmd__help__subcmd__server__subcmd__audit__subcmd__verify"
+                ;;
+            gatekeep__subcmd__help__subcmd__server__subcmd__token,create)
+                cmd="gatekeep__subcmd__help__subcmd__server__subcmd__token__subcmd__create"
+                ;;
+            gatekeep__subcmd__help__subcmd__server__subcmd__token,list)
+                cmd="gatekeep__subcmd__help__subcmd__server__subcmd__token__subcmd__list"
+                ;;
+            gatekeep__subcmd__help__subcmd__server__subcmd__token,revoke)
+                cmd="gatekeep__subcmd__help__subcmd__server__subcmd__token__subcmd__revoke"
                 ;;
             gatekeep__subcmd__hook,claude-code)
                 cmd="gatekeep__subcmd__hook__subcmd__claude__subcmd__code"
@@ -169,6 +241,87 @@ _gatekeep() {
             gatekeep__subcmd__policy__subcmd__help,test)
                 cmd="gatekeep__subcmd__policy__subcmd__help__subcmd__test"
                 ;;
+            gatekeep__subcmd__server,audit)
+                cmd="gatekeep__subcmd__server__subcmd__audit"
+                ;;
+            gatekeep__subcmd__server,help)
+                cmd="gatekeep__subcmd__server__subcmd__help"
+                ;;
+            gatekeep__subcmd__server,report)
+                cmd="gatekeep__subcmd__server__subcmd__report"
+                ;;
+            gatekeep__subcmd__server,token)
+                cmd="gatekeep__subcmd__server__subcmd__token"
+                ;;
+            gatekeep__subcmd__server__subcmd__audit,export)
+                cmd="gatekeep__subcmd__server__subcmd__audit__subcmd__export"
+                ;;
+            gatekeep__subcmd__server__subcmd__audit,help)
+                cmd="gatekeep__subcmd__server__subcmd__audit__subcmd__help"
+                ;;
+            gatekeep__subcmd__server__subcmd__audit,verify)
+                cmd="gatekeep__subcmd__server__subcmd__audit__subcmd__verify"
+                ;;
+            gatekeep__subcmd__server__subcmd__audit__subcmd__help,export)
+                cmd="gatekeep__subcmd__server__subcmd__audit__subcmd__help__subcmd__export"
+                ;;
+            gatekeep__subcmd__server__subcmd__audit__subcmd__help,help)
+                cmd="gatekeep__subcmd__server__subcmd__audit__subcmd__help__subcmd__help"
+                ;;
+            gatekeep__subcmd__server__subcmd__audit__subcmd__help,verify)
+                cmd="gatekeep__subcmd__server__subcmd__audit__subcmd__help__subcmd__verify"
+                ;;
+            gatekeep__subcmd__server__subcmd__help,audit)
+                cmd="gatekeep__subcmd__server__subcmd__help__subcmd__audit"
+                ;;
+            gatekeep__subcmd__server__subcmd__help,help)
+                cmd="gatekeep__subcmd__server__subcmd__help__subcmd__help"
+                ;;
+            gatekeep__subcmd__server__subcmd__help,report)
+                cmd="gatekeep__subcmd__server__subcmd__help__subcmd__report"
+                ;;
+            gatekeep__subcmd__server__subcmd__help,token)
+                cmd="gatekeep__subcmd__server__subcmd__help__subcmd__token"
+                ;;
+            gatekeep__subcmd__server__subcmd__help__subcmd__audit,export)
+                cmd="gatekeep__subcmd__server__subcmd__help__subcmd__audit__subcmd__export"
+                ;;
+            gatekeep__subcmd__server__subcmd__help__subcmd__audit,verify)
+                cmd="gatekeep__subcmd__server__subcmd__help__subcmd__audit__subcmd__verify"
+                ;;
+            gatekeep__subcmd__server__subcmd__help__subcmd__token,create)
+                cmd="gatekeep__subcmd__server__subcmd__help__subcmd__token__subcmd__create"
+                ;;
+            gatekeep__subcmd__server__subcmd__help__subcmd__token,list)
+                cmd="gatekeep__subcmd__server__subcmd__help__subcmd__token__subcmd__list"
+                ;;
+            gatekeep__subcmd__server__subcmd__help__subcmd__token,revoke)
+                cmd="gatekeep__subcmd__server__subcmd__help__subcmd__token__subcmd__revoke"
+                ;;
+            gatekeep__subcmd__server__subcmd__token,create)
+                cmd="gatekeep__subcmd__server__subcmd__token__subcmd__create"
+                ;;
+            gatekeep__subcmd__server__subcmd__token,help)
+                cmd="gatekeep__subcmd__server__subcmd__token__subcmd__help"
+                ;;
+            gatekeep__subcmd__server__subcmd__token,list)
+                cmd="gatekeep__subcmd__server__subcmd__token__subcmd__list"
+                ;;
+            gatekeep__subcmd__server__subcmd__token,revoke)
+                cmd="gatekeep__subcmd__server__subcmd__token__subcmd__revoke"
+                ;;
+            gatekeep__subcmd__server__subcmd__token__subcmd__help,create)
+                cmd="gatekeep__subcmd__server__subcmd__token__subcmd__help__subcmd__create"
+                ;;
+            gatekeep__subcmd__server__subcmd__token__subcmd__help,help)
+                cmd="gatekeep__subcmd__server__subcmd__token__subcmd__help__subcmd__help"
+                ;;
+            gatekeep__subcmd__server__subcmd__token__subcmd__help,list)
+                cmd="gatekeep__subcmd__server__subcmd__token__subcmd__help__subcmd__list"
+                ;;
+            gatekeep__subcmd__server__subcmd__token__subcmd__help,revoke)
+                cmd="gatekeep__subcmd__server__subcmd__token__subcmd__help__subcmd__revoke"
+                ;;
             *)
                 ;;
         esac
@@ -176,12 +329,30 @@ _gatekeep() {
 
     case "${cmd}" in
         gatekeep)
-            opts="-h -V --help --version exec check policy audit init hook completions man help"
+            opts="-h -V --help --version exec check policy audit init hook server login logout whoami pending show approve deny completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gatekeep__subcmd__approve)
+            opts="-h --reason --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --reason)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -359,6 +530,24 @@ _gatekeep() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        gatekeep__subcmd__deny)
+            opts="-h --reason --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --reason)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         gatekeep__subcmd__exec)
             opts="-h --reason --agent --json --result-fd --result --shell --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -394,8 +583,22 @@ _gatekeep() {
             return 0
             ;;
         gatekeep__subcmd__help)
-            opts="exec check policy audit init hook completions man help"
+            opts="exec check policy audit init hook server login logout whoami pending show approve deny completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gatekeep__subcmd__help__subcmd__approve)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -478,6 +681,20 @@ _gatekeep() {
             return 0
             ;;
         gatekeep__subcmd__help__subcmd__completions)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gatekeep__subcmd__help__subcmd__deny)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -589,7 +806,49 @@ _gatekeep() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        gatekeep__subcmd__help__subcmd__login)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gatekeep__subcmd__help__subcmd__logout)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         gatekeep__subcmd__help__subcmd__man)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gatekeep__subcmd__help__subcmd__pending)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -648,6 +907,160 @@ _gatekeep() {
         gatekeep__subcmd__help__subcmd__policy__subcmd__test)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gatekeep__subcmd__help__subcmd__server)
+            opts="token audit report"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gatekeep__subcmd__help__subcmd__server__subcmd__audit)
+            opts="verify export"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gatekeep__subcmd__help__subcmd__server__subcmd__audit__subcmd__export)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gatekeep__subcmd__help__subcmd__server__subcmd__audit__subcmd__verify)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gatekeep__subcmd__help__subcmd__server__subcmd__report)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gatekeep__subcmd__help__subcmd__server__subcmd__token)
+            opts="create list revoke"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gatekeep__subcmd__help__subcmd__server__subcmd__token__subcmd__create)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gatekeep__subcmd__help__subcmd__server__subcmd__token__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gatekeep__subcmd__help__subcmd__server__subcmd__token__subcmd__revoke)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gatekeep__subcmd__help__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gatekeep__subcmd__help__subcmd__whoami)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -803,8 +1216,58 @@ _gatekeep() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        gatekeep__subcmd__login)
+            opts="-h --server --key --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gatekeep__subcmd__logout)
+            opts="-h --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         gatekeep__subcmd__man)
             opts="-h --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gatekeep__subcmd__pending)
+            opts="-h --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -936,6 +1399,502 @@ _gatekeep() {
         gatekeep__subcmd__policy__subcmd__test)
             opts="-h --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gatekeep__subcmd__server)
+            opts="-h --listen --max-timeout --data --help token audit report help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --listen)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gatekeep__subcmd__server__subcmd__audit)
+            opts="-h --data --help verify export help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --data)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gatekeep__subcmd__server__subcmd__audit__subcmd__export)
+            opts="-h --format --data --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --format)
+                    COMPREPLY=($(compgen -W "jsonl csv" -- "${cur}"))
+                    return 0
+                    ;;
+                --data)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gatekeep__subcmd__server__subcmd__audit__subcmd__help)
+            opts="verify export help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gatekeep__subcmd__server__subcmd__audit__subcmd__help__subcmd__export)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gatekeep__subcmd__server__subcmd__audit__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gatekeep__subcmd__server__subcmd__audit__subcmd__help__subcmd__verify)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gatekeep__subcmd__server__subcmd__audit__subcmd__verify)
+            opts="-h --data --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --data)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gatekeep__subcmd__server__subcmd__help)
+            opts="token audit report help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gatekeep__subcmd__server__subcmd__help__subcmd__audit)
+            opts="verify export"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gatekeep__subcmd__server__subcmd__help__subcmd__audit__subcmd__export)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gatekeep__subcmd__server__subcmd__help__subcmd__audit__subcmd__verify)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gatekeep__subcmd__server__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gatekeep__subcmd__server__subcmd__help__subcmd__report)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gatekeep__subcmd__server__subcmd__help__subcmd__token)
+            opts="create list revoke"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gatekeep__subcmd__server__subcmd__help__subcmd__token__subcmd__create)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gatekeep__subcmd__server__subcmd__help__subcmd__token__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gatekeep__subcmd__server__subcmd__help__subcmd__token__subcmd__revoke)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gatekeep__subcmd__server__subcmd__report)
+            opts="-h --from --to --format --data --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --from)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --to)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "md html csv" -- "${cur}"))
+                    return 0
+                    ;;
+                --data)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gatekeep__subcmd__server__subcmd__token)
+            opts="-h --data --help create list revoke help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --data)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gatekeep__subcmd__server__subcmd__token__subcmd__create)
+            opts="-h --agent --on-behalf-of --approver --groups --data --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --agent)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --on-behalf-of)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --approver)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --groups)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gatekeep__subcmd__server__subcmd__token__subcmd__help)
+            opts="create list revoke help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gatekeep__subcmd__server__subcmd__token__subcmd__help__subcmd__create)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gatekeep__subcmd__server__subcmd__token__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gatekeep__subcmd__server__subcmd__token__subcmd__help__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gatekeep__subcmd__server__subcmd__token__subcmd__help__subcmd__revoke)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gatekeep__subcmd__server__subcmd__token__subcmd__list)
+            opts="-h --json --data --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --data)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gatekeep__subcmd__server__subcmd__token__subcmd__revoke)
+            opts="-h --data --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --data)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gatekeep__subcmd__show)
+            opts="-h --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gatekeep__subcmd__whoami)
+            opts="-h --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
