@@ -131,6 +131,11 @@ pub fn save_user_config(url: &str, key: &VerifyingKey) -> Result<PathBuf, Remote
         path: "~/.config/gatekeep/config.toml".into(),
         why: "neither XDG_CONFIG_HOME nor HOME is set".into(),
     })?;
+    save_config(&path, url, key)?;
+    Ok(path)
+}
+
+fn save_config(path: &Path, url: &str, key: &VerifyingKey) -> Result<(), RemoteError> {
     let err = |why: String| RemoteError::Config {
         path: path.display().to_string(),
         why,
@@ -160,20 +165,23 @@ pub fn save_user_config(url: &str, key: &VerifyingKey) -> Result<PathBuf, Remote
     }
     let tmp = path.with_extension("toml.tmp");
     std::fs::write(&tmp, text).map_err(|e| err(e.to_string()))?;
-    std::fs::rename(&tmp, &path).map_err(|e| err(e.to_string()))?;
-    Ok(path)
+    std::fs::rename(&tmp, path).map_err(|e| err(e.to_string()))
 }
 
 /// Removes the `[server]` table from the user's configuration.
 pub fn clear_user_config() -> Result<bool, RemoteError> {
-    let Some(path) = user_config_path() else {
-        return Ok(false);
-    };
+    match user_config_path() {
+        Some(path) => clear_config(&path),
+        None => Ok(false),
+    }
+}
+
+fn clear_config(path: &Path) -> Result<bool, RemoteError> {
     let err = |why: String| RemoteError::Config {
         path: path.display().to_string(),
         why,
     };
-    let Ok(text) = std::fs::read_to_string(&path) else {
+    let Ok(text) = std::fs::read_to_string(path) else {
         return Ok(false);
     };
     let mut doc: toml::Table = toml::from_str(&text).map_err(|e| err(e.to_string()))?;
@@ -181,7 +189,7 @@ pub fn clear_user_config() -> Result<bool, RemoteError> {
         return Ok(false);
     }
     let text = toml::to_string(&doc).map_err(|e| err(e.to_string()))?;
-    std::fs::write(&path, text).map_err(|e| err(e.to_string()))?;
+    std::fs::write(path, text).map_err(|e| err(e.to_string()))?;
     Ok(true)
 }
 
@@ -485,5 +493,73 @@ fn poll(client: &Client, id: &str, tx: &mpsc::Sender<Event>, stop: &AtomicBool) 
                 return;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, text: &str) -> PathBuf {
+        let path = dir.join("config.toml");
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    #[test]
+    fn reads_the_server_and_refuses_broken_pins() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = ed25519_dalek::SigningKey::from_bytes(&[3; 32]).verifying_key();
+        let x = verdict::Jwk::from_key(&key).x;
+        let path = write(
+            dir.path(),
+            &format!("[server]\nurl = \"http://gk:8700/\"\nkey = \"{x}\"\n"),
+        );
+        let config = read_config(&path).unwrap().unwrap();
+        assert_eq!(config.url, "http://gk:8700");
+        assert_eq!(config.key, key);
+
+        // No [server]: not configured (policy-only files are fine).
+        assert!(
+            read_config(&write(dir.path(), "[other]\n"))
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            read_config(&dir.path().join("missing.toml"))
+                .unwrap()
+                .is_none()
+        );
+
+        // A pin that is not an Ed25519 key, a missing key, a non-http URL: errors that
+        // name the file, never "not configured" (which would silently skip the service).
+        for bad in [
+            "[server]\nurl = \"http://gk\"\nkey = \"not-a-key\"\n",
+            "[server]\nurl = \"http://gk\"\n",
+            &format!("[server]\nurl = \"file:///x\"\nkey = \"{x}\"\n"),
+            "[server\n",
+        ] {
+            let e = read_config(&write(dir.path(), bad))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("config.toml"), "{e}");
+        }
+    }
+
+    #[test]
+    fn saving_keeps_other_tables_and_clearing_removes_only_the_server() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(dir.path(), "[other]\nx = 1\n");
+        let key = ed25519_dalek::SigningKey::from_bytes(&[4; 32]).verifying_key();
+        save_config(&path, "http://gk:1", &key).unwrap();
+        let config = read_config(&path).unwrap().unwrap();
+        assert_eq!((config.url.as_str(), config.key), ("http://gk:1", key));
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains("[other]") && text.contains(&verdict::thumbprint(&key)));
+
+        assert!(clear_config(&path).unwrap());
+        assert!(read_config(&path).unwrap().is_none());
+        assert!(std::fs::read_to_string(&path).unwrap().contains("[other]"));
+        assert!(!clear_config(&path).unwrap());
     }
 }

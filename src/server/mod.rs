@@ -134,9 +134,24 @@ fn init_logs() {
         .try_init();
 }
 
+/// Raises the open-file limit to its hard maximum: every waiting client holds a connection,
+/// and the common soft default of 1,024 would refuse clients near a thousand.
+fn raise_file_limit() {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE)
+        && soft < hard
+    {
+        match setrlimit(Resource::RLIMIT_NOFILE, hard, hard) {
+            Ok(()) => tracing::debug!(from = soft, to = hard, "raised the open-file limit"),
+            Err(e) => tracing::warn!(error = %e, soft, "cannot raise the open-file limit"),
+        }
+    }
+}
+
 /// Runs the service until SIGINT or SIGTERM.
 pub fn run(opts: &RunOptions) -> Result<()> {
     init_logs();
+    raise_file_limit();
     runtime()?.block_on(async {
         let store = open_store(&opts.data).await?;
         let key = signing_key(&opts.data)?;
