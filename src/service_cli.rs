@@ -19,7 +19,6 @@ use crate::server;
 use crate::verdict;
 
 #[derive(Debug, Args)]
-#[command(args_conflicts_with_subcommands = true)]
 pub struct ServerArgs {
     #[command(subcommand)]
     pub command: Option<ServerCmd>,

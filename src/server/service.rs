@@ -220,7 +220,8 @@ impl<S: Store> Service<S> {
         let Some(record) = self.store.request(id).await? else {
             return Err(ServiceError::NotFound(format!("no request {id}")));
         };
-        let mut record = self.expire_locked(record).await?;
+        let record = self.expire_locked(record).await?;
+        let mut record = self.cancel_if_orphaned(record).await?;
         if record.state != State::Pending {
             return Err(ServiceError::Conflict(format!(
                 "request {id} is already {}",
@@ -398,15 +399,46 @@ impl<S: Store> Service<S> {
         result
     }
 
-    /// Expires every pending request past its deadline (run once a second).
+    /// Expires every pending request past its deadline, and cancels those whose
+    /// requester's token was revoked (run once a second). Revocation is written by
+    /// another process (`gatekeep server token revoke`), so the server finds it here.
     pub async fn sweep(&self) -> Result<(), ServiceError> {
         let now = verdict::unix_now();
         for r in self.store.requests(Some(State::Pending)).await? {
             if r.expires_unix <= now {
                 self.expire_if_due(r).await?;
+            } else if !self.store.requester_live(&r.requester).await? {
+                let _guard = self.write.lock().await;
+                if let Some(fresh) = self.store.request(&r.create.id).await? {
+                    self.cancel_if_orphaned(fresh).await?;
+                }
             }
         }
         Ok(())
+    }
+
+    /// With the write lock held: cancels `record` if it is pending and its requester's
+    /// token has been revoked, so that nobody can approve it any more.
+    async fn cancel_if_orphaned(&self, mut record: Record) -> Result<Record, ServiceError> {
+        if record.state != State::Pending || self.store.requester_live(&record.requester).await? {
+            return Ok(record);
+        }
+        let reason = format!("the token of requester {} was revoked", record.requester);
+        self.finish(
+            &mut record,
+            verdict::Outcome::Cancelled,
+            Some(reason.clone()),
+        );
+        let event = EventDraft {
+            request_id: record.create.id.clone(),
+            kind: "cancelled",
+            actor: "server".into(),
+            channel: None,
+            detail: json!({"reason": reason}),
+        };
+        self.store.save(&record, vec![event]).await?;
+        self.wake(&record.create.id);
+        Ok(record)
     }
 
     async fn expire_if_due(&self, record: Record) -> Result<Record, ServiceError> {
@@ -461,11 +493,13 @@ impl<S: Store> Service<S> {
 }
 
 /// Whether `who` is the request's requester, or the person it was made for or from.
+/// Compared without regard to case: `Alice` and `alice` are one person to an auditor.
 fn is_own(who: &Identity, record: &Record) -> bool {
-    who.name == record.requester
-        || record.on_behalf_of.as_deref() == Some(who.name.as_str())
-        || record.create.origin.user == who.name
-        || record.create.origin.agent.as_deref() == Some(who.name.as_str())
+    let same = |name: &str| name.eq_ignore_ascii_case(&who.name);
+    same(&record.requester)
+        || record.on_behalf_of.as_deref().is_some_and(same)
+        || same(&record.create.origin.user)
+        || record.create.origin.agent.as_deref().is_some_and(same)
 }
 
 fn validate(req: &CreateRequest) -> Result<(), ServiceError> {

@@ -200,6 +200,17 @@ impl Store for Sqlite {
             .collect()
     }
 
+    async fn requester_live(&self, name: &str) -> Result<bool, StoreError> {
+        let row = sqlx::query(
+            "SELECT 1 FROM tokens WHERE name = ? AND role = 'requester' AND revoked_at IS NULL",
+        )
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(row.is_some())
+    }
+
     async fn revoke(
         &self,
         id_or_name: &str,

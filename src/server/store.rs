@@ -105,6 +105,8 @@ pub trait Store: Send + Sync + 'static {
         event: EventDraft,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
     fn tokens(&self) -> impl Future<Output = Result<Vec<TokenRow>, StoreError>> + Send;
+    /// Whether `name` still holds a live (not revoked) requester token.
+    fn requester_live(&self, name: &str) -> impl Future<Output = Result<bool, StoreError>> + Send;
     /// Revokes the live token with this id or name; returns how many were revoked.
     fn revoke(
         &self,

@@ -1,0 +1,1573 @@
+//! The approval service end to end, with the real binary on every side: `gatekeep server` on
+//! `127.0.0.1:0` with its own data directory, an "agent machine" (isolated HOME and XDG
+//! directories, a requester token, no controlling terminal) running `gatekeep exec`, and one
+//! "approver machine" per person with an approver token.
+//!
+//! Besides the happy path (approve, deny, expiry, cancel, quorum) it attacks the client: a
+//! fake service written here answers the client's real request with forged, replayed,
+//! altered, expired or misdirected verdicts, and the command must never run. Faults: the
+//! server killed while a client waits, and no server at all.
+//!
+//! Every gatekeep invocation sets `GATEKEEP_KEYRING=off`, so tokens go to a 0600 file in the
+//! isolated config directory rather than into the keyring of whoever runs the tests.
+
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test fails loudly on setup errors"
+)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use ed25519_dalek::{Signer, SigningKey};
+use gatekeep::approval::protocol::{
+    CreateRequest, Identity, Outcome as RunOutcome, RequestView, Role, State,
+};
+use gatekeep::approval::remote::{Client, RemoteError};
+use gatekeep::verdict::{self, Approval, Claims, Jwk, JwkSet, Outcome};
+use serde_json::{Value, json};
+use tempfile::TempDir;
+
+const GK: &str = env!("CARGO_BIN_EXE_gatekeep");
+
+/// How long any single step may take before the test gives up.
+const STEP: Duration = Duration::from_secs(20);
+
+/// The agent machine's user policy: touching a file whose name starts with `marker` needs
+/// one approval; `quorum*` needs two from group `sre` and never the terminal; `expiring*`
+/// expires after 2 s.
+const POLICY: &str = r#"
+[[rule]]
+id = "ask-marker"
+decision = "approve"
+risk = "high"
+message = "Touching a marker needs approval."
+program = ["touch"]
+args = ["marker*"]
+timeout = 60
+
+[[rule]]
+id = "ask-quorum"
+decision = "approve"
+risk = "critical"
+message = "Touching a quorum file needs two SREs."
+program = ["touch"]
+args = ["quorum*"]
+quorum = 2
+approvers = ["sre"]
+local_approval = false
+timeout = 60
+
+[[rule]]
+id = "ask-expiring"
+decision = "approve"
+risk = "medium"
+message = "Touching an expiring file needs approval within 2 s."
+program = ["touch"]
+args = ["expiring*"]
+timeout = 2
+"#;
+
+// ---------------------------------------------------------------------------------------
+// Harness
+// ---------------------------------------------------------------------------------------
+
+/// A child's pipe, read to its end on a thread so that the child never blocks on it.
+#[derive(Clone)]
+struct Pipe {
+    bytes: Arc<Mutex<Vec<u8>>>,
+    closed: Arc<AtomicBool>,
+}
+
+impl Pipe {
+    fn collect(mut pipe: impl Read + Send + 'static) -> Pipe {
+        let collected = Pipe {
+            bytes: Arc::default(),
+            closed: Arc::default(),
+        };
+        let sink = collected.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = pipe.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.bytes.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
+            sink.closed.store(true, Ordering::SeqCst);
+        });
+        collected
+    }
+
+    /// Everything read so far.
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.bytes.lock().unwrap()).into_owned()
+    }
+
+    /// The complete lines read so far (a line still being written is left out).
+    fn lines(&self) -> Vec<String> {
+        let text = self.text();
+        let complete = text.rfind('\n').map_or("", |end| &text[..end]);
+        complete.lines().map(str::to_owned).collect()
+    }
+
+    /// Everything, once the writer has closed the pipe.
+    fn rest(&self) -> String {
+        let deadline = Instant::now() + STEP;
+        while !self.closed.load(Ordering::SeqCst) {
+            assert!(
+                Instant::now() < deadline,
+                "the pipe stays open:\n{}",
+                self.text()
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        self.text()
+    }
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "status {:?}\nstdout: {}\nstderr: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// A `gatekeep server` on 127.0.0.1 with its own data directory; killed on drop.
+struct Server {
+    data: TempDir,
+    child: Option<Child>,
+    /// The server's stderr.
+    log: Option<Pipe>,
+    port: u16,
+    url: String,
+    /// The signing key's thumbprint, as the server printed it.
+    key_id: String,
+}
+
+impl Server {
+    fn start() -> Server {
+        Server::start_in(tempfile::tempdir().unwrap())
+    }
+
+    /// A server whose data directory was prepared beforehand.
+    fn start_in(data: TempDir) -> Server {
+        let mut server = Server {
+            data,
+            child: None,
+            log: None,
+            port: 0,
+            url: String::new(),
+            key_id: String::new(),
+        };
+        server.launch();
+        server
+    }
+
+    /// Starts the server process on `self.port` (0 the first time) and waits for its
+    /// address and key lines.
+    fn launch(&mut self) {
+        assert!(self.child.is_none(), "the server is already running");
+        let mut child = self
+            .command()
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{}", self.port))
+            .arg("--data")
+            .arg(self.data.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let log = Pipe::collect(child.stderr.take().unwrap());
+        let mut url = None;
+        let mut key = None;
+        let deadline = Instant::now() + STEP;
+        while key.is_none() {
+            {
+                for line in log.lines() {
+                    if let Some(u) = line.strip_prefix("gatekeep server: listening on ") {
+                        url = Some(u.trim().to_owned());
+                    }
+                    if let Some(k) = line.strip_prefix("gatekeep server: signing key ") {
+                        key = Some(k.trim().to_owned());
+                    }
+                }
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("gatekeep server exited with {status}:\n{}", log.text());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "gatekeep server did not start:\n{}",
+                log.text()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let url = url.expect("the address line comes before the key line");
+        let port = url.rsplit(':').next().unwrap().parse().unwrap();
+        let key = key.unwrap();
+        if self.port != 0 {
+            assert_eq!(
+                (port, key.as_str()),
+                (self.port, self.key_id.as_str()),
+                "a restart keeps its port and key"
+            );
+        }
+        self.port = port;
+        self.url = url;
+        self.key_id = key;
+        self.child = Some(child);
+        self.log = Some(log);
+    }
+
+    /// `gatekeep server` with an isolated environment.
+    fn command(&self) -> Command {
+        let mut cmd = Command::new(GK);
+        cmd.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.data.path())
+            .env("USER", "ops")
+            .env("GATEKEEP_KEYRING", "off")
+            .env("GATEKEEP_LOG", "warn")
+            .arg("server");
+        cmd
+    }
+
+    /// `gatekeep server ARGS --data DIR` (the global `--data` goes last: clap refuses it
+    /// before a subcommand).
+    fn admin(&self, args: &[&str]) -> Output {
+        self.command()
+            .args(args)
+            .arg("--data")
+            .arg(self.data.path())
+            .output()
+            .unwrap()
+    }
+
+    /// `gatekeep server token create ARGS`: the token it prints.
+    fn token(&self, args: &[&str]) -> String {
+        let out = self.admin(&[&["token", "create"], args].concat());
+        assert!(out.status.success(), "token create: {}", text(&out));
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    }
+
+    /// The agent's requester token: `ci-bot`, working for `alice`.
+    fn agent_token(&self) -> String {
+        self.token(&["--agent", "ci-bot", "--on-behalf-of", "alice"])
+    }
+
+    fn approver_token(&self, name: &str, groups: &str) -> String {
+        if groups.is_empty() {
+            self.token(&["--approver", name])
+        } else {
+            self.token(&["--approver", name, "--groups", groups])
+        }
+    }
+
+    /// The real signing key, read from the data directory.
+    fn signing_key(&self) -> SigningKey {
+        let seed = std::fs::read_to_string(self.data.path().join("signing-key")).unwrap();
+        let seed: [u8; 32] = B64.decode(seed.trim()).unwrap().try_into().unwrap();
+        SigningKey::from_bytes(&seed)
+    }
+
+    /// `gatekeep server audit verify` must pass.
+    fn assert_audit_ok(&self) {
+        let out = self.admin(&["audit", "verify"]);
+        assert!(
+            out.status.success() && String::from_utf8_lossy(&out.stdout).starts_with("ok:"),
+            "audit verify: {}\nserver log:\n{}",
+            text(&out),
+            self.log.as_ref().map(Pipe::text).unwrap_or_default()
+        );
+    }
+
+    /// The audit trail, as `gatekeep server audit export` prints it (JSON lines).
+    fn audit_events(&self) -> Vec<Value> {
+        let out = self.admin(&["audit", "export"]);
+        assert!(out.status.success(), "audit export: {}", text(&out));
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    /// Kills the server outright (SIGKILL): no graceful shutdown, no flushing.
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// One machine: an isolated home with its own config, state and data directories, and a
+/// user name. Agent machines carry [`POLICY`].
+struct Machine {
+    home: TempDir,
+    user: String,
+}
+
+impl Machine {
+    fn new(user: &str) -> Machine {
+        let home = tempfile::tempdir().unwrap();
+        for dir in [".config/gatekeep", "state", "data"] {
+            std::fs::create_dir_all(home.path().join(dir)).unwrap();
+        }
+        Machine {
+            home,
+            user: user.to_owned(),
+        }
+    }
+
+    /// The agent's machine: unix user `agent-user`, with the test policy.
+    fn agent() -> Machine {
+        let m = Machine::new("agent-user");
+        std::fs::write(m.config_dir().join("policy.toml"), POLICY).unwrap();
+        m
+    }
+
+    /// An agent machine logged in to `server` with the `ci-bot` token.
+    fn agent_of(server: &Server) -> Machine {
+        let m = Machine::agent();
+        m.login(&server.url, &server.key_id, &server.agent_token());
+        m
+    }
+
+    /// An approver's machine logged in to `server` as `name`.
+    fn approver_of(server: &Server, name: &str, groups: &str) -> Machine {
+        let m = Machine::new(name);
+        m.login(
+            &server.url,
+            &server.key_id,
+            &server.approver_token(name, groups),
+        );
+        m
+    }
+
+    fn dir(&self) -> &Path {
+        self.home.path()
+    }
+
+    fn config_dir(&self) -> PathBuf {
+        self.dir().join(".config/gatekeep")
+    }
+
+    fn file(&self, name: &str) -> PathBuf {
+        self.dir().join(name)
+    }
+
+    /// gatekeep with this machine's environment.
+    fn gk(&self) -> Command {
+        let mut cmd = Command::new(GK);
+        self.isolate(&mut cmd);
+        cmd
+    }
+
+    fn isolate(&self, cmd: &mut Command) {
+        cmd.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.dir())
+            .env("USER", &self.user)
+            .env("XDG_CONFIG_HOME", self.dir().join(".config"))
+            .env("XDG_STATE_HOME", self.dir().join("state"))
+            .env("XDG_DATA_HOME", self.dir().join("data"))
+            .env("GATEKEEP_KEYRING", "off")
+            .current_dir(self.dir())
+            .stdin(Stdio::null());
+    }
+
+    /// Runs `gatekeep ARGS` to the end.
+    fn run(&self, args: &[&str]) -> Output {
+        self.gk().args(args).output().unwrap()
+    }
+
+    /// `gatekeep login --server URL --key=KEY` with the token on stdin. (`--key=`: a
+    /// thumbprint may start with `-`; see `login_accepts_a_thumbprint_starting_with_a_dash`.)
+    fn try_login(&self, url: &str, key: &str, token: &str) -> Output {
+        self.login_with(&["login", "--server", url, &format!("--key={key}")], token)
+    }
+
+    /// `gatekeep ARGS` with `token` on stdin.
+    fn login_with(&self, args: &[&str], token: &str) -> Output {
+        let mut child = self
+            .gk()
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        // A refused login may exit before it reads the token.
+        let _ = writeln!(stdin, "{token}");
+        drop(stdin);
+        child.wait_with_output().unwrap()
+    }
+
+    fn login(&self, url: &str, key: &str, token: &str) {
+        let out = self.try_login(url, key, token);
+        assert!(
+            out.status.success(),
+            "login as {}: {}",
+            self.user,
+            text(&out)
+        );
+    }
+
+    /// `gatekeep exec -- sh -c SCRIPT` in a new session, so it has no terminal to ask on
+    /// and must go through the service.
+    fn exec(&self, script: &str) -> Waiting {
+        let mut cmd = Command::new("setsid");
+        self.isolate(&mut cmd);
+        let mut child = cmd
+            .args(["-w", GK, "exec", "--", "sh", "-c", script])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = Pipe::collect(child.stderr.take().unwrap());
+        Waiting { child, stderr }
+    }
+
+    fn approve(&self, id: &str) -> Output {
+        self.run(&["approve", id])
+    }
+
+    fn deny(&self, id: &str, reason: &str) -> Output {
+        self.run(&["deny", id, "--reason", reason])
+    }
+
+    /// `gatekeep show ID --json`.
+    fn show(&self, id: &str) -> RequestView {
+        let out = self.run(&["show", id, "--json"]);
+        assert!(out.status.success(), "show {id}: {}", text(&out));
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    /// The records of the local ledger about request `id`.
+    fn ledger(&self, id: &str) -> Vec<Value> {
+        std::fs::read_to_string(self.dir().join("state/gatekeep/ledger.jsonl"))
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap())
+            .filter(|r| r["id"] == id)
+            .collect()
+    }
+
+    /// The ledger's final decision record about request `id`.
+    fn decision(&self, id: &str) -> Value {
+        self.ledger(id)
+            .into_iter()
+            .rfind(|r| r["event"] == "decision")
+            .unwrap_or_else(|| panic!("no decision recorded for {id}"))
+    }
+}
+
+/// A `gatekeep exec` waiting on the service.
+struct Waiting {
+    child: Child,
+    stderr: Pipe,
+}
+
+impl Waiting {
+    fn stderr(&self) -> String {
+        self.stderr.text()
+    }
+
+    /// Waits until stderr shows `needle`.
+    fn wait_for(&mut self, needle: &str) {
+        let deadline = Instant::now() + STEP;
+        while !self.stderr().contains(needle) {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                let err = self.stderr.rest();
+                assert!(
+                    err.contains(needle),
+                    "exec ended ({status}) without printing {needle:?}:\n{err}"
+                );
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {needle:?}:\n{}",
+                self.stderr()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The id of the request the client is waiting on, from its waiting line.
+    fn request_id(&mut self) -> String {
+        const LINE: &str = "gatekeep: waiting for approval of request ";
+        self.wait_for(LINE);
+        // The line may arrive in pieces: read the id from the complete line.
+        let deadline = Instant::now() + STEP;
+        loop {
+            if let Some(rest) = self
+                .stderr
+                .lines()
+                .iter()
+                .find_map(|l| l.strip_prefix(LINE))
+            {
+                return rest.split_whitespace().next().unwrap().to_owned();
+            }
+            assert!(Instant::now() < deadline, "{}", self.stderr());
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    fn is_running(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+
+    fn signal(&self, signal: nix::sys::signal::Signal) {
+        let pid = nix::unistd::Pid::from_raw(i32::try_from(self.child.id()).unwrap());
+        nix::sys::signal::kill(pid, signal).unwrap();
+    }
+
+    /// Waits for the exit; returns the exit code and everything written to stderr.
+    fn finish(mut self) -> (Option<i32>, String) {
+        let deadline = Instant::now() + STEP;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "exec did not finish:\n{}",
+                self.stderr()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        (status.code(), self.stderr.rest())
+    }
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        if self.is_running() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// The request id a refusal message names (`  request:    ID (recorded in ...)`).
+fn refused_id(stderr: &str) -> String {
+    let line = stderr
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("request:"))
+        .unwrap_or_else(|| panic!("no request line in:\n{stderr}"));
+    line.split_whitespace().next().unwrap().to_owned()
+}
+
+/// A request left pending on the real service by a waiting `gatekeep exec` on an agent
+/// machine: the common start of the authorisation tests.
+struct Pending {
+    server: Server,
+    agent: Machine,
+    bob: Machine,
+    agent_token: String,
+    client: Waiting,
+    id: String,
+}
+
+impl Pending {
+    fn new() -> Pending {
+        let server = Server::start();
+        let agent = Machine::agent();
+        let agent_token = server.agent_token();
+        agent.login(&server.url, &server.key_id, &agent_token);
+        let bob = Machine::approver_of(&server, "bob", "sre");
+        let mut client = agent.exec("touch marker");
+        let id = client.request_id();
+        Pending {
+            server,
+            agent,
+            bob,
+            agent_token,
+            client,
+            id,
+        }
+    }
+
+    /// The request is still pending on the server and the command has not run.
+    fn assert_still_pending(&mut self) {
+        let view = self.bob.show(&self.id);
+        assert_eq!(view.state, State::Pending, "{view:?}");
+        assert!(view.approvals.is_empty(), "{view:?}");
+        assert!(self.client.is_running(), "{}", self.client.stderr());
+        assert!(!self.agent.file("marker").exists());
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The happy paths
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn approved_command_runs_and_its_status_is_passed_through_and_audited() {
+    let server = Server::start();
+    let agent = Machine::agent();
+    let agent_token = server.agent_token();
+    agent.login(&server.url, &server.key_id, &agent_token);
+    let bob = Machine::approver_of(&server, "bob", "sre");
+
+    // The token went to a private file (no keyring here), not into the config.
+    let credentials = agent.config_dir().join("credentials.toml");
+    let mode = std::fs::metadata(&credentials)
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600, "{}", credentials.display());
+    assert!(
+        std::fs::read_to_string(&credentials)
+            .unwrap()
+            .contains(&agent_token)
+    );
+    let config = std::fs::read_to_string(agent.config_dir().join("config.toml")).unwrap();
+    assert!(
+        config.contains(&server.url) && !config.contains(&agent_token),
+        "{config}"
+    );
+
+    let mut client = agent.exec("touch marker && exit 7");
+    let id = client.request_id();
+    assert!(client.stderr().contains(&server.url), "{}", client.stderr());
+
+    // The approver sees what waits, with who asked and for whom.
+    let out = bob.run(&["pending", "--json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let pending: Vec<RequestView> = serde_json::from_slice(&out.stdout).unwrap();
+    let [request] = &pending[..] else {
+        panic!("one pending request expected: {pending:?}")
+    };
+    assert_eq!(
+        (
+            request.id.as_str(),
+            request.requester.as_str(),
+            request.on_behalf_of.as_deref(),
+            request.origin.user.as_str(),
+            request.rules.clone(),
+        ),
+        (
+            id.as_str(),
+            "ci-bot",
+            Some("alice"),
+            "agent-user",
+            vec!["ask-marker".to_owned()]
+        )
+    );
+    assert!(
+        !agent.file("marker").exists(),
+        "nothing runs before approval"
+    );
+
+    let out = bob.approve(&id);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("is now approved"),
+        "{}",
+        text(&out)
+    );
+
+    let (code, err) = client.finish();
+    assert_eq!(code, Some(7), "{err}");
+    assert!(agent.file("marker").exists());
+
+    let decision = agent.decision(&id);
+    assert_eq!(
+        (&decision["decision"], &decision["channel"]),
+        (&json!("approve"), &json!("service")),
+        "{decision}"
+    );
+    assert_eq!(decision["approvers"][0]["name"], "bob", "{decision}");
+    assert!(
+        decision["verdict"].as_str().is_some_and(|v| !v.is_empty()),
+        "{decision}"
+    );
+    assert!(
+        agent
+            .ledger(&id)
+            .iter()
+            .any(|r| r["event"] == "outcome" && r["exit_code"] == 7),
+        "{:?}",
+        agent.ledger(&id)
+    );
+
+    // The server recorded the approval and the outcome (a second report is refused as
+    // already recorded), and its chain is intact.
+    let view = bob.show(&id);
+    assert_eq!(view.state, State::Approved);
+    assert_eq!(view.approvals[0].name, "bob");
+    assert_eq!(view.approvals[0].channel, "cli");
+    let again = RunOutcome {
+        exit_code: 0,
+        duration_ms: 1,
+        signal: None,
+    };
+    match Client::new(&server.url, Some(agent_token)).outcome(&id, &again) {
+        Err(RemoteError::Refused {
+            status: 409,
+            message,
+        }) => {
+            assert!(message.contains("already recorded"), "{message}");
+        }
+        other => panic!("a second outcome report: {other:?}"),
+    }
+    server.assert_audit_ok();
+    let events = server.audit_events();
+    let kinds: Vec<&str> = events
+        .iter()
+        .filter(|e| e["request_id"] == id.as_str())
+        .filter_map(|e| e["kind"].as_str())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["created", "notified", "approved", "outcome"],
+        "{events:?}"
+    );
+    let outcome = events.iter().find(|e| e["kind"] == "outcome").unwrap();
+    assert_eq!(outcome["detail"]["exit_code"], 7, "{outcome}");
+}
+
+#[test]
+fn denial_reaches_the_agent_with_its_reason() {
+    let server = Server::start();
+    let agent = Machine::agent_of(&server);
+    let bob = Machine::approver_of(&server, "bob", "sre");
+    let mut client = agent.exec("touch marker && exit 7");
+    let id = client.request_id();
+
+    // A denial without a reason is refused: the agent needs to read why.
+    let bob_token = server.approver_token("bob-api", "");
+    match Client::new(&server.url, Some(bob_token)).decide(&id, false, None) {
+        Err(RemoteError::Refused { status: 422, .. }) => {}
+        other => panic!("a denial without a reason: {other:?}"),
+    }
+
+    let out = bob.deny(&id, "use the staging marker instead");
+    assert!(out.status.success(), "{}", text(&out));
+    let (code, err) = client.finish();
+    assert_eq!(code, Some(77), "{err}");
+    assert!(!agent.file("marker").exists());
+    assert!(
+        err.contains("gatekeep: denied:")
+            && err.contains("reason:     use the staging marker instead")
+            && err.contains("bob (cli)"),
+        "{err}"
+    );
+    let decision = agent.decision(&id);
+    assert_eq!(decision["decision"], "deny", "{decision}");
+    assert_eq!(
+        decision["denial_reason"], "use the staging marker instead",
+        "{decision}"
+    );
+    assert_eq!(bob.show(&id).state, State::Denied);
+    server.assert_audit_ok();
+}
+
+#[test]
+fn unanswered_request_expires() {
+    let server = Server::start();
+    let agent = Machine::agent_of(&server);
+    let bob = Machine::approver_of(&server, "bob", "sre");
+    let started = Instant::now();
+    let mut client = agent.exec("touch expiring-file");
+    let id = client.request_id();
+    let (code, err) = client.finish();
+    assert_eq!(code, Some(75), "{err}");
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "the rule's 2 s timeout applies"
+    );
+    assert!(err.contains("gatekeep: expired:"), "{err}");
+    assert!(!agent.file("expiring-file").exists());
+    assert_eq!(agent.decision(&id)["decision"], "expired");
+    assert_eq!(bob.show(&id).state, State::Expired);
+    // Too late to approve.
+    let out = bob.approve(&id);
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("already expired"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn sigint_cancels_the_request_on_the_server() {
+    let server = Server::start();
+    let agent = Machine::agent_of(&server);
+    let bob = Machine::approver_of(&server, "bob", "sre");
+    let mut client = agent.exec("touch marker");
+    let id = client.request_id();
+    client.signal(nix::sys::signal::Signal::SIGINT);
+    let (code, err) = client.finish();
+    assert_eq!(code, Some(130), "{err}");
+    assert!(err.contains("cancelled while waiting"), "{err}");
+    assert!(!agent.file("marker").exists());
+
+    let decision = agent.decision(&id);
+    assert_eq!(
+        (&decision["decision"], &decision["server_cancelled"]),
+        (&json!("cancelled"), &json!(true)),
+        "{decision}"
+    );
+    assert_eq!(bob.show(&id).state, State::Cancelled);
+    // A cancelled request cannot be approved afterwards.
+    let out = bob.approve(&id);
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("already cancelled"),
+        "{}",
+        text(&out)
+    );
+    assert!(!agent.file("marker").exists());
+}
+
+#[test]
+fn quorum_needs_two_distinct_approvers_from_the_group() {
+    let server = Server::start();
+    let agent = Machine::agent_of(&server);
+    let bob = Machine::approver_of(&server, "bob", "sre");
+    let carol = Machine::approver_of(&server, "carol", "dba,sre");
+    let dave = Machine::approver_of(&server, "dave", "dev");
+    let mut client = agent.exec("touch quorum-file && exit 3");
+    let id = client.request_id();
+    let view = bob.show(&id);
+    assert_eq!((view.quorum, view.groups), (2, vec!["sre".to_owned()]));
+
+    // Outside the group: refused, and it does not count.
+    let out = dave.approve(&id);
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("not in any group"),
+        "{}",
+        text(&out)
+    );
+
+    let out = bob.approve(&id);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("1 of 2 approvals"),
+        "{}",
+        text(&out)
+    );
+    let view = bob.show(&id);
+    assert_eq!((view.state, view.approvals.len()), (State::Pending, 1));
+    // Give a wrongly woken client time to act; it must still be waiting.
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(client.is_running(), "{}", client.stderr());
+    assert!(!agent.file("quorum-file").exists());
+
+    // The same person twice is not two approvers.
+    let out = bob.approve(&id);
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("already approved"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(bob.show(&id).approvals.len(), 1);
+    assert!(client.is_running());
+
+    let out = carol.approve(&id);
+    assert!(out.status.success(), "{}", text(&out));
+    let (code, err) = client.finish();
+    assert_eq!(code, Some(3), "{err}");
+    assert!(agent.file("quorum-file").exists());
+    let decision = agent.decision(&id);
+    let approvers: Vec<&str> = decision["approvers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a["name"].as_str())
+        .collect();
+    assert_eq!(approvers, ["bob", "carol"], "{decision}");
+    server.assert_audit_ok();
+}
+
+// ---------------------------------------------------------------------------------------
+// Who may decide
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn a_requester_token_cannot_approve() {
+    let mut p = Pending::new();
+    // The agent machine holds no approver token: the CLI says so.
+    let out = p.agent.approve(&p.id);
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("as approver"),
+        "{}",
+        text(&out)
+    );
+    // Calling the API with the requester token is forbidden.
+    match Client::new(&p.server.url, Some(p.agent_token.clone())).decide(&p.id, true, None) {
+        Err(RemoteError::Refused {
+            status: 403,
+            message,
+        }) => {
+            assert!(
+                message.contains("requester token cannot approve"),
+                "{message}"
+            );
+        }
+        other => panic!("a requester approving: {other:?}"),
+    }
+    p.assert_still_pending();
+}
+
+#[test]
+fn nobody_approves_their_own_request() {
+    let mut p = Pending::new();
+    // alice is the person ci-bot works for (also as `Alice`: names compare without case);
+    // agent-user is the unix user it runs as.
+    for name in ["alice", "Alice", "agent-user"] {
+        let me = Machine::approver_of(&p.server, name, "sre");
+        let out = me.approve(&p.id);
+        assert!(!out.status.success(), "{name}: {}", text(&out));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("it is their own") && err.contains("HTTP 403"),
+            "{name}: {err}"
+        );
+        // Nor can they deny it (and so decide it either way).
+        let out = me.deny(&p.id, "mine");
+        assert!(!out.status.success(), "{name}: {}", text(&out));
+    }
+    p.assert_still_pending();
+    // Someone else can.
+    let out = p.bob.approve(&p.id);
+    assert!(out.status.success(), "{}", text(&out));
+    let (code, err) = p.client.finish();
+    assert_eq!(code, Some(0), "{err}");
+    assert!(p.agent.file("marker").exists());
+}
+
+#[test]
+fn revoked_tokens_stop_working() {
+    let mut p = Pending::new();
+    let dave = Machine::approver_of(&p.server, "dave", "sre");
+    let out = p.server.admin(&["token", "revoke", "dave"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = dave.approve(&p.id);
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("unknown or revoked"),
+        "{}",
+        text(&out)
+    );
+    p.assert_still_pending();
+
+    // Revoke the agent's token: its next command cannot even be asked for.
+    let out = p.server.admin(&["token", "revoke", "ci-bot"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let (code, err) = p.agent.exec("touch marker-2").finish();
+    assert_eq!(code, Some(69), "{err}");
+    assert!(
+        err.contains("gatekeep: refused:") && err.contains("unknown or revoked"),
+        "{err}"
+    );
+    assert!(!p.agent.file("marker-2").exists());
+    let decision = p.agent.decision(&refused_id(&err));
+    assert_eq!(decision["decision"], "refused", "{decision}");
+}
+
+/// `gatekeep server` prints the thumbprint to pass to `login --key`; base64url thumbprints
+/// start with `-` for one key in 64, and `--key -abc...` must still be read as the value.
+#[test]
+fn login_accepts_a_thumbprint_starting_with_a_dash() {
+    use std::os::unix::fs::OpenOptionsExt;
+    let seed = (0u8..=255)
+        .map(|i| [i; 32])
+        .find(|s| verdict::thumbprint(&SigningKey::from_bytes(s).verifying_key()).starts_with('-'))
+        .unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(data.path().join("signing-key"))
+        .unwrap();
+    writeln!(file, "{}", B64.encode(seed)).unwrap();
+    let server = Server::start_in(data);
+    assert!(server.key_id.starts_with('-'), "{}", server.key_id);
+    let agent = Machine::agent();
+    let token = server.agent_token();
+    let out = agent.login_with(
+        &["login", "--server", &server.url, "--key", &server.key_id],
+        &token,
+    );
+    assert!(out.status.success(), "{}", text(&out));
+}
+
+/// Revoking a requester's token also stops what it already asked for: the server cancels
+/// the pending request (signed), so nobody can approve it and the waiting client, whose
+/// long poll was authenticated before the revocation, does not run the command.
+#[test]
+fn revoking_the_requester_stops_its_pending_request() {
+    let p = Pending::new();
+    let out = p.server.admin(&["token", "revoke", "ci-bot"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = p.bob.approve(&p.id);
+    assert!(
+        !out.status.success(),
+        "approving a revoked requester's request: {}",
+        text(&out)
+    );
+    let (code, err) = p.client.finish();
+    assert!(matches!(code, Some(69 | 77)), "{code:?}: {err}");
+    assert!(!p.agent.file("marker").exists());
+}
+
+// ---------------------------------------------------------------------------------------
+// A fake service: forged, replayed and altered verdicts
+// ---------------------------------------------------------------------------------------
+
+/// Makes the verdict the fake service hands out for the client's request.
+type Forge = Box<dyn Fn(&CreateRequest) -> Option<String> + Send>;
+
+struct FakeState {
+    /// The key its JWK Set publishes.
+    publishes: ed25519_dalek::VerifyingKey,
+    forge: Mutex<Forge>,
+    /// `METHOD path` of every call, in order.
+    calls: Mutex<Vec<String>>,
+    created: Mutex<Option<CreateRequest>>,
+}
+
+/// An HTTP server that speaks the approval API just well enough: it accepts any token,
+/// takes the client's create, and answers every wait with an approved view carrying
+/// whatever verdict [`Forge`] makes.
+struct Fake {
+    url: String,
+    state: Arc<FakeState>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Fake {
+    fn start(publishes: ed25519_dalek::VerifyingKey, forge: Forge) -> Fake {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let state = Arc::new(FakeState {
+            publishes,
+            forge: Mutex::new(forge),
+            calls: Mutex::default(),
+            created: Mutex::default(),
+        });
+        let stop = Arc::new(AtomicBool::new(false));
+        {
+            let state = state.clone();
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                for stream in listener.incoming() {
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let Ok(stream) = stream else { continue };
+                    let state = state.clone();
+                    std::thread::spawn(move || {
+                        let _ = serve(stream, &state);
+                    });
+                }
+            });
+        }
+        Fake { url, state, stop }
+    }
+
+    fn set_forge(&self, forge: Forge) {
+        *self.state.forge.lock().unwrap() = forge;
+        *self.state.created.lock().unwrap() = None;
+        self.state.calls.lock().unwrap().clear();
+    }
+
+    fn calls(&self) -> Vec<String> {
+        self.state.calls.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Fake {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        // Wake the accept loop so that it sees the flag.
+        let _ = TcpStream::connect(self.url.trim_start_matches("http://"));
+    }
+}
+
+/// Answers one HTTP/1.1 request and closes the connection.
+fn serve(stream: TcpStream, state: &FakeState) -> std::io::Result<()> {
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut line = String::new();
+    reader.read_line(&mut line)?;
+    let mut words = line.split_whitespace();
+    let (method, path) = (
+        words.next().unwrap_or_default().to_owned(),
+        words.next().unwrap_or_default().to_owned(),
+    );
+    let mut length = 0;
+    loop {
+        let mut header = String::new();
+        reader.read_line(&mut header)?;
+        if header.trim().is_empty() {
+            break;
+        }
+        if let Some((name, value)) = header.split_once(':')
+            && name.eq_ignore_ascii_case("content-length")
+        {
+            length = value.trim().parse().unwrap_or(0);
+        }
+    }
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body)?;
+    state.calls.lock().unwrap().push(format!("{method} {path}"));
+    let (status, reply) = route(state, &method, &path, &body);
+    let reply = reply.map(|v| v.to_string()).unwrap_or_default();
+    let mut stream = stream;
+    write!(
+        stream,
+        "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{reply}",
+        reply.len()
+    )?;
+    stream.flush()
+}
+
+fn route(state: &FakeState, method: &str, path: &str, body: &[u8]) -> (u16, Option<Value>) {
+    let path = path.split('?').next().unwrap_or_default();
+    let view = |create: &CreateRequest, st: State, verdict: Option<String>| {
+        let now = verdict::unix_now();
+        let view = RequestView {
+            id: create.id.clone(),
+            state: st,
+            command: create.command.clone(),
+            argv: create.argv.clone(),
+            digest: create.digest.clone(),
+            requester: "ci-bot".into(),
+            on_behalf_of: Some("alice".into()),
+            origin: create.origin.clone(),
+            reason: create.reason.clone(),
+            rules: create.rules.clone(),
+            risk: create.risk.clone(),
+            quorum: create.quorum,
+            groups: create.groups.clone(),
+            created_at: "2026-01-01T00:00:00Z".into(),
+            expires_at: "2026-01-01T00:01:00Z".into(),
+            expires_unix: now + 60,
+            approvals: Vec::new(),
+            verdict,
+        };
+        Some(serde_json::to_value(view).unwrap())
+    };
+    let created = state.created.lock().unwrap().clone();
+    match (method, path) {
+        ("GET", "/.well-known/jwks.json") => (
+            200,
+            Some(
+                serde_json::to_value(JwkSet {
+                    keys: vec![Jwk::from_key(&state.publishes)],
+                })
+                .unwrap(),
+            ),
+        ),
+        ("GET", "/v1/whoami") => (
+            200,
+            Some(
+                serde_json::to_value(Identity {
+                    name: "ci-bot".into(),
+                    role: Role::Requester,
+                    groups: Vec::new(),
+                    on_behalf_of: Some("alice".into()),
+                })
+                .unwrap(),
+            ),
+        ),
+        ("POST", "/v1/requests") => {
+            let create: CreateRequest = serde_json::from_slice(body).unwrap();
+            let reply = view(&create, State::Pending, None);
+            *state.created.lock().unwrap() = Some(create);
+            (201, reply)
+        }
+        ("GET", p) if p.starts_with("/v1/requests/") => match created {
+            Some(c) => {
+                let jws = (state.forge.lock().unwrap())(&c);
+                (200, view(&c, State::Approved, jws))
+            }
+            None => (404, Some(json!({"error": "no such request"}))),
+        },
+        ("POST", p) if p.ends_with("/outcome") => (204, None),
+        ("POST", p) if p.ends_with("/cancel") => match created {
+            Some(c) => (200, view(&c, State::Cancelled, None)),
+            None => (404, Some(json!({"error": "no such request"}))),
+        },
+        _ => (404, Some(json!({"error": "not found"}))),
+    }
+}
+
+/// The claims a genuine approval of `c` would carry.
+fn claims_for(c: &CreateRequest) -> Claims {
+    let now = verdict::unix_now();
+    Claims {
+        rid: c.id.clone(),
+        digest: c.digest.clone(),
+        nonce: c.nonce.clone(),
+        decision: Outcome::Approved,
+        approvers: vec![Approval {
+            name: "mallory".into(),
+            decision: "approved".into(),
+            at: "2026-01-01T00:00:00Z".into(),
+            channel: "cli".into(),
+            reason: None,
+        }],
+        reason: None,
+        iat: now,
+        exp: now + 120,
+    }
+}
+
+/// A compact JWS with any header and payload, signed by `key`.
+fn jws(header: &Value, payload: &[u8], key: &SigningKey) -> String {
+    let input = format!("{}.{}", B64.encode(header.to_string()), B64.encode(payload));
+    let signature = key.sign(input.as_bytes());
+    format!("{input}.{}", B64.encode(signature.to_bytes()))
+}
+
+/// An approval on the real service, run end to end; returns the genuine verdict.
+fn genuine_verdict(server: &Server, agent: &Machine, bob: &Machine) -> String {
+    let mut client = agent.exec("touch marker-genuine");
+    let id = client.request_id();
+    let out = bob.approve(&id);
+    assert!(out.status.success(), "{}", text(&out));
+    let (code, err) = client.finish();
+    assert_eq!(code, Some(0), "{err}");
+    let view = bob.show(&id);
+    assert_eq!(view.state, State::Approved);
+    let jws = view.verdict.unwrap();
+    // It verifies against the real key: a fair starting point for the attacks.
+    verdict::verify(&jws, &server.signing_key().verifying_key()).unwrap();
+    jws
+}
+
+#[test]
+fn forged_replayed_and_altered_verdicts_never_run_the_command() {
+    let server = Server::start();
+    let agent = Machine::agent_of(&server);
+    let bob = Machine::approver_of(&server, "bob", "sre");
+    let real = server.signing_key();
+    let genuine = genuine_verdict(&server, &agent, &bob);
+    let other = SigningKey::from_bytes(&[7u8; 32]);
+
+    // The impostor publishes the real public key (it is public), so the agent machine's
+    // login to it pins the right key; all it cannot do is sign with it.
+    let fake = Fake::start(real.verifying_key(), Box::new(|_| None));
+    agent.login(&fake.url, &server.key_id, "gkr_anything");
+
+    // Control: a verdict that is right in every way runs the command, so the refusals
+    // below are about the verdicts and not about the fake.
+    {
+        let real = real.clone();
+        fake.set_forge(Box::new(move |c| {
+            Some(verdict::sign(&claims_for(c), &real))
+        }));
+    }
+    let (code, err) = agent.exec("touch marker-control && exit 4").finish();
+    assert_eq!(code, Some(4), "{err}");
+    assert!(agent.file("marker-control").exists());
+    assert!(
+        fake.calls().iter().any(|c| c.ends_with("/outcome")),
+        "{:?}",
+        fake.calls()
+    );
+
+    let header = |kid: &str| json!({"alg": "EdDSA", "typ": verdict::TYP, "kid": kid});
+    let cases: Vec<(&str, &str, Forge)> = vec![
+        (
+            "signed by another key",
+            "not the pinned key",
+            Box::new({
+                let other = other.clone();
+                move |c| Some(verdict::sign(&claims_for(c), &other))
+            }),
+        ),
+        (
+            "signed by another key under the real key's id",
+            "signature does not verify",
+            Box::new({
+                let other = other.clone();
+                let kid = server.key_id.clone();
+                move |c| {
+                    Some(jws(
+                        &header(&kid),
+                        &serde_json::to_vec(&claims_for(c)).unwrap(),
+                        &other,
+                    ))
+                }
+            }),
+        ),
+        (
+            "alg none",
+            "header",
+            Box::new({
+                let kid = server.key_id.clone();
+                move |c| {
+                    let h = json!({"alg": "none", "typ": verdict::TYP, "kid": kid});
+                    Some(format!(
+                        "{}.{}.",
+                        B64.encode(h.to_string()),
+                        B64.encode(serde_json::to_vec(&claims_for(c)).unwrap())
+                    ))
+                }
+            }),
+        ),
+        ("no verdict at all", "not a compact JWS", Box::new(|_| None)),
+        (
+            "a genuine verdict of another request, replayed",
+            "is for request",
+            Box::new({
+                let genuine = genuine.clone();
+                move |_| Some(genuine.clone())
+            }),
+        ),
+        (
+            "a genuine verdict with its payload rewritten for this request",
+            "signature does not verify",
+            Box::new({
+                let genuine = genuine.clone();
+                move |c| {
+                    let parts: Vec<&str> = genuine.split('.').collect();
+                    let mut claims: Claims =
+                        serde_json::from_slice(&B64.decode(parts[1]).unwrap()).unwrap();
+                    claims.rid = c.id.clone();
+                    claims.digest = c.digest.clone();
+                    claims.nonce = c.nonce.clone();
+                    let payload = B64.encode(serde_json::to_vec(&claims).unwrap());
+                    Some(format!("{}.{payload}.{}", parts[0], parts[2]))
+                }
+            }),
+        ),
+        (
+            "real key, expired",
+            "expired at",
+            Box::new({
+                let real = real.clone();
+                move |c| {
+                    let mut claims = claims_for(c);
+                    claims.iat -= 600;
+                    claims.exp = claims.iat + 120;
+                    Some(verdict::sign(&claims, &real))
+                }
+            }),
+        ),
+        (
+            "real key, issued in the future",
+            "in the future",
+            Box::new({
+                let real = real.clone();
+                move |c| {
+                    let mut claims = claims_for(c);
+                    claims.iat += 3600;
+                    claims.exp = claims.iat + 120;
+                    Some(verdict::sign(&claims, &real))
+                }
+            }),
+        ),
+        (
+            "real key, another nonce",
+            "nonce does not match",
+            Box::new({
+                let real = real.clone();
+                move |c| {
+                    let mut claims = claims_for(c);
+                    claims.nonce = "another-nonce-from-another-run".into();
+                    Some(verdict::sign(&claims, &real))
+                }
+            }),
+        ),
+        (
+            "real key, another command",
+            "different command",
+            Box::new({
+                let real = real.clone();
+                move |c| {
+                    let mut claims = claims_for(c);
+                    claims.digest = "0".repeat(64);
+                    Some(verdict::sign(&claims, &real))
+                }
+            }),
+        ),
+    ];
+
+    let mut failures = Vec::new();
+    for (i, (name, why, forge)) in cases.into_iter().enumerate() {
+        fake.set_forge(forge);
+        let marker = format!("marker-{i}");
+        let (code, err) = agent.exec(&format!("touch {marker}")).finish();
+        let calls = fake.calls();
+        let id = fake
+            .state
+            .created
+            .lock()
+            .unwrap()
+            .as_ref()
+            .map(|c| c.id.clone())
+            .unwrap_or_default();
+        let decision = agent.decision(&id);
+        let ok = code == Some(77)
+            && !agent.file(&marker).exists()
+            && !calls.iter().any(|c| c.ends_with("/outcome"))
+            && err.contains("verdict was rejected")
+            && err.contains(why)
+            && decision["decision"] == "deny"
+            && decision["decided_by"] == "gatekeep (verdict check)";
+        if !ok {
+            failures.push(format!(
+                "{name}: exit {code:?}, ran: {}, calls: {calls:?}\n{err}\nledger: {decision}",
+                agent.file(&marker).exists()
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+#[test]
+fn login_refuses_a_server_without_the_pinned_key() {
+    let server = Server::start();
+    let agent = Machine::agent();
+    let impostor = SigningKey::from_bytes(&[9u8; 32]);
+    let fake = Fake::start(
+        impostor.verifying_key(),
+        Box::new(move |c| Some(verdict::sign(&claims_for(c), &impostor))),
+    );
+    let out = agent.try_login(&fake.url, &server.key_id, &server.agent_token());
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("does not have the key") && err.contains(&server.key_id),
+        "{err}"
+    );
+    assert!(
+        !agent.config_dir().join("config.toml").exists(),
+        "a refused login changes nothing"
+    );
+    // With no service configured, nothing is asked of the fake and nothing runs.
+    let (code, err) = agent.exec("touch marker").finish();
+    assert_eq!(code, Some(69), "{err}");
+    assert!(!agent.file("marker").exists());
+    assert!(
+        !fake.calls().iter().any(|c| c.contains("/v1/requests")),
+        "{:?}",
+        fake.calls()
+    );
+}
+
+#[test]
+fn pointing_the_config_at_another_server_does_not_move_the_pinned_key() {
+    // The agent machine is logged in to the real service; then its config is pointed at
+    // an impostor that signs with its own key (the pinned key stays: nobody can produce
+    // the real one). Whatever the impostor says, the command does not run.
+    let server = Server::start();
+    let agent = Machine::agent_of(&server);
+    let impostor = SigningKey::from_bytes(&[9u8; 32]);
+    let fake = Fake::start(
+        impostor.verifying_key(),
+        Box::new(move |c| Some(verdict::sign(&claims_for(c), &impostor))),
+    );
+    // It also takes the agent's token (as if copied) so that the request reaches it.
+    agent.login(
+        &fake.url,
+        &verdict::thumbprint(&fake.state.publishes),
+        "gkr_x",
+    );
+    let config = agent.config_dir().join("config.toml");
+    let real_key = B64.encode(server.signing_key().verifying_key().to_bytes());
+    std::fs::write(
+        &config,
+        format!("[server]\nurl = \"{}\"\nkey = \"{real_key}\"\n", fake.url),
+    )
+    .unwrap();
+    let (code, err) = agent.exec("touch marker").finish();
+    assert_eq!(code, Some(77), "{err}");
+    assert!(err.contains("not the pinned key"), "{err}");
+    assert!(!agent.file("marker").exists());
+    assert!(
+        fake.calls().iter().any(|c| c == "POST /v1/requests"),
+        "{:?}",
+        fake.calls()
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Faults
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn a_waiting_client_survives_a_server_crash_and_restart() {
+    let mut server = Server::start();
+    let agent = Machine::agent_of(&server);
+    let bob = Machine::approver_of(&server, "bob", "sre");
+    let mut client = agent.exec("touch marker && exit 5");
+    let id = client.request_id();
+
+    server.kill();
+    client.wait_for("lost the approval service");
+    assert!(client.is_running(), "{}", client.stderr());
+    server.launch();
+
+    let out = bob.approve(&id);
+    assert!(out.status.success(), "{}", text(&out));
+    let (code, err) = client.finish();
+    assert_eq!(code, Some(5), "{err}");
+    assert!(err.contains("reconnected"), "{err}");
+    assert!(agent.file("marker").exists());
+    assert_eq!(agent.decision(&id)["decision"], "approve");
+    server.assert_audit_ok();
+    let events = server.audit_events();
+    assert!(
+        events
+            .iter()
+            .any(|e| e["request_id"] == id.as_str() && e["kind"] == "outcome"),
+        "{events:?}"
+    );
+}
+
+#[test]
+fn an_unreachable_server_refuses_the_command() {
+    let mut server = Server::start();
+    let agent = Machine::agent_of(&server);
+    server.kill();
+    let started = Instant::now();
+    let (code, err) = agent.exec("touch marker").finish();
+    assert_eq!(code, Some(69), "{err}");
+    assert!(
+        err.contains("gatekeep: refused:")
+            && err.contains("cannot reach the approval service")
+            && err.contains(&server.url),
+        "{err}"
+    );
+    assert!(!agent.file("marker").exists());
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "gives up after a few retries"
+    );
+    let id = refused_id(&err);
+    let decision = agent.decision(&id);
+    assert_eq!(decision["decision"], "refused", "{decision}");
+}
