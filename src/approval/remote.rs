@@ -140,7 +140,7 @@ fn save_config(path: &Path, url: &str, key: &VerifyingKey) -> Result<(), RemoteE
         path: path.display().to_string(),
         why,
     };
-    let mut doc: toml::Table = match std::fs::read_to_string(&path) {
+    let mut doc: toml::Table = match std::fs::read_to_string(path) {
         Ok(text) => toml::from_str(&text).map_err(|e| err(e.to_string()))?,
         Err(_) => toml::Table::new(),
     };
