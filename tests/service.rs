@@ -1514,6 +1514,33 @@ fn pointing_the_config_at_another_server_does_not_move_the_pinned_key() {
     );
 }
 
+#[test]
+fn a_project_file_cannot_name_another_server_or_key() {
+    // A repository an agent works in may carry a `.gatekeep.toml`; one that tries to set
+    // the server and key is refused (fail closed), and the impostor hears nothing.
+    let server = Server::start();
+    let agent = Machine::agent_of(&server);
+    let impostor = SigningKey::from_bytes(&[9u8; 32]);
+    let key = B64.encode(impostor.verifying_key().to_bytes());
+    let fake = Fake::start(
+        impostor.verifying_key(),
+        Box::new(move |c| Some(verdict::sign(&claims_for(c), &impostor))),
+    );
+    std::fs::write(
+        agent.file(".gatekeep.toml"),
+        format!("[server]\nurl = \"{}\"\nkey = \"{key}\"\n", fake.url),
+    )
+    .unwrap();
+    let (code, err) = agent.exec("touch marker").finish();
+    assert_eq!(code, Some(78), "{err}");
+    assert!(
+        err.contains(".gatekeep.toml") && err.contains("server"),
+        "{err}"
+    );
+    assert!(!agent.file("marker").exists());
+    assert!(fake.calls().is_empty(), "{:?}", fake.calls());
+}
+
 // ---------------------------------------------------------------------------------------
 // Faults
 // ---------------------------------------------------------------------------------------
