@@ -584,10 +584,11 @@ impl<'a> Journey<'a> {
                 if let Err(code) = record("cancelled", json!({})) {
                     return code;
                 }
+                // Only the server cancels a request this client did not (a revoked token).
                 self.refuse(
                     a,
                     "cancelled",
-                    "the requester",
+                    "the approval service",
                     claims.reason.as_deref(),
                     exit::DENY,
                 )
