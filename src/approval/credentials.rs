@@ -329,7 +329,9 @@ impl FileStore {
         let mut text = String::new();
         f.read_to_string(&mut text).map_err(self.err("read"))?;
         toml::from_str(&text).map_err(|e| {
-            let (line, column) = e.span().map_or((1, 1), |s| line_col(&text, s.start));
+            let (line, column) = e
+                .span()
+                .map_or((1, 1), |s| crate::policy::layers::line_col(&text, s.start));
             CredentialError::Invalid {
                 path: self.path.clone(),
                 line,
@@ -425,15 +427,6 @@ impl FileStore {
             }
         }
     }
-}
-
-fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..offset.min(text.len())];
-    let line = before.matches('\n').count() + 1;
-    let column = before.rfind('\n').map_or(before.chars().count(), |nl| {
-        before[nl + 1..].chars().count()
-    }) + 1;
-    (line, column)
 }
 
 /// The Secret Service, reached through keyring-core and the zbus store.

@@ -219,7 +219,8 @@ fn parse_file(layer: &Layer, text: &str) -> Result<PolicyFile, PolicyError> {
     })
 }
 
-fn line_col(text: &str, offset: usize) -> (usize, usize) {
+/// The 1-based line and column of a byte offset, for `file:line:col` messages.
+pub(crate) fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];
     let line = before.matches('\n').count() + 1;
     let column = before.rfind('\n').map_or(before.chars().count(), |nl| {
