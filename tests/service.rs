@@ -747,6 +747,15 @@ fn approved_command_runs_and_its_status_is_passed_through_and_audited() {
     );
     let outcome = events.iter().find(|e| e["kind"] == "outcome").unwrap();
     assert_eq!(outcome["detail"]["exit_code"], 7, "{outcome}");
+    // The approval that completed the request carries the signed verdict itself, so the
+    // trail holds evidence that verifies with the service's key alone.
+    let approved = events.iter().find(|e| e["kind"] == "approved").unwrap();
+    let jws = approved["detail"]["verdict"].as_str().unwrap();
+    let claims = verdict::verify(jws, &server.signing_key().verifying_key()).unwrap();
+    assert_eq!(
+        (claims.rid.as_str(), claims.decision),
+        (id.as_str(), verdict::Outcome::Approved)
+    );
 }
 
 #[test]

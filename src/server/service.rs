@@ -269,7 +269,7 @@ impl<S: Store> Service<S> {
             .count();
         let quorum = record.create.quorum.max(1);
         let done = !approve || approvals >= usize::try_from(quorum).unwrap_or(usize::MAX);
-        let event = EventDraft {
+        let mut event = EventDraft {
             request_id: id.to_owned(),
             kind: if approve { "approved" } else { "denied" },
             actor: who.name.clone(),
@@ -286,7 +286,7 @@ impl<S: Store> Service<S> {
             } else {
                 verdict::Outcome::Denied
             };
-            self.finish(&mut record, outcome, reason);
+            event.detail["verdict"] = json!(self.finish(&mut record, outcome, reason));
         }
         self.store.save(&record, vec![event]).await?;
         self.wake(id);
@@ -310,13 +310,13 @@ impl<S: Store> Service<S> {
             return Ok(record);
         }
         let reason = reason.as_deref().map(redact::mask_text);
-        self.finish(&mut record, verdict::Outcome::Cancelled, reason.clone());
+        let jws = self.finish(&mut record, verdict::Outcome::Cancelled, reason.clone());
         let event = EventDraft {
             request_id: id.to_owned(),
             kind: "cancelled",
             actor: who.name.clone(),
             channel: None,
-            detail: json!({"reason": reason}),
+            detail: json!({"reason": reason, "verdict": jws}),
         };
         self.store.save(&record, vec![event]).await?;
         self.wake(id);
@@ -424,7 +424,7 @@ impl<S: Store> Service<S> {
             return Ok(record);
         }
         let reason = format!("the token of requester {} was revoked", record.requester);
-        self.finish(
+        let jws = self.finish(
             &mut record,
             verdict::Outcome::Cancelled,
             Some(reason.clone()),
@@ -434,7 +434,7 @@ impl<S: Store> Service<S> {
             kind: "cancelled",
             actor: "server".into(),
             channel: None,
-            detail: json!({"reason": reason}),
+            detail: json!({"reason": reason, "verdict": jws}),
         };
         self.store.save(&record, vec![event]).await?;
         self.wake(&record.create.id);
@@ -456,21 +456,27 @@ impl<S: Store> Service<S> {
         if record.state != State::Pending || record.expires_unix > verdict::unix_now() {
             return Ok(record);
         }
-        self.finish(&mut record, verdict::Outcome::Expired, None);
+        let jws = self.finish(&mut record, verdict::Outcome::Expired, None);
         let event = EventDraft {
             request_id: record.create.id.clone(),
             kind: "expired",
             actor: "server".into(),
             channel: None,
-            detail: json!({}),
+            detail: json!({"verdict": jws}),
         };
         self.store.save(&record, vec![event]).await?;
         self.wake(&record.create.id);
         Ok(record)
     }
 
-    /// Moves `record` to its final state and signs the verdict.
-    fn finish(&self, record: &mut Record, outcome: verdict::Outcome, reason: Option<String>) {
+    /// Moves `record` to its final state and signs the verdict, which it returns for the
+    /// audit event (so the trail itself holds the signed evidence).
+    fn finish(
+        &self,
+        record: &mut Record,
+        outcome: verdict::Outcome,
+        reason: Option<String>,
+    ) -> String {
         let now = verdict::unix_now();
         let claims = Claims {
             rid: record.create.id.clone(),
@@ -488,7 +494,9 @@ impl<S: Store> Service<S> {
             verdict::Outcome::Expired => State::Expired,
             verdict::Outcome::Cancelled => State::Cancelled,
         };
-        record.verdict = Some(verdict::sign(&claims, &self.key));
+        let jws = verdict::sign(&claims, &self.key);
+        record.verdict = Some(jws.clone());
+        jws
     }
 }
 
