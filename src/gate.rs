@@ -370,12 +370,12 @@ impl<'a> Journey<'a> {
                 return self.refuse(a, "refused", "gatekeep", Some(&why), exit::POLICY);
             }
         };
+        // A rule that allows the terminal is asked there when one exists, server or not
+        // (so an unreachable service never stands between a person and their terminal).
         let tty = prompt::open_terminal();
         match (server, tty) {
-            (Some(server), tty) if needs_service || tty.is_none() => {
-                self.remote(a, argv, &req, &server, tty.filter(|_| !needs_service))
-            }
             (_, Some(tty)) if !needs_service => self.local(a, argv, &req, tty),
+            (Some(server), _) => self.remote(a, argv, &req, &server),
             (_, tty) => {
                 let why = if req.quorum > 1 {
                     format!(
@@ -396,14 +396,12 @@ impl<'a> Journey<'a> {
     }
 
     /// Asks the approval service and runs the command only on a verdict that verifies.
-    /// `fallback` is the terminal to ask on instead if the service cannot be reached.
     fn remote(
         &self,
         a: &Assessment,
         argv: &[String],
         req: &Requirements,
         server: &remote::ServerConfig,
-        fallback: Option<std::fs::File>,
     ) -> i32 {
         let token = match credentials::load(&server.url, TokenKind::Requester) {
             Ok(Some(token)) => token,
@@ -452,13 +450,6 @@ impl<'a> Journey<'a> {
         }
         let view = match created {
             Ok(view) => view,
-            Err(e @ remote::RemoteError::Unreachable { .. }) if fallback.is_some() => {
-                eprintln!("gatekeep: {e}; asking at the terminal instead");
-                if let Some(tty) = fallback {
-                    return self.local(a, argv, req, tty);
-                }
-                return i32::from(exit::ERROR);
-            }
             Err(e) => return self.unavailable(a, &e.to_string()),
         };
         if let Err(code) = self.record(
