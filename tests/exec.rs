@@ -469,3 +469,33 @@ fn hook_with_prompt_asks_at_the_terminal() {
         "{v}"
     );
 }
+
+#[test]
+fn a_configured_but_unreachable_service_does_not_stand_between_a_person_and_their_terminal() {
+    let env = Env::new();
+    // A server on a closed port, with a well-formed pinned key.
+    std::fs::write(
+        env.dir().join(".config/gatekeep/config.toml"),
+        "[server]\nurl = \"http://127.0.0.1:9\"\nkey = \"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo\"\n",
+    )
+    .unwrap();
+    // The rule allows approval at the terminal, and there is one: the prompt asks.
+    let mut pty = Pty::start(&env, &line("-- sh -c 'touch marker; exit 4'"));
+    pty.wait_for("[a] approve once");
+    pty.send("a");
+    let screen = pty.finish();
+    assert_eq!(exit_and_restored(&screen).0, 4, "{screen}");
+    assert!(env.marker().exists());
+
+    // Without a terminal the same command must go to the service; with no way to reach it
+    // (not logged in, nothing listening) it is refused, naming the service.
+    std::fs::remove_file(env.marker()).unwrap();
+    let out = env
+        .detached(&["exec", "--", "sh", "-c", "touch marker"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(69), "{err}");
+    assert!(err.contains("http://127.0.0.1:9"), "{err}");
+    assert!(!env.marker().exists());
+}
