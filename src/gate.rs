@@ -13,9 +13,9 @@ use std::cell::RefCell;
 
 use serde_json::{Map, Value, json};
 
-use crate::approval::credentials::{self, TokenKind};
+use crate::approval::credentials;
 use crate::approval::prompt::{self, Answer};
-use crate::approval::protocol::{self, CreateRequest, Origin};
+use crate::approval::protocol::{self, CreateRequest, Origin, Role};
 use crate::approval::remote;
 use crate::audit::ledger::Ledger;
 use crate::audit::{self, Requester, redact};
@@ -403,13 +403,12 @@ impl<'a> Journey<'a> {
         req: &Requirements,
         server: &remote::ServerConfig,
     ) -> i32 {
-        let token = match credentials::load(&server.url, TokenKind::Requester) {
+        let token = match credentials::load(&server.url, Role::Requester) {
             Ok(Some(token)) => token,
             Ok(None) => {
                 let e = remote::RemoteError::NoToken {
                     url: server.url.clone(),
-                    kind: "requester",
-                    flag: "",
+                    role: Role::Requester,
                 };
                 return self.unavailable(a, &e.to_string());
             }

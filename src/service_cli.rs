@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 
-use crate::approval::credentials::{self, Stored, TokenKind};
+use crate::approval::credentials::{self, Stored};
 use crate::approval::protocol::{Identity, RequestView, Role};
 use crate::approval::remote::{self, Client, RemoteError};
 use crate::exit;
@@ -312,11 +312,7 @@ pub fn login(args: LoginArgs) -> Result<ExitCode> {
     let me = client
         .whoami()
         .context("the service did not accept the token")?;
-    let kind = match me.role {
-        Role::Requester => TokenKind::Requester,
-        Role::Approver => TokenKind::Approver,
-    };
-    let stored = credentials::store(&url, kind, &token)?;
+    let stored = credentials::store(&url, me.role, &token)?;
     let path = remote::save_user_config(&url, &key)?;
     if let Ok(Some(active)) = remote::load_config()
         && active.source != path
@@ -374,7 +370,7 @@ pub fn logout() -> Result<ExitCode> {
         return Ok(exit::code(exit::SUCCESS));
     };
     let mut removed = false;
-    for kind in [TokenKind::Requester, TokenKind::Approver] {
+    for kind in [Role::Requester, Role::Approver] {
         removed |= credentials::remove(&config.url, kind)?;
     }
     let cleared = remote::clear_user_config()?;
@@ -398,14 +394,10 @@ fn configured() -> Result<remote::ServerConfig> {
         .context("no approval service is configured\nhint: run `gatekeep login --server URL`")
 }
 
-fn client(config: &remote::ServerConfig, kind: TokenKind) -> Result<Client> {
-    let token = credentials::load(&config.url, kind)?.ok_or_else(|| RemoteError::NoToken {
+fn client(config: &remote::ServerConfig, role: Role) -> Result<Client> {
+    let token = credentials::load(&config.url, role)?.ok_or_else(|| RemoteError::NoToken {
         url: config.url.clone(),
-        kind: match kind {
-            TokenKind::Requester => "requester",
-            TokenKind::Approver => "approver",
-        },
-        flag: "",
+        role,
     })?;
     Ok(Client::new(&config.url, Some(token)))
 }
@@ -420,7 +412,7 @@ pub fn whoami() -> Result<ExitCode> {
         config.source.display()
     );
     let mut any = false;
-    for kind in [TokenKind::Requester, TokenKind::Approver] {
+    for kind in [Role::Requester, Role::Approver] {
         if credentials::load(&config.url, kind)?.is_none() {
             continue;
         }
@@ -446,7 +438,7 @@ pub fn whoami() -> Result<ExitCode> {
 /// `gatekeep pending`.
 pub fn pending(json: bool) -> Result<ExitCode> {
     let config = configured()?;
-    let list = client(&config, TokenKind::Approver)?.pending()?;
+    let list = client(&config, Role::Approver)?.pending()?;
     let mut out = std::io::stdout().lock();
     if json {
         writeln!(out, "{}", serde_json::to_string(&list)?)?;
@@ -531,8 +523,7 @@ fn print_request(r: &RequestView) -> Result<()> {
 /// `gatekeep show ID`: with the approver token if there is one, else the requester's.
 pub fn show(id: &str, json: bool) -> Result<ExitCode> {
     let config = configured()?;
-    let client =
-        client(&config, TokenKind::Approver).or_else(|_| client(&config, TokenKind::Requester))?;
+    let client = client(&config, Role::Approver).or_else(|_| client(&config, Role::Requester))?;
     let r = client.get(id)?;
     if json {
         println!("{}", serde_json::to_string(&r)?);
@@ -545,7 +536,7 @@ pub fn show(id: &str, json: bool) -> Result<ExitCode> {
 /// `gatekeep approve ID` / `gatekeep deny ID --reason TEXT`.
 pub fn decide(id: &str, approve: bool, reason: Option<String>) -> Result<ExitCode> {
     let config = configured()?;
-    let r = client(&config, TokenKind::Approver)?.decide(id, approve, reason)?;
+    let r = client(&config, Role::Approver)?.decide(id, approve, reason)?;
     let approvals = r
         .approvals
         .iter()

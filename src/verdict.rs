@@ -12,7 +12,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 
-use crate::audit::ledger::sha256_hex;
+use sha2::{Digest, Sha256};
 
 /// The JWS `typ` of a verdict, so that no other token signed by the key passes as one.
 pub const TYP: &str = "gatekeep-verdict+jwt";
@@ -116,12 +116,7 @@ pub fn thumbprint(key: &VerifyingKey) -> String {
         r#"{{"crv":"Ed25519","kty":"OKP","x":"{}"}}"#,
         B64.encode(key.to_bytes())
     );
-    let hex = sha256_hex(canonical.as_bytes());
-    let mut bytes = [0u8; 32];
-    for (i, b) in bytes.iter_mut().enumerate() {
-        *b = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap_or(0);
-    }
-    B64.encode(bytes)
+    B64.encode(Sha256::digest(canonical.as_bytes()))
 }
 
 /// A public key as a JWK (RFC 8037 §2).

@@ -20,7 +20,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use gatekeep::approval::credentials::{self, Stored, TokenKind};
+use gatekeep::approval::credentials::{self, Stored};
+use gatekeep::approval::protocol::Role;
 
 const CHILD: &str = "GATEKEEP_TEST_CREDENTIALS_CHILD";
 const SERVER: &str = "https://approvals.example:8443";
@@ -66,9 +67,9 @@ fn timed<T>(what: &str, f: impl FnOnce() -> T) -> T {
 
 fn keyring_round_trip() {
     let entries = [
-        (SERVER, TokenKind::Requester, "req-token-1"),
-        (SERVER, TokenKind::Approver, "app-token-1"),
-        (OTHER, TokenKind::Requester, "req-token-2"),
+        (SERVER, Role::Requester, "req-token-1"),
+        (SERVER, Role::Approver, "app-token-1"),
+        (OTHER, Role::Requester, "req-token-2"),
     ];
     for (server, kind, token) in entries {
         let stored = timed("store (keyring)", || {
@@ -80,14 +81,14 @@ fn keyring_round_trip() {
         let loaded = timed("load (keyring)", || credentials::load(server, kind));
         assert_eq!(loaded.unwrap().as_deref(), Some(token), "{kind}@{server}");
     }
-    assert_eq!(credentials::load(OTHER, TokenKind::Approver).unwrap(), None);
+    assert_eq!(credentials::load(OTHER, Role::Approver).unwrap(), None);
     // A second store replaces the token rather than adding an ambiguous twin.
     assert_eq!(
-        credentials::store(SERVER, TokenKind::Requester, "req-token-3").unwrap(),
+        credentials::store(SERVER, Role::Requester, "req-token-3").unwrap(),
         Stored::Keyring
     );
     assert_eq!(
-        credentials::load(SERVER, TokenKind::Requester)
+        credentials::load(SERVER, Role::Requester)
             .unwrap()
             .as_deref(),
         Some("req-token-3")
@@ -98,15 +99,12 @@ fn keyring_round_trip() {
         credentials_file().display()
     );
 
-    assert!(credentials::remove(SERVER, TokenKind::Requester).unwrap());
-    assert_eq!(
-        credentials::load(SERVER, TokenKind::Requester).unwrap(),
-        None
-    );
-    assert!(!credentials::remove(SERVER, TokenKind::Requester).unwrap());
+    assert!(credentials::remove(SERVER, Role::Requester).unwrap());
+    assert_eq!(credentials::load(SERVER, Role::Requester).unwrap(), None);
+    assert!(!credentials::remove(SERVER, Role::Requester).unwrap());
     // The neighbours are untouched.
     assert_eq!(
-        credentials::load(SERVER, TokenKind::Approver)
+        credentials::load(SERVER, Role::Approver)
             .unwrap()
             .as_deref(),
         Some("app-token-1")
@@ -116,24 +114,21 @@ fn keyring_round_trip() {
 
 /// `GATEKEEP_KEYRING=off` with a working Secret Service on the bus: the file all the same.
 fn keyring_off() {
-    let stored = credentials::store(SERVER, TokenKind::Approver, "file-token").unwrap();
+    let stored = credentials::store(SERVER, Role::Approver, "file-token").unwrap();
     assert_eq!(stored, Stored::File(credentials_file()));
     assert_eq!(
-        credentials::load(SERVER, TokenKind::Approver)
+        credentials::load(SERVER, Role::Approver)
             .unwrap()
             .as_deref(),
         Some("file-token")
     );
-    assert!(credentials::remove(SERVER, TokenKind::Approver).unwrap());
-    assert_eq!(
-        credentials::load(SERVER, TokenKind::Approver).unwrap(),
-        None
-    );
+    assert!(credentials::remove(SERVER, Role::Approver).unwrap());
+    assert_eq!(credentials::load(SERVER, Role::Approver).unwrap(), None);
 }
 
 /// First half of a pair: a token left in the file (keyring off) ...
 fn file_copy_before_keyring() {
-    let stored = credentials::store(SERVER, TokenKind::Requester, "old-file-token").unwrap();
+    let stored = credentials::store(SERVER, Role::Requester, "old-file-token").unwrap();
     assert_eq!(stored, Stored::File(credentials_file()));
 }
 
@@ -143,18 +138,18 @@ fn keyring_after_file() {
     let text = std::fs::read_to_string(credentials_file()).unwrap();
     assert!(text.contains("old-file-token"), "the first half ran");
     assert_eq!(
-        credentials::store(SERVER, TokenKind::Requester, "new-keyring-token").unwrap(),
+        credentials::store(SERVER, Role::Requester, "new-keyring-token").unwrap(),
         Stored::Keyring
     );
     let text = std::fs::read_to_string(credentials_file()).unwrap();
     assert!(!text.contains("old-file-token"), "{text}");
     assert_eq!(
-        credentials::load(SERVER, TokenKind::Requester)
+        credentials::load(SERVER, Role::Requester)
             .unwrap()
             .as_deref(),
         Some("new-keyring-token")
     );
-    assert!(credentials::remove(SERVER, TokenKind::Requester).unwrap());
+    assert!(credentials::remove(SERVER, Role::Requester).unwrap());
 }
 
 /// No session bus: the file, at once.
@@ -162,15 +157,15 @@ fn no_bus() {
     let within = Duration::from_secs(2);
     let start = Instant::now();
     let stored = timed("store (no bus)", || {
-        credentials::store(SERVER, TokenKind::Requester, "t-1")
+        credentials::store(SERVER, Role::Requester, "t-1")
     });
     assert_eq!(stored.unwrap(), Stored::File(credentials_file()));
     let loaded = timed("load (no bus)", || {
-        credentials::load(SERVER, TokenKind::Requester)
+        credentials::load(SERVER, Role::Requester)
     });
     assert_eq!(loaded.unwrap().as_deref(), Some("t-1"));
     let removed = timed("remove (no bus)", || {
-        credentials::remove(SERVER, TokenKind::Requester)
+        credentials::remove(SERVER, Role::Requester)
     });
     assert!(removed.unwrap());
     assert!(
@@ -186,15 +181,15 @@ fn no_bus() {
 fn no_login_keyring() {
     let start = Instant::now();
     let stored = timed("store (no login keyring)", || {
-        credentials::store(SERVER, TokenKind::Requester, "t-1")
+        credentials::store(SERVER, Role::Requester, "t-1")
     });
     assert_eq!(stored.unwrap(), Stored::File(credentials_file()));
     let loaded = timed("load (no login keyring)", || {
-        credentials::load(SERVER, TokenKind::Requester)
+        credentials::load(SERVER, Role::Requester)
     });
     assert_eq!(loaded.unwrap().as_deref(), Some("t-1"));
     let removed = timed("remove (no login keyring)", || {
-        credentials::remove(SERVER, TokenKind::Requester)
+        credentials::remove(SERVER, Role::Requester)
     });
     assert!(removed.unwrap());
     assert!(
@@ -209,7 +204,7 @@ fn no_login_keyring() {
 fn wedged_bus() {
     let start = Instant::now();
     let stored = timed("store (wedged bus)", || {
-        credentials::store(SERVER, TokenKind::Requester, "t-1")
+        credentials::store(SERVER, Role::Requester, "t-1")
     });
     assert_eq!(stored.unwrap(), Stored::File(credentials_file()));
     assert!(

@@ -25,26 +25,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::protocol::Role;
 use crate::env_vars;
-
-/// Which of the two approval-service tokens.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum TokenKind {
-    /// An agent's token: it creates approval requests.
-    Requester,
-    /// A person's token: it approves or denies them.
-    Approver,
-}
-
-impl fmt::Display for TokenKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            TokenKind::Requester => "requester",
-            TokenKind::Approver => "approver",
-        })
-    }
-}
 
 /// Where [`store`] put a token.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -114,7 +96,7 @@ pub enum CredentialError {
 /// say one others can read, is then an error even though the keyring has the token: the
 /// old copy in it may have leaked). A keyring that answers but fails is an error, not a
 /// fallback: storing elsewhere would leave its old token to shadow the new one.
-pub fn store(server: &str, kind: TokenKind, token: &str) -> Result<Stored, CredentialError> {
+pub fn store(server: &str, kind: Role, token: &str) -> Result<Stored, CredentialError> {
     let file = FileStore::default_location();
     if keyring_enabled() {
         let secret = Secret(token.to_owned());
@@ -146,7 +128,7 @@ pub fn store(server: &str, kind: TokenKind, token: &str) -> Result<Stored, Crede
 /// A keyring that is present but locked or failing is an error only when the file does not
 /// have the token either: "not logged in" would send the user to log in again when the
 /// token is in fact there, behind a lock.
-pub fn load(server: &str, kind: TokenKind) -> Result<Option<String>, CredentialError> {
+pub fn load(server: &str, kind: Role) -> Result<Option<String>, CredentialError> {
     let mut keyring_error = None;
     if keyring_enabled() {
         match keyring::call(server, kind, |entry| entry.get_password()) {
@@ -172,7 +154,7 @@ pub fn load(server: &str, kind: TokenKind) -> Result<Option<String>, CredentialE
 ///
 /// A locked or failing keyring is an error (after the file has been cleaned): the token may
 /// still be in it.
-pub fn remove(server: &str, kind: TokenKind) -> Result<bool, CredentialError> {
+pub fn remove(server: &str, kind: Role) -> Result<bool, CredentialError> {
     let mut removed = false;
     let mut keyring_error = None;
     if keyring_enabled() {
@@ -230,7 +212,7 @@ impl<'de> Deserialize<'de> for Secret {
 #[serde(deny_unknown_fields)]
 struct Record {
     server: String,
-    kind: TokenKind,
+    kind: Role,
     token: Secret,
 }
 
@@ -269,7 +251,7 @@ impl FileStore {
         })
     }
 
-    fn load(&self, server: &str, kind: TokenKind) -> Result<Option<String>, CredentialError> {
+    fn load(&self, server: &str, kind: Role) -> Result<Option<String>, CredentialError> {
         Ok(self
             .read()?
             .tokens
@@ -278,7 +260,7 @@ impl FileStore {
             .map(|r| r.token.0))
     }
 
-    fn store(&self, server: &str, kind: TokenKind, token: &str) -> Result<(), CredentialError> {
+    fn store(&self, server: &str, kind: Role, token: &str) -> Result<(), CredentialError> {
         let mut file = self.read()?;
         file.tokens
             .retain(|r| !(r.server == server && r.kind == kind));
@@ -291,7 +273,7 @@ impl FileStore {
     }
 
     /// Ok(true) if the file held the token. A missing file is left missing.
-    fn remove(&self, server: &str, kind: TokenKind) -> Result<bool, CredentialError> {
+    fn remove(&self, server: &str, kind: Role) -> Result<bool, CredentialError> {
         let mut file = self.read()?;
         let before = file.tokens.len();
         file.tokens
@@ -468,7 +450,7 @@ mod keyring {
     /// process exits without waiting for it.
     pub(super) fn call<T: Send + 'static>(
         server: &str,
-        kind: TokenKind,
+        kind: Role,
         op: impl FnOnce(&keyring_core::Entry) -> keyring_core::Result<T> + Send + 'static,
     ) -> Outcome<T> {
         let user = format!("{kind}@{server}");
@@ -549,21 +531,21 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let fs = store_in(dir.path());
         let server = "https://gatekeep.example:8443";
-        assert_eq!(fs.load(server, TokenKind::Requester).unwrap(), None);
-        assert!(!fs.remove(server, TokenKind::Requester).unwrap());
+        assert_eq!(fs.load(server, Role::Requester).unwrap(), None);
+        assert!(!fs.remove(server, Role::Requester).unwrap());
         assert!(
             !fs.path.exists(),
             "a remove with nothing stored writes nothing"
         );
 
-        fs.store(server, TokenKind::Requester, "tok-1").unwrap();
+        fs.store(server, Role::Requester, "tok-1").unwrap();
         assert_eq!(
-            fs.load(server, TokenKind::Requester).unwrap().as_deref(),
+            fs.load(server, Role::Requester).unwrap().as_deref(),
             Some("tok-1")
         );
-        fs.store(server, TokenKind::Requester, "tok-2").unwrap();
+        fs.store(server, Role::Requester, "tok-2").unwrap();
         assert_eq!(
-            fs.load(server, TokenKind::Requester).unwrap().as_deref(),
+            fs.load(server, Role::Requester).unwrap().as_deref(),
             Some("tok-2")
         );
         assert_eq!(
@@ -572,9 +554,9 @@ mod tests {
             "a new token replaces the old"
         );
 
-        assert!(fs.remove(server, TokenKind::Requester).unwrap());
-        assert_eq!(fs.load(server, TokenKind::Requester).unwrap(), None);
-        assert!(!fs.remove(server, TokenKind::Requester).unwrap());
+        assert!(fs.remove(server, Role::Requester).unwrap());
+        assert_eq!(fs.load(server, Role::Requester).unwrap(), None);
+        assert!(!fs.remove(server, Role::Requester).unwrap());
     }
 
     #[test]
@@ -584,10 +566,10 @@ mod tests {
         let a = "https://a.example";
         let b = "https://b.example:9000/";
         let entries = [
-            (a, TokenKind::Requester, "a-req"),
-            (a, TokenKind::Approver, "a-app"),
-            (b, TokenKind::Requester, "b-req \"quoted\"\nnewline"),
-            (b, TokenKind::Approver, "b-app"),
+            (a, Role::Requester, "a-req"),
+            (a, Role::Approver, "a-app"),
+            (b, Role::Requester, "b-req \"quoted\"\nnewline"),
+            (b, Role::Approver, "b-app"),
         ];
         for (server, kind, token) in entries {
             fs.store(server, kind, token).unwrap();
@@ -595,14 +577,14 @@ mod tests {
         for (server, kind, token) in entries {
             assert_eq!(fs.load(server, kind).unwrap().as_deref(), Some(token));
         }
-        assert!(fs.remove(a, TokenKind::Approver).unwrap());
-        assert_eq!(fs.load(a, TokenKind::Approver).unwrap(), None);
+        assert!(fs.remove(a, Role::Approver).unwrap());
+        assert_eq!(fs.load(a, Role::Approver).unwrap(), None);
         assert_eq!(
-            fs.load(a, TokenKind::Requester).unwrap().as_deref(),
+            fs.load(a, Role::Requester).unwrap().as_deref(),
             Some("a-req")
         );
         assert_eq!(
-            fs.load(b, TokenKind::Approver).unwrap().as_deref(),
+            fs.load(b, Role::Approver).unwrap().as_deref(),
             Some("b-app")
         );
     }
@@ -611,7 +593,7 @@ mod tests {
     fn new_file_and_directory_are_private() {
         let dir = tempfile::tempdir().unwrap();
         let fs = store_in(dir.path());
-        fs.store("https://s", TokenKind::Approver, "t").unwrap();
+        fs.store("https://s", Role::Approver, "t").unwrap();
         assert_eq!(mode(&fs.path), 0o600);
         assert_eq!(mode(fs.path.parent().unwrap()), 0o700);
         let text = std::fs::read_to_string(&fs.path).unwrap();
@@ -630,10 +612,10 @@ mod tests {
         for bad in [0o644, 0o660, 0o640, 0o604, 0o602, 0o620] {
             let dir = tempfile::tempdir().unwrap();
             let fs = store_in(dir.path());
-            fs.store("https://s", TokenKind::Requester, "t").unwrap();
+            fs.store("https://s", Role::Requester, "t").unwrap();
             std::fs::set_permissions(&fs.path, std::fs::Permissions::from_mode(bad)).unwrap();
 
-            let e = fs.load("https://s", TokenKind::Requester).unwrap_err();
+            let e = fs.load("https://s", Role::Requester).unwrap_err();
             assert!(
                 matches!(&e, CredentialError::Insecure { mode, .. } if *mode == bad),
                 "{bad:o}: {e:?}"
@@ -646,11 +628,11 @@ mod tests {
             );
             // Storing does not quietly paper over it either.
             assert!(matches!(
-                fs.store("https://s", TokenKind::Requester, "u"),
+                fs.store("https://s", Role::Requester, "u"),
                 Err(CredentialError::Insecure { .. })
             ));
             assert!(matches!(
-                fs.remove("https://s", TokenKind::Requester),
+                fs.remove("https://s", Role::Requester),
                 Err(CredentialError::Insecure { .. })
             ));
             assert_eq!(mode(&fs.path), bad, "the file is left as it was");
@@ -661,14 +643,14 @@ mod tests {
     fn refuses_a_file_owned_by_someone_else() {
         let dir = tempfile::tempdir().unwrap();
         let fs = store_in(dir.path());
-        fs.store("https://s", TokenKind::Requester, "t").unwrap();
+        fs.store("https://s", Role::Requester, "t").unwrap();
         if !nix::unistd::geteuid().is_root() {
             eprintln!("skipped: chown to another uid needs root");
             return;
         }
         let nobody = 65534;
         std::os::unix::fs::chown(&fs.path, Some(nobody), None).unwrap();
-        let e = fs.load("https://s", TokenKind::Requester).unwrap_err();
+        let e = fs.load("https://s", Role::Requester).unwrap_err();
         assert!(
             matches!(&e, CredentialError::NotOwned { owner, uid: 0, .. } if *owner == nobody),
             "{e:?}"
@@ -683,14 +665,14 @@ mod tests {
         std::fs::create_dir_all(&fs.path).unwrap();
         std::fs::set_permissions(&fs.path, std::fs::Permissions::from_mode(0o700)).unwrap();
         assert!(matches!(
-            fs.load("https://s", TokenKind::Requester),
+            fs.load("https://s", Role::Requester),
             Err(CredentialError::NotAFile { .. })
         ));
         // A FIFO must be refused, not block the open.
         std::fs::remove_dir(&fs.path).unwrap();
         nix::unistd::mkfifo(&fs.path, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
         assert!(matches!(
-            fs.load("https://s", TokenKind::Requester),
+            fs.load("https://s", Role::Requester),
             Err(CredentialError::NotAFile { .. })
         ));
     }
@@ -712,7 +694,7 @@ mod tests {
         };
 
         write("[[token]]\nserver = \"https://s\"\nkind = \"requester\"\ntoken = 12345678\n");
-        let e = fs.load("https://s", TokenKind::Requester).unwrap_err();
+        let e = fs.load("https://s", Role::Requester).unwrap_err();
         let msg = e.to_string();
         assert!(
             matches!(e, CredentialError::Invalid { line: 4, .. }),
@@ -723,7 +705,7 @@ mod tests {
 
         write("[[token]]\nserver = \"https://s\"\nkind = \"owner\"\ntoken = \"sekrit\"\n");
         let msg = fs
-            .load("https://s", TokenKind::Requester)
+            .load("https://s", Role::Requester)
             .unwrap_err()
             .to_string();
         assert!(
@@ -734,14 +716,14 @@ mod tests {
 
         write("[[token]]\nserver = \"https://s\"\nkind = \"requester\"\ntoken = \"sekrit\n");
         let msg = fs
-            .load("https://s", TokenKind::Requester)
+            .load("https://s", Role::Requester)
             .unwrap_err()
             .to_string();
         assert!(!msg.contains("sekrit"), "{msg}");
 
         let record = Record {
             server: "https://s".into(),
-            kind: TokenKind::Approver,
+            kind: Role::Approver,
             token: Secret("sekrit".into()),
         };
         let debug = format!("{record:?}");
@@ -750,7 +732,7 @@ mod tests {
 
     #[test]
     fn kind_names() {
-        assert_eq!(TokenKind::Requester.to_string(), "requester");
-        assert_eq!(TokenKind::Approver.to_string(), "approver");
+        assert_eq!(Role::Requester.to_string(), "requester");
+        assert_eq!(Role::Approver.to_string(), "approver");
     }
 }

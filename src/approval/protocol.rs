@@ -111,18 +111,6 @@ impl State {
             State::Cancelled => "cancelled",
         }
     }
-
-    pub fn parse(s: &str) -> Option<State> {
-        [
-            State::Pending,
-            State::Approved,
-            State::Denied,
-            State::Expired,
-            State::Cancelled,
-        ]
-        .into_iter()
-        .find(|state| state.as_str() == s)
-    }
 }
 
 impl std::fmt::Display for State {

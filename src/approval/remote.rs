@@ -20,7 +20,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::protocol::{
-    CreateRequest, Decide, ErrorBody, Identity, MAX_WAIT_SECS, Outcome, RequestView,
+    CreateRequest, Decide, ErrorBody, Identity, MAX_WAIT_SECS, Outcome, RequestView, Role,
 };
 use crate::env_vars;
 use crate::verdict::{self, JwkSet};
@@ -42,13 +42,10 @@ pub enum RemoteError {
     #[error("{path}: {why}\nhint: run `gatekeep login --server URL` again to rewrite it")]
     Config { path: String, why: String },
     #[error(
-        "not logged in to {url} as {kind}\nhint: run `gatekeep login --server {url}{flag}` with a token from `gatekeep server token create`"
+        "not logged in to {url} as {role}\nhint: run `gatekeep login --server {url}` with a token from `gatekeep server token create --{}`",
+        match role { Role::Requester => "agent NAME", Role::Approver => "approver NAME" }
     )]
-    NoToken {
-        url: String,
-        kind: &'static str,
-        flag: &'static str,
-    },
+    NoToken { url: String, role: Role },
     #[error(transparent)]
     Credentials(#[from] super::credentials::CredentialError),
 }
@@ -194,6 +191,7 @@ fn clear_config(path: &Path) -> Result<bool, RemoteError> {
 }
 
 /// An HTTP client for one server and token.
+#[derive(Clone)]
 pub struct Client {
     url: String,
     token: Option<String>,
@@ -213,10 +211,6 @@ impl Client {
             token,
             agent: config.into(),
         }
-    }
-
-    pub fn url(&self) -> &str {
-        &self.url
     }
 
     fn call<T: DeserializeOwned>(
@@ -376,7 +370,7 @@ pub fn wait_for_verdict(client: &Client, id: &str, expires_unix: u64) -> WaitEnd
     let (tx, rx) = mpsc::channel();
     let stop = Arc::new(AtomicBool::new(false));
     {
-        let client = Client::new(&client.url, client.token.clone());
+        let client = client.clone();
         let id = id.to_owned();
         let stop = stop.clone();
         std::thread::spawn(move || poll(&client, &id, &tx, &stop));
@@ -473,18 +467,15 @@ fn poll(client: &Client, id: &str, tx: &mpsc::Sender<Event>, stop: &AtomicBool) 
                 }
             }
             // A restarting server answers 503 or not at all: both are worth waiting out.
-            Err(RemoteError::Unreachable { why, .. }) => {
+            Err(
+                RemoteError::Unreachable { why, .. }
+                | RemoteError::Refused {
+                    status: 503,
+                    message: why,
+                },
+            ) => {
                 lost = true;
                 let _ = tx.send(Event::Lost(why));
-                std::thread::sleep(backoff);
-                backoff = (backoff * 2).min(Duration::from_secs(3));
-            }
-            Err(RemoteError::Refused {
-                status: 503,
-                message,
-            }) => {
-                lost = true;
-                let _ = tx.send(Event::Lost(message));
                 std::thread::sleep(backoff);
                 backoff = (backoff * 2).min(Duration::from_secs(3));
             }

@@ -1856,7 +1856,7 @@ const CSV_COLUMNS: [&str; 13] = [
 
 /// A free-text cell a spreadsheet must not read as a formula: a leading `=`, `+`, `-`, `@`,
 /// tab or CR gets a `'` (OWASP's advice for CSV injection).
-fn defuse(s: &str) -> String {
+pub(crate) fn defuse(s: &str) -> String {
     if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         format!("'{s}")
     } else {

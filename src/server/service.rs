@@ -63,7 +63,7 @@ impl<S: Store> Service<S> {
     }
 
     /// The notifier for `id`, woken on every change to it.
-    pub fn notifier(&self, id: &str) -> Arc<Notify> {
+    fn notifier(&self, id: &str) -> Arc<Notify> {
         let mut waiters = self.waiters.lock().unwrap_or_else(|e| e.into_inner());
         waiters.entry(id.to_owned()).or_default().clone()
     }
