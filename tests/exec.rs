@@ -4,13 +4,14 @@
 
 #![expect(clippy::unwrap_used, reason = "a test fails loudly on setup errors")]
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
+
+mod support;
 
 const GK: &str = env!("CARGO_BIN_EXE_gatekeep");
 
@@ -217,70 +218,28 @@ fn a_policy_error_stops_exec() {
 }
 
 /// A command line run on a fresh pseudo-terminal by `script`, fed keys once the prompt is up.
-struct Pty {
-    child: std::process::Child,
-    output: mpsc::Receiver<Vec<u8>>,
-    seen: Vec<u8>,
-}
+/// The exec tests' terminal: the shared harness, matched on the raw screen.
+struct Pty(support::pty::Pty);
 
 impl Pty {
     fn start(env: &Env, line: &str) -> Pty {
-        let mut child = env
-            .command("script")
-            .args(["-qec", line, "/dev/null"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut stdout = child.stdout.take().unwrap();
-        let (tx, output) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = stdout.read(&mut buf) {
-                if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
-                    break;
-                }
-            }
-        });
-        Pty {
-            child,
-            output,
-            seen: Vec::new(),
-        }
+        Pty(support::pty::Pty::start(env.command("script"), line))
     }
 
     /// Waits until the screen shows `text`.
     fn wait_for(&mut self, text: &str) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while !String::from_utf8_lossy(&self.seen).contains(text) {
-            let left = deadline.saturating_duration_since(Instant::now());
-            assert!(
-                !left.is_zero(),
-                "timed out waiting for {text:?}; screen:\n{}",
-                String::from_utf8_lossy(&self.seen)
-            );
-            if let Ok(chunk) = self.output.recv_timeout(left) {
-                self.seen.extend(chunk);
-            }
-        }
+        self.0
+            .wait_until(text, |seen| String::from_utf8_lossy(seen).contains(text));
     }
 
     fn send(&mut self, keys: &str) {
-        let stdin = self.child.stdin.as_mut().unwrap();
-        stdin.write_all(keys.as_bytes()).unwrap();
-        stdin.flush().unwrap();
+        self.0.send(keys);
     }
 
     /// Waits for the end and returns everything the terminal showed.
     fn finish(mut self) -> String {
-        drop(self.child.stdin.take());
-        let status = self.child.wait().unwrap();
-        assert!(status.success() || status.code().is_some());
-        while let Ok(chunk) = self.output.recv_timeout(Duration::from_secs(2)) {
-            self.seen.extend(chunk);
-        }
-        String::from_utf8_lossy(&self.seen).into_owned()
+        self.0.finish();
+        String::from_utf8_lossy(&self.0.seen).into_owned()
     }
 }
 

@@ -9,13 +9,13 @@
 
 #![expect(clippy::unwrap_used, reason = "a test fails loudly on setup errors")]
 
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 use tempfile::TempDir;
+
+mod support;
+use support::pty::Pty;
 
 const GK: &str = env!("CARGO_BIN_EXE_gatekeep");
 
@@ -178,9 +178,7 @@ fn load_line(shell: Sh, mode: &str, bin: &Path) -> String {
 
 /// An interactive shell on a pseudo-terminal.
 struct Session {
-    child: std::process::Child,
-    output: mpsc::Receiver<Vec<u8>>,
-    seen: Vec<u8>,
+    pty: Pty,
     prompt: usize,
 }
 
@@ -196,28 +194,8 @@ impl Session {
             Sh::Zsh => "zsh -i".to_owned(),
             Sh::Fish => "fish -i".to_owned(),
         };
-        let mut child = home
-            .command("script")
-            .args(["-qec", &line, "/dev/null"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut stdout = child.stdout.take().unwrap();
-        let (tx, output) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = stdout.read(&mut buf) {
-                if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
-                    break;
-                }
-            }
-        });
         let mut session = Session {
-            child,
-            output,
-            seen: Vec::new(),
+            pty: Pty::start(home.command("script"), &line),
             prompt: 0,
         };
         session.wait_for_prompt(1, 0);
@@ -226,26 +204,19 @@ impl Session {
 
     /// Everything shown since byte `from`, without terminal escapes.
     fn screen(&self, from: usize) -> String {
-        plain(&self.seen[from.min(self.seen.len())..])
+        plain(&self.pty.seen[from.min(self.pty.seen.len())..])
+    }
+
+    /// Bytes shown so far: a mark for [`Session::screen`].
+    fn shown(&self) -> usize {
+        self.pty.seen.len()
     }
 
     /// Waits until the screen shows `text` after byte `from`.
     fn wait_for(&mut self, text: &str, from: usize) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while !self.screen(from).contains(text) {
-            let left = deadline.saturating_duration_since(Instant::now());
-            assert!(
-                !left.is_zero(),
-                "timed out waiting for {text:?}; screen:\n{}",
-                self.screen(0)
-            );
-            if let Ok(chunk) = self
-                .output
-                .recv_timeout(left.min(Duration::from_millis(200)))
-            {
-                self.seen.extend(chunk);
-            }
-        }
+        self.pty.wait_until(text, |seen| {
+            plain(&seen[from.min(seen.len())..]).contains(text)
+        });
     }
 
     fn wait_for_prompt(&mut self, n: usize, from: usize) {
@@ -254,14 +225,12 @@ impl Session {
     }
 
     fn send(&mut self, keys: &str) {
-        let stdin = self.child.stdin.as_mut().unwrap();
-        stdin.write_all(keys.as_bytes()).unwrap();
-        stdin.flush().unwrap();
+        self.pty.send(keys);
     }
 
     /// Types `line` and Enter, waits for the next prompt, and returns what was shown.
     fn run(&mut self, line: &str) -> String {
-        let from = self.seen.len();
+        let from = self.shown();
         self.send(&format!("{line}\r"));
         self.wait_for_prompt(self.prompt + 1, from);
         self.screen(from)
@@ -270,7 +239,7 @@ impl Session {
     /// Types `line`, answers gatekeep's approval prompt with `key`, waits for the next
     /// prompt, and returns what was shown.
     fn run_and_answer(&mut self, line: &str, key: &str) -> String {
-        let from = self.seen.len();
+        let from = self.shown();
         self.send(&format!("{line}\r"));
         self.wait_for("[a] approve once", from);
         self.send(key);
@@ -284,27 +253,15 @@ impl Session {
             eprintln!("{}", self.screen(0));
         }
         self.send("exit\r");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                assert!(status.code().is_some(), "script ended by a signal");
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the shell did not exit; screen:\n{}",
-                self.screen(0)
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        self.pty.finish();
     }
 }
 
 impl Drop for Session {
     fn drop(&mut self) {
         // On a failed assertion, do not leave a shell behind.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let _ = self.pty.child.kill();
+        let _ = self.pty.child.wait();
     }
 }
 
@@ -583,7 +540,7 @@ fn zsh_preexec() {
         "{out}"
     );
     // A command zsh read over several lines: offered again in gatekeep's form.
-    let from = s.seen.len();
+    let from = s.shown();
     s.send("for i in 1 2; do\r");
     s.wait_for("for> ", from);
     s.send("touch marker$i; done\r");
@@ -654,7 +611,7 @@ fn fish_preexec() {
     // An abbreviation at the cursor is expanded (and shown) first; Enter again checks what
     // it became.
     for abbreviation in ["tm", "tt5"] {
-        let from = s.seen.len();
+        let from = s.shown();
         s.send(&format!("{abbreviation}\r"));
         s.wait_for("touch marker", from);
         denied_lines_never_run(&mut s, Sh::Fish, &home, &[""]);
