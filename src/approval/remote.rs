@@ -37,7 +37,9 @@ pub enum RemoteError {
     /// The service answered no.
     #[error("the approval service refused: {message} (HTTP {status})")]
     Refused { status: u16, message: String },
-    #[error("the approval service sent something unreadable: {0}")]
+    #[error(
+        "the approval service sent something unreadable: {0}\nhint: check that the configured URL is a gatekeep server (`gatekeep whoami` shows it)"
+    )]
     Protocol(String),
     #[error("{path}: {why}\nhint: run `gatekeep login --server URL` again to rewrite it")]
     Config { path: String, why: String },

@@ -73,6 +73,14 @@ pub fn signing_key(data: &Path) -> Result<SigningKey> {
     match std::fs::read_to_string(&path) {
         Ok(text) => {
             let meta = std::fs::metadata(&path)?;
+            let uid = nix::unistd::getuid().as_raw();
+            if std::os::unix::fs::MetadataExt::uid(&meta) != uid {
+                bail!(
+                    "{} is owned by uid {}, not by the server's uid {uid}; the signing key must be the server's alone\nhint: chown it to the user that runs `gatekeep server`",
+                    path.display(),
+                    std::os::unix::fs::MetadataExt::uid(&meta)
+                );
+            }
             if meta.permissions().mode() & 0o077 != 0 {
                 bail!(
                     "{} is readable by others (mode {:o}); the signing key must be private\nhint: chmod 600 {}",
@@ -280,5 +288,42 @@ fn admin() -> String {
         format!("admin (uid {})", nix::unistd::getuid())
     } else {
         format!("admin ({user})")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_signing_key_is_created_private_and_refused_when_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = signing_key(dir.path()).unwrap();
+        let path = dir.path().join("signing-key");
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        assert_eq!(
+            signing_key(dir.path()).unwrap().to_bytes(),
+            key.to_bytes(),
+            "the same key on every start"
+        );
+
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let e = signing_key(dir.path()).unwrap_err().to_string();
+        assert!(e.contains("chmod 600"), "{e}");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+
+        if nix::unistd::getuid().is_root() {
+            nix::unistd::chown(&path, Some(nix::unistd::Uid::from_raw(65534)), None).unwrap();
+            let e = signing_key(dir.path()).unwrap_err().to_string();
+            assert!(e.contains("owned by uid 65534"), "{e}");
+        }
+
+        std::fs::write(&path, "not a key\n").unwrap();
+        if nix::unistd::getuid().is_root() {
+            nix::unistd::chown(&path, Some(nix::unistd::getuid()), None).unwrap();
+        }
+        let e = signing_key(dir.path()).unwrap_err().to_string();
+        assert!(e.contains("32-byte base64url Ed25519 seed"), "{e}");
     }
 }
