@@ -436,8 +436,18 @@ impl Machine {
     /// `gatekeep exec -- sh -c SCRIPT` in a new session, so it has no terminal to ask on
     /// and must go through the service.
     fn exec(&self, script: &str) -> Waiting {
+        self.exec_with_keyring(script, false)
+    }
+
+    /// [`Machine::exec`], with the OS keyring looked up first (the default outside tests).
+    /// The machine has no session bus, so the token still comes from the file, but the
+    /// lookup has started the Secret Service client's threads.
+    fn exec_with_keyring(&self, script: &str, keyring: bool) -> Waiting {
         let mut cmd = Command::new("setsid");
         self.isolate(&mut cmd);
+        if keyring {
+            cmd.env_remove("GATEKEEP_KEYRING");
+        }
         let mut child = cmd
             .args(["-w", GK, "exec", "--", "sh", "-c", script])
             .stdout(Stdio::null())
@@ -850,6 +860,32 @@ fn sigint_cancels_the_request_on_the_server() {
         "{}",
         text(&out)
     );
+    assert!(!agent.file("marker").exists());
+}
+
+/// The keyring lookup starts threads (zbus's reactor, a blocking pool) before the wait. A
+/// signal the kernel delivers to one of them must still cancel the request, not kill the
+/// process by default action while the request stays approvable on the server.
+#[test]
+fn signals_cancel_the_request_when_the_keyring_was_used() {
+    use nix::sys::signal::Signal;
+    let server = Server::start();
+    let agent = Machine::agent_of(&server);
+    let bob = Machine::approver_of(&server, "bob", "sre");
+    for signal in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
+        let mut client = agent.exec_with_keyring("touch marker", true);
+        let id = client.request_id();
+        client.signal(signal);
+        let (code, err) = client.finish();
+        assert_eq!(code, Some(128 + signal as i32), "{signal}: {err}");
+        assert!(err.contains("cancelled while waiting"), "{signal}: {err}");
+        assert_eq!(bob.show(&id).state, State::Cancelled, "{signal}");
+        assert_eq!(
+            agent.decision(&id)["server_cancelled"],
+            json!(true),
+            "{signal}"
+        );
+    }
     assert!(!agent.file("marker").exists());
 }
 

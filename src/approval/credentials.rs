@@ -416,6 +416,7 @@ mod keyring {
     use super::*;
 
     use keyring_core::api::CredentialStoreApi;
+    use nix::sys::signal::{SigSet, SigmaskHow};
 
     /// The service attribute of every entry; the user attribute is `{kind}@{server}`.
     const SERVICE: &str = "gatekeep";
@@ -455,6 +456,13 @@ mod keyring {
     ) -> Outcome<T> {
         let user = format!("{kind}@{server}");
         let (tx, rx) = mpsc::channel();
+        // The Secret Service client starts threads of its own (async-io's reactor,
+        // `blocking`'s pool) from this worker, and they inherit its signal mask. With an empty
+        // mask a TERM or INT sent to a waiting `gatekeep exec` lands on one of them and kills
+        // the process by default action, so the request is never cancelled on the server.
+        // Block every signal while the worker is created: it and everything it starts leave
+        // the signals to the thread that waits for them (see `remote::wait_for_verdict`).
+        let old_mask = SigSet::all().thread_swap_mask(SigmaskHow::SIG_BLOCK).ok();
         let spawned = std::thread::Builder::new()
             .name("gatekeep-keyring".into())
             .spawn(move || {
@@ -476,6 +484,9 @@ mod keyring {
                 };
                 let _ = tx.send(Message::Finished(outcome));
             });
+        if let Some(old) = old_mask {
+            let _ = old.thread_set_mask();
+        }
         if let Err(e) = spawned {
             return Outcome::Absent(format!("cannot start the keyring thread: {e}"));
         }
