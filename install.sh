@@ -6,8 +6,6 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 PREFIX=${PREFIX:-$HOME/.local}
-DATA=${XDG_DATA_HOME:-$HOME/.local/share}
-CONFIG=${XDG_CONFIG_HOME:-$HOME/.config}
 
 if ! command -v cargo >/dev/null; then
   if [ -f "$HOME/.cargo/env" ]; then
@@ -21,20 +19,23 @@ fi
 
 # On glibc Linux, link statically: a static binary starts about 0.4 ms faster, and start-up
 # is most of what gatekeep adds to an allowed command. (The explicit --target keeps the
-# static flag off build scripts and proc-macros.)
+# static flag off build scripts and proc-macros.) cargo names the binary it built in its JSON
+# messages, which also follows CARGO_TARGET_DIR and `build.target-dir`.
 host=$(rustc -vV | sed -n 's/^host: //p')
+build=(cargo build --release --locked --quiet --message-format=json-render-diagnostics)
 case "$host" in
   *-linux-gnu)
     echo "building gatekeep (release, static, $host)..."
-    RUSTFLAGS="${RUSTFLAGS:-} -C target-feature=+crt-static" cargo build --release --locked --quiet --target "$host"
-    bin="target/$host/release/gatekeep"
+    build+=(--target "$host")
+    export RUSTFLAGS="${RUSTFLAGS:-} -C target-feature=+crt-static"
     ;;
-  *)
-    echo "building gatekeep (release)..."
-    cargo build --release --locked --quiet
-    bin="target/release/gatekeep"
-    ;;
+  *) echo "building gatekeep (release)..." ;;
 esac
+bin=$("${build[@]}" | sed -n 's/.*"executable":"\([^"]*\/gatekeep\)".*/\1/p' | tail -n 1)
+if [ -z "$bin" ] || [ ! -x "$bin" ]; then
+  echo "install.sh: cargo did not report the gatekeep binary it built" >&2
+  exit 1
+fi
 
 installed=()
 put() { # put MODE SOURCE DEST
@@ -46,9 +47,11 @@ put 0755 "$bin" "$PREFIX/bin/gatekeep"
 for page in man/*.1; do
   put 0644 "$page" "$PREFIX/share/man/man1/$(basename "$page")"
 done
-put 0644 completions/gatekeep.bash "$DATA/bash-completion/completions/gatekeep"
-put 0644 completions/_gatekeep "$DATA/zsh/site-functions/_gatekeep"
-put 0644 completions/gatekeep.fish "$CONFIG/fish/completions/gatekeep.fish"
+# Completions where each shell looks under a prefix, so a packager's PREFIX=/usr install
+# keeps everything under it (and the default ~/.local is where the XDG lookups find them).
+put 0644 completions/gatekeep.bash "$PREFIX/share/bash-completion/completions/gatekeep"
+put 0644 completions/_gatekeep "$PREFIX/share/zsh/site-functions/_gatekeep"
+put 0644 completions/gatekeep.fish "$PREFIX/share/fish/vendor_completions.d/gatekeep.fish"
 
 echo "installed $("$PREFIX/bin/gatekeep" --version):"
 printf '  %s\n' "${installed[@]}"
@@ -56,5 +59,5 @@ case ":$PATH:" in
   *":$PREFIX/bin:"*) ;;
   *) echo "note: $PREFIX/bin is not on your PATH; add it, e.g. export PATH=\"$PREFIX/bin:\$PATH\"" ;;
 esac
-echo "zsh: add $DATA/zsh/site-functions to \$fpath for completions"
+echo "zsh: add $PREFIX/share/zsh/site-functions to \$fpath for completions"
 echo "to uninstall: rm ${installed[*]}"

@@ -287,7 +287,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Cmd::Deny { id, reason } => crate::service_cli::decide(&id, false, Some(reason)),
         Cmd::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
-            clap_complete::generate(shell, &mut cmd, "gatekeep", &mut std::io::stdout());
+            // Generated into memory and written once: clap_complete panics on a write error,
+            // and `gatekeep completions zsh | head -1` closes the pipe early.
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "gatekeep", &mut script);
+            std::io::Write::write_all(&mut std::io::stdout().lock(), &script)?;
             Ok(exit::code(exit::SUCCESS))
         }
         Cmd::Man { dir } => {

@@ -75,3 +75,89 @@ fn man_pages_are_current() {
         );
     }
 }
+
+/// `gatekeep completions zsh | head -1`: a reader that stops early is not a failure (it used
+/// to panic and abort, exit 134).
+#[test]
+fn completions_to_a_closed_pipe_exit_cleanly() {
+    let out = Command::new("bash")
+        .args([
+            "-c",
+            r#""$0" completions zsh | head -c 1 >/dev/null; exit "${PIPESTATUS[0]}""#,
+        ])
+        .arg(GK)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
+}
+
+/// install.sh with a stand-in `cargo` (a release build is too slow for the test suite) that
+/// builds nothing but puts the test binary where a real one would go: under
+/// CARGO_TARGET_DIR, wherever that points, and reports it as cargo does. Everything lands
+/// under PREFIX, completions where each shell looks.
+#[test]
+fn install_follows_the_target_dir_and_keeps_everything_under_prefix() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fake = tmp.path().join("fakebin");
+    let target = tmp.path().join("elsewhere");
+    let prefix = tmp.path().join("usr");
+    std::fs::create_dir_all(&fake).unwrap();
+    let write_exe = |name: &str, body: &str| {
+        use std::os::unix::fs::PermissionsExt;
+        let path = fake.join(name);
+        std::fs::write(&path, body).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    };
+    write_exe(
+        "cargo",
+        r#"#!/bin/sh
+out="$CARGO_TARGET_DIR/release/gatekeep"
+mkdir -p "$(dirname "$out")" && cp "$GK_TEST_BIN" "$out"
+printf '{"reason":"compiler-artifact","executable":"%s"}\n' "$out"
+"#,
+    );
+    write_exe(
+        "rustc",
+        "#!/bin/sh\necho 'host: x86_64-unknown-linux-gnu'\n",
+    );
+    let path = format!(
+        "{}:{}",
+        fake.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = Command::new("bash")
+        .arg(root().join("install.sh"))
+        .env("PATH", path)
+        .env("HOME", tmp.path())
+        .env("PREFIX", &prefix)
+        .env("CARGO_TARGET_DIR", &target)
+        .env("GK_TEST_BIN", GK)
+        .env_remove("XDG_DATA_HOME")
+        .env_remove("XDG_CONFIG_HOME")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for file in [
+        "bin/gatekeep",
+        "share/man/man1/gatekeep.1",
+        "share/bash-completion/completions/gatekeep",
+        "share/zsh/site-functions/_gatekeep",
+        "share/fish/vendor_completions.d/gatekeep.fish",
+    ] {
+        assert!(prefix.join(file).is_file(), "{file} missing under PREFIX");
+    }
+    // Nothing outside PREFIX (the old script put completions under ~/.local and ~/.config).
+    assert!(!tmp.path().join(".local").exists());
+    assert!(!tmp.path().join(".config").exists());
+}
