@@ -26,7 +26,8 @@ pub struct ServerArgs {
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8700")]
     pub listen: SocketAddr,
     /// The longest a request may wait for approval, whatever its rule asks.
-    #[arg(long, value_name = "SECS", default_value_t = 3600)]
+    #[arg(long, value_name = "SECS", default_value_t = 3600,
+          value_parser = clap::value_parser!(u64).range(1..))]
     pub max_timeout: u64,
     /// Where the database and signing key live (default: ~/.local/share/gatekeep/server).
     #[arg(long, value_name = "DIR", global = true)]

@@ -363,3 +363,26 @@ fn predicates_contains(s: &'static str) -> impl predicates::Predicate<[u8]> {
     use predicates::prelude::PredicateStrExt;
     predicates::str::contains(s).from_utf8()
 }
+
+/// `--max-timeout 0` is refused with a message, not a panic (clamp's bounds crossed and the
+/// abort-on-panic server exited).
+#[test]
+fn server_refuses_a_zero_max_timeout() {
+    let data = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_gatekeep"))
+        .args([
+            "server",
+            "--listen",
+            "127.0.0.1:0",
+            "--max-timeout",
+            "0",
+            "--data",
+        ])
+        .arg(data.path())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("--max-timeout"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}

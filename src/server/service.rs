@@ -115,7 +115,8 @@ impl<S: Store> Service<S> {
         req.argv = redact::mask_argv(&req.argv);
         req.reason = req.reason.as_deref().map(redact::mask_text);
         let now = std::time::SystemTime::now();
-        let timeout = req.timeout_secs.clamp(1, self.max_timeout_secs);
+        // `max(1)` on the cap too: `clamp` panics when its bounds cross.
+        let timeout = req.timeout_secs.clamp(1, self.max_timeout_secs.max(1));
         let expires = now + Duration::from_secs(timeout);
         let record = Record {
             requester: who.name.clone(),
