@@ -140,12 +140,13 @@ fn claude_code_allowed_denied_and_escalated() {
     );
     assert_eq!(decision(&ask), Some("ask"));
     assert!(reason(&ask).contains("kubectl-mutate"), "{ask}");
-    // Other tools are not gatekeep's business.
+    // Other tools are not gatekeep's business: no decision, so Claude Code's own permission
+    // rules still apply to them (an "allow" would skip them).
     let other = env.hook(
         "claude-code",
-        br#"{"tool_name":"Read","tool_input":{"file_path":"/etc/hosts"},"cwd":"/"}"#,
+        br#"{"tool_name":"Write","tool_input":{"file_path":"/etc/hosts"},"cwd":"/"}"#,
     );
-    assert_eq!(decision(&other), Some("allow"));
+    assert_eq!(other, json!({}));
     let ledger = env.ledger();
     assert!(
         ledger.contains("\"channel\":\"hook\"") && ledger.contains("claude-code session abc123"),

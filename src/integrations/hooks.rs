@@ -59,6 +59,9 @@ pub const MAX_WAIT_SECS: u64 = HOST_TIMEOUT_SECS * 9 / 10;
 /// How a hook answers.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Verdict {
+    /// Not gatekeep's business (another tool than Bash): no decision at all, so the agent's
+    /// own permission rules stay in charge. An `allow` here would let Claude Code skip them.
+    Abstain,
     Allow(String),
     Ask(String),
     Deny(String),
@@ -97,6 +100,7 @@ pub fn run(agent: Agent, prompt: bool) -> ExitCode {
 /// The answer JSON for `verdict` in `agent`'s protocol.
 pub fn answer(agent: Agent, verdict: &Verdict) -> Value {
     let (decision, reason) = match verdict {
+        Verdict::Abstain => return json!({}),
         Verdict::Allow(r) => ("allow", r),
         Verdict::Ask(r) => ("ask", r),
         Verdict::Deny(r) => ("deny", r),
@@ -127,10 +131,7 @@ pub fn decide(agent: Agent, input: &[u8], prompt: bool) -> Verdict {
     let tool = value.get("tool_name").and_then(Value::as_str);
     if tool.is_some_and(|t| t != "Bash") {
         // Only shell commands are gatekeep's business; other tools keep their own rules.
-        return Verdict::Allow(format!(
-            "gatekeep checks only Bash commands, not {}",
-            tool.unwrap_or("")
-        ));
+        return Verdict::Abstain;
     }
     let Some(command) = value.pointer("/tool_input/command").and_then(Value::as_str) else {
         return Verdict::Deny(
@@ -181,6 +182,8 @@ pub fn decide(agent: Agent, input: &[u8], prompt: bool) -> Verdict {
 /// Records the hook's decision in the ledger (fsynced unless it is a plain allow).
 fn record(command: &Command, a: &Assessment, requester: &Requester, verdict: &Verdict) {
     let (decision, reason) = match verdict {
+        // Never reached: only Bash commands are decided, and so recorded.
+        Verdict::Abstain => return,
         Verdict::Allow(r) => ("allow", r),
         Verdict::Ask(r) => ("ask", r),
         Verdict::Deny(r) => ("deny", r),
