@@ -684,7 +684,7 @@ fn audit(cmd: AuditCmd) -> anyhow::Result<ExitCode> {
 
 /// Quotes a CSV field when needed (RFC 4180), and defuses spreadsheet formulas.
 fn csv_field(s: &str) -> String {
-    crate::server::audit::csv_field(&crate::server::report::defuse(s)).into_owned()
+    crate::server::audit::csv_field(s).into_owned()
 }
 
 /// `--since`: an RFC 3339 time, or an age such as `30m`, `12h`, `7d`.

@@ -180,7 +180,9 @@ fn secret_name(name: &str) -> bool {
     SECRET_NAMES.iter().any(|s| upper.contains(s)) || upper.ends_with("KEY") || upper == "PW"
 }
 
-/// `scheme://user:password@host` -> `scheme://user:****@host`.
+/// `scheme://user:password@host` -> `scheme://user:****@host`, and a token used as the
+/// whole user part (`https://ghp_…@github.com`, how forges accept tokens) ->
+/// `scheme://****@host`. A short plain user name (`ssh://git@host`) is kept.
 fn mask_url_credentials(token: &str) -> Option<String> {
     let start = token.find("://")? + 3;
     let rest = &token[start..];
@@ -188,8 +190,17 @@ fn mask_url_credentials(token: &str) -> Option<String> {
     let authority = &rest[..authority_end];
     let at = authority.rfind('@')?;
     let userinfo = &authority[..at];
-    let (user, _) = userinfo.split_once(':')?;
-    Some(format!("{}{user}:{MASK}{}", &token[..start], &rest[at..]))
+    match userinfo.split_once(':') {
+        Some((user, _)) => Some(format!("{}{user}:{MASK}{}", &token[..start], &rest[at..])),
+        None => {
+            let opaque = userinfo.len() >= 20
+                && userinfo
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+            (opaque || looks_like_token(userinfo))
+                .then(|| format!("{}{MASK}{}", &token[..start], &rest[at..]))
+        }
+    }
 }
 
 /// Tokens recognisable by their shape alone.
@@ -443,12 +454,16 @@ mod tests {
     #[test]
     fn masks_tokens_in_text() {
         let jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U";
+        let gh = "ghp_0123456789abcdefghijABCDEFGHIJ012345";
         let cases = [
             (format!("curl -H 'Authorization: Bearer {jwt}' x"), "curl -H 'Authorization: Bearer ****' x".to_owned()),
             ("export SLACK_TOKEN=xoxb-1234-5678-abcdefghijklmnop".into(), "export SLACK_TOKEN=****".into()),
             ("stripe sk_live_4eC39HqLyjWDarjtT1zdp7dc now".into(), "stripe **** now".into()),
             (format!("token {jwt}"), "token ****".into()),
             ("git clone https://user:pw@github.com/x.git".into(), "git clone https://user:****@github.com/x.git".into()),
+            (format!("git clone https://{gh}@github.com/x.git"), "git clone https://****@github.com/x.git".into()),
+            ("git clone https://0123456789abcdef0123456789abcdef@git.example/x".into(), "git clone https://****@git.example/x".into()),
+            ("git clone ssh://git@github.com/x.git".into(), "git clone ssh://git@github.com/x.git".into()),
             ("-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----".into(), "-----BEGIN OPENSSH PRIVATE KEY-----****-----END OPENSSH PRIVATE KEY-----".into()),
             ("kubectl get pods -n prod".into(), "kubectl get pods -n prod".into()),
             ("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----".into(), "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----".into()),

@@ -153,9 +153,8 @@ const CSV_COLUMNS: [&str; 9] = [
 /// Writes `events` to `out`, every field exactly as stored, so that the export can be checked
 /// again with [`verify`] (`detail` parsed back from its JSON gives the same hash).
 ///
-/// CSV cells are quoted but not defused for spreadsheets (no `'` before `=`, `+`, `-`, `@`):
-/// that would change the evidence. The one cell carrying the agent's text, `detail`, starts
-/// with `{`, so no spreadsheet reads it as a formula.
+/// JSON Lines is the exact form. CSV cells are defused for spreadsheets like every CSV
+/// gatekeep writes (see [`csv_field`]): the actor, request id and detail come from outside.
 pub fn export(
     events: &[Event],
     format: ExportFormat,
@@ -191,13 +190,25 @@ pub fn export(
     Ok(())
 }
 
-/// One CSV field, quoted when RFC 4180 requires it (a comma, a double quote, CR or LF), with
-/// double quotes doubled. The text is otherwise kept exactly.
+/// One CSV field, the one place gatekeep decides how a cell is written: defused for
+/// spreadsheets, then quoted when RFC 4180 requires it (a comma, a double quote, CR or LF),
+/// with double quotes doubled.
+///
+/// Defusing (OWASP's advice on CSV injection): a cell a spreadsheet would read as a formula
+/// gets a leading `'`. Spreadsheets skip leading blanks (a space, NBSP, an ideographic space)
+/// and read the fullwidth `＝＋－＠` as their ASCII forms, so those count too.
 pub(crate) fn csv_field(s: &str) -> Cow<'_, str> {
+    let first = s.trim_start_matches(|c: char| c.is_whitespace() && !matches!(c, '\t' | '\r'));
+    let formula = first.starts_with(['=', '+', '-', '@', '\t', '\r', '＝', '＋', '－', '＠']);
+    let s: Cow<'_, str> = if formula {
+        Cow::Owned(format!("'{s}"))
+    } else {
+        Cow::Borrowed(s)
+    };
     if s.contains([',', '"', '\r', '\n']) {
         Cow::Owned(format!("\"{}\"", s.replace('"', "\"\"")))
     } else {
-        Cow::Borrowed(s)
+        s
     }
 }
 
@@ -428,7 +439,24 @@ pub(crate) mod tests {
         assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
         assert_eq!(csv_field("two\nlines"), "\"two\nlines\"");
         assert_eq!(csv_field("cr\r"), "\"cr\r\"");
-        assert_eq!(csv_field("=1+1"), "=1+1", "exact: not defused");
+        for formula in [
+            "=1+1",
+            "+1",
+            "-1",
+            "@SUM(A1)",
+            " =1",
+            "\u{a0}=1",
+            "\u{3000}=1",
+            "＝1+1",
+            "\t=1",
+        ] {
+            assert_eq!(
+                csv_field(formula).trim_matches('"').chars().next(),
+                Some('\''),
+                "{formula:?}"
+            );
+        }
+        assert_eq!(csv_field("a=1"), "a=1");
         assert_eq!(csv_row(&["a", "", "b,c"]), "a,,\"b,c\"\r\n");
     }
 

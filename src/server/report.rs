@@ -1854,16 +1854,6 @@ const CSV_COLUMNS: [&str; 13] = [
     "exit_code",
 ];
 
-/// A free-text cell a spreadsheet must not read as a formula: a leading `=`, `+`, `-`, `@`,
-/// tab or CR gets a `'` (OWASP's advice for CSV injection).
-pub(crate) fn defuse(s: &str) -> String {
-    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{s}")
-    } else {
-        s.to_owned()
-    }
-}
-
 fn csv(trail: &Trail<'_>, period: &Period) -> String {
     let mut out = csv_row(&CSV_COLUMNS);
     for r in trail
@@ -1880,8 +1870,7 @@ fn csv(trail: &Trail<'_>, period: &Period) -> String {
             r.risk.clone(),
             r.approvers().join("; "),
             r.decision_reasons(),
-        ]
-        .map(|s| defuse(&s));
+        ];
         let [
             id,
             requester,
