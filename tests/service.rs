@@ -985,9 +985,8 @@ fn a_requester_token_cannot_approve() {
 #[test]
 fn nobody_approves_their_own_request() {
     let mut p = Pending::new();
-    // alice is the person ci-bot works for (also as `Alice`: names compare without case);
-    // agent-user is the unix user it runs as.
-    for name in ["alice", "Alice", "agent-user"] {
+    // alice is the person ci-bot works for; agent-user is the unix user it runs as.
+    for name in ["alice", "agent-user"] {
         let me = Machine::approver_of(&p.server, name, "sre");
         let out = me.approve(&p.id);
         assert!(!out.status.success(), "{name}: {}", text(&out));
@@ -1007,6 +1006,159 @@ fn nobody_approves_their_own_request() {
     let (code, err) = p.client.finish();
     assert_eq!(code, Some(0), "{err}");
     assert!(p.agent.file("marker").exists());
+}
+
+/// Names decide self-approval and quorum, so a name that only looks like another is refused
+/// when its token is made, and another spelling of a live name is the same name.
+#[test]
+fn token_names_are_identities() {
+    let server = Server::start();
+    server.approver_token("bob", "sre");
+    for (name, why) in [
+        ("Bob", "already exists"),
+        ("alice ", "not a valid name"),
+        ("\u{430}lice", "look-alike"),
+        ("alice\u{a0}", "not a valid name"),
+        ("ci-bot\t", "not a valid name"),
+    ] {
+        let out = server.admin(&["token", "create", "--approver", name]);
+        assert!(!out.status.success(), "{name:?}: {}", text(&out));
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(why),
+            "{name:?}: {}",
+            text(&out)
+        );
+    }
+    let out = server.admin(&[
+        "token",
+        "create",
+        "--agent",
+        "bot",
+        "--on-behalf-of",
+        "alice ",
+    ]);
+    assert!(!out.status.success(), "{}", text(&out));
+    let out = server.admin(&[
+        "token",
+        "create",
+        "--approver",
+        "carol",
+        "--groups",
+        "sre ,dev",
+    ]);
+    assert!(!out.status.success(), "{}", text(&out));
+}
+
+/// An approver revoked while a quorum request waits no longer counts towards it.
+#[test]
+fn a_revoked_approvers_approval_is_withdrawn() {
+    let server = Server::start();
+    let agent = Machine::agent_of(&server);
+    let bob = Machine::approver_of(&server, "bob", "sre");
+    let carol = Machine::approver_of(&server, "carol", "sre");
+    let erin = Machine::approver_of(&server, "erin", "sre");
+    let mut client = agent.exec("touch quorum-file");
+    let id = client.request_id();
+    assert!(bob.approve(&id).status.success());
+    let out = server.admin(&["token", "revoke", "bob"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = carol.approve(&id);
+    assert!(out.status.success(), "{}", text(&out));
+    let view = carol.show(&id);
+    assert_eq!(view.state, State::Pending, "{view:?}");
+    let names: Vec<&str> = view.approvals.iter().map(|a| a.name.as_str()).collect();
+    assert_eq!(names, ["carol"]);
+    assert!(client.is_running(), "{}", client.stderr());
+    assert!(!agent.file("quorum-file").exists());
+    assert!(erin.approve(&id).status.success());
+    let (code, err) = client.finish();
+    assert_eq!(code, Some(0), "{err}");
+    let withdrawn: Vec<Value> = server
+        .audit_events()
+        .into_iter()
+        .filter(|e| e["kind"] == "approval_withdrawn")
+        .collect();
+    assert_eq!(withdrawn.len(), 1, "{withdrawn:?}");
+    assert_eq!(withdrawn[0]["detail"]["approver"], "bob");
+    server.assert_audit_ok();
+}
+
+/// Refused attempts are evidence: each is a chained event with the actor and the reason,
+/// and the report lists them under anomalies. `pending` shows an approver only what they
+/// may decide.
+#[test]
+fn refused_attempts_are_in_the_trail_and_the_report() {
+    let mut p = Pending::new();
+    let alice = Machine::approver_of(&p.server, "alice", "sre");
+    let dave = Machine::approver_of(&p.server, "dave", "sre");
+    assert!(
+        p.server
+            .admin(&["token", "revoke", "dave"])
+            .status
+            .success()
+    );
+    // Her own request is not in her list; bob's list has it.
+    let listed = |m: &Machine| -> Vec<String> {
+        let out = m.run(&["pending", "--json"]);
+        assert!(out.status.success(), "{}", text(&out));
+        let views: Vec<RequestView> = serde_json::from_slice(&out.stdout).unwrap();
+        views.into_iter().map(|v| v.id).collect()
+    };
+    assert!(listed(&alice).is_empty());
+    assert_eq!(listed(&p.bob), [p.id.clone()]);
+
+    assert!(!alice.approve(&p.id).status.success());
+    assert!(!dave.approve(&p.id).status.success());
+    let requester = Client::new(&p.server.url, Some(p.agent_token.clone()));
+    assert!(requester.decide(&p.id, true, None).is_err());
+    let stranger = Client::new(
+        &p.server.url,
+        Some("gka_not-a-token-the-service-issued".into()),
+    );
+    assert!(stranger.get(&p.id).is_err());
+    p.assert_still_pending();
+
+    let refused: Vec<Value> = p
+        .server
+        .audit_events()
+        .into_iter()
+        .filter(|e| e["kind"] == "refused")
+        .collect();
+    let seen: Vec<(String, String)> = refused
+        .iter()
+        .map(|e| {
+            (
+                e["actor"].as_str().unwrap().to_owned(),
+                e["detail"]["action"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    for (actor, action) in [
+        ("alice", "approve"),
+        ("dave", "authenticate"),
+        ("ci-bot", "approve"),
+    ] {
+        assert!(
+            seen.iter().any(|(a, b)| a == actor && b == action),
+            "{actor} {action} not in {seen:?}"
+        );
+    }
+    assert!(
+        seen.iter().any(|(a, _)| a.starts_with("unknown token ")),
+        "{seen:?}"
+    );
+    p.server.assert_audit_ok();
+
+    let out = p.server.admin(&["report", "--format", "md"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let report = String::from_utf8_lossy(&out.stdout);
+    for needle in [
+        "refused: alice tried to approve",
+        "refused: dave tried to authenticate",
+        "refused: ci-bot tried to approve",
+    ] {
+        assert!(report.contains(needle), "{needle:?} not in\n{report}");
+    }
 }
 
 #[test]

@@ -91,7 +91,29 @@ async fn authenticate<S: Store>(app: &App<S>, headers: &HeaderMap) -> ApiResult<
     let hash = super::token_hash(token.trim());
     match app.service.store.identity(&hash).await {
         Ok(Some(identity)) => Ok(identity),
-        Ok(None) => Err(unauthorized("the token is unknown or revoked")),
+        Ok(None) => {
+            // Evidence of who tried: a revoked token's name, or an unknown token's id (the
+            // first 12 hex digits of its hash, as `token list` shows ids; never the token).
+            let tokens = app.service.store.tokens().await.unwrap_or_default();
+            let (actor, why) = match tokens.iter().find(|t| t.hash == hash) {
+                Some(t) => (
+                    t.identity.name.clone(),
+                    format!(
+                        "used token {}, revoked at {}",
+                        t.id,
+                        t.revoked_at.as_deref().unwrap_or("?")
+                    ),
+                ),
+                None => (
+                    format!("unknown token {}", &hash[..12]),
+                    "presented a token the service never issued".to_owned(),
+                ),
+            };
+            app.service
+                .refused(&actor, "authenticate", "", &why, None)
+                .await;
+            Err(unauthorized("the token is unknown or revoked"))
+        }
         Err(e) => Err(ServiceError::Store(e).into()),
     }
 }

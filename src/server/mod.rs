@@ -9,6 +9,7 @@
 
 pub mod audit;
 pub mod http;
+pub mod names;
 pub mod report;
 pub mod service;
 pub mod sqlite;
@@ -223,6 +224,13 @@ async fn shutdown_signal() {
 
 /// `gatekeep server token create`: prints the new token once.
 pub fn token_create(data: &Path, identity: Identity) -> Result<(String, TokenRow)> {
+    names::validate("the token name", &identity.name).map_err(anyhow::Error::msg)?;
+    if let Some(user) = &identity.on_behalf_of {
+        names::validate("the --on-behalf-of user", user).map_err(anyhow::Error::msg)?;
+    }
+    for group in &identity.groups {
+        names::validate("the group", group).map_err(anyhow::Error::msg)?;
+    }
     runtime()?.block_on(async {
         let store = open_store(data).await?;
         let prefix = match identity.role {

@@ -599,6 +599,32 @@ impl<'a> Trail<'a> {
                         }),
                     }
                 }
+                "refused" => {
+                    let uncounted = d
+                        .get("uncounted_before")
+                        .and_then(Value::as_u64)
+                        .unwrap_or(0);
+                    self.anomalies.push(Anomaly {
+                        time: norm(&event.time),
+                        request: text(d, "request").unwrap_or_default(),
+                        what: format!(
+                            "refused: {} tried to {}{}: {}{}",
+                            event.actor,
+                            text(d, "action").unwrap_or_default(),
+                            event
+                                .channel
+                                .as_deref()
+                                .map(|c| format!(" through {c}"))
+                                .unwrap_or_default(),
+                            text(d, "reason").unwrap_or_default(),
+                            if uncounted > 0 {
+                                format!(" ({uncounted} more refusals before this one were over the recording budget and only counted)")
+                            } else {
+                                String::new()
+                            }
+                        ),
+                    });
+                }
                 _ => {}
             }
         }
@@ -697,7 +723,9 @@ impl<'a> Trail<'a> {
                     // Denying one's own request is harmless; approving it is not.
                     if event.kind == "approved"
                         && [Some(request.requester), request.on_behalf_of.as_deref()]
-                            .contains(&Some(event.actor.as_str()))
+                            .into_iter()
+                            .flatten()
+                            .any(|name| super::names::same(name, &event.actor))
                     {
                         note(format!(
                             "{} approved a request made by or for themselves",
@@ -752,6 +780,14 @@ impl<'a> Trail<'a> {
                         request.state = State::Approved;
                         request.closed_at = Some(time.clone());
                     }
+                }
+                "approval_withdrawn" => {
+                    let who = text(&event.detail, "approver").unwrap_or_default();
+                    request.approvals.retain(|a| a.actor != who);
+                    note(format!(
+                        "the approval of {who} was withdrawn: {}",
+                        text(&event.detail, "reason").unwrap_or_default()
+                    ));
                 }
                 "expired" => {
                     if request.state == State::Open {
@@ -1572,7 +1608,7 @@ fn anomalies_section(
         title: "Anomalies",
         controls: &[Control::Cc7_2],
         blocks: vec![
-            Block::Para("What the service should have prevented, or an auditor should look at: self-approval, a verdict without a valid approver token or from outside the groups asked, a quorum short of distinct approvers, verdicts after a request closed, commands that ran without an approval.".to_owned()),
+            Block::Para("What the service should have prevented, or an auditor should look at: attempts it refused (self-approval, an approver outside the groups asked, a requester token used to approve or read another's request, revoked or unknown tokens), approvals withdrawn when a token was revoked; and what it should never let through: self-approval, a verdict without a valid approver token or from outside the groups asked, a quorum short of distinct approvers, verdicts after a request closed, commands that ran without an approval.".to_owned()),
             table(&["Time", "Request", "What"], rows, "None found."),
         ],
     }

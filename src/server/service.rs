@@ -13,6 +13,7 @@ use ed25519_dalek::SigningKey;
 use serde_json::json;
 use tokio::sync::Notify;
 
+use super::names;
 use super::store::{EventDraft, Record, Store, StoreError};
 use crate::approval::protocol::{CreateRequest, Identity, Outcome, Role, State};
 use crate::audit::{redact, rfc3339};
@@ -21,6 +22,18 @@ use crate::verdict::{self, Approval, Claims};
 /// How long a signed verdict stays valid: long enough to reach a waiting client, short
 /// enough that a copy is useless later (the nonce already makes it single-use).
 pub const VERDICT_TTL_SECS: u64 = 120;
+
+/// Refused attempts written to the chain per minute. Beyond it they are counted, and the
+/// count goes into the next one written: a flood of refusals must not turn the trail (one
+/// synced write each) into a way to slow the service down, nor vanish from it.
+const REFUSALS_PER_MINUTE: u32 = 120;
+
+#[derive(Default)]
+struct RefusalBudget {
+    minute: u64,
+    used: u32,
+    suppressed: u64,
+}
 
 /// Why a call was refused; each maps to an HTTP status.
 #[derive(Debug, thiserror::Error)]
@@ -45,6 +58,7 @@ pub struct Service<S> {
     /// One lock for all request changes: decisions are rare and quick.
     write: tokio::sync::Mutex<()>,
     waiters: Mutex<HashMap<String, Arc<Notify>>>,
+    refusals: Mutex<RefusalBudget>,
 }
 
 impl<S: Store> Service<S> {
@@ -55,6 +69,7 @@ impl<S: Store> Service<S> {
             max_timeout_secs,
             write: tokio::sync::Mutex::new(()),
             waiters: Mutex::new(HashMap::new()),
+            refusals: Mutex::new(RefusalBudget::default()),
         }
     }
 
@@ -82,6 +97,63 @@ impl<S: Store> Service<S> {
         }
     }
 
+    /// Writes a refused attempt into the chain: who (`actor`), what they tried (`action`),
+    /// on which request, and why it was refused. Evidence for the report's anomalies; a
+    /// store failure here is logged, never turned into an answer the caller could mistake.
+    pub async fn refused(
+        &self,
+        actor: &str,
+        action: &str,
+        request: &str,
+        why: &str,
+        channel: Option<&str>,
+    ) {
+        let suppressed = {
+            let mut budget = self.refusals.lock().unwrap_or_else(|e| e.into_inner());
+            let minute = verdict::unix_now() / 60;
+            if budget.minute != minute {
+                budget.minute = minute;
+                budget.used = 0;
+            }
+            if budget.used >= REFUSALS_PER_MINUTE {
+                budget.suppressed += 1;
+                return;
+            }
+            budget.used += 1;
+            std::mem::take(&mut budget.suppressed)
+        };
+        let event = EventDraft {
+            request_id: String::new(),
+            kind: "refused",
+            actor: actor.to_owned(),
+            channel: channel.map(str::to_owned),
+            detail: json!({
+                "action": action,
+                "request": request,
+                "reason": why,
+                "uncounted_before": suppressed,
+            }),
+        };
+        if let Err(e) = self.store.record_events(vec![event]).await {
+            tracing::warn!(error = %e, "could not record a refused attempt");
+        }
+    }
+
+    /// Records `result`'s refusal (a `Forbidden`) in the chain before handing it on.
+    async fn note<T>(
+        &self,
+        who: &Identity,
+        action: &str,
+        id: &str,
+        channel: Option<&str>,
+        result: Result<T, ServiceError>,
+    ) -> Result<T, ServiceError> {
+        if let Err(ServiceError::Forbidden(why)) = &result {
+            self.refused(&who.name, action, id, why, channel).await;
+        }
+        result
+    }
+
     /// Creates a request, or returns the existing one when the same create is retried.
     pub async fn create(
         &self,
@@ -89,9 +161,9 @@ impl<S: Store> Service<S> {
         req: CreateRequest,
     ) -> Result<(Record, bool), ServiceError> {
         if who.role != Role::Requester {
-            return Err(ServiceError::Forbidden(
-                "only a requester token can create requests".into(),
-            ));
+            let why = "only a requester token can create requests";
+            self.refused(&who.name, "create", &req.id, why, None).await;
+            return Err(ServiceError::Forbidden(why.into()));
         }
         validate(&req)?;
         let _guard = self.write.lock().await;
@@ -168,28 +240,35 @@ impl<S: Store> Service<S> {
         Ok((record, true))
     }
 
-    /// A request, if `who` may see it: its own requester, or any approver.
+    /// A request, if `who` may see it: its own requester, or any approver. Another
+    /// requester's attempt is answered as if there were no such request, and recorded.
     pub async fn get(&self, who: &Identity, id: &str) -> Result<Record, ServiceError> {
         let record = self.store.request(id).await?;
         match record {
             Some(r) if who.role == Role::Approver || r.requester == who.name => {
                 self.expire_if_due(r).await
             }
-            _ => Err(ServiceError::NotFound(format!("no request {id}"))),
+            Some(r) => {
+                let why = format!("the request belongs to requester {}", r.requester);
+                self.refused(&who.name, "read", id, &why, None).await;
+                Err(ServiceError::NotFound(format!("no request {id}")))
+            }
+            None => Err(ServiceError::NotFound(format!("no request {id}"))),
         }
     }
 
-    /// The requests waiting for approval, for an approver.
+    /// The requests waiting for approval that `who` may decide: not their own, in their
+    /// groups, and not already approved by them.
     pub async fn pending(&self, who: &Identity) -> Result<Vec<Record>, ServiceError> {
         if who.role != Role::Approver {
-            return Err(ServiceError::Forbidden(
-                "only an approver token can list pending requests".into(),
-            ));
+            let why = "only an approver token can list pending requests";
+            self.refused(&who.name, "list", "", why, None).await;
+            return Err(ServiceError::Forbidden(why.into()));
         }
         let mut out = Vec::new();
         for r in self.store.requests(Some(State::Pending)).await? {
             let r = self.expire_if_due(r).await?;
-            if r.state == State::Pending {
+            if r.state == State::Pending && may_decide(who, &r).is_ok() {
                 out.push(r);
             }
         }
@@ -197,8 +276,21 @@ impl<S: Store> Service<S> {
     }
 
     /// Records an approver's decision; completes the request when the quorum is reached
-    /// or on the first denial.
+    /// or on the first denial. A refused decision is recorded in the chain.
     pub async fn decide(
+        &self,
+        who: &Identity,
+        id: &str,
+        approve: bool,
+        reason: Option<String>,
+        channel: &str,
+    ) -> Result<Record, ServiceError> {
+        let action = if approve { "approve" } else { "deny" };
+        let result = self.decide_inner(who, id, approve, reason, channel).await;
+        self.note(who, action, id, Some(channel), result).await
+    }
+
+    async fn decide_inner(
         &self,
         who: &Identity,
         id: &str,
@@ -229,32 +321,25 @@ impl<S: Store> Service<S> {
                 record.state
             )));
         }
-        if is_own(who, &record) {
-            return Err(ServiceError::Forbidden(format!(
-                "{} cannot approve or deny request {id}: it is their own (requested by {}{})",
-                who.name,
-                record.requester,
-                record
-                    .on_behalf_of
-                    .as_deref()
-                    .map(|u| format!(" on behalf of {u}"))
-                    .unwrap_or_default()
-            )));
+        may_decide(who, &record)?;
+        // An approver whose token was revoked while the request waited no longer counts
+        // towards its quorum: their approval is withdrawn, on the record.
+        let mut events = Vec::new();
+        let mut kept = Vec::new();
+        for approval in std::mem::take(&mut record.approvals) {
+            if self.store.live(&approval.name, Role::Approver).await? {
+                kept.push(approval);
+            } else {
+                events.push(EventDraft {
+                    request_id: id.to_owned(),
+                    kind: "approval_withdrawn",
+                    actor: "server".into(),
+                    channel: None,
+                    detail: json!({"approver": approval.name, "reason": "the approver's token was revoked before the quorum was reached"}),
+                });
+            }
         }
-        let groups = &record.create.groups;
-        if !groups.is_empty() && !who.groups.iter().any(|g| groups.contains(g)) {
-            return Err(ServiceError::Forbidden(format!(
-                "{} is not in any group that may approve request {id} (needs one of: {})",
-                who.name,
-                groups.join(", ")
-            )));
-        }
-        if record.approvals.iter().any(|a| a.name == who.name) {
-            return Err(ServiceError::Conflict(format!(
-                "{} has already approved request {id}; it needs a different approver",
-                who.name
-            )));
-        }
+        record.approvals = kept;
         let at = crate::audit::now_rfc3339();
         record.approvals.push(Approval {
             name: who.name.clone(),
@@ -289,7 +374,8 @@ impl<S: Store> Service<S> {
             };
             event.detail["verdict"] = json!(self.finish(&mut record, outcome, reason));
         }
-        self.store.save(&record, vec![event]).await?;
+        events.push(event);
+        self.store.save(&record, events).await?;
         self.wake(id);
         Ok(record)
     }
@@ -304,7 +390,12 @@ impl<S: Store> Service<S> {
         let _guard = self.write.lock().await;
         let record = match self.store.request(id).await? {
             Some(r) if r.requester == who.name && who.role == Role::Requester => r,
-            _ => return Err(ServiceError::NotFound(format!("no request {id}"))),
+            Some(r) => {
+                let why = format!("only its requester {} may cancel it", r.requester);
+                self.refused(&who.name, "cancel", id, &why, None).await;
+                return Err(ServiceError::NotFound(format!("no request {id}")));
+            }
+            None => return Err(ServiceError::NotFound(format!("no request {id}"))),
         };
         let mut record = self.expire_locked(record).await?;
         if record.state.is_final() {
@@ -334,7 +425,12 @@ impl<S: Store> Service<S> {
         let _guard = self.write.lock().await;
         let mut record = match self.store.request(id).await? {
             Some(r) if r.requester == who.name && who.role == Role::Requester => r,
-            _ => return Err(ServiceError::NotFound(format!("no request {id}"))),
+            Some(r) => {
+                let why = format!("only its requester {} may report its outcome", r.requester);
+                self.refused(&who.name, "outcome", id, &why, None).await;
+                return Err(ServiceError::NotFound(format!("no request {id}")));
+            }
+            None => return Err(ServiceError::NotFound(format!("no request {id}"))),
         };
         if record.state != State::Approved {
             return Err(ServiceError::Conflict(format!(
@@ -408,7 +504,7 @@ impl<S: Store> Service<S> {
         for r in self.store.requests(Some(State::Pending)).await? {
             if r.expires_unix <= now {
                 self.expire_if_due(r).await?;
-            } else if !self.store.requester_live(&r.requester).await? {
+            } else if !self.store.live(&r.requester, Role::Requester).await? {
                 let _guard = self.write.lock().await;
                 if let Some(fresh) = self.store.request(&r.create.id).await? {
                     self.cancel_if_orphaned(fresh).await?;
@@ -421,7 +517,9 @@ impl<S: Store> Service<S> {
     /// With the write lock held: cancels `record` if it is pending and its requester's
     /// token has been revoked, so that nobody can approve it any more.
     async fn cancel_if_orphaned(&self, mut record: Record) -> Result<Record, ServiceError> {
-        if record.state != State::Pending || self.store.requester_live(&record.requester).await? {
+        if record.state != State::Pending
+            || self.store.live(&record.requester, Role::Requester).await?
+        {
             return Ok(record);
         }
         let reason = format!("the token of requester {} was revoked", record.requester);
@@ -501,10 +599,53 @@ impl<S: Store> Service<S> {
     }
 }
 
+/// Whether approver `who` may decide `record`: not their own, from a group it asks for,
+/// and not already decided by them.
+fn may_decide(who: &Identity, record: &Record) -> Result<(), ServiceError> {
+    let id = &record.create.id;
+    if is_own(who, record) {
+        return Err(ServiceError::Forbidden(format!(
+            "{} cannot approve or deny request {id}: it is their own (requested by {}{})",
+            who.name,
+            record.requester,
+            record
+                .on_behalf_of
+                .as_deref()
+                .map(|u| format!(" on behalf of {u}"))
+                .unwrap_or_default()
+        )));
+    }
+    let groups = &record.create.groups;
+    if !groups.is_empty()
+        && !who
+            .groups
+            .iter()
+            .any(|g| groups.iter().any(|want| names::same(g, want)))
+    {
+        return Err(ServiceError::Forbidden(format!(
+            "{} is not in any group that may approve request {id} (needs one of: {})",
+            who.name,
+            groups.join(", ")
+        )));
+    }
+    if record
+        .approvals
+        .iter()
+        .any(|a| names::same(&a.name, &who.name))
+    {
+        return Err(ServiceError::Forbidden(format!(
+            "{} has already approved request {id}; it needs a different approver",
+            who.name
+        )));
+    }
+    Ok(())
+}
+
 /// Whether `who` is the request's requester, or the person it was made for or from.
-/// Compared without regard to case: `Alice` and `alice` are one person to an auditor.
+/// Compared as identities (see [`names::same`]): `Alice`, `alice` and `alice\u{a0}` are one
+/// person to an auditor.
 fn is_own(who: &Identity, record: &Record) -> bool {
-    let same = |name: &str| name.eq_ignore_ascii_case(&who.name);
+    let same = |name: &str| names::same(name, &who.name);
     same(&record.requester)
         || record.on_behalf_of.as_deref().is_some_and(same)
         || same(&record.create.origin.user)

@@ -163,13 +163,17 @@ impl Store for Sqlite {
 
     async fn add_token(&self, token: &TokenRow, event: EventDraft) -> Result<(), StoreError> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
-        let taken = sqlx::query("SELECT 1 FROM tokens WHERE name = ? AND revoked_at IS NULL")
-            .bind(&token.identity.name)
-            .fetch_optional(&mut *tx)
+        // Taken also by a name that is the same identity in another spelling (`Bob`, `bob`).
+        let live = sqlx::query("SELECT name FROM tokens WHERE revoked_at IS NULL")
+            .fetch_all(&mut *tx)
             .await
             .map_err(db)?;
-        if taken.is_some() {
-            return Err(StoreError::NameTaken(token.identity.name.clone()));
+        if let Some(other) = live
+            .iter()
+            .map(|row| row.get::<String, _>(0))
+            .find(|other| super::names::same(other, &token.identity.name))
+        {
+            return Err(StoreError::NameTaken(other));
         }
         let groups = serde_json::to_string(&token.identity.groups).unwrap_or_default();
         sqlx::query(
@@ -200,15 +204,21 @@ impl Store for Sqlite {
             .collect()
     }
 
-    async fn requester_live(&self, name: &str) -> Result<bool, StoreError> {
-        let row = sqlx::query(
-            "SELECT 1 FROM tokens WHERE name = ? AND role = 'requester' AND revoked_at IS NULL",
-        )
-        .bind(name)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db)?;
+    async fn live(&self, name: &str, role: Role) -> Result<bool, StoreError> {
+        let row =
+            sqlx::query("SELECT 1 FROM tokens WHERE name = ? AND role = ? AND revoked_at IS NULL")
+                .bind(name)
+                .bind(role.to_string())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db)?;
         Ok(row.is_some())
+    }
+
+    async fn record_events(&self, events: Vec<EventDraft>) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
+        Self::append(&mut tx, events).await?;
+        tx.commit().await.map_err(db)
     }
 
     async fn revoke(

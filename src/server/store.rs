@@ -10,7 +10,7 @@ use std::future::Future;
 use serde::{Deserialize, Serialize};
 
 use super::audit::Event;
-use crate::approval::protocol::{CreateRequest, Identity, RequestView, State};
+use crate::approval::protocol::{CreateRequest, Identity, RequestView, Role, State};
 use crate::verdict::Approval;
 
 /// A token as stored: only its hash.
@@ -105,8 +105,14 @@ pub trait Store: Send + Sync + 'static {
         event: EventDraft,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
     fn tokens(&self) -> impl Future<Output = Result<Vec<TokenRow>, StoreError>> + Send;
-    /// Whether `name` still holds a live (not revoked) requester token.
-    fn requester_live(&self, name: &str) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// Whether `name` still holds a live (not revoked) token of `role`.
+    fn live(&self, name: &str, role: Role)
+    -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// Appends `events` to the chain with no request change (refused attempts).
+    fn record_events(
+        &self,
+        events: Vec<EventDraft>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// Revokes the live token with this id or name; returns how many were revoked.
     fn revoke(
         &self,
