@@ -435,6 +435,7 @@ impl<'a> Journey<'a> {
             risk: a.risk.to_string(),
             quorum: req.quorum.max(1),
             groups: req.approvers.clone(),
+            group_sets: req.approver_sets.clone(),
             timeout_secs: req.timeout_secs,
         };
         let client = remote::Client::new(&server.url, Some(token));

@@ -51,6 +51,10 @@ pub struct Approval {
     pub channel: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The approver's groups among those the request asked for (what their approval
+    /// covers).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<String>,
 }
 
 /// The signed payload.
@@ -345,6 +349,7 @@ mod tests {
                 at: "2026-11-21T10:00:00.000Z".into(),
                 channel: "cli".into(),
                 reason: None,
+                groups: Vec::new(),
             }],
             reason: None,
             iat: 1000,

@@ -1008,6 +1008,78 @@ fn nobody_approves_their_own_request() {
     assert!(p.agent.file("marker").exists());
 }
 
+/// Two layers ask for different approver groups for one command (the user's `sre`, the
+/// project's `devs`): each must be met. A `devs` approval alone used to complete it, since
+/// the groups were joined into one "any of" list, so a tighten-only layer widened who may
+/// approve.
+#[test]
+fn approver_groups_of_several_rules_must_each_be_met() {
+    let server = Server::start();
+    let agent = Machine::agent_of(&server);
+    let user_policy = agent.config_dir().join("policy.toml");
+    let mut policy = std::fs::read_to_string(&user_policy).unwrap();
+    policy.push_str(
+        r#"
+[[rule]]
+id = "ask-sre"
+decision = "approve"
+risk = "high"
+message = "Touching a release file needs an SRE."
+program = ["touch"]
+args = ["release*"]
+approvers = ["sre"]
+"#,
+    );
+    std::fs::write(&user_policy, policy).unwrap();
+    std::fs::write(
+        agent.dir().join(".gatekeep.toml"),
+        r#"
+[[rule]]
+id = "ask-devs"
+decision = "approve"
+risk = "high"
+message = "Touching a release file needs a developer too."
+program = ["touch"]
+args = ["release*"]
+approvers = ["devs"]
+"#,
+    )
+    .unwrap();
+    let dave = Machine::approver_of(&server, "dave", "devs");
+    let bob = Machine::approver_of(&server, "bob", "sre");
+    let mut client = agent.exec("touch release-1");
+    let id = client.request_id();
+    let view = dave.show(&id);
+    assert_eq!(
+        view.group_sets,
+        vec![vec!["sre".to_owned()], vec!["devs".to_owned()]],
+        "{view:?}"
+    );
+
+    let out = dave.approve(&id);
+    assert!(out.status.success(), "{}", text(&out));
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(dave.show(&id).state, State::Pending);
+    assert!(client.is_running(), "{}", client.stderr());
+    assert!(!agent.file("release-1").exists());
+
+    // Another developer adds nothing: the sre set is still unmet.
+    let erin = Machine::approver_of(&server, "erin", "devs");
+    let out = erin.approve(&id);
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("needs one of: sre"),
+        "{}",
+        text(&out)
+    );
+
+    assert!(bob.approve(&id).status.success());
+    let (code, err) = client.finish();
+    assert_eq!(code, Some(0), "{err}");
+    assert!(agent.file("release-1").exists());
+    server.assert_audit_ok();
+}
+
 /// Names decide self-approval and quorum, so a name that only looks like another is refused
 /// when its token is made, and another spelling of a live name is the same name.
 #[test]
@@ -1366,6 +1438,7 @@ fn route(state: &FakeState, method: &str, path: &str, body: &[u8]) -> (u16, Opti
             risk: create.risk.clone(),
             quorum: create.quorum,
             groups: create.groups.clone(),
+            group_sets: create.group_sets.clone(),
             created_at: "2026-01-01T00:00:00Z".into(),
             expires_at: "2026-01-01T00:01:00Z".into(),
             expires_unix: now + 60,
@@ -1433,6 +1506,7 @@ fn claims_for(c: &CreateRequest) -> Claims {
             at: "2026-01-01T00:00:00Z".into(),
             channel: "cli".into(),
             reason: None,
+            groups: Vec::new(),
         }],
         reason: None,
         iat: now,

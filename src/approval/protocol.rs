@@ -82,6 +82,10 @@ pub struct CreateRequest {
     /// Groups an approver must belong to (any one of them); empty means any approver.
     #[serde(default)]
     pub groups: Vec<String>,
+    /// One set of groups per rule that names them: each set must be met by an approval
+    /// from one of its groups. Empty: `groups` is the only set (clients before sets).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub group_sets: Vec<Vec<String>>,
     /// Seconds the request may wait; the server caps it at its own maximum.
     pub timeout_secs: u64,
 }
@@ -138,6 +142,8 @@ pub struct RequestView {
     pub risk: String,
     pub quorum: u32,
     pub groups: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub group_sets: Vec<Vec<String>>,
     pub created_at: String,
     pub expires_at: String,
     /// The same deadline in seconds since the epoch.

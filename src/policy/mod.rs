@@ -181,8 +181,13 @@ pub struct CommandVerdict {
 /// What an approval needs, combined over every rule that asked for approval.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Requirements {
-    /// Groups whose members may approve; empty means any approver.
+    /// Groups whose members may approve (every rule's, for display); empty means any
+    /// approver.
     pub approvers: Vec<String>,
+    /// Each rule's `approvers`, one set per rule that names groups: every set must be
+    /// met by some approval. Never the union alone: a layer that may only tighten must not
+    /// widen who may approve by naming more groups.
+    pub approver_sets: Vec<Vec<String>>,
     pub quorum: u32,
     /// Whether a person at the terminal may approve.
     pub local_approval: bool,
@@ -543,6 +548,7 @@ impl Policy {
         let requirements = (decision == Decision::Approve).then(|| {
             let mut req = Requirements {
                 approvers: Vec::new(),
+                approver_sets: Vec::new(),
                 quorum: 1,
                 local_approval: true,
                 timeout_secs: DEFAULT_APPROVAL_TIMEOUT_SECS,
@@ -562,6 +568,12 @@ impl Policy {
                     if !req.approvers.contains(group) {
                         req.approvers.push(group.clone());
                     }
+                }
+                let mut set = spec.approvers.clone();
+                set.sort();
+                set.dedup();
+                if !set.is_empty() && !req.approver_sets.contains(&set) {
+                    req.approver_sets.push(set);
                 }
             }
             req

@@ -341,12 +341,19 @@ impl<S: Store> Service<S> {
         }
         record.approvals = kept;
         let at = crate::audit::now_rfc3339();
+        let asked: Vec<String> = group_sets(&record).into_iter().flatten().collect();
         record.approvals.push(Approval {
             name: who.name.clone(),
             decision: if approve { "approved" } else { "denied" }.into(),
             at,
             channel: channel.to_owned(),
             reason: reason.clone(),
+            groups: who
+                .groups
+                .iter()
+                .filter(|g| asked.iter().any(|a| names::same(g, a)))
+                .cloned()
+                .collect(),
         });
         let approvals = record
             .approvals
@@ -354,14 +361,16 @@ impl<S: Store> Service<S> {
             .filter(|a| a.decision == "approved")
             .count();
         let quorum = record.create.quorum.max(1);
-        let done = !approve || approvals >= usize::try_from(quorum).unwrap_or(usize::MAX);
+        let unmet = unmet_sets(&record);
+        let done = !approve
+            || (approvals >= usize::try_from(quorum).unwrap_or(usize::MAX) && unmet.is_empty());
         let mut event = EventDraft {
             request_id: id.to_owned(),
             kind: if approve { "approved" } else { "denied" },
             actor: who.name.clone(),
             channel: Some(channel.to_owned()),
             detail: if approve {
-                json!({"reason": reason, "approvals": approvals, "quorum": quorum, "final": done})
+                json!({"reason": reason, "approvals": approvals, "quorum": quorum, "unmet_groups": unmet, "final": done})
             } else {
                 json!({"reason": reason})
             },
@@ -615,17 +624,29 @@ fn may_decide(who: &Identity, record: &Record) -> Result<(), ServiceError> {
                 .unwrap_or_default()
         )));
     }
-    let groups = &record.create.groups;
-    if !groups.is_empty()
-        && !who
-            .groups
+    // An approval must count towards a set still unmet, or (all met) towards the quorum
+    // from a group that was asked.
+    let sets = group_sets(record);
+    let member = |set: &[String]| {
+        who.groups
             .iter()
-            .any(|g| groups.iter().any(|want| names::same(g, want)))
-    {
+            .any(|g| set.iter().any(|want| names::same(g, want)))
+    };
+    let unmet = unmet_sets(record);
+    let useful = if unmet.is_empty() {
+        sets.iter().all(|s| s.is_empty()) || sets.iter().any(|s| member(s))
+    } else {
+        unmet.iter().any(|s| member(s))
+    };
+    if !useful {
+        let needed: Vec<String> = if unmet.is_empty() { sets } else { unmet }
+            .iter()
+            .map(|s| s.join(" or "))
+            .collect();
         return Err(ServiceError::Forbidden(format!(
             "{} is not in any group that may approve request {id} (needs one of: {})",
             who.name,
-            groups.join(", ")
+            needed.join("; and one of: ")
         )));
     }
     if record
@@ -639,6 +660,34 @@ fn may_decide(who: &Identity, record: &Record) -> Result<(), ServiceError> {
         )));
     }
     Ok(())
+}
+
+/// The request's approver group sets: one per rule that names groups (see
+/// [`CreateRequest::group_sets`]); a request from an older client has its flat `groups`.
+fn group_sets(record: &Record) -> Vec<Vec<String>> {
+    let c = &record.create;
+    if !c.group_sets.is_empty() {
+        c.group_sets.clone()
+    } else if !c.groups.is_empty() {
+        vec![c.groups.clone()]
+    } else {
+        Vec::new()
+    }
+}
+
+/// The group sets no approval so far comes from.
+fn unmet_sets(record: &Record) -> Vec<Vec<String>> {
+    group_sets(record)
+        .into_iter()
+        .filter(|set| {
+            !record.approvals.iter().any(|a| {
+                a.decision == "approved"
+                    && a.groups
+                        .iter()
+                        .any(|g| set.iter().any(|s| names::same(g, s)))
+            })
+        })
+        .collect()
 }
 
 /// Whether `who` is the request's requester, or the person it was made for or from.

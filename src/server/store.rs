@@ -63,6 +63,7 @@ impl Record {
             risk: c.risk.clone(),
             quorum: c.quorum,
             groups: c.groups.clone(),
+            group_sets: c.group_sets.clone(),
             created_at: self.created_at.clone(),
             expires_at: self.expires_at.clone(),
             expires_unix: self.expires_unix,
