@@ -1411,7 +1411,7 @@ _gatekeep() {
             return 0
             ;;
         gatekeep__subcmd__server)
-            opts="-h --listen --max-timeout --data --help token audit report help"
+            opts="-h --listen --max-timeout --max-pending --max-creates-per-minute --data --help token audit report help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1422,6 +1422,14 @@ _gatekeep() {
                     return 0
                     ;;
                 --max-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-pending)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-creates-per-minute)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

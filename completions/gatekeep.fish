@@ -110,6 +110,8 @@ complete -c gatekeep -n "__fish_gatekeep_using_subcommand hook; and __fish_seen_
 complete -c gatekeep -n "__fish_gatekeep_using_subcommand hook; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c gatekeep -n "__fish_gatekeep_using_subcommand server; and not __fish_seen_subcommand_from token audit report help" -l listen -d 'Address to listen on (port 0 picks a free port and prints it)' -r
 complete -c gatekeep -n "__fish_gatekeep_using_subcommand server; and not __fish_seen_subcommand_from token audit report help" -l max-timeout -d 'The longest a request may wait for approval, whatever its rule asks' -r
+complete -c gatekeep -n "__fish_gatekeep_using_subcommand server; and not __fish_seen_subcommand_from token audit report help" -l max-pending -d 'Pending requests one requester may have at a time' -r
+complete -c gatekeep -n "__fish_gatekeep_using_subcommand server; and not __fish_seen_subcommand_from token audit report help" -l max-creates-per-minute -d 'Requests one requester may create per minute' -r
 complete -c gatekeep -n "__fish_gatekeep_using_subcommand server; and not __fish_seen_subcommand_from token audit report help" -l data -d 'Where the database and signing key live (default: ~/.local/share/gatekeep/server)' -r -F
 complete -c gatekeep -n "__fish_gatekeep_using_subcommand server; and not __fish_seen_subcommand_from token audit report help" -s h -l help -d 'Print help'
 complete -c gatekeep -n "__fish_gatekeep_using_subcommand server; and not __fish_seen_subcommand_from token audit report help" -f -a "token" -d 'Create, list and revoke the tokens requesters and approvers use'

@@ -29,6 +29,14 @@ pub struct ServerArgs {
     #[arg(long, value_name = "SECS", default_value_t = 3600,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub max_timeout: u64,
+    /// Pending requests one requester may have at a time.
+    #[arg(long, value_name = "N", default_value_t = 50,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_pending: u64,
+    /// Requests one requester may create per minute.
+    #[arg(long, value_name = "N", default_value_t = 120,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_creates_per_minute: u32,
     /// Where the database and signing key live (default: ~/.local/share/gatekeep/server).
     #[arg(long, value_name = "DIR", global = true)]
     pub data: Option<PathBuf>,
@@ -119,6 +127,10 @@ pub fn server(args: ServerArgs) -> Result<ExitCode> {
                 listen: args.listen,
                 data,
                 max_timeout_secs: args.max_timeout,
+                limits: server::Limits {
+                    pending_per_requester: usize::try_from(args.max_pending).unwrap_or(usize::MAX),
+                    creates_per_minute: args.max_creates_per_minute,
+                },
             })?;
             Ok(exit::code(exit::SUCCESS))
         }

@@ -154,6 +154,8 @@ struct Server {
     url: String,
     /// The signing key's thumbprint, as the server printed it.
     key_id: String,
+    /// Extra `gatekeep server` options.
+    options: Vec<String>,
 }
 
 impl Server {
@@ -161,18 +163,31 @@ impl Server {
         Server::start_in(tempfile::tempdir().unwrap())
     }
 
+    /// A server started with extra options (limits).
+    fn start_with(options: &[&str]) -> Server {
+        let mut server = Server::new(tempfile::tempdir().unwrap());
+        server.options = options.iter().map(|o| (*o).to_owned()).collect();
+        server.launch();
+        server
+    }
+
     /// A server whose data directory was prepared beforehand.
     fn start_in(data: TempDir) -> Server {
-        let mut server = Server {
+        let mut server = Server::new(data);
+        server.launch();
+        server
+    }
+
+    fn new(data: TempDir) -> Server {
+        Server {
             data,
             child: None,
             log: None,
             port: 0,
             url: String::new(),
             key_id: String::new(),
-        };
-        server.launch();
-        server
+            options: Vec::new(),
+        }
     }
 
     /// Starts the server process on `self.port` (0 the first time) and waits for its
@@ -185,6 +200,7 @@ impl Server {
             .arg(format!("127.0.0.1:{}", self.port))
             .arg("--data")
             .arg(self.data.path())
+            .args(&self.options)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -1077,6 +1093,114 @@ approvers = ["devs"]
     let (code, err) = client.finish();
     assert_eq!(code, Some(0), "{err}");
     assert!(agent.file("release-1").exists());
+    server.assert_audit_ok();
+}
+
+/// The database, its WAL and shared-memory files are the server user's only, also when an
+/// older version left them readable.
+#[test]
+fn database_files_are_private() {
+    let data = tempfile::tempdir().unwrap();
+    let db = data.path().join("gatekeep.db");
+    std::fs::write(&db, b"").unwrap();
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let server = Server::start_in(data);
+    let agent = Machine::agent_of(&server);
+    let mut client = agent.exec("touch marker");
+    client.request_id();
+    for name in ["gatekeep.db", "gatekeep.db-wal", "gatekeep.db-shm"] {
+        let meta = std::fs::metadata(server.data.path().join(name)).unwrap();
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600, "{name}");
+    }
+}
+
+/// A create as a client would send it, for calling the API directly.
+fn create_request(id: &str, argv: Vec<String>, reason: Option<String>) -> CreateRequest {
+    CreateRequest {
+        id: id.to_owned(),
+        nonce: format!("nonce-{id}-0123456789"),
+        command: argv.join(" "),
+        argv,
+        digest: "ab".repeat(32),
+        origin: gatekeep::approval::protocol::Origin {
+            user: "agent-user".into(),
+            host: "build-1".into(),
+            agent: None,
+            cwd: "/work".into(),
+        },
+        reason,
+        rules: vec!["ask-marker".into()],
+        risk: "high".into(),
+        quorum: 1,
+        groups: Vec::new(),
+        group_sets: Vec::new(),
+        timeout_secs: 60,
+    }
+}
+
+fn status_of<T: std::fmt::Debug>(result: Result<T, RemoteError>) -> (u16, String) {
+    match result {
+        Err(RemoteError::Refused { status, message }) => (status, message),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+/// One requester's flood stops at its own limits: pending requests, creates per minute and
+/// request size; another requester and every approver keep working, and `pending` pages.
+#[test]
+fn one_requester_cannot_flood_the_service() {
+    let server = Server::start_with(&["--max-pending", "3", "--max-creates-per-minute", "4"]);
+    let flood = Client::new(&server.url, Some(server.agent_token()));
+    let touch = |n: usize| vec!["touch".to_owned(), format!("marker-{n}")];
+    for n in 0..3 {
+        flood
+            .create(&create_request(&format!("f{n}"), touch(n), None))
+            .unwrap();
+    }
+    let (status, message) = status_of(flood.create(&create_request("f3", touch(3), None)));
+    assert_eq!(status, 429, "{message}");
+    assert!(message.contains("waiting for approval"), "{message}");
+    // The create budget (4 a minute) is spent now: the next is refused for the rate.
+    let (status, message) = status_of(flood.create(&create_request("f4", touch(4), None)));
+    assert_eq!(status, 429, "{message}");
+    assert!(message.contains("in a minute"), "{message}");
+
+    // Too large: an argv over 64 KiB, a reason over 2 KiB, over 4,096 arguments.
+    let other = Client::new(&server.url, Some(server.token(&["--agent", "other-bot"])));
+    let big = vec!["touch".to_owned(), "x".repeat(70 * 1024)];
+    let (status, message) = status_of(other.create(&create_request("b1", big, None)));
+    assert_eq!(status, 413, "{message}");
+    assert!(message.contains("limit"), "{message}");
+    let (status, _) =
+        status_of(other.create(&create_request("b2", touch(9), Some("r".repeat(3000)))));
+    assert_eq!(status, 413);
+    // Many small arguments (the body itself stays under the 256 KiB read limit, so the
+    // answer is the service's, not a connection the server closed mid-upload).
+    let many = vec!["a".to_owned(); 5_000];
+    let (status, message) = status_of(other.create(&create_request("b3", many, None)));
+    assert_eq!(status, 413, "{message}");
+    assert!(message.contains("arguments"), "{message}");
+
+    // Another requester is not held back by the flood, and approvers see everything.
+    other
+        .create(&create_request("o1", touch(10), None))
+        .unwrap();
+    let bob = Client::new(&server.url, Some(server.approver_token("bob", "sre")));
+    let ids: Vec<String> = bob.pending().unwrap().into_iter().map(|v| v.id).collect();
+    assert_eq!(ids, ["f0", "f1", "f2", "o1"]);
+    // Pages: `limit` and `after`.
+    let token = format!("Bearer {}", server.approver_token("carol", ""));
+    let page = |query: &str| -> Vec<String> {
+        let url = format!("{}/v1/requests?state=pending{query}", server.url);
+        let mut response = ureq::get(&url)
+            .header("authorization", &token)
+            .call()
+            .unwrap();
+        let views: Vec<RequestView> = response.body_mut().read_json().unwrap();
+        views.into_iter().map(|v| v.id).collect()
+    };
+    assert_eq!(page("&limit=2"), ["f0", "f1"]);
+    assert_eq!(page("&limit=2&after=f1"), ["f2", "o1"]);
     server.assert_audit_ok();
 }
 

@@ -8,7 +8,7 @@
 //! | `GET /.well-known/jwks.json` | anyone | the verdict-signing key |
 //! | `GET /v1/whoami` | any token | the token's identity |
 //! | `POST /v1/requests` | requester | create (idempotent on id + nonce + digest) |
-//! | `GET /v1/requests?state=pending` | approver | what waits for approval |
+//! | `GET /v1/requests?state=pending[&limit=N][&after=ID]` | approver | what waits for their approval, a page at a time |
 //! | `GET /v1/requests/{id}` | its requester, approvers | one request |
 //! | `GET /v1/requests/{id}/wait?timeout=S` | its requester | long poll until final |
 //! | `POST /v1/requests/{id}/cancel` | its requester | cancel while pending |
@@ -176,6 +176,9 @@ pub struct Outcome {
 pub struct ErrorBody {
     pub error: String,
 }
+
+/// The most requests one page of `GET /v1/requests` holds (`?limit=N&after=ID` pages on).
+pub const PAGE_MAX: usize = 100;
 
 /// The longest a long poll is held open, so that proxies do not cut it.
 pub const MAX_WAIT_SECS: u64 = 25;

@@ -20,7 +20,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::protocol::{
-    CreateRequest, Decide, ErrorBody, Identity, MAX_WAIT_SECS, Outcome, RequestView, Role,
+    CreateRequest, Decide, ErrorBody, Identity, MAX_WAIT_SECS, Outcome, PAGE_MAX, RequestView, Role,
 };
 use crate::env_vars;
 use crate::verdict::{self, JwkSet};
@@ -301,8 +301,21 @@ impl Client {
             .map(|_| ())
     }
 
+    /// Every pending request this approver may decide, fetched a page at a time.
     pub fn pending(&self) -> Result<Vec<RequestView>, RemoteError> {
-        self.call("GET", "/v1/requests?state=pending", None::<&()>)
+        let mut all: Vec<RequestView> = Vec::new();
+        loop {
+            let path = match all.last() {
+                Some(last) => format!("/v1/requests?state=pending&after={}", last.id),
+                None => "/v1/requests?state=pending".to_owned(),
+            };
+            let page: Vec<RequestView> = self.call("GET", &path, None::<&()>)?;
+            let full = page.len() >= PAGE_MAX;
+            all.extend(page);
+            if !full {
+                return Ok(all);
+            }
+        }
     }
 
     pub fn decide(

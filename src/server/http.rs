@@ -14,9 +14,12 @@ use serde::Deserialize;
 use super::service::{Service, ServiceError};
 use super::store::Store;
 use crate::approval::protocol::{
-    CreateRequest, Decide, ErrorBody, Identity, MAX_WAIT_SECS, Outcome, RequestView,
+    CreateRequest, Decide, ErrorBody, Identity, MAX_WAIT_SECS, Outcome, PAGE_MAX, RequestView,
 };
 use crate::verdict::{Jwk, JwkSet};
+
+/// The largest request body read: a create at every field limit fits.
+const MAX_BODY_BYTES: usize = 256 * 1024;
 
 pub struct App<S> {
     pub service: Service<S>,
@@ -40,6 +43,9 @@ pub fn router<S: Store>(app: Arc<App<S>>) -> Router {
         .route("/v1/requests/{id}/outcome", post(outcome::<S>))
         .route("/v1/requests/{id}/approve", post(approve::<S>))
         .route("/v1/requests/{id}/deny", post(deny::<S>))
+        // Bodies are small (see the field limits in `service`); anything bigger is refused
+        // before it is read into memory.
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(app)
 }
 
@@ -59,6 +65,8 @@ impl From<ServiceError> for ApiError {
             ServiceError::NotFound(_) => StatusCode::NOT_FOUND,
             ServiceError::Conflict(_) => StatusCode::CONFLICT,
             ServiceError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ServiceError::TooMany(_) => StatusCode::TOO_MANY_REQUESTS,
+            ServiceError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ServiceError::Store(e) => {
                 tracing::error!(error = %e, "storage failed");
                 return ApiError(
@@ -152,6 +160,10 @@ async fn create<S: Store>(
 #[derive(Deserialize)]
 struct ListQuery {
     state: Option<String>,
+    /// Page size (default and most: [`PAGE_MAX`]).
+    limit: Option<usize>,
+    /// The last id of the previous page.
+    after: Option<String>,
 }
 
 async fn list<S: Store>(
@@ -167,7 +179,22 @@ async fn list<S: Store>(
         ));
     }
     let records = app.service.pending(&who).await?;
-    Ok(Json(records.iter().map(|r| r.view()).collect()))
+    let start = match &q.after {
+        Some(after) => records
+            .iter()
+            .position(|r| &r.create.id == after)
+            .map_or(records.len(), |i| i + 1),
+        None => 0,
+    };
+    let limit = q.limit.unwrap_or(PAGE_MAX).clamp(1, PAGE_MAX);
+    Ok(Json(
+        records
+            .iter()
+            .skip(start)
+            .take(limit)
+            .map(|r| r.view())
+            .collect(),
+    ))
 }
 
 async fn show<S: Store>(

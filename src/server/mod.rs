@@ -29,6 +29,7 @@ use serde_json::json;
 use crate::approval::protocol::{Identity, Role};
 use crate::audit::ledger::sha256_hex;
 use crate::verdict;
+pub use service::Limits;
 use service::Service;
 use sqlite::Sqlite;
 use store::{EventDraft, Store, TokenRow};
@@ -127,6 +128,7 @@ pub struct RunOptions {
     pub listen: SocketAddr,
     pub data: PathBuf,
     pub max_timeout_secs: u64,
+    pub limits: Limits,
 }
 
 /// Starts structured logs on stderr: `GATEKEEP_LOG` (default `info`) sets the filter.
@@ -166,7 +168,7 @@ pub fn run(opts: &RunOptions) -> Result<()> {
         let key = signing_key(&opts.data)?;
         let (stop, shutdown) = tokio::sync::watch::channel(false);
         let app = Arc::new(http::App {
-            service: Service::new(store, key, opts.max_timeout_secs),
+            service: Service::with_limits(store, key, opts.max_timeout_secs, opts.limits),
             shutdown,
         });
         let listener = tokio::net::TcpListener::bind(opts.listen)

@@ -35,6 +35,33 @@ struct RefusalBudget {
     suppressed: u64,
 }
 
+/// What one requester may hold and send, so that one flooding token cannot starve the
+/// approvers or the other requesters (the README lists the figures).
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Pending requests one requester may have at a time.
+    pub pending_per_requester: usize,
+    /// Creates per minute one requester may make (a burst of this many, refilled evenly).
+    pub creates_per_minute: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            pending_per_requester: 50,
+            creates_per_minute: 120,
+        }
+    }
+}
+
+/// The longest a request's fields may be, in bytes: the command and every argument together,
+/// the agent's reason, each rule id and origin field, and how many rules and groups.
+pub const MAX_ARGV_BYTES: usize = 64 * 1024;
+pub const MAX_ARGS: usize = 4096;
+pub const MAX_REASON_BYTES: usize = 2048;
+pub const MAX_FIELD_BYTES: usize = 4096;
+pub const MAX_LIST_ITEMS: usize = 32;
+
 /// Why a call was refused; each maps to an HTTP status.
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
@@ -46,6 +73,11 @@ pub enum ServiceError {
     Conflict(String),
     #[error("{0}")]
     Invalid(String),
+    /// Over a limit of [`Limits`] or the field sizes: 429, or 413 for sizes.
+    #[error("{0}")]
+    TooMany(String),
+    #[error("{0}")]
+    TooLarge(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -59,10 +91,22 @@ pub struct Service<S> {
     write: tokio::sync::Mutex<()>,
     waiters: Mutex<HashMap<String, Arc<Notify>>>,
     refusals: Mutex<RefusalBudget>,
+    limits: Limits,
+    /// Per requester: creates still allowed, and when the count was last refilled.
+    create_budget: Mutex<HashMap<String, (f64, std::time::Instant)>>,
 }
 
 impl<S: Store> Service<S> {
     pub fn new(store: S, key: SigningKey, max_timeout_secs: u64) -> Service<S> {
+        Service::with_limits(store, key, max_timeout_secs, Limits::default())
+    }
+
+    pub fn with_limits(
+        store: S,
+        key: SigningKey,
+        max_timeout_secs: u64,
+        limits: Limits,
+    ) -> Service<S> {
         Service {
             store,
             key,
@@ -70,6 +114,8 @@ impl<S: Store> Service<S> {
             write: tokio::sync::Mutex::new(()),
             waiters: Mutex::new(HashMap::new()),
             refusals: Mutex::new(RefusalBudget::default()),
+            limits,
+            create_budget: Mutex::new(HashMap::new()),
         }
     }
 
@@ -180,6 +226,20 @@ impl<S: Store> Service<S> {
                 req.id
             )));
         }
+        self.take_create(&who.name)?;
+        let pending = self
+            .store
+            .requests(Some(State::Pending))
+            .await?
+            .iter()
+            .filter(|r| r.requester == who.name)
+            .count();
+        if pending >= self.limits.pending_per_requester {
+            return Err(ServiceError::TooMany(format!(
+                "{} already has {pending} requests waiting for approval, the most one requester may have; wait for them to be decided or cancel some",
+                who.name
+            )));
+        }
         // The server masks again: it stores and shows what the client sent, and a client
         // that forgot to mask must not put a secret into the audit trail.
         let mut req = req;
@@ -238,6 +298,28 @@ impl<S: Store> Service<S> {
         };
         self.store.save(&record, vec![created, notified]).await?;
         Ok((record, true))
+    }
+
+    /// Takes one create from `requester`'s budget (a token bucket refilled evenly over the
+    /// minute), or refuses with when to try again.
+    fn take_create(&self, requester: &str) -> Result<(), ServiceError> {
+        let per_minute = f64::from(self.limits.creates_per_minute.max(1));
+        let now = std::time::Instant::now();
+        let mut budgets = self.create_budget.lock().unwrap_or_else(|e| e.into_inner());
+        let (left, since) = budgets
+            .entry(requester.to_owned())
+            .or_insert((per_minute, now));
+        *left =
+            (*left + now.duration_since(*since).as_secs_f64() * per_minute / 60.0).min(per_minute);
+        *since = now;
+        if *left < 1.0 {
+            let wait = ((1.0 - *left) * 60.0 / per_minute).ceil();
+            return Err(ServiceError::TooMany(format!(
+                "{requester} has created more than {per_minute} requests in a minute; try again in {wait} s"
+            )));
+        }
+        *left -= 1.0;
+        Ok(())
     }
 
     /// A request, if `who` may see it: its own requester, or any approver. Another
@@ -730,6 +812,52 @@ fn validate(req: &CreateRequest) -> Result<(), ServiceError> {
         return Err(ServiceError::Invalid(
             "a quorum above 10 is not supported".into(),
         ));
+    }
+    let too_large = |what: &str, size: usize, max: usize| {
+        Err(ServiceError::TooLarge(format!(
+            "the request's {what} is {size} bytes, over the service's limit of {max}"
+        )))
+    };
+    let argv_bytes: usize = req.argv.iter().map(String::len).sum();
+    if argv_bytes > MAX_ARGV_BYTES || req.command.len() > MAX_ARGV_BYTES {
+        return too_large("command", argv_bytes.max(req.command.len()), MAX_ARGV_BYTES);
+    }
+    if req.argv.len() > MAX_ARGS {
+        return Err(ServiceError::TooLarge(format!(
+            "the command has {} arguments, over the service's limit of {MAX_ARGS}",
+            req.argv.len()
+        )));
+    }
+    if let Some(reason) = &req.reason
+        && reason.len() > MAX_REASON_BYTES
+    {
+        return too_large("reason", reason.len(), MAX_REASON_BYTES);
+    }
+    let o = &req.origin;
+    for (what, field) in [
+        ("user", o.user.as_str()),
+        ("host", o.host.as_str()),
+        ("agent", o.agent.as_deref().unwrap_or("")),
+        ("directory", o.cwd.as_str()),
+        ("risk", req.risk.as_str()),
+    ] {
+        if field.len() > MAX_FIELD_BYTES {
+            return too_large(what, field.len(), MAX_FIELD_BYTES);
+        }
+    }
+    let lists = [req.rules.len(), req.groups.len(), req.group_sets.len()]
+        .into_iter()
+        .chain(req.group_sets.iter().map(Vec::len));
+    let long_item = req
+        .rules
+        .iter()
+        .chain(&req.groups)
+        .chain(req.group_sets.iter().flatten())
+        .any(|item| item.len() > 256);
+    if lists.max().unwrap_or(0) > MAX_LIST_ITEMS || long_item {
+        return Err(ServiceError::TooLarge(format!(
+            "the request names more than {MAX_LIST_ITEMS} rules or groups, or one longer than 256 bytes"
+        )));
     }
     Ok(())
 }

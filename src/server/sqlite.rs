@@ -58,6 +58,24 @@ fn db(e: sqlx::Error) -> StoreError {
 impl Sqlite {
     /// Opens (creating if needed) the database at `path`.
     pub async fn open(path: &Path) -> Result<Sqlite, StoreError> {
+        // The database holds token hashes and the whole trail: its owner's only, and so are
+        // the -wal and -shm files SQLite creates beside it later (hence the umask, which this
+        // process, a server or an admin command, keeps). Files made by older versions with
+        // 0644 are closed too.
+        nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
+        for suffix in ["", "-wal", "-shm"] {
+            let mut file = path.as_os_str().to_owned();
+            file.push(suffix);
+            if let Ok(meta) = std::fs::symlink_metadata(&file)
+                && meta.is_file()
+                && std::os::unix::fs::MetadataExt::mode(&meta) & 0o077 != 0
+            {
+                let private = std::os::unix::fs::PermissionsExt::from_mode(0o600);
+                std::fs::set_permissions(&file, private).map_err(|e| {
+                    StoreError::Db(format!("cannot make {} private: {e}", path.display()))
+                })?;
+            }
+        }
         let options = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)
