@@ -100,6 +100,9 @@ pub struct Forms {
     pub lexical: Vec<String>,
     /// The same after symlinks are resolved; empty when no symlink changes the path.
     pub physical: Vec<String>,
+    /// A relative path after a `cd` to a directory only known at run time: the path as
+    /// written there (`"$D"/config.toml`), to be matched like any dynamic word.
+    pub unknown_dir: Option<String>,
 }
 
 impl Forms {
@@ -188,20 +191,43 @@ impl Resolver<'_> {
 
     /// The directory the command runs in: the process's, moved by the line's `cd`s.
     pub fn cwd(&self) -> Option<String> {
-        let mut dir = normalize_path(&self.host.cwd()?);
+        self.cwd_or_unknown().ok().flatten()
+    }
+
+    /// The directory the command runs in; `Err` with the `cd` argument as written when a
+    /// `cd` leads somewhere only known at run time.
+    fn cwd_or_unknown(&self) -> Result<Option<String>, String> {
+        let Some(start) = self.host.cwd() else {
+            return Ok(None);
+        };
+        let mut dir = normalize_path(&start);
         for step in &self.scope.dirs {
-            let value = self.value(step)?;
-            // bash's `cd` is logical: `..` undoes the last part as written.
-            dir = normalize_path(&self.absolute(&value, Some(&dir))?);
+            let absolute = self
+                .value(step)
+                .and_then(|value| self.absolute(&value, Some(&dir)));
+            match absolute {
+                // bash's `cd` is logical: `..` undoes the last part as written.
+                Some(absolute) => dir = normalize_path(&absolute),
+                None => return Err(step.display().to_owned()),
+            }
         }
-        Some(dir)
+        Ok(Some(dir))
     }
 
     /// Every form of a path word; `None` when its value is only known at run time.
     pub fn forms(&self, word: &Word, assignments: bool) -> Option<Forms> {
         let value = self.value(word)?;
         let mut forms = Forms::default();
-        let cwd = self.cwd();
+        let cwd = match self.cwd_or_unknown() {
+            Ok(cwd) => cwd,
+            Err(dir) => {
+                if !value.starts_with(['/', '~']) {
+                    let dir = if dir.is_empty() { "$OLDPWD" } else { dir.as_str() };
+                    forms.unknown_dir = Some(format!("{dir}/{value}"));
+                }
+                None
+            }
+        };
         self.add(&mut forms, "", &value, cwd.as_deref());
         // `of=PATH`, `--file=PATH`: the path after the name, with the name kept.
         if assignments

@@ -507,6 +507,18 @@ impl<'a> Subject<'a> {
             return word_in_list(word, list, self.exemptions);
         };
         if !forms.all().any(|f| list.matches_positive(f)) {
+            if let Some(path) = &forms.unknown_dir {
+                let bare: String = path.chars().filter(|c| !matches!(c, '"' | '\'')).collect();
+                if list.positive.iter().any(|g| g.is_match(&bare)) {
+                    return (
+                        Certainty::Possible,
+                        Some(format!(
+                            "`{}` is in a directory only known at run time",
+                            word.display()
+                        )),
+                    );
+                }
+            }
             return (Certainty::No, None);
         }
         if !self.exemptions || list.exempt.is_empty() {
