@@ -105,8 +105,7 @@ mod tests {
         let real = root.join("real");
         std::fs::create_dir(&real).expect("mkdir");
         std::os::unix::fs::symlink(&real, root.join("link")).expect("link");
-        std::os::unix::fs::symlink(real.join("missing.toml"), root.join("dangling"))
-            .expect("link");
+        std::os::unix::fs::symlink(real.join("missing.toml"), root.join("dangling")).expect("link");
         let host = LiveHost::new(&root);
         let r = |p: &Path| host.resolve(p.to_str().expect("utf-8"));
         assert_eq!(

@@ -234,10 +234,17 @@ fn spellings(env: &Env, p: &Protected) -> Vec<Spelling> {
             format!("pushd ~/{dir} >/dev/null && "),
             rel.to_owned(),
         ),
-        at("relative after a bare cd", "cd && ".into(), format!("{dir}/{rel}")),
+        at(
+            "relative after a bare cd",
+            "cd && ".into(),
+            format!("{dir}/{rel}"),
+        ),
         Spelling {
             cwd: file.parent().unwrap().to_path_buf(),
-            ..plain("relative with the cwd inside the directory", name.to_owned())
+            ..plain(
+                "relative with the cwd inside the directory",
+                name.to_owned(),
+            )
         },
         plain(
             "through a symlinked parent",
@@ -314,7 +321,10 @@ fn the_denial_says_what_a_person_runs_instead() {
     );
     assert_eq!(code, DENY, "{out}");
     assert!(out.contains("gatekeep-self-write"), "{out}");
-    assert!(out.contains("gatekeep login") && out.contains("/etc/gatekeep"), "{out}");
+    assert!(
+        out.contains("gatekeep login") && out.contains("/etc/gatekeep"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -362,7 +372,12 @@ fn a_write_target_only_known_at_run_time_is_escalated() {
         assert!(out.contains("possible match"), "{out}");
     }
     // Known, from the environment gatekeep sees or from the line: decided for what it is.
-    let (code, out) = env.check("echo x > \"$F\"", &env.work, false, &[("F", "/tmp/out.txt")]);
+    let (code, out) = env.check(
+        "echo x > \"$F\"",
+        &env.work,
+        false,
+        &[("F", "/tmp/out.txt")],
+    );
     assert_eq!(code, ALLOW, "{out}");
     let (code, out) = env.check("echo x > \"$F\"", &env.work, false, &[("F", config)]);
     assert_eq!(code, DENY, "{out}");

@@ -458,7 +458,12 @@ impl Policy {
                     .copied()
                     .filter(|&r| self.builtin_in_force(r))
                     .collect();
-                rules.extend(self.index.on_env.iter().filter(|&&i| !self.slots[i].disabled));
+                rules.extend(
+                    self.index
+                        .on_env
+                        .iter()
+                        .filter(|&&i| !self.slots[i].disabled),
+                );
                 ("", rules)
             }
             None => return Vec::new(),

@@ -78,9 +78,10 @@ impl Host for FakeHost {
         // Follows links part by part, as the kernel does, up to a bound.
         let mut path = normalize_path(absolute);
         for _ in 0..16 {
-            let hit = self.links.iter().find(|(link, _)| {
-                path == *link || path.starts_with(&format!("{link}/"))
-            });
+            let hit = self
+                .links
+                .iter()
+                .find(|(link, _)| path == *link || path.starts_with(&format!("{link}/")));
             let Some((link, target)) = hit else {
                 return Some(path);
             };
@@ -222,7 +223,11 @@ impl Resolver<'_> {
             Ok(cwd) => cwd,
             Err(dir) => {
                 if !value.starts_with(['/', '~']) {
-                    let dir = if dir.is_empty() { "$OLDPWD" } else { dir.as_str() };
+                    let dir = if dir.is_empty() {
+                        "$OLDPWD"
+                    } else {
+                        dir.as_str()
+                    };
                     forms.unknown_dir = Some(format!("{dir}/{value}"));
                 }
                 None
@@ -335,7 +340,8 @@ mod tests {
     #[test]
     fn every_spelling_reaches_the_same_file() {
         let mut host = FakeHost::example();
-        host.vars.push(("XDG_CONFIG_HOME".into(), "/srv/cfg".into()));
+        host.vars
+            .push(("XDG_CONFIG_HOME".into(), "/srv/cfg".into()));
         host.links
             .push(("/home/user/project/cfg".into(), "/home/user/.config".into()));
         let want = "~/.config/gatekeep/config.toml";
@@ -378,7 +384,9 @@ mod tests {
         ] {
             let forms = forms_of(line, &host);
             assert!(
-                forms.iter().all(|f| !f.starts_with('/') && !f.starts_with('~')),
+                forms
+                    .iter()
+                    .all(|f| !f.starts_with('/') && !f.starts_with('~')),
                 "{line}: {forms:?}"
             );
         }

@@ -120,7 +120,11 @@ pub struct Scope {
 impl Scope {
     /// The last value assigned to `name` earlier in the line.
     pub fn var(&self, name: &str) -> Option<&Word> {
-        self.vars.iter().rev().find(|(n, _)| n == name).map(|(_, w)| w)
+        self.vars
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, w)| w)
     }
 
     pub fn is_empty(&self) -> bool {

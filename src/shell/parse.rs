@@ -11,9 +11,7 @@ use brush_parser::ast;
 
 use super::unwrap::{self, Step};
 use super::word::{self, Expanded};
-use super::{
-    Construct, Invocation, PipeSource, Scope, Script, Stdin, Unreadable, Word, basename,
-};
+use super::{Construct, Invocation, PipeSource, Scope, Script, Stdin, Unreadable, Word, basename};
 
 /// How deep shell strings, substitutions and wrappers may nest before the rest is unreadable.
 pub const MAX_DEPTH: usize = 16;
@@ -803,13 +801,17 @@ fn scope_change(argv: &[Word]) -> ScopeChange {
                 Some(w) if w.literal() == Some("-") => {
                     unknown("`cd -` returns to a directory only known at run time")
                 }
-                Some(w) if program == "pushd" && w.literal().is_some_and(|t| t.starts_with('+')) => {
+                Some(w)
+                    if program == "pushd" && w.literal().is_some_and(|t| t.starts_with('+')) =>
+                {
                     unknown("pushd +N rotates to a directory only known at run time")
                 }
                 Some(w) => w.clone(),
             })
         }
-        "popd" => ScopeChange::Dir(unknown("popd returns to a directory only known at run time")),
+        "popd" => ScopeChange::Dir(unknown(
+            "popd returns to a directory only known at run time",
+        )),
         "export" | "declare" | "typeset" | "local" | "readonly" => ScopeChange::Vars(
             args.iter()
                 .filter_map(|w| match w {

@@ -158,7 +158,10 @@ fn substitute_pieces(
                     .strip_prefix('{')
                     .and_then(|n| n.strip_suffix('}'))
                     .unwrap_or(name);
-                let plain = name.chars().next().is_some_and(|c| c == '_' || c.is_ascii_alphabetic())
+                let plain = name
+                    .chars()
+                    .next()
+                    .is_some_and(|c| c == '_' || c.is_ascii_alphabetic())
                     && name.chars().all(|c| c == '_' || c.is_ascii_alphanumeric());
                 if !plain {
                     return None;
