@@ -330,7 +330,8 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
         Some(text) => Command::Shell(text),
         None => Command::Argv(args.argv),
     };
-    let assessment = gate::assess(&command, &policy);
+    let host = crate::host::LiveHost::new(&cwd);
+    let assessment = gate::assess_in(&command, &policy, &host);
     let mut out = std::io::stdout().lock();
     if args.json {
         serde_json::to_writer(&mut out, &assessment)?;

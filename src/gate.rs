@@ -74,13 +74,26 @@ pub fn load_policy(cwd: &Path) -> Result<Policy, PolicyError> {
     PolicyPaths::discover(cwd).load()
 }
 
-/// Reads `command` the way bash would and decides it. Everything shown is masked.
+/// Reads `command` the way bash would and decides it, its path words read as spelled (no
+/// environment or directory known: for tables of cases that must mean the same anywhere).
+/// Everything shown is masked.
 pub fn assess(command: &Command, policy: &Policy) -> Assessment {
+    assess_in(command, policy, &crate::policy::paths::Unknown)
+}
+
+/// Reads `command` the way bash would and decides it where `host` says it runs: its path
+/// words are matched as the files they reach (`$HOME`, `cd DIR &&`, `..`, symlinks).
+/// Everything shown is masked.
+pub fn assess_in(
+    command: &Command,
+    policy: &Policy,
+    host: &dyn crate::policy::paths::Host,
+) -> Assessment {
     let script = match command {
         Command::Argv(argv) => shell::from_argv(argv),
         Command::Shell(text) => shell::parse_shell(text),
     };
-    let mut assessment = policy.evaluate(&script);
+    let mut assessment = policy.evaluate_in(&script, host);
     for c in &mut assessment.commands {
         c.argv = redact::mask_argv(&c.argv);
         c.reason = redact::mask_text(&c.reason);
@@ -182,7 +195,7 @@ fn exec_journey(
             return i32::from(exit::POLICY);
         }
     };
-    let assessment = assess(command, &policy);
+    let assessment = assess_in(command, &policy, &crate::host::LiveHost::new(&cwd));
     let journey = journey.with(&assessment);
 
     match assessment.decision {

@@ -11,6 +11,7 @@ pub mod env_vars;
 pub mod exec;
 pub mod exit;
 pub mod gate;
+pub mod host;
 pub mod integrations;
 pub mod policy;
 pub mod server;

@@ -155,7 +155,9 @@ pub fn decide(agent: Agent, input: &[u8], prompt: bool) -> Verdict {
         }
     };
     let command = Command::Shell(command.to_owned());
-    let assessment = gate::assess(&command, &policy);
+    // The command runs in the harness's directory with (as far as gatekeep can know) the
+    // environment the hook was started with.
+    let assessment = gate::assess_in(&command, &policy, &crate::host::LiveHost::new(&cwd));
     let session = value
         .get("session_id")
         .and_then(Value::as_str)

@@ -190,6 +190,9 @@ fn matches(tokens: &[Token], text: &[char]) -> bool {
 pub struct GlobList {
     pub positive: Vec<Glob>,
     pub exempt: Vec<Glob>,
+    /// Some positive pattern can match an absolute or `~/` path (or `name=` one): only then
+    /// is a word worth resolving to the path it names on disk.
+    pub paths: bool,
 }
 
 impl GlobList {
@@ -201,6 +204,10 @@ impl GlobList {
                 None => list.positive.push(Glob::new(p)?),
             }
         }
+        list.paths = list.positive.iter().any(|g| {
+            let p = g.as_str();
+            p.starts_with(['/', '~']) || p.starts_with("**") || p.contains("=/") || p.contains("=~")
+        });
         if list.positive.is_empty() && !list.exempt.is_empty() {
             return Err("a pattern list with only `!` exemptions matches nothing; add a positive pattern such as `*`".into());
         }

@@ -1,5 +1,7 @@
 //! The policy stage: turns a [`Script`] into a decision. It does no I/O besides reading
-//! policy files in [`layers`]; evaluation itself is pure.
+//! policy files in [`layers`]; evaluation itself is pure: what it needs to know about the
+//! place a command runs in (environment, directory, symlinks) it asks a [`paths::Host`]
+//! the caller passes in.
 //!
 //! Decisions are ordered `allow < approve < deny`, so "the strictest wins" is `max()`.
 //! Anything the shell stage could not read escalates to at least `approve` whatever the
@@ -7,6 +9,7 @@
 
 pub mod glob;
 pub mod layers;
+pub mod paths;
 pub mod rule;
 pub mod sql;
 
@@ -442,14 +445,37 @@ impl Policy {
         out
     }
 
-    /// The rules that fire for one invocation, with their certainty.
+    /// The rules that fire for one invocation, with their certainty, its path words read as
+    /// spelled.
     pub fn hits(&self, inv: &crate::shell::Invocation) -> Vec<RuleHit> {
-        let Some(program) = inv.program() else {
-            return Vec::new();
+        self.hits_in(inv, &paths::Unknown)
+    }
+
+    /// The rules that fire for one invocation, its path words read as they will be on disk
+    /// where `host` says it runs.
+    pub fn hits_in(&self, inv: &crate::shell::Invocation, host: &dyn paths::Host) -> Vec<RuleHit> {
+        let (program, candidates) = match inv.program() {
+            Some(program) => (program, self.candidates(inv, program)),
+            // A statement that only assigns variables: only rules about variables apply.
+            None if inv.argv.is_empty() && !inv.assignments.is_empty() => {
+                let mut rules: Vec<usize> = builtin::ON_ENV
+                    .iter()
+                    .copied()
+                    .filter(|&r| self.builtin_in_force(r))
+                    .collect();
+                rules.extend(
+                    self.index
+                        .on_env
+                        .iter()
+                        .filter(|&&i| !self.slots[i].disabled),
+                );
+                ("", rules)
+            }
+            None => return Vec::new(),
         };
-        let subject = Subject::new(inv, program, self.tool(program));
+        let subject = Subject::new(inv, program, self.tool(program)).with_host(host);
         let mut hits = Vec::new();
-        for i in self.candidates(inv, program) {
+        for i in candidates {
             if self.cannot_match(i, &subject) {
                 continue;
             }
@@ -498,12 +524,30 @@ impl Policy {
         }
     }
 
-    /// Decides a whole command line.
+    /// Decides a whole command line, its path words read as spelled (no host known).
     pub fn evaluate(&self, script: &Script) -> Assessment {
+        self.evaluate_in(script, &paths::Unknown)
+    }
+
+    /// Decides a whole command line, its path words read as they will be on disk where
+    /// `host` says it runs.
+    pub fn evaluate_in(&self, script: &Script, host: &dyn paths::Host) -> Assessment {
         let mut commands = Vec::new();
         for inv in &script.invocations {
-            let hits = self.hits(inv);
+            let hits = self.hits_in(inv, host);
             commands.push(verdict(inv.display_argv(), inv.via.clone(), hits));
+        }
+        for inv in &script.assignments {
+            let hits = self.hits_in(inv, host);
+            if hits.is_empty() {
+                continue;
+            }
+            let shown = inv
+                .assignments
+                .iter()
+                .map(|(name, value)| format!("{name}={}", value.display()))
+                .collect();
+            commands.push(verdict(shown, inv.via.clone(), hits));
         }
         for construct in &script.constructs {
             let hits: Vec<RuleHit> = self
@@ -618,19 +662,29 @@ impl Policy {
         self.active().map(|i| (&self.rule(i).spec, self.layer(i)))
     }
 
-    /// Whether `rule` fires on the command line `example` (for rule examples).
+    /// Whether `rule` fires on the command line `example` (for rule examples). Examples run
+    /// on [`paths::FakeHost::example`]: home `/home/user`, working in `/home/user/project`,
+    /// so that one means the same on every machine.
     pub fn rule_fires(&self, index: usize, example: &str) -> bool {
         let script = crate::shell::parse_shell(example);
         let rule = self.rule(index);
         if let Some(construct) = &rule.spec.construct {
             return script.constructs.iter().any(|c| c.name() == construct);
         }
-        script.invocations.iter().any(|inv| {
-            inv.program().is_some_and(|p| {
-                let subject = Subject::new(inv, p, self.tool(p));
+        let host = paths::FakeHost::example();
+        script
+            .invocations
+            .iter()
+            .chain(&script.assignments)
+            .any(|inv| {
+                let program = match inv.program() {
+                    Some(p) => p,
+                    None if inv.argv.is_empty() => "",
+                    None => return false,
+                };
+                let subject = Subject::new(inv, program, self.tool(program)).with_host(&host);
                 rule.matches(&subject).0 != Certainty::No
             })
-        })
     }
 }
 

@@ -6,9 +6,13 @@
 //! known at run time can make a condition *possible* rather than certain, and a possible
 //! match still escalates (but never reaches `deny`, which needs certainty).
 
+use std::cell::RefCell;
+use std::rc::Rc;
+
 use serde::{Deserialize, Serialize};
 
 use super::glob::{Glob, GlobList};
+use super::paths::{Forms, Host, Resolver, Unknown};
 use super::sql;
 use super::{Decision, Risk};
 use crate::shell::{Invocation, Stdin, Word};
@@ -361,6 +365,11 @@ pub struct Subject<'a> {
     dynamic_named: Vec<(&'a str, &'a str)>,
     /// Exemptions do not apply to commands hidden in substitutions.
     exemptions: bool,
+    /// What the place the command runs in tells about its path words.
+    host: &'a dyn Host,
+    /// The forms of path words resolved so far, by the word's address: each word is resolved
+    /// at most once, however many rules look at it.
+    forms: RefCell<Vec<(usize, Option<Rc<Forms>>)>>,
 }
 
 impl<'a> Subject<'a> {
@@ -377,6 +386,8 @@ impl<'a> Subject<'a> {
             dynamic_named: Vec::new(),
             read_from: None,
             exemptions: !inv.hidden,
+            host: &Unknown,
+            forms: RefCell::new(Vec::new()),
         };
         // A file redirected in is read like a file named as an argument (`cat < key` is
         // `cat key`): rules about what is read see it among the arguments.
@@ -453,6 +464,87 @@ impl<'a> Subject<'a> {
         s
     }
 
+    /// Reads path words as they will be on disk where `host` says the command runs.
+    pub fn with_host(mut self, host: &'a dyn Host) -> Subject<'a> {
+        self.host = host;
+        self
+    }
+
+    /// Every form of a path word, resolved once.
+    fn forms(&self, word: &Word, assignments: bool) -> Option<Rc<Forms>> {
+        let key = std::ptr::from_ref(word) as usize;
+        if let Some((_, forms)) = self.forms.borrow().iter().find(|(k, _)| *k == key) {
+            return forms.clone();
+        }
+        let resolver = Resolver {
+            host: self.host,
+            scope: &self.inv.scope,
+        };
+        let forms = resolver.forms(word, assignments).map(Rc::new);
+        self.forms.borrow_mut().push((key, forms.clone()));
+        forms
+    }
+
+    /// Whether a word is in a pattern list, read as the path it names on disk when the list
+    /// holds path patterns (see [`super::paths`]), else as written (see [`word_in_list`]).
+    fn path_in_list(
+        &self,
+        word: &Word,
+        list: &GlobList,
+        assignments: bool,
+    ) -> (Certainty, Option<String>) {
+        if let Word::Literal(text) = word
+            && (!self.exemptions || list.exempt.is_empty())
+            && (list.matches_positive(text) || list.matches_positive(&normalize(text)))
+        {
+            // Matched as written, and nothing could exempt it: no need to look further.
+            return (Certainty::Certain, None);
+        }
+        if !list.paths {
+            return word_in_list(word, list, self.exemptions);
+        }
+        let Some(forms) = self.forms(word, assignments) else {
+            return word_in_list(word, list, self.exemptions);
+        };
+        if !forms.all().any(|f| list.matches_positive(f)) {
+            if let Some(path) = &forms.unknown_dir {
+                let bare: String = path.chars().filter(|c| !matches!(c, '"' | '\'')).collect();
+                if list.positive.iter().any(|g| g.is_match(&bare)) {
+                    return (
+                        Certainty::Possible,
+                        Some(format!(
+                            "`{}` is in a directory only known at run time",
+                            word.display()
+                        )),
+                    );
+                }
+            }
+            return (Certainty::No, None);
+        }
+        if !self.exemptions || list.exempt.is_empty() {
+            return (Certainty::Certain, None);
+        }
+        // An exemption holds for the file the path reaches: when a symlink leads elsewhere,
+        // only the resolved forms count (`~/.ssh/known_hosts` linked to `authorized_keys`
+        // is not exempt); otherwise the spelling counts too, unless it climbs out with `..`.
+        let exempt = if forms.physical.is_empty() {
+            let spelled = forms
+                .spelled
+                .first()
+                .map(|v| normalize(v))
+                .unwrap_or_default();
+            (list.is_exempt(&spelled) && !escapes(&spelled))
+                || forms.lexical.iter().any(|f| list.is_exempt(f))
+        } else {
+            forms.physical.iter().any(|f| list.is_exempt(f))
+        };
+        if exempt {
+            (Certainty::No, None)
+        } else {
+            (Certainty::Certain, None)
+        }
+    }
+
     /// The first word that is not a flag (where subcommands start).
     pub fn first_positional(&self) -> Option<&Word> {
         self.positional.first().copied()
@@ -521,13 +613,13 @@ impl<'a> Subject<'a> {
             args.iter()
                 .copied()
                 .chain(self.read_from)
-                .map(|w| word_in_list(w, list, self.exemptions)),
+                .map(|w| self.path_in_list(w, list, true)),
         )
     }
 
     fn target(&self, list: &GlobList, skip: usize) -> (Certainty, Option<String>) {
         match self.positional.get(skip..).unwrap_or_default().last() {
-            Some(w) => word_in_list(w, list, self.exemptions),
+            Some(w) => self.path_in_list(w, list, false),
             None => (Certainty::No, None),
         }
     }
@@ -537,7 +629,7 @@ impl<'a> Subject<'a> {
             self.inv
                 .writes
                 .iter()
-                .map(|w| word_in_list(w, list, self.exemptions)),
+                .map(|w| self.path_in_list(w, list, false)),
         )
     }
 

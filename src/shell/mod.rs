@@ -94,6 +94,42 @@ pub struct Invocation {
     /// True inside a command or process substitution, where its output is consumed as text
     /// and a person reading the line would not expect it to run.
     pub hidden: bool,
+    /// What earlier commands of the same line changed that this one sees: variables and the
+    /// directory it runs in. The policy stage needs it to read a path as it will be on disk.
+    pub scope: Scope,
+}
+
+/// Changes earlier commands of a line make that later commands see (`H=$HOME; cd ~/x &&
+/// echo > $H/y`). Recorded as written; the policy stage resolves them, since only it is
+/// given the environment and the directory the line runs in.
+///
+/// A subshell, a pipeline element, a substitution or a nested shell gets a copy: what it
+/// changes does not leak out, as in bash. A `cd` is taken to succeed: the commands after it
+/// are read as running where it leads, which is where they run whenever they run at all.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Scope {
+    /// Shell variables assigned earlier in the line (`X=1;`, `export X=1`, `declare X=1`),
+    /// oldest first: the last entry for a name wins. A value only known at run time (`read
+    /// X`, `printf -v X`) is a [`Word::Dynamic`].
+    pub vars: Vec<(String, Word)>,
+    /// Directories changed into earlier in the line (`cd DIR &&`, `pushd DIR`), oldest first,
+    /// each relative to the one before; `cd` alone is `~`. `cd -` and `popd` are dynamic.
+    pub dirs: Vec<Word>,
+}
+
+impl Scope {
+    /// The last value assigned to `name` earlier in the line.
+    pub fn var(&self, name: &str) -> Option<&Word> {
+        self.vars
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, w)| w)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.vars.is_empty() && self.dirs.is_empty()
+    }
 }
 
 impl Invocation {
@@ -146,6 +182,10 @@ impl Construct {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Script {
     pub invocations: Vec<Invocation>,
+    /// Statements that only assign variables (`X=1`, with no program). They run nothing, but
+    /// a variable the shell inherited is exported, so `HOME=/x` alone changes the environment
+    /// of every later program. `argv` is empty; `assignments` holds what is assigned.
+    pub assignments: Vec<Invocation>,
     pub unreadable: Vec<Unreadable>,
     pub constructs: Vec<Construct>,
 }

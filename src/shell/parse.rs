@@ -11,7 +11,7 @@ use brush_parser::ast;
 
 use super::unwrap::{self, Step};
 use super::word::{self, Expanded};
-use super::{Construct, Invocation, PipeSource, Script, Stdin, Unreadable, Word, basename};
+use super::{Construct, Invocation, PipeSource, Scope, Script, Stdin, Unreadable, Word, basename};
 
 /// How deep shell strings, substitutions and wrappers may nest before the rest is unreadable.
 pub const MAX_DEPTH: usize = 16;
@@ -46,6 +46,7 @@ pub fn from_argv(argv: &[String]) -> Script {
         stdin: Stdin::Inherited,
         via: Vec::new(),
         hidden: false,
+        scope: Scope::default(),
     };
     walker.invocation(inv, &Ctx::default());
     walker.script
@@ -82,6 +83,8 @@ pub(crate) struct Walker {
     /// Files that earlier commands of the line download or write: running one of them runs
     /// code gatekeep never saw (`curl -o x.sh URL && bash x.sh`).
     written: Vec<String>,
+    /// Variables and directories changed so far by the commands read (see [`Scope`]).
+    scope: Scope,
 }
 
 impl Walker {
@@ -198,7 +201,13 @@ impl Walker {
                     None => Stdin::Pipe { from, source },
                 });
             }
+            // Every element of a pipeline runs in a subshell of its own: a `cd` there
+            // moves nothing after it.
+            let saved = many.then(|| self.scope.clone());
             upstream = Some(self.command(command, &ctx));
+            if let Some(saved) = saved {
+                self.scope = saved;
+            }
         }
     }
 
@@ -221,7 +230,11 @@ impl Walker {
                 ctx.function = Some(def.fname.value.clone());
                 ctx.concurrent = false;
                 let ctx = self.redirect_list(def.body.1.as_ref(), &ctx);
+                // The body runs when it is called, not here: what it changes is not in force
+                // for the commands after the definition.
+                let saved = self.scope.clone();
                 self.compound(&def.body.0, &ctx);
+                self.scope = saved;
                 ("a function definition".into(), PipeSource::Other, None)
             }
             ast::Command::ExtendedTest(test, redirects) => {
@@ -270,7 +283,11 @@ impl Walker {
     fn compound(&mut self, compound: &ast::CompoundCommand, ctx: &Ctx) {
         match compound {
             ast::CompoundCommand::BraceGroup(g) => self.compound_list(&g.list, ctx),
-            ast::CompoundCommand::Subshell(s) => self.compound_list(&s.list, ctx),
+            ast::CompoundCommand::Subshell(s) => {
+                let saved = self.scope.clone();
+                self.compound_list(&s.list, ctx);
+                self.scope = saved;
+            }
             ast::CompoundCommand::ForClause(f) => {
                 for w in f.values.iter().flatten() {
                     self.word(&w.value, ctx);
@@ -340,6 +357,7 @@ impl Walker {
     /// Takes over what another walker found.
     fn absorb(&mut self, other: Walker) {
         self.script.invocations.extend(other.script.invocations);
+        self.script.assignments.extend(other.script.assignments);
         self.script.unreadable.extend(other.script.unreadable);
         for c in other.script.constructs {
             if !self.script.constructs.contains(&c) {
@@ -367,7 +385,9 @@ impl Walker {
             inner.hidden = true;
             inner.stdin = None;
             inner.writes = Vec::new();
+            let saved = self.scope.clone();
             self.script_text(text, &inner);
+            self.scope = saved;
         }
         for why in &expanded.unreadable {
             self.unreadable("", why.clone(), ctx);
@@ -379,7 +399,9 @@ impl Walker {
         inner.hidden = true;
         inner.stdin = None;
         inner.writes = Vec::new();
+        let saved = self.scope.clone();
         self.compound_list(&sub.list, &inner);
+        self.scope = saved;
     }
 
     fn redirect(
@@ -488,14 +510,28 @@ impl Walker {
         }
 
         if argv.is_empty() {
-            // Assignments alone run no program, but may name code to run.
+            // Assignments alone run no program, but may name code to run, and change the
+            // environment of later programs when the variable is exported.
             unwrap::assignments_only(self, &assignments, ctx);
+            if !assignments.is_empty() {
+                self.script.assignments.push(Invocation {
+                    argv: Vec::new(),
+                    assignments: assignments.clone(),
+                    writes: Vec::new(),
+                    stdin: Stdin::Inherited,
+                    via: ctx.via.clone(),
+                    hidden: ctx.hidden,
+                    scope: self.scope.clone(),
+                });
+                self.scope.vars.extend(assignments.iter().cloned());
+            }
             if writes.len() == ctx.writes.len() {
                 return ("an assignment".into(), PipeSource::Other, None);
             }
             // `> file` alone still writes (truncates) the file: read it as `: > file`.
             argv.push(Word::Literal(":".into()));
         }
+        let change = scope_change(&argv);
         let inv = Invocation {
             argv,
             assignments,
@@ -503,8 +539,14 @@ impl Walker {
             stdin,
             via: ctx.via.clone(),
             hidden: ctx.hidden,
+            scope: self.scope.clone(),
         };
         self.invocation(inv, ctx);
+        match change {
+            ScopeChange::None => {}
+            ScopeChange::Dir(dir) => self.scope.dirs.push(dir),
+            ScopeChange::Vars(vars) => self.scope.vars.extend(vars),
+        }
         output
     }
 
@@ -658,6 +700,7 @@ impl Walker {
                     stdin: outer.stdin.clone(),
                     via: ctx.via.clone(),
                     hidden: outer.hidden,
+                    scope: outer.scope.clone(),
                 };
                 self.invocation_with(inv, fresh, &ctx);
             }
@@ -667,7 +710,15 @@ impl Walker {
                 ctx.writes = outer.writes.clone();
                 ctx.hidden = outer.hidden;
                 match text {
-                    Word::Literal(text) => self.script_text(&text, &ctx),
+                    Word::Literal(text) => {
+                        // A nested shell starts where the outer command runs and sees its
+                        // variables (more than it would: only exported ones reach it, which
+                        // only makes more paths resolvable); nothing it changes comes back.
+                        let saved = self.scope.clone();
+                        self.scope = outer.scope.clone();
+                        self.script_text(&text, &ctx);
+                        self.scope = saved;
+                    }
                     Word::Dynamic { raw, why } => self.unreadable(
                         &raw,
                         format!("{via} runs text that is only known at run time ({why})"),
@@ -718,6 +769,113 @@ impl Walker {
             }
         }
     }
+}
+
+/// How one simple command changes what the commands after it see.
+enum ScopeChange {
+    None,
+    Dir(Word),
+    Vars(Vec<(String, Word)>),
+}
+
+/// Reads `cd`, `pushd`, `popd`, `export`/`declare`/`typeset`/`local`/`readonly`, `read`,
+/// `mapfile`, `printf -v` and `unset` for what they change.
+fn scope_change(argv: &[Word]) -> ScopeChange {
+    let Some(program) = argv.first().and_then(Word::literal).map(basename) else {
+        return ScopeChange::None;
+    };
+    let args = &argv[1..];
+    let unknown = |why: &str| Word::dynamic("", why);
+    match program {
+        "cd" | "pushd" => {
+            let mut rest = args
+                .iter()
+                .skip_while(|w| {
+                    w.literal()
+                        .is_some_and(|t| matches!(t, "-L" | "-P" | "-e" | "-@" | "-n" | "-Pe"))
+                })
+                .skip_while(|w| w.literal() == Some("--"));
+            ScopeChange::Dir(match rest.next() {
+                None if program == "cd" => Word::Literal("~".into()),
+                None => unknown("pushd alone swaps to a directory only known at run time"),
+                Some(w) if w.literal() == Some("-") => {
+                    unknown("`cd -` returns to a directory only known at run time")
+                }
+                Some(w)
+                    if program == "pushd" && w.literal().is_some_and(|t| t.starts_with('+')) =>
+                {
+                    unknown("pushd +N rotates to a directory only known at run time")
+                }
+                Some(w) => w.clone(),
+            })
+        }
+        "popd" => ScopeChange::Dir(unknown(
+            "popd returns to a directory only known at run time",
+        )),
+        "export" | "declare" | "typeset" | "local" | "readonly" => ScopeChange::Vars(
+            args.iter()
+                .filter_map(|w| match w {
+                    Word::Literal(t) => {
+                        let (name, value) = t.split_once('=')?;
+                        is_var_name(name).then(|| (name.to_owned(), Word::Literal(value.into())))
+                    }
+                    Word::Dynamic { raw, .. } => {
+                        let (name, value) = raw.split_once('=')?;
+                        is_var_name(name).then(|| (name.to_owned(), word::expand(value).word))
+                    }
+                })
+                .collect(),
+        ),
+        "unset" => ScopeChange::Vars(
+            args.iter()
+                .filter_map(Word::literal)
+                .filter(|n| is_var_name(n))
+                .map(|n| (n.to_owned(), Word::Literal(String::new())))
+                .collect(),
+        ),
+        "read" | "mapfile" | "readarray" | "printf" => {
+            // The variables these set take values only known at run time.
+            let value_options: &[&str] = match program {
+                "read" => &["-d", "-i", "-n", "-N", "-p", "-t", "-u"],
+                "printf" => &[],
+                _ => &["-d", "-n", "-O", "-s", "-u", "-C", "-c"],
+            };
+            let mut names = Vec::new();
+            let mut words = args.iter();
+            while let Some(w) = words.next() {
+                let Some(t) = w.literal() else { continue };
+                if program == "printf" {
+                    if t == "-v" {
+                        names.extend(words.next().and_then(Word::literal));
+                    }
+                    continue;
+                }
+                if value_options.contains(&t) {
+                    words.next();
+                } else if t == "-a" {
+                    names.extend(words.next().and_then(Word::literal));
+                } else if !t.starts_with('-') {
+                    names.push(t);
+                }
+            }
+            ScopeChange::Vars(
+                names
+                    .into_iter()
+                    .filter(|n| is_var_name(n))
+                    .map(|n| (n.to_owned(), unknown("its value is read at run time")))
+                    .collect(),
+            )
+        }
+        _ => ScopeChange::None,
+    }
+}
+
+fn is_var_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .is_some_and(|c| c == '_' || c.is_ascii_alphabetic())
+        && chars.all(|c| c == '_' || c.is_ascii_alphanumeric())
 }
 
 /// The pieces of one simple command, gathered in source order.

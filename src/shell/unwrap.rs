@@ -111,6 +111,7 @@ pub(crate) fn assignments_only(
         stdin: super::Stdin::Inherited,
         via: Vec::new(),
         hidden: ctx.hidden,
+        scope: super::Scope::default(),
     };
     holder.argv.push(Word::Literal(String::new()));
     walker.steps_of(steps, &holder, ctx);

@@ -101,6 +101,87 @@ pub fn heredoc_substitutions(body: &str) -> Expanded {
     out
 }
 
+/// The value of a word whose only run-time parts are plain parameters (`$NAME`, `${NAME}`),
+/// given their values; `None` when a parameter is unknown or the word holds anything else
+/// only known at run time (a substitution, `${X:-y}`, arithmetic, brace expansion).
+///
+/// `~` and `~user` stay as written, as in [`expand`]: the caller gives them meaning. Pure:
+/// the values come from `lookup`, which the policy stage answers from the environment the
+/// command runs with and the line's earlier assignments.
+pub fn substitute(raw: &str, lookup: &mut dyn FnMut(&str) -> Option<String>) -> Option<String> {
+    let pieces = brush_parser::word::parse(raw, &parser_options()).ok()?;
+    let mut value = String::new();
+    let mut unquoted = String::new();
+    substitute_pieces(raw, &pieces, false, lookup, &mut value, &mut unquoted)?;
+    if has_brace_expansion(&unquoted) {
+        return None;
+    }
+    Some(value)
+}
+
+fn substitute_pieces(
+    raw: &str,
+    pieces: &[WordPieceWithSource],
+    quoted: bool,
+    lookup: &mut dyn FnMut(&str) -> Option<String>,
+    value: &mut String,
+    unquoted: &mut String,
+) -> Option<()> {
+    for piece in pieces {
+        match &piece.piece {
+            WordPiece::Text(s) if quoted => value.push_str(&s.replace("\\\n", "")),
+            WordPiece::Text(s) => {
+                value.push_str(s);
+                unquoted.push_str(s);
+            }
+            WordPiece::SingleQuotedText(s) => value.push_str(s),
+            WordPiece::AnsiCQuotedText(s) => value.push_str(&decode_ansi_c(s)),
+            WordPiece::EscapeSequence(s) => {
+                let escaped = s.strip_prefix('\\').unwrap_or(s);
+                if escaped != "\n" {
+                    value.push_str(escaped);
+                }
+            }
+            WordPiece::DoubleQuotedSequence(inner)
+            | WordPiece::GettextDoubleQuotedSequence(inner) => {
+                substitute_pieces(raw, inner, true, lookup, value, unquoted)?;
+            }
+            WordPiece::TildeExpansion(TildeExpr::Home) => value.push('~'),
+            WordPiece::TildeExpansion(TildeExpr::UserHome(user)) => {
+                value.push('~');
+                value.push_str(user);
+            }
+            WordPiece::ParameterExpansion(_) => {
+                let src = raw.get(piece.start_index..piece.end_index)?;
+                let name = src.strip_prefix('$')?;
+                let name = name
+                    .strip_prefix('{')
+                    .and_then(|n| n.strip_suffix('}'))
+                    .unwrap_or(name);
+                let plain = name
+                    .chars()
+                    .next()
+                    .is_some_and(|c| c == '_' || c.is_ascii_alphabetic())
+                    && name.chars().all(|c| c == '_' || c.is_ascii_alphanumeric());
+                if !plain {
+                    return None;
+                }
+                let v = lookup(name)?;
+                if !quoted {
+                    // Unquoted, the value is split into words and globbed: only a value that
+                    // stays one plain word is known.
+                    if v.is_empty() || v.contains(char::is_whitespace) || has_glob(&v) {
+                        return None;
+                    }
+                }
+                value.push_str(&v);
+            }
+            _ => return None,
+        }
+    }
+    Some(())
+}
+
 pub(crate) fn parser_options() -> brush_parser::ParserOptions {
     brush_parser::ParserOptions {
         // bash -c runs with extglob off; brush treats `!(` etc. as patterns only when on.
