@@ -13,6 +13,7 @@ pub mod exit;
 pub mod gate;
 pub mod integrations;
 pub mod policy;
+pub mod render;
 pub mod server;
 pub mod service_cli;
 pub mod shell;
