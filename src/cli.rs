@@ -360,7 +360,11 @@ fn write_explanation(
     // to choose: each is rendered terminal-safe (one line per field, wrapped on a terminal).
     let width = render::terminal_width(std::io::stdout());
     writeln!(out, "{verb}")?;
-    writeln!(out, "{}", render::field("command: ", &command.display(), width))?;
+    writeln!(
+        out,
+        "{}",
+        render::field("command: ", &command.display(), width)
+    )?;
     if a.decision != Decision::Allow {
         writeln!(out, "risk:    {}", a.risk)?;
         writeln!(out, "{}", render::field("reason:  ", &a.reason, width))?;
@@ -398,11 +402,7 @@ fn write_explanation(
                 )
             )?;
             if let Some(why) = &hit.why {
-                writeln!(
-                    out,
-                    "{}",
-                    render::field("            because ", why, width)
-                )?;
+                writeln!(out, "{}", render::field("            because ", why, width))?;
             }
         }
         if c.unreadable {

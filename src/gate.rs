@@ -762,11 +762,7 @@ impl<'a> Journey<'a> {
             lines.push(render::field("  next step:  ", next, width));
             lines.push(render::field(
                 "  request:    ",
-                &format!(
-                    "{} (recorded in {})",
-                    self.id,
-                    self.ledger.path().display()
-                ),
+                &format!("{} (recorded in {})", self.id, self.ledger.path().display()),
                 width,
             ));
             let mut text = lines.join("\n");

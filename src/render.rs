@@ -161,7 +161,10 @@ fn render(text: &str, keep_newlines: bool) -> Cow<'_, str> {
 
 fn is_clean(text: &str, keep_newlines: bool) -> bool {
     // Printable ASCII without a backslash is the common case, checked a byte at a time.
-    if text.bytes().all(|b| (0x20..0x7f).contains(&b) && b != b'\\') {
+    if text
+        .bytes()
+        .all(|b| (0x20..0x7f).contains(&b) && b != b'\\')
+    {
         return true;
     }
     let mut chars = text.chars().peekable();
@@ -361,8 +364,6 @@ fn char_columns(c: char) -> usize {
 
 #[cfg(test)]
 mod tests {
-    #![expect(clippy::unwrap_used, reason = "tests fail loudly")]
-
     use super::*;
     use proptest::prelude::*;
 
@@ -419,7 +420,9 @@ mod tests {
 
     /// Nothing in `shown` can act on a terminal.
     fn inert(shown: &str) -> bool {
-        shown.chars().all(|c| (' '..='~').contains(&c) || (!escaped(c, false) && c > '\u{9f}'))
+        shown
+            .chars()
+            .all(|c| (' '..='~').contains(&c) || (!escaped(c, false) && c > '\u{9f}'))
     }
 
     #[test]
@@ -442,10 +445,19 @@ mod tests {
     #[test]
     fn bidi_and_invisible_characters_are_shown_as_escapes() {
         for (text, shown) in [
-            ("\u{202a}\u{202b}\u{202c}\u{202d}\u{202e}", "\\u202a\\u202b\\u202c\\u202d\\u202e"),
-            ("\u{2066}\u{2067}\u{2068}\u{2069}", "\\u2066\\u2067\\u2068\\u2069"),
+            (
+                "\u{202a}\u{202b}\u{202c}\u{202d}\u{202e}",
+                "\\u202a\\u202b\\u202c\\u202d\\u202e",
+            ),
+            (
+                "\u{2066}\u{2067}\u{2068}\u{2069}",
+                "\\u2066\\u2067\\u2068\\u2069",
+            ),
             ("\u{200e}\u{200f}\u{61c}", "\\u200e\\u200f\\u061c"),
-            ("\u{200b}\u{200c}\u{200d}\u{2060}\u{feff}\u{180e}", "\\u200b\\u200c\\u200d\\u2060\\ufeff\\u180e"),
+            (
+                "\u{200b}\u{200c}\u{200d}\u{2060}\u{feff}\u{180e}",
+                "\\u200b\\u200c\\u200d\\u2060\\ufeff\\u180e",
+            ),
             ("\u{2028}\u{2029}", "\\u2028\\u2029"),
             ("a\u{a0}b\u{3000}c\u{ad}", "a\\xa0b\\u3000c\\xad"),
             ("\u{e0041}\u{e007f}", "\\u{e0041}\\u{e007f}"),
@@ -511,13 +523,17 @@ mod tests {
 
     #[test]
     fn fields_wrap_under_their_label_and_lose_nothing() {
-        let text = "kubectl delete namespace production --wait=true --timeout=600s --cascade=foreground";
+        let text =
+            "kubectl delete namespace production --wait=true --timeout=600s --cascade=foreground";
         let shown = field("  command:   ", text, Some(40));
         let lines: Vec<&str> = shown.lines().collect();
         assert!(lines.len() > 2, "{shown}");
         assert!(lines[0].starts_with("  command:   kubectl "));
         for l in &lines[1..] {
-            assert!(l.starts_with("             ") && !l[13..].starts_with(' '), "{shown}");
+            assert!(
+                l.starts_with("             ") && !l[13..].starts_with(' '),
+                "{shown}"
+            );
         }
         assert!(lines.iter().all(|l| columns(l) <= 40), "{shown}");
         let joined: String = lines.iter().map(|l| &l[13..]).collect();
@@ -528,20 +544,29 @@ mod tests {
     fn a_word_longer_than_the_line_is_split_not_cut() {
         let word = "x".repeat(55);
         let shown = field("v: ", &word, Some(23));
-        assert_eq!(shown, format!("v: {}\n   {}\n   {}", &word[..20], &word[20..40], &word[40..]));
+        assert_eq!(
+            shown,
+            format!(
+                "v: {}\n   {}\n   {}",
+                &word[..20],
+                &word[20..40],
+                &word[40..]
+            )
+        );
     }
 
     #[test]
     fn escapes_are_never_split_and_scripts_break_after_newlines() {
-        let shown = field("", "ab\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b", Some(21));
+        let shown = field(
+            "",
+            "ab\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b",
+            Some(21),
+        );
         assert_eq!(shown, "ab\\e\\e\\e\\e\\e\\e\\e\\e\\e\n\\e\\e");
         let shown = field("$ ", "set -e\ncd /srv\nmake deploy\n", Some(80));
         assert_eq!(shown, "$ set -e\\n\n  cd /srv\\n\n  make deploy\\n");
         // Without a terminal, one line.
-        assert_eq!(
-            field("$ ", "set -e\ncd /srv", None),
-            "$ set -e\\ncd /srv"
-        );
+        assert_eq!(field("$ ", "set -e\ncd /srv", None), "$ set -e\\ncd /srv");
     }
 
     #[test]

@@ -485,7 +485,8 @@ fn print_request(r: &RequestView) -> Result<()> {
     // reason, user, host, agent, directory, risk, rule ids, even the request id) is rendered
     // terminal-safe and wrapped under its label, so it cannot redraw or forge a line.
     let width = render::terminal_width(&out);
-    let mut line = |label: &str, value: &str| writeln!(out, "{}", render::field(label, value, width));
+    let mut line =
+        |label: &str, value: &str| writeln!(out, "{}", render::field(label, value, width));
     line("request   ", &r.id)?;
     line("state     ", &r.state.to_string())?;
     line("command   ", &r.command)?;
@@ -572,11 +573,7 @@ pub fn decide(id: &str, approve: bool, reason: Option<String>) -> Result<ExitCod
             Safe(id),
             r.quorum
         ),
-        state => println!(
-            "request {} is now {state}: {}",
-            Safe(id),
-            Safe(&r.command)
-        ),
+        state => println!("request {} is now {state}: {}", Safe(id), Safe(&r.command)),
     }
     Ok(exit::code(exit::SUCCESS))
 }

@@ -13,11 +13,7 @@
 //! (`gethostname`, set in a new UTS namespace by `unshare`), and a project policy's rule
 //! message (`.gatekeep.toml`).
 
-#![expect(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    reason = "a test fails loudly on setup errors"
-)]
+#![expect(clippy::unwrap_used, reason = "a test fails loudly on setup errors")]
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -296,7 +292,9 @@ fn the_attack_from_the_issue_shows_the_command_that_would_run() {
     let text = String::from_utf8_lossy(&pty.seen);
     assert_inert(&pty.seen, "the prompt");
     assert!(
-        text.contains("  command:   kubectl delete ns prod #\\e[2K\\e[1G command: kubectl get pods"),
+        text.contains(
+            "  command:   kubectl delete ns prod #\\e[2K\\e[1G command: kubectl get pods"
+        ),
         "{text}"
     );
     assert!(text.contains("EXIT=77"), "{text}");
@@ -347,8 +345,8 @@ fn a_denial_on_stderr_audit_show_and_check_show_every_field_escaped() {
         .args(["audit", "show", "--json"])
         .output()
         .unwrap();
-    let record: Value = serde_json::from_slice(out.stdout.split(|&b| b == b'\n').next().unwrap())
-        .unwrap();
+    let record: Value =
+        serde_json::from_slice(out.stdout.split(|&b| b == b'\n').next().unwrap()).unwrap();
     assert_eq!(record["reason"], hostile("reason"));
 
     let out = m
@@ -440,7 +438,11 @@ impl Pipe {
     fn rest(&self) -> Vec<u8> {
         let deadline = Instant::now() + Duration::from_secs(20);
         while !self.closed.load(Ordering::SeqCst) {
-            assert!(Instant::now() < deadline, "the pipe stays open:\n{}", self.text());
+            assert!(
+                Instant::now() < deadline,
+                "the pipe stays open:\n{}",
+                self.text()
+            );
             std::thread::sleep(Duration::from_millis(5));
         }
         self.bytes()
@@ -532,7 +534,12 @@ impl Drop for Server {
 /// `gatekeep login` on `m` (or with a plain environment for an approver's `home`).
 fn login(mut cmd: Command, server: &Server, token: &str) {
     let mut child = cmd
-        .args(["login", "--server", &server.url, &format!("--key={}", server.key_id)])
+        .args([
+            "login",
+            "--server",
+            &server.url,
+            &format!("--key={}", server.key_id),
+        ])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -553,7 +560,11 @@ impl Approver {
         let a = Approver {
             home: tempfile::tempdir().unwrap(),
         };
-        login(a.gatekeep(), server, &server.token(&["--approver", "alice"]));
+        login(
+            a.gatekeep(),
+            server,
+            &server.token(&["--approver", "alice"]),
+        );
         a
     }
 
@@ -594,7 +605,14 @@ fn an_approver_reads_every_field_escaped_and_the_log_holds_no_forged_line() {
     let (mut exec, host) = m.on_hostile_host("setsid");
     let mut agent = exec
         .args(["-w", GK, "exec", "--agent", &hostile("agent")])
-        .args(["--reason", &hostile("reason"), "--", "touch", "marker", &word])
+        .args([
+            "--reason",
+            &hostile("reason"),
+            "--",
+            "touch",
+            "marker",
+            &word,
+        ])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -632,7 +650,8 @@ fn an_approver_reads_every_field_escaped_and_the_log_holds_no_forged_line() {
     assert!(
         shown_text
             .lines()
-            .any(|l| l.starts_with("command   touch marker '") && l.contains(&format!("\\n{FORGED}"))),
+            .any(|l| l.starts_with("command   touch marker '")
+                && l.contains(&format!("\\n{FORGED}"))),
         "the command is one line, its newline visible:\n{shown_text}"
     );
 
@@ -668,7 +687,10 @@ fn an_approver_reads_every_field_escaped_and_the_log_holds_no_forged_line() {
         "a forged line reached the log:\n{log}"
     );
     assert_inert(&bytes, "the server's log");
-    let created: Vec<&str> = log.lines().filter(|l| l.contains("request created")).collect();
+    let created: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("request created"))
+        .collect();
     assert_eq!(created.len(), 1, "{log}");
     assert!(
         created[0].contains(&shown("word")) && created[0].contains(&format!("\\n{FORGED}")),

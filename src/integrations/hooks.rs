@@ -254,12 +254,10 @@ fn approve(
         };
         let wait = Duration::from_secs(req.timeout_secs.min(MAX_WAIT_SECS));
         return match prompt::ask(&mut tty, &request, wait) {
-            Ok(Answer::Approved) => {
-                Verdict::Allow(format!(
-                    "approved by {} at the terminal",
-                    crate::render::Safe(&requester.user)
-                ))
-            }
+            Ok(Answer::Approved) => Verdict::Allow(format!(
+                "approved by {} at the terminal",
+                crate::render::Safe(&requester.user)
+            )),
             Ok(Answer::Denied { reason }) => Verdict::Deny(denial(
                 a,
                 &format!("{} at the terminal", requester.user),
