@@ -13,6 +13,7 @@ use crate::exit;
 use crate::gate::{self, Command};
 use crate::policy::layers::{self, ExampleFailure};
 use crate::policy::{Assessment, Decision, Layer, LayerKind, Policy};
+use crate::render::{self, Safe, terminal_safe};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -314,7 +315,11 @@ fn current_dir(cwd: Option<PathBuf>) -> anyhow::Result<PathBuf> {
 /// Loads the policy or reports why nothing may run.
 fn load(cwd: &std::path::Path) -> Result<Policy, ExitCode> {
     gate::load_policy(cwd).map_err(|e| {
-        eprintln!("gatekeep: policy error: {e}");
+        // The error quotes a project policy file, which an agent may have written.
+        eprintln!(
+            "gatekeep: policy error: {}",
+            render::terminal_safe_lines(&e.to_string())
+        );
         eprintln!("gatekeep: no command is allowed while the policy does not load");
         exit::code(exit::POLICY)
     })
@@ -356,11 +361,18 @@ fn write_explanation(
         Decision::Approve => "approve: waits for a person to approve it",
         Decision::Deny => "deny: never runs",
     };
+    // The command, its words and a project policy's rule ids and messages are the agent's
+    // to choose: each is rendered terminal-safe (one line per field, wrapped on a terminal).
+    let width = render::terminal_width(std::io::stdout());
     writeln!(out, "{verb}")?;
-    writeln!(out, "command: {}", command.display())?;
+    writeln!(
+        out,
+        "{}",
+        render::field("command: ", &command.display(), width)
+    )?;
     if a.decision != Decision::Allow {
         writeln!(out, "risk:    {}", a.risk)?;
-        writeln!(out, "reason:  {}", a.reason)?;
+        writeln!(out, "{}", render::field("reason:  ", &a.reason, width))?;
     }
     for c in &a.commands {
         let via = if c.via.is_empty() {
@@ -370,9 +382,12 @@ fn write_explanation(
         };
         writeln!(
             out,
-            "  {:<7} {}{via}",
-            c.decision.to_string(),
-            c.argv.join(" ")
+            "{}",
+            render::field(
+                &format!("  {:<7} ", c.decision.to_string()),
+                &format!("{}{via}", c.argv.join(" ")),
+                width
+            )
         )?;
         for hit in &c.rules {
             let certainty = match hit.certainty {
@@ -381,15 +396,22 @@ fn write_explanation(
             };
             writeln!(
                 out,
-                "          {} [{} layer, {}{certainty}] {}",
-                hit.id, hit.layer, hit.risk, hit.message
+                "{}",
+                render::field(
+                    "          ",
+                    &format!(
+                        "{} [{} layer, {}{certainty}] {}",
+                        hit.id, hit.layer, hit.risk, hit.message
+                    ),
+                    width
+                )
             )?;
             if let Some(why) = &hit.why {
-                writeln!(out, "            because {why}")?;
+                writeln!(out, "{}", render::field("            because ", why, width))?;
             }
         }
         if c.unreadable {
-            writeln!(out, "          {}", c.reason)?;
+            writeln!(out, "{}", render::field("          ", &c.reason, width))?;
         }
     }
     Ok(())
@@ -417,8 +439,9 @@ fn policy_test(json: bool) -> anyhow::Result<ExitCode> {
         )?;
         writeln!(out)?;
     } else {
+        // Examples and rule ids may come from a project policy file.
         for f in &failures {
-            writeln!(out, "FAIL {f}")?;
+            writeln!(out, "FAIL {}", Safe(&f.to_string()))?;
         }
         writeln!(
             out,
@@ -463,7 +486,7 @@ fn policy_lint(as_layer: LintLayer, files: &[PathBuf]) -> anyhow::Result<ExitCod
             Ok(exit::code(exit::SUCCESS))
         }
         Err(e) => {
-            eprintln!("gatekeep: {e}");
+            eprintln!("gatekeep: {}", render::terminal_safe_lines(&e.to_string()));
             Ok(exit::code(exit::POLICY))
         }
     }
@@ -493,22 +516,26 @@ fn policy_show(json: bool) -> anyhow::Result<ExitCode> {
         writeln!(out)?;
         return Ok(exit::code(exit::SUCCESS));
     }
+    let to_terminal = render::terminal_width(std::io::stdout()).is_some();
     writeln!(out, "# layers, most trusted first:")?;
     for layer in &policy.layers {
         let name = layer
             .path
             .as_ref()
             .map_or("compiled into gatekeep".into(), |p| p.display().to_string());
-        writeln!(out, "#   {:<11} {name}", layer.kind.to_string())?;
+        writeln!(out, "#   {:<11} {}", layer.kind.to_string(), Safe(&name))?;
     }
     for (id, layer) in &policy.disabled {
         writeln!(
             out,
-            "# disabled: {id} (by {})",
-            layer
-                .path
-                .as_ref()
-                .map_or(String::new(), |p| p.display().to_string())
+            "# disabled: {} (by {})",
+            Safe(id),
+            Safe(
+                &layer
+                    .path
+                    .as_ref()
+                    .map_or(String::new(), |p| p.display().to_string())
+            )
         )?;
     }
     for (spec, layer) in policy.rule_specs() {
@@ -518,7 +545,14 @@ fn policy_show(json: bool) -> anyhow::Result<ExitCode> {
         struct One<'a> {
             rule: [&'a crate::policy::RuleSpec; 1],
         }
-        write!(out, "{}", toml::to_string(&One { rule: [spec] })?)?;
+        // TOML escapes control characters in strings, but not bidirectional or invisible
+        // ones: on a terminal those are shown escaped too; piped, the TOML stays exact.
+        let text = toml::to_string(&One { rule: [spec] })?;
+        if to_terminal {
+            write!(out, "{}", render::terminal_safe_lines(&text))?;
+        } else {
+            write!(out, "{text}")?;
+        }
     }
     Ok(exit::code(exit::SUCCESS))
 }
@@ -551,13 +585,17 @@ fn audit(cmd: AuditCmd) -> anyhow::Result<ExitCode> {
                 serde_json::to_writer(&mut out, &report)?;
                 writeln!(out)?;
             } else {
+                // Problems may quote what a record holds.
                 for w in &report.warnings {
-                    writeln!(out, "warning: {w}")?;
+                    writeln!(out, "warning: {}", Safe(&w.to_string()))?;
                 }
                 match report.errors.first() {
-                    Some(first) => {
-                        writeln!(out, "BROKEN: {first}\nledger: {}", ledger.path().display())?
-                    }
+                    Some(first) => writeln!(
+                        out,
+                        "BROKEN: {}\nledger: {}",
+                        Safe(&first.to_string()),
+                        Safe(&ledger.path().display().to_string())
+                    )?,
                     None => writeln!(
                         out,
                         "ok: {} records, chain intact ({})",
@@ -615,13 +653,17 @@ fn audit(cmd: AuditCmd) -> anyhow::Result<ExitCode> {
                     } else {
                         format!(" by {by}")
                     };
+                    // Every field here is what the agent asked (the command) or what the
+                    // ledger file holds, which its owner can edit: rendered terminal-safe.
                     writeln!(
                         out,
-                        "{time}  {:<8} {:<10} {}  [{}]{by}",
-                        field("event"),
-                        what,
-                        field("command"),
-                        field("id")
+                        "{}  {:<8} {:<10} {}  [{}]{}",
+                        Safe(time),
+                        terminal_safe(&field("event")),
+                        terminal_safe(&what),
+                        Safe(&field("command")),
+                        Safe(&field("id")),
+                        Safe(&by)
                     )?;
                 }
             }

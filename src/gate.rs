@@ -22,6 +22,7 @@ use crate::audit::{self, Requester, redact};
 use crate::exec;
 use crate::exit;
 use crate::policy::{Assessment, Decision, Policy, PolicyError, PolicyPaths, Requirements};
+use crate::render::{self, Safe};
 use crate::shell;
 use crate::verdict::Outcome;
 
@@ -182,10 +183,14 @@ fn exec_journey(
     let policy = match load_policy(&cwd) {
         Ok(policy) => policy,
         Err(e) => {
-            eprintln!("gatekeep: policy error: {e}");
+            // The error quotes a project policy file, which the agent may have written.
+            eprintln!(
+                "gatekeep: policy error: {}",
+                render::terminal_safe_lines(&e.to_string())
+            );
             eprintln!(
                 "gatekeep: refused `{}`: no command runs while the policy does not load",
-                command.display()
+                Safe(&command.display())
             );
             let _ = journey.record(
                 "decision",
@@ -212,7 +217,7 @@ fn exec_journey(
             }
             let error = exec::exec_in_place(&argv);
             let code = exec::spawn_error_code(&error);
-            eprintln!("gatekeep: cannot run `{}`: {error}", argv[0]);
+            eprintln!("gatekeep: cannot run `{}`: {error}", Safe(&argv[0]));
             let _ = journey.record(
                 "outcome",
                 json!({"exit_code": code, "error": error.to_string()}),
@@ -352,10 +357,10 @@ impl<'a> Journey<'a> {
             .append(record, durable)
             .map(|_| ())
             .map_err(|e| {
-                eprintln!("gatekeep: {e}");
+                eprintln!("gatekeep: {}", render::terminal_safe_lines(&e.to_string()));
                 eprintln!(
                     "gatekeep: `{}` was not run because its record could not be written",
-                    self.command.display()
+                    Safe(&self.command.display())
                 );
                 i32::from(exit::NOT_RECORDED)
             })
@@ -489,7 +494,7 @@ impl<'a> Journey<'a> {
                 );
                 eprintln!(
                     "gatekeep: cancelled while waiting for approval; `{}` was not run",
-                    self.command.display()
+                    Safe(&self.command.display())
                 );
                 return 128 + sig;
             }
@@ -560,7 +565,8 @@ impl<'a> Journey<'a> {
                         true,
                     );
                     eprintln!(
-                        "gatekeep: could not report the outcome to the approval service: {e}"
+                        "gatekeep: could not report the outcome to the approval service: {}",
+                        Safe(&e.to_string())
                     );
                 }
                 code
@@ -615,6 +621,11 @@ impl<'a> Journey<'a> {
             rules,
             risk: a.risk.to_string(),
             cwd: &self.requester.cwd,
+            branch: self
+                .requester
+                .git
+                .as_ref()
+                .and_then(|g| g.branch.as_deref()),
             requester: self.requester_label(),
             reason: masked_reason.as_deref(),
             request_id: &self.id,
@@ -625,7 +636,7 @@ impl<'a> Journey<'a> {
                 let _ = self.record("decision", json!({"decision": "deny", "decided_by": "terminal error", "error": e.to_string()}), true);
                 eprintln!(
                     "gatekeep: the approval prompt failed ({e}); `{}` was not run",
-                    self.command.display()
+                    Safe(&self.command.display())
                 );
                 return i32::from(exit::UNAVAILABLE);
             }
@@ -672,7 +683,7 @@ impl<'a> Journey<'a> {
                 );
                 eprintln!(
                     "gatekeep: cancelled while waiting for approval; `{}` was not run",
-                    self.command.display()
+                    Safe(&self.command.display())
                 );
                 128 + sig
             }
@@ -695,7 +706,7 @@ impl<'a> Journey<'a> {
             }
             Err(e) => {
                 let code = exec::spawn_error_code(&e);
-                eprintln!("gatekeep: cannot run `{}`: {e}", argv[0]);
+                eprintln!("gatekeep: cannot run `{}`: {e}", Safe(&argv[0]));
                 let _ = self.record(
                     "outcome",
                     json!({"exit_code": code, "error": e.to_string()}),
@@ -742,25 +753,43 @@ impl<'a> Journey<'a> {
             }
             _ => "do not retry it; ask the user what they want instead",
         };
-        let mut msg = format!("gatekeep: {outcome}: `{}`\n", self.command.display());
-        for c in a
-            .commands
-            .iter()
-            .filter(|c| c.decision == a.decision && c.decision != Decision::Allow)
-        {
-            msg.push_str(&format!("  why:        {}\n", c.reason));
+        // Written for the agent, and often read by a person on a terminal: every part that
+        // the agent, a policy file or the service wrote is rendered terminal-safe. The copy
+        // on stderr is wrapped to the terminal when there is one.
+        let message = |width: Option<usize>| {
+            let mut lines = vec![render::field(
+                &format!("gatekeep: {outcome}: "),
+                &format!("`{}`", self.command.display()),
+                width,
+            )];
+            for c in a
+                .commands
+                .iter()
+                .filter(|c| c.decision == a.decision && c.decision != Decision::Allow)
+            {
+                lines.push(render::field("  why:        ", &c.reason, width));
+            }
+            lines.push(render::field("  decided by: ", by, width));
+            if let Some(reason) = reason {
+                lines.push(render::field("  reason:     ", reason, width));
+            }
+            lines.push(render::field("  next step:  ", next, width));
+            lines.push(render::field(
+                "  request:    ",
+                &format!("{} (recorded in {})", self.id, self.ledger.path().display()),
+                width,
+            ));
+            let mut text = lines.join("\n");
+            text.push('\n');
+            text
+        };
+        let msg = message(None);
+        let width = render::terminal_width(std::io::stderr());
+        if width.is_some() {
+            eprint!("{}", message(width));
+        } else {
+            eprint!("{msg}");
         }
-        msg.push_str(&format!("  decided by: {by}\n"));
-        if let Some(reason) = reason {
-            msg.push_str(&format!("  reason:     {reason}\n"));
-        }
-        msg.push_str(&format!("  next step:  {next}\n"));
-        msg.push_str(&format!(
-            "  request:    {} (recorded in {})\n",
-            self.id,
-            self.ledger.path().display()
-        ));
-        eprint!("{msg}");
         {
             let mut result = self.result.borrow_mut();
             result.insert("message".into(), json!(msg.trim_end()));

@@ -14,6 +14,7 @@ pub mod gate;
 pub mod host;
 pub mod integrations;
 pub mod policy;
+pub mod render;
 pub mod server;
 pub mod service_cli;
 pub mod shell;

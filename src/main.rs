@@ -42,7 +42,12 @@ fn main() -> ExitCode {
             }) {
                 return exit::code(exit::SUCCESS);
             }
-            eprintln!("gatekeep: error: {e:#}");
+            // Errors quote file names, server answers and request ids: no raw control
+            // characters reach the terminal (the `hint:` lines stay lines).
+            eprintln!(
+                "gatekeep: error: {}",
+                gatekeep::render::terminal_safe_lines(&format!("{e:#}"))
+            );
             exit::code(exit::ERROR)
         }
     }

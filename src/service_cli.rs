@@ -15,6 +15,7 @@ use crate::approval::credentials::{self, Stored};
 use crate::approval::protocol::{Identity, RequestView, Role};
 use crate::approval::remote::{self, Client, RemoteError};
 use crate::exit;
+use crate::render::{self, Safe, terminal_safe};
 use crate::server;
 use crate::verdict;
 
@@ -195,8 +196,8 @@ pub fn server(args: ServerArgs) -> Result<ExitCode> {
                         "{:<12}  {:<9}  {:<20}  {:<20}  {status}",
                         r.id,
                         r.identity.role.to_string(),
-                        r.identity.name,
-                        extra
+                        terminal_safe(&r.identity.name),
+                        terminal_safe(&extra)
                     )?;
                 }
             }
@@ -336,7 +337,12 @@ pub fn login(args: LoginArgs) -> Result<ExitCode> {
             path.display()
         );
     }
-    println!("logged in to {url} as {} ({})", me.name, me.role);
+    println!(
+        "logged in to {} as {} ({})",
+        Safe(&url),
+        Safe(&me.name),
+        me.role
+    );
     match stored {
         Stored::Keyring => println!("token stored in the OS keyring"),
         Stored::File(file) => println!(
@@ -436,7 +442,7 @@ pub fn whoami() -> Result<ExitCode> {
             (None, false) => format!(" in groups {}", me.groups.join(", ")),
             (None, true) => String::new(),
         };
-        println!("{}: {}{extra}", me.role, me.name);
+        println!("{}: {}{}", me.role, Safe(&me.name), Safe(&extra));
     }
     if !any {
         bail!(
@@ -460,74 +466,93 @@ pub fn pending(json: bool) -> Result<ExitCode> {
     if list.is_empty() {
         writeln!(out, "no requests are waiting for approval")?;
     }
+    // Every field of a request came from its requester (an agent): rendered terminal-safe,
+    // and the command wrapped under its line so that it is never cut.
+    let width = render::terminal_width(&out);
     for r in &list {
         let left = r.expires_unix.saturating_sub(verdict::unix_now());
         writeln!(
             out,
-            "{}  {:<8}  {}  ({}{}; {} of {} approvals; {}:{:02} left)\n    {}",
-            r.id,
-            r.risk,
-            r.requester,
-            r.origin.user,
+            "{}  {:<8}  {}  ({}{}; {} of {} approvals; {}:{:02} left)",
+            Safe(&r.id),
+            terminal_safe(&r.risk),
+            Safe(&r.requester),
+            Safe(&r.origin.user),
             r.on_behalf_of
                 .as_deref()
-                .map(|u| format!(" for {u}"))
+                .map(|u| format!(" for {}", Safe(u)))
                 .unwrap_or_default(),
             r.approvals.len(),
             r.quorum,
             left / 60,
             left % 60,
-            r.command
         )?;
+        writeln!(out, "{}", render::field("    ", &r.command, width))?;
     }
     Ok(exit::code(exit::SUCCESS))
 }
 
 fn print_request(r: &RequestView) -> Result<()> {
     let mut out = std::io::stdout().lock();
-    writeln!(out, "request   {}", r.id)?;
-    writeln!(out, "state     {}", r.state)?;
-    writeln!(out, "command   {}", r.command)?;
-    writeln!(out, "risk      {}   rules: {}", r.risk, r.rules.join(", "))?;
-    writeln!(
-        out,
-        "requester {}{} ({}@{}{}) in {}",
-        r.requester,
-        r.on_behalf_of
-            .as_deref()
-            .map(|u| format!(" on behalf of {u}"))
-            .unwrap_or_default(),
-        r.origin.user,
-        r.origin.host,
-        r.origin
-            .agent
-            .as_deref()
-            .map(|a| format!(", agent {a}"))
-            .unwrap_or_default(),
-        r.origin.cwd
+    // What an approver reads before deciding: every value the requester sent (command,
+    // reason, user, host, agent, directory, risk, rule ids, even the request id) is rendered
+    // terminal-safe and wrapped under its label, so it cannot redraw or forge a line.
+    let width = render::terminal_width(&out);
+    let mut line =
+        |label: &str, value: &str| writeln!(out, "{}", render::field(label, value, width));
+    line("request   ", &r.id)?;
+    line("state     ", &r.state.to_string())?;
+    line("command   ", &r.command)?;
+    line(
+        "risk      ",
+        &format!("{}   rules: {}", r.risk, r.rules.join(", ")),
+    )?;
+    line(
+        "requester ",
+        &format!(
+            "{}{} ({}@{}{}) in {}",
+            r.requester,
+            r.on_behalf_of
+                .as_deref()
+                .map(|u| format!(" on behalf of {u}"))
+                .unwrap_or_default(),
+            r.origin.user,
+            r.origin.host,
+            r.origin
+                .agent
+                .as_deref()
+                .map(|a| format!(", agent {a}"))
+                .unwrap_or_default(),
+            r.origin.cwd
+        ),
     )?;
     if let Some(reason) = &r.reason {
-        writeln!(out, "reason    {reason}")?;
+        line("reason    ", reason)?;
     }
     let groups = if r.groups.is_empty() {
         String::new()
     } else {
         format!(" from {}", r.groups.join(" or "))
     };
-    writeln!(out, "needs     {} approver(s){groups}", r.quorum)?;
-    writeln!(out, "created   {}   expires {}", r.created_at, r.expires_at)?;
+    line("needs     ", &format!("{} approver(s){groups}", r.quorum))?;
+    line(
+        "created   ",
+        &format!("{}   expires {}", r.created_at, r.expires_at),
+    )?;
     for a in &r.approvals {
-        writeln!(
-            out,
-            "          {} by {} via {} at {}{}",
-            a.decision,
-            a.name,
-            a.channel,
-            a.at,
-            a.reason
-                .as_deref()
-                .map(|r| format!(": {r}"))
-                .unwrap_or_default()
+        line(
+            "          ",
+            &format!(
+                "{} by {} via {} at {}{}",
+                a.decision,
+                a.name,
+                a.channel,
+                a.at,
+                a.reason
+                    .as_deref()
+                    .map(|r| format!(": {r}"))
+                    .unwrap_or_default()
+            ),
         )?;
     }
     Ok(())
@@ -557,10 +582,11 @@ pub fn decide(id: &str, approve: bool, reason: Option<String>) -> Result<ExitCod
         .count();
     match r.state {
         crate::approval::protocol::State::Pending => println!(
-            "approved request {id}: {approvals} of {} approvals; it waits for more",
+            "approved request {}: {approvals} of {} approvals; it waits for more",
+            Safe(id),
             r.quorum
         ),
-        state => println!("request {id} is now {state}: {}", r.command),
+        state => println!("request {} is now {state}: {}", Safe(id), Safe(&r.command)),
     }
     Ok(exit::code(exit::SUCCESS))
 }

@@ -21,6 +21,8 @@ use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::termios::{self, LocalFlags, SetArg, SpecialCharacterIndices, Termios};
 
+use crate::render;
+
 /// What the person at the terminal decided.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Answer {
@@ -43,6 +45,9 @@ pub struct Request<'a> {
     pub rules: Vec<(String, String, String, String)>,
     pub risk: String,
     pub cwd: &'a str,
+    /// The git branch the command runs on, when it runs in a repository.
+    pub branch: Option<&'a str>,
+    /// `user@host`, and the agent's name when it gave one.
     pub requester: String,
     pub reason: Option<&'a str>,
     pub request_id: &'a str,
@@ -164,24 +169,37 @@ pub fn ask(tty: &mut File, request: &Request<'_>, timeout: Duration) -> io::Resu
 }
 
 fn draw(out: &mut File, r: &Request<'_>) -> io::Result<()> {
-    let mut text = String::new();
-    text.push_str("\r\n\x1b[1mgatekeep: approval needed\x1b[0m\r\n");
-    text.push_str(&format!(
-        "  command:   {}\r\n",
-        r.command.replace('\n', "\r\n             ")
-    ));
-    text.push_str(&format!("  risk:      {}\r\n", r.risk));
+    // Every value here may come from the agent (the command, its reason and name, the
+    // directory and branch it chose, `$USER`, a project policy's rule messages): each is
+    // rendered terminal-safe and wrapped under its label, so none can move the cursor,
+    // rewrite a line or start a line that looks like a label of its own.
+    let width = render::terminal_width(&*out).or(Some(render::DEFAULT_WIDTH));
+    let mut lines = vec![
+        String::new(),
+        "\x1b[1mgatekeep: approval needed\x1b[0m".to_owned(),
+        render::field("  command:   ", r.command, width),
+        render::field("  risk:      ", &r.risk, width),
+    ];
     for (id, layer, risk, message) in &r.rules {
-        text.push_str(&format!(
-            "  rule:      {id} ({layer} layer, {risk}): {message}\r\n"
+        lines.push(render::field(
+            "  rule:      ",
+            &format!("{id} ({layer} layer, {risk}): {message}"),
+            width,
         ));
     }
-    text.push_str(&format!("  directory: {}\r\n", r.cwd));
-    text.push_str(&format!("  requester: {}\r\n", r.requester));
-    if let Some(reason) = r.reason {
-        text.push_str(&format!("  reason:    {reason}\r\n"));
+    lines.push(render::field("  directory: ", r.cwd, width));
+    if let Some(branch) = r.branch {
+        lines.push(render::field("  branch:    ", branch, width));
     }
-    text.push_str(&format!("  request:   {}\r\n", r.request_id));
+    lines.push(render::field("  requester: ", &r.requester, width));
+    if let Some(reason) = r.reason {
+        lines.push(render::field("  reason:    ", reason, width));
+    }
+    lines.push(render::field("  request:   ", r.request_id, width));
+    // The rendered values hold no newline of their own: each `\n` here is a line break
+    // that gatekeep chose. The terminal is in raw mode, so return the carriage too.
+    let mut text = lines.join("\n").replace('\n', "\r\n");
+    text.push_str("\r\n");
     out.write_all(text.as_bytes())?;
     out.flush()
 }

@@ -23,6 +23,7 @@ use super::protocol::{
     CreateRequest, Decide, ErrorBody, Identity, MAX_WAIT_SECS, Outcome, PAGE_MAX, RequestView, Role,
 };
 use crate::env_vars;
+use crate::render::Safe;
 use crate::verdict::{self, JwkSet};
 
 /// The system configuration: when it names a server, it wins over the user's.
@@ -392,6 +393,10 @@ pub fn wait_for_verdict(client: &Client, id: &str, expires_unix: u64) -> WaitEnd
     }
 
     let tty = nix::unistd::isatty(std::io::stderr()).unwrap_or(false);
+    // The wait line repeats text from the configuration and the service's error messages:
+    // rendered terminal-safe like everything else that reaches the terminal.
+    let id = Safe(id);
+    let url = Safe(&client.url);
     let hint = format!("gatekeep approve {id}");
     let left = |now: u64| {
         let s = expires_unix.saturating_sub(now);
@@ -399,8 +404,7 @@ pub fn wait_for_verdict(client: &Client, id: &str, expires_unix: u64) -> WaitEnd
     };
     if !tty {
         eprintln!(
-            "gatekeep: waiting for approval of request {id} at {} (approver runs: {hint}); expires in {}",
-            client.url,
+            "gatekeep: waiting for approval of request {id} at {url} (approver runs: {hint}); expires in {}",
             left(verdict::unix_now())
         );
     }
@@ -416,7 +420,10 @@ pub fn wait_for_verdict(client: &Client, id: &str, expires_unix: u64) -> WaitEnd
             Ok(Event::Failed(why)) => break WaitEnd::Failed(why),
             Ok(Event::Lost(why)) => {
                 if !tty && status.is_none() {
-                    eprintln!("gatekeep: lost the approval service ({why}); retrying");
+                    eprintln!(
+                        "gatekeep: lost the approval service ({}); retrying",
+                        Safe(&why)
+                    );
                 }
                 status = Some(why);
             }
@@ -444,7 +451,8 @@ pub fn wait_for_verdict(client: &Client, id: &str, expires_unix: u64) -> WaitEnd
             let frame = frames[(started.elapsed().as_millis() / 100) as usize % frames.len()];
             let line = match &status {
                 Some(why) => format!(
-                    "{frame} request {id}: reconnecting ({why}) · {} left",
+                    "{frame} request {id}: reconnecting ({}) · {} left",
+                    Safe(why),
                     left(now)
                 ),
                 None => format!(

@@ -78,7 +78,7 @@ pub fn run(agent: Agent, prompt: bool) -> ExitCode {
             "gatekeep failed internally while checking the command ({info}), so it was refused; please report this"
         );
         println!("{}", answer(agent, &Verdict::Deny(reason.clone())));
-        eprintln!("{reason}");
+        eprintln!("{}", crate::render::terminal_safe_lines(&reason));
         std::process::exit(2);
     }));
     let verdict = std::panic::catch_unwind(|| {
@@ -226,7 +226,8 @@ fn approve(
     use_prompt: bool,
 ) -> Verdict {
     let req = a.requirements.clone().unwrap_or_default();
-    let why = a.reason.clone();
+    // The reason quotes the command: Claude Code shows it to the person in its dialog.
+    let why = crate::render::terminal_safe(&a.reason).into_owned();
     if !req.local_approval || req.quorum > 1 {
         // Neither the agent's dialog nor the terminal may stand in for the approval service.
         let quorum = if req.quorum > 1 {
@@ -246,6 +247,7 @@ fn approve(
             rules,
             risk: a.risk.to_string(),
             cwd: &requester.cwd,
+            branch: requester.git.as_ref().and_then(|g| g.branch.as_deref()),
             requester: format!(
                 "{}@{} ({})",
                 requester.user,
@@ -257,9 +259,10 @@ fn approve(
         };
         let wait = Duration::from_secs(req.timeout_secs.min(MAX_WAIT_SECS));
         return match prompt::ask(&mut tty, &request, wait) {
-            Ok(Answer::Approved) => {
-                Verdict::Allow(format!("approved by {} at the terminal", requester.user))
-            }
+            Ok(Answer::Approved) => Verdict::Allow(format!(
+                "approved by {} at the terminal",
+                crate::render::Safe(&requester.user)
+            )),
             Ok(Answer::Denied { reason }) => Verdict::Deny(denial(
                 a,
                 &format!("{} at the terminal", requester.user),
@@ -289,12 +292,15 @@ fn approve(
 
 /// The reason shown to the agent for a denial: what, which rule, who, what next.
 fn denial(a: &Assessment, by: &str, reason: Option<&str>) -> String {
+    // The agent's harness may show this to a person: the command quoted in the reason and
+    // a reason typed at the prompt are rendered terminal-safe.
     let mut text = format!(
-        "gatekeep denied this command. {}\ndecided by: {by}",
-        a.reason
+        "gatekeep denied this command. {}\ndecided by: {}",
+        crate::render::Safe(&a.reason),
+        crate::render::Safe(by)
     );
     if let Some(reason) = reason {
-        text.push_str(&format!("\nreason: {reason}"));
+        text.push_str(&format!("\nreason: {}", crate::render::Safe(reason)));
     }
     text.push_str(
         "\nnext step: do not retry it or work around it; ask the user what they want instead",

@@ -16,6 +16,7 @@ use super::store::Store;
 use crate::approval::protocol::{
     CreateRequest, Decide, ErrorBody, Identity, MAX_WAIT_SECS, Outcome, PAGE_MAX, RequestView,
 };
+use crate::render::Safe;
 use crate::verdict::{Jwk, JwkSet};
 
 /// The largest request body read: a create at every field limit fits.
@@ -68,7 +69,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::TooMany(_) => StatusCode::TOO_MANY_REQUESTS,
             ServiceError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ServiceError::Store(e) => {
-                tracing::error!(error = %e, "storage failed");
+                tracing::error!(error = %Safe(&e.to_string()), "storage failed");
                 return ApiError(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "the approval service cannot reach its database; try again".into(),
@@ -147,7 +148,9 @@ async fn create<S: Store>(
     let who = authenticate(&app, &headers).await?;
     let (record, new) = app.service.create(&who, req).await?;
     if new {
-        tracing::info!(id = %record.create.id, requester = %who.name, command = %record.create.command, "request created");
+        // The id and command are the requester's to choose: rendered so that a newline or
+        // an escape in them cannot forge or hide a log line.
+        tracing::info!(id = %Safe(&record.create.id), requester = %Safe(&who.name), command = %Safe(&record.create.command), "request created");
     }
     let status = if new {
         StatusCode::CREATED
@@ -235,7 +238,7 @@ async fn cancel<S: Store>(
     let who = authenticate(&app, &headers).await?;
     let reason = body.and_then(|b| b.0.reason);
     let record = app.service.cancel(&who, &id, reason).await?;
-    tracing::info!(%id, by = %who.name, state = %record.state, "request cancelled");
+    tracing::info!(id = %Safe(&id), by = %Safe(&who.name), state = %record.state, "request cancelled");
     Ok(Json(record.view()))
 }
 
@@ -288,7 +291,9 @@ async fn decide<S: Store>(
         .service
         .decide(&who, &id, approve, reason, channel)
         .await
-        .inspect_err(|e| tracing::warn!(%id, by = %who.name, error = %e, "decision refused"))?;
-    tracing::info!(%id, by = %who.name, approve, state = %record.state, "decision");
+        .inspect_err(|e| {
+            tracing::warn!(id = %Safe(&id), by = %Safe(&who.name), error = %Safe(&e.to_string()), "decision refused");
+        })?;
+    tracing::info!(id = %Safe(&id), by = %Safe(&who.name), approve, state = %record.state, "decision");
     Ok(Json(record.view()))
 }

@@ -1706,8 +1706,11 @@ fn md_code(s: &str) -> String {
     format!("{fence}{pad}{s}{pad}{fence}")
 }
 
+/// One line of text, with line breaks marked and every other control, bidirectional or
+/// invisible character shown as an escape: a Markdown report is often read with `cat`.
 fn one_line(s: &str) -> String {
-    s.replace("\r\n", "\n").replace(['\n', '\r'], " ↵ ")
+    let s = s.replace("\r\n", "\n").replace(['\n', '\r'], " ↵ ");
+    crate::render::terminal_safe(&s).into_owned()
 }
 
 fn md_cell(cell: &Cell) -> String {
@@ -2422,6 +2425,16 @@ mod tests {
         let report = md(&[], None, None);
         assert!(report.contains("There were no requests in this period."));
         assert!(report.contains("The audit trail verifies: 0 event(s)"));
+    }
+
+    #[test]
+    fn markdown_shows_controls_as_escapes() {
+        let text = "kubectl delete ns prod #\x1b[2K\x1b[1G\u{202e}";
+        let code = md_code(text);
+        assert_eq!(code, "`kubectl delete ns prod #\\e[2K\\e[1G\\u202e`");
+        let cell = md_text(text);
+        assert!(!cell.contains(['\x1b', '\u{202e}']), "{cell}");
+        assert!(cell.contains("\\\\e\\[2K"), "{cell}");
     }
 
     #[test]
