@@ -117,7 +117,7 @@ async fn create<S: Store>(
     let who = authenticate(&app, &headers).await?;
     let (record, new) = app.service.create(&who, req).await?;
     if new {
-        tracing::info!(id = %record.create.id, requester = %who.name, command = %record.create.command, "request created");
+        tracing::info!(id = %record.create.id, requester = %who.name, command = %record.command, "request created");
     }
     let status = if new {
         StatusCode::CREATED

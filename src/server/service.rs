@@ -14,7 +14,7 @@ use serde_json::json;
 use tokio::sync::Notify;
 
 use super::store::{EventDraft, Record, Store, StoreError};
-use crate::approval::protocol::{CreateRequest, Identity, Outcome, Role, State};
+use crate::approval::protocol::{CreateRequest, Identity, Outcome, Role, Shown, State};
 use crate::audit::{redact, rfc3339};
 use crate::verdict::{self, Approval, Claims};
 
@@ -108,10 +108,13 @@ impl<S: Store> Service<S> {
                 req.id
             )));
         }
+        // What approvers will read is derived here from the argv as received, never from
+        // free text beside it, and its digest goes into the verdict (the `shown` claim): the
+        // client computes the same from what it sent and refuses a verdict that differs.
+        let shown = Shown::of(&req);
         // The server masks again: it stores and shows what the client sent, and a client
         // that forgot to mask must not put a secret into the audit trail.
         let mut req = req;
-        req.command = redact::mask_text(&req.command);
         req.argv = redact::mask_argv(&req.argv);
         req.reason = req.reason.as_deref().map(redact::mask_text);
         let now = std::time::SystemTime::now();
@@ -127,6 +130,8 @@ impl<S: Store> Service<S> {
             approvals: Vec::new(),
             verdict: None,
             outcome: None,
+            shown: shown.digest(),
+            command: shown.command,
             create: req,
         };
         let c = &record.create;
@@ -136,7 +141,8 @@ impl<S: Store> Service<S> {
             actor: who.name.clone(),
             channel: None,
             detail: json!({
-                "command": c.command,
+                "command": record.command,
+                "shown": record.shown,
                 "argv": c.argv,
                 "digest": c.digest,
                 "requester": {
@@ -482,6 +488,7 @@ impl<S: Store> Service<S> {
             rid: record.create.id.clone(),
             digest: record.create.digest.clone(),
             nonce: record.create.nonce.clone(),
+            shown: Some(record.shown.clone()),
             decision: outcome,
             approvers: record.approvals.clone(),
             reason,
