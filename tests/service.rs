@@ -1167,7 +1167,7 @@ fn route(state: &FakeState, method: &str, path: &str, body: &[u8]) -> (u16, Opti
         let view = RequestView {
             id: create.id.clone(),
             state: st,
-            command: create.command.clone(),
+            command: gatekeep::approval::protocol::display_argv(&create.argv),
             argv: create.argv.clone(),
             digest: create.digest.clone(),
             requester: "ci-bot".into(),
@@ -1238,6 +1238,7 @@ fn claims_for(c: &CreateRequest) -> Claims {
         rid: c.id.clone(),
         digest: c.digest.clone(),
         nonce: c.nonce.clone(),
+        shown: Some(gatekeep::approval::protocol::Shown::of(c).digest()),
         decision: Outcome::Approved,
         approvers: vec![Approval {
             name: "mallory".into(),
