@@ -38,7 +38,13 @@ impl Command {
     /// The command as one line for display, secrets masked: the same line the approval
     /// service shows approvers (see [`protocol::display_argv`]).
     pub fn display(&self) -> String {
-        protocol::display_argv(&self.argv())
+        match self {
+            Command::Argv(argv) => protocol::display_argv(argv),
+            // Shown as `bash -c STRING` is, without looking up which bash runs it.
+            Command::Shell(text) => {
+                protocol::display_argv(&["bash".to_owned(), "-c".to_owned(), text.clone()])
+            }
+        }
     }
 
     /// The exact argv that runs: the argv itself, or `bash -c STRING`.

@@ -449,7 +449,11 @@ fn client(config: &remote::ServerConfig, role: Role) -> Result<Client> {
         url: config.url.clone(),
         role,
     })?;
-    Ok(Client::connect(&config.url, &config.connection, Some(token))?)
+    Ok(Client::connect(
+        &config.url,
+        &config.connection,
+        Some(token),
+    )?)
 }
 
 /// `gatekeep whoami`.

@@ -306,14 +306,26 @@ mod tests {
     #[test]
     fn argv_and_shell_strings_display_as_the_shell_reads_them() {
         let cases: &[(&[&str], &str)] = &[
-            (&["kubectl", "delete", "ns", "prod"], "kubectl delete ns prod"),
+            (
+                &["kubectl", "delete", "ns", "prod"],
+                "kubectl delete ns prod",
+            ),
             (&["echo", "a b", "it's"], r"echo 'a b' 'it'\''s'"),
-            (&["/bin/bash", "-c", "kubectl get pods | wc -l"], "kubectl get pods | wc -l"),
+            (
+                &["/bin/bash", "-c", "kubectl get pods | wc -l"],
+                "kubectl get pods | wc -l",
+            ),
             (&["bash", "-c", "ls"], "ls"),
             // Extra words after the script are $0, $1: not the plain shell-string shape.
-            (&["bash", "-c", "rm -rf \"$0\"", "/"], r#"bash -c 'rm -rf "$0"' /"#),
+            (
+                &["bash", "-c", "rm -rf \"$0\"", "/"],
+                r#"bash -c 'rm -rf "$0"' /"#,
+            ),
             (&["psql", "--password=hunter2"], "psql --password=****"),
-            (&["/bin/bash", "-c", "curl -H 'Authorization: Bearer abc' x"], "curl -H 'Authorization: Bearer ****' x"),
+            (
+                &["/bin/bash", "-c", "curl -H 'Authorization: Bearer abc' x"],
+                "curl -H 'Authorization: Bearer ****' x",
+            ),
         ];
         for (words, want) in cases {
             assert_eq!(display_argv(&argv(words)), *want, "{words:?}");
@@ -337,7 +349,10 @@ mod tests {
         none.reason = None;
         none.origin.agent = None;
         let text = Shown::of(&none).canonical();
-        assert!(text.contains(r#""reason":null"#) && text.contains(r#""agent":null"#), "{text}");
+        assert!(
+            text.contains(r#""reason":null"#) && text.contains(r#""agent":null"#),
+            "{text}"
+        );
     }
 
     #[test]
@@ -352,17 +367,17 @@ mod tests {
         assert!(!Shown::of(&sent).command.contains("hunter2"));
 
         let base = Shown::of(&sent).digest();
-        let changes: Vec<Box<dyn Fn(&mut CreateRequest)>> = vec![
-            Box::new(|r| r.argv = argv(&["mysql", "-e", "select 1"])),
-            Box::new(|r| r.reason = Some("routine".into())),
-            Box::new(|r| r.rules = vec!["read-only".into()]),
-            Box::new(|r| r.risk = "low".into()),
-            Box::new(|r| r.quorum = 2),
-            Box::new(|r| r.groups = Vec::new()),
-            Box::new(|r| r.origin.cwd = "/tmp".into()),
-            Box::new(|r| r.origin.host = "other".into()),
-            Box::new(|r| r.origin.user = "bob".into()),
-            Box::new(|r| r.origin.agent = None),
+        let changes: [fn(&mut CreateRequest); 10] = [
+            |r| r.argv = argv(&["mysql", "-e", "select 1"]),
+            |r| r.reason = Some("routine".into()),
+            |r| r.rules = vec!["read-only".into()],
+            |r| r.risk = "low".into(),
+            |r| r.quorum = 2,
+            |r| r.groups = Vec::new(),
+            |r| r.origin.cwd = "/tmp".into(),
+            |r| r.origin.host = "other".into(),
+            |r| r.origin.user = "bob".into(),
+            |r| r.origin.agent = None,
         ];
         for (i, change) in changes.iter().enumerate() {
             let mut r = sent.clone();

@@ -27,9 +27,9 @@ use super::protocol::{
     CreateRequest, Decide, ErrorBody, Identity, MAX_WAIT_SECS, Outcome, RequestView, Role,
 };
 use crate::env_vars;
+use crate::verdict::{self, JwkSet};
 use ureq::unversioned::resolver::DefaultResolver;
 use ureq::unversioned::transport::{ConnectProxyConnector, Connector, TcpConnector};
-use crate::verdict::{self, JwkSet};
 
 /// The system configuration: when it names a server, it wins over the user's.
 pub const SYSTEM_CONFIG: &str = "/etc/gatekeep/config.toml";
@@ -54,6 +54,11 @@ pub enum RemoteError {
         match role { Role::Requester => "agent NAME", Role::Approver => "approver NAME" }
     )]
     NoToken { url: String, role: Role },
+    /// The TLS handshake failed on the certificate: not worth retrying.
+    #[error(
+        "the approval service at {url} did not present a certificate this client trusts: {why}\nhint: for a private CA run `gatekeep login --server {url} --ca FILE` (it records `ca = \"FILE\"` under [server] in config.toml); with `tls_pin` set, compare it with the pin `gatekeep server` prints"
+    )]
+    Untrusted { url: String, why: String },
     #[error(
         "refusing plain http to {url}: the bearer token and the request would cross the network readable and changeable by anyone on the path\nhint: use an https:// URL (with --ca FILE for a private CA), or, only on a network you trust, run `gatekeep login --server {url} --insecure-http`"
     )]
@@ -319,8 +324,8 @@ impl Client {
         let url = url.trim_end_matches('/').to_owned();
         // Only an https URL reads the system roots; without an extra CA or pin, that cannot
         // fail, and an error here would surface on the first call anyway.
-        let agent = agent(&url, &Connection::default())
-            .unwrap_or_else(|_| plain_agent(base_config(None)));
+        let agent =
+            agent(&url, &Connection::default()).unwrap_or_else(|_| plain_agent(base_config(None)));
         Client { url, token, agent }
     }
 
@@ -347,9 +352,13 @@ impl Client {
         body: Option<&impl Serialize>,
     ) -> Result<T, RemoteError> {
         let url = format!("{}{path}", self.url);
-        let unreachable = |e: ureq::Error| RemoteError::Unreachable {
-            url: self.url.clone(),
-            why: e.to_string(),
+        let unreachable = |e: ureq::Error| {
+            let (url, why) = (self.url.clone(), e.to_string());
+            if is_certificate_error(&e) {
+                RemoteError::Untrusted { url, why }
+            } else {
+                RemoteError::Unreachable { url, why }
+            }
         };
         let auth = self
             .token
@@ -445,6 +454,20 @@ impl Client {
     }
 }
 
+/// Whether the TLS handshake failed on the server's certificate (or the pin), rather than
+/// on the network.
+fn is_certificate_error(e: &ureq::Error) -> bool {
+    let tls = match e {
+        ureq::Error::Rustls(e) => Some(e),
+        ureq::Error::Io(io) => io.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()),
+        _ => None,
+    };
+    matches!(
+        tls,
+        Some(rustls::Error::InvalidCertificate(_) | rustls::Error::General(_))
+    )
+}
+
 /// ureq's settings for the service. `proxy` is set explicitly, to the configured proxy or to
 /// none: ureq's default would read `HTTP(S)_PROXY` / `ALL_PROXY` from the environment.
 fn base_config(proxy: Option<ureq::Proxy>) -> ureq::config::Config {
@@ -484,8 +507,7 @@ fn plain_agent(config: ureq::config::Config) -> ureq::Agent {
 }
 
 fn tcp_connector() -> impl Connector<(), Out = impl ureq::unversioned::transport::Transport> {
-    ()
-        .chain(ConnectProxyConnector::default())
+    ().chain(ConnectProxyConnector::default())
         .chain(TcpConnector::default())
 }
 
@@ -713,10 +735,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let key = ed25519_dalek::SigningKey::from_bytes(&[5; 32]).verifying_key();
         let x = verdict::Jwk::from_key(&key).x;
-        let pin = format!("sha256/{}", base64::Engine::encode(&base64::engine::general_purpose::STANDARD, [1u8; 32]));
+        let pin = format!(
+            "sha256/{}",
+            base64::Engine::encode(&base64::engine::general_purpose::STANDARD, [1u8; 32])
+        );
         let path = write(
             dir.path(),
-            &format!("[server]\nurl = \"https://gk.example:8700\"\nkey = \"{x}\"\nproxy = \"http://127.0.0.1:3128\"\nca = \"/etc/gatekeep/ca.pem\"\ntls_pin = \"{pin}\"\ninsecure_http = true\n"),
+            &format!(
+                "[server]\nurl = \"https://gk.example:8700\"\nkey = \"{x}\"\nproxy = \"http://127.0.0.1:3128\"\nca = \"/etc/gatekeep/ca.pem\"\ntls_pin = \"{pin}\"\ninsecure_http = true\n"
+            ),
         );
         let want = Connection {
             proxy: Some("http://127.0.0.1:3128".into()),
@@ -740,7 +767,10 @@ mod tests {
                 &format!("[server]\nurl = \"https://gk\"\nkey = \"{x}\"\n{bad}\n"),
             );
             let e = read_config(&path).unwrap_err().to_string();
-            assert!(e.contains("config.toml") && e.contains("[server]"), "{bad}: {e}");
+            assert!(
+                e.contains("config.toml") && e.contains("[server]"),
+                "{bad}: {e}"
+            );
         }
     }
 
@@ -764,7 +794,10 @@ mod tests {
             "http://127.0.0.1.gk.invalid",
         ] {
             let e = check_http(url, false).unwrap_err().to_string();
-            assert!(e.contains("refusing plain http") && e.contains("--insecure-http"), "{e}");
+            assert!(
+                e.contains("refusing plain http") && e.contains("--insecure-http"),
+                "{e}"
+            );
             assert!(check_http(url, true).is_ok(), "{url}");
         }
     }

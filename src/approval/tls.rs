@@ -269,7 +269,10 @@ mod tests {
             "sha256/not-base64!".to_owned(),
             format!("sha256/{}", B64.encode([7u8; 20])),
         ] {
-            assert!(parse_pin(&bad).unwrap_err().contains("not a key pin"), "{bad}");
+            assert!(
+                parse_pin(&bad).unwrap_err().contains("not a key pin"),
+                "{bad}"
+            );
         }
     }
 
@@ -279,7 +282,10 @@ mod tests {
         let path = dir.path().join("ca.pem");
         std::fs::write(&path, "not a certificate\n").unwrap();
         let e = client_config(Some(&path), None).unwrap_err();
-        assert!(e.contains("ca.pem") && e.contains("no PEM certificate"), "{e}");
+        assert!(
+            e.contains("ca.pem") && e.contains("no PEM certificate"),
+            "{e}"
+        );
         let e = client_config(Some(&dir.path().join("missing.pem")), None).unwrap_err();
         assert!(e.contains("missing.pem"), "{e}");
     }

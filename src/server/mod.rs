@@ -335,7 +335,11 @@ mod tests {
     #[test]
     fn plain_http_is_warned_about_only_off_loopback() {
         for addr in ["127.0.0.1:8700", "127.9.9.9:1", "[::1]:8700"] {
-            assert_eq!(plain_http_warning(&addr.parse().unwrap(), false), None, "{addr}");
+            assert_eq!(
+                plain_http_warning(&addr.parse().unwrap(), false),
+                None,
+                "{addr}"
+            );
         }
         for addr in ["0.0.0.0:8700", "[::]:8700", "192.0.2.7:8700"] {
             let addr: SocketAddr = addr.parse().unwrap();
