@@ -353,6 +353,14 @@ mod tests {
             text.contains(r#""reason":null"#) && text.contains(r#""agent":null"#),
             "{text}"
         );
+        // Escapes as documented: short forms, lowercase \u00xx for other controls, the rest
+        // (DEL, non-ASCII) literal.
+        none.reason = Some("a\u{1b}[2K\"\\\n\u{7f}é".into());
+        let text = Shown::of(&none).canonical();
+        assert!(
+            text.contains("\"reason\":\"a\\u001b[2K\\\"\\\\\\n\u{7f}é\""),
+            "{text}"
+        );
     }
 
     #[test]

@@ -60,7 +60,12 @@ impl Record {
         RequestView {
             id: c.id.clone(),
             state: self.state,
-            command: self.command.clone(),
+            // Records stored before the server derived the command have none: derive it now.
+            command: if self.command.is_empty() {
+                crate::approval::protocol::display_argv(&c.argv)
+            } else {
+                self.command.clone()
+            },
             argv: c.argv.clone(),
             digest: c.digest.clone(),
             requester: self.requester.clone(),
