@@ -448,6 +448,15 @@ struct Mitm {
 
 impl Mitm {
     fn start() -> Mitm {
+        Mitm::start_as(false)
+    }
+
+    /// A proxy that only relays the tunnel's bytes (for https, all it can do).
+    fn relay() -> Mitm {
+        Mitm::start_as(true)
+    }
+
+    fn start_as(relay_only: bool) -> Mitm {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let mitm = Mitm {
@@ -466,7 +475,7 @@ impl Mitm {
                 let (rewrite, tunnels, rewritten) =
                     (rewrite.clone(), tunnels.clone(), rewritten.clone());
                 std::thread::spawn(move || {
-                    let _ = tunnel(client, &rewrite, &tunnels, &rewritten);
+                    let _ = tunnel(client, relay_only, &rewrite, &tunnels, &rewritten);
                 });
             }
         });
@@ -492,6 +501,7 @@ fn read_head(reader: &mut impl BufRead) -> std::io::Result<Option<Vec<String>>> 
 
 fn tunnel(
     client: TcpStream,
+    relay_only: bool,
     rewrite: &AtomicBool,
     tunnels: &AtomicUsize,
     rewritten: &AtomicUsize,
@@ -515,6 +525,12 @@ fn tunnel(
         let mut from_server = upstream.try_clone()?;
         let mut to_client = to_client.try_clone()?;
         std::thread::spawn(move || std::io::copy(&mut from_server, &mut to_client));
+    }
+    if relay_only {
+        // Ciphertext (https through the proxy): relay it as it is.
+        let mut to_server = upstream;
+        std::io::copy(&mut from_client, &mut to_server)?;
+        return Ok(());
     }
     // Requests are read one by one (the connection is kept alive) and may be rewritten.
     let mut to_server = upstream;
@@ -752,6 +768,18 @@ fn the_approve_flow_runs_over_tls_with_a_private_ca_and_refuses_without_it() {
     let (_, code, err) = approve_flow(&agent, &bob, "touch marker-pinned");
     assert_eq!(code, Some(0), "{err}");
     assert!(agent.file("marker-pinned").exists());
+
+    // Through a configured proxy the tunnel carries TLS end to end.
+    let relay = Mitm::relay();
+    agent.set_server_key("proxy", Some(relay.url.clone().into()));
+    let (_, code, err) = approve_flow(&agent, &bob, "touch marker-via-proxy");
+    assert_eq!(code, Some(0), "{err}");
+    assert!(agent.file("marker-via-proxy").exists());
+    assert!(
+        relay.tunnels.load(Ordering::SeqCst) > 0,
+        "the proxy was not used"
+    );
+    agent.set_server_key("proxy", None);
 
     // A wrong pin (another certificate's key, from the same kind of file): refused.
     let other = std::fs::read_to_string(p("other-server.pem")).unwrap();
