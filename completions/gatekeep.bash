@@ -1217,7 +1217,7 @@ _gatekeep() {
             return 0
             ;;
         gatekeep__subcmd__login)
-            opts="-h --server --key --help"
+            opts="-h --server --key --ca --tls-pin --proxy --insecure-http --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1228,6 +1228,18 @@ _gatekeep() {
                     return 0
                     ;;
                 --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tls-pin)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --proxy)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1411,7 +1423,7 @@ _gatekeep() {
             return 0
             ;;
         gatekeep__subcmd__server)
-            opts="-h --listen --max-timeout --max-pending --max-creates-per-minute --data --help token audit report help"
+            opts="-h --listen --max-timeout --max-pending --max-creates-per-minute --tls-cert --tls-key --data --help token audit report help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1430,6 +1442,14 @@ _gatekeep() {
                     return 0
                     ;;
                 --max-creates-per-minute)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tls-cert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tls-key)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -112,6 +112,8 @@ complete -c gatekeep -n "__fish_gatekeep_using_subcommand server; and not __fish
 complete -c gatekeep -n "__fish_gatekeep_using_subcommand server; and not __fish_seen_subcommand_from token audit report help" -l max-timeout -d 'The longest a request may wait for approval, whatever its rule asks' -r
 complete -c gatekeep -n "__fish_gatekeep_using_subcommand server; and not __fish_seen_subcommand_from token audit report help" -l max-pending -d 'Pending requests one requester may have at a time' -r
 complete -c gatekeep -n "__fish_gatekeep_using_subcommand server; and not __fish_seen_subcommand_from token audit report help" -l max-creates-per-minute -d 'Requests one requester may create per minute' -r
+complete -c gatekeep -n "__fish_gatekeep_using_subcommand server; and not __fish_seen_subcommand_from token audit report help" -l tls-cert -d 'Serve HTTPS with this PEM certificate chain (server certificate first)' -r -F
+complete -c gatekeep -n "__fish_gatekeep_using_subcommand server; and not __fish_seen_subcommand_from token audit report help" -l tls-key -d 'The PEM private key of --tls-cert' -r -F
 complete -c gatekeep -n "__fish_gatekeep_using_subcommand server; and not __fish_seen_subcommand_from token audit report help" -l data -d 'Where the database and signing key live (default: ~/.local/share/gatekeep/server)' -r -F
 complete -c gatekeep -n "__fish_gatekeep_using_subcommand server; and not __fish_seen_subcommand_from token audit report help" -s h -l help -d 'Print help'
 complete -c gatekeep -n "__fish_gatekeep_using_subcommand server; and not __fish_seen_subcommand_from token audit report help" -f -a "token" -d 'Create, list and revoke the tokens requesters and approvers use'
@@ -142,6 +144,10 @@ complete -c gatekeep -n "__fish_gatekeep_using_subcommand server; and __fish_see
 complete -c gatekeep -n "__fish_gatekeep_using_subcommand server; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c gatekeep -n "__fish_gatekeep_using_subcommand login" -l server -d 'The approval service\'s URL' -r
 complete -c gatekeep -n "__fish_gatekeep_using_subcommand login" -l key -d 'The thumbprint of the service\'s signing key, as `gatekeep server` prints it; without it the key is shown and you are asked to confirm it' -r
+complete -c gatekeep -n "__fish_gatekeep_using_subcommand login" -l ca -d 'Trust this PEM CA certificate for the service\'s https certificate, besides the system\'s (a private CA); recorded as `ca` in config.toml' -r -F
+complete -c gatekeep -n "__fish_gatekeep_using_subcommand login" -l tls-pin -d 'Also require the service certificate\'s public key to be this one (`sha256/BASE64`, as `gatekeep server --tls-cert` prints it); recorded as `tls_pin`' -r
+complete -c gatekeep -n "__fish_gatekeep_using_subcommand login" -l proxy -d 'Reach the service through this http:// proxy (CONNECT); recorded as `proxy`. Proxy environment variables are never used' -r
+complete -c gatekeep -n "__fish_gatekeep_using_subcommand login" -l insecure-http -d 'Accept plain http:// to a host that is not loopback: the token and every request cross the network unencrypted. Only for a network you trust; recorded as `insecure_http = true`'
 complete -c gatekeep -n "__fish_gatekeep_using_subcommand login" -s h -l help -d 'Print help'
 complete -c gatekeep -n "__fish_gatekeep_using_subcommand logout" -s h -l help -d 'Print help'
 complete -c gatekeep -n "__fish_gatekeep_using_subcommand whoami" -s h -l help -d 'Print help'

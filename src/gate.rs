@@ -36,15 +36,15 @@ pub enum Command {
 }
 
 impl Command {
-    /// The command as one line for display, secrets masked.
+    /// The command as one line for display, secrets masked: the same line the approval
+    /// service shows approvers (see [`protocol::display_argv`]).
     pub fn display(&self) -> String {
         match self {
-            Command::Argv(argv) => redact::mask_argv(argv)
-                .iter()
-                .map(|w| shell_quote(w))
-                .collect::<Vec<_>>()
-                .join(" "),
-            Command::Shell(text) => redact::mask_text(text),
+            Command::Argv(argv) => protocol::display_argv(argv),
+            // Shown as `bash -c STRING` is, without looking up which bash runs it.
+            Command::Shell(text) => {
+                protocol::display_argv(&["bash".to_owned(), "-c".to_owned(), text.clone()])
+            }
         }
     }
 
@@ -54,19 +54,6 @@ impl Command {
             Command::Argv(argv) => argv.clone(),
             Command::Shell(text) => exec::shell_argv(text),
         }
-    }
-}
-
-/// Quotes a word for display so that the line reads as the shell would split it.
-pub fn shell_quote(word: &str) -> String {
-    let plain = !word.is_empty()
-        && word
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_@%+=:,./-*".contains(c));
-    if plain {
-        word.to_owned()
-    } else {
-        format!("'{}'", word.replace('\'', "'\\''"))
     }
 }
 
@@ -439,7 +426,6 @@ impl<'a> Journey<'a> {
         let create = CreateRequest {
             id: self.id.clone(),
             nonce: nonce.clone(),
-            command: self.command.display(),
             argv: redact::mask_argv(argv),
             digest: self.digest.clone(),
             origin: Origin {
@@ -456,7 +442,13 @@ impl<'a> Journey<'a> {
             group_sets: req.approver_sets.clone(),
             timeout_secs: req.timeout_secs,
         };
-        let client = remote::Client::new(&server.url, Some(token));
+        // What approvers will be shown, computed from what this client sends (never from
+        // anything the service echoes back): the verdict must carry the same digest of it.
+        let shown = protocol::Shown::of(&create).digest();
+        let client = match remote::Client::connect(&server.url, &server.connection, Some(token)) {
+            Ok(client) => client,
+            Err(e) => return self.unavailable(a, &e.to_string()),
+        };
         // A create is idempotent on (id, nonce, digest): retrying a lost response is safe.
         let mut created = client.create(&create);
         for delay in [250, 750] {
@@ -506,6 +498,7 @@ impl<'a> Journey<'a> {
             rid: &self.id,
             digest: &self.digest,
             nonce: &nonce,
+            shown: &shown,
             now: crate::verdict::unix_now(),
         };
         let jws = view.verdict.clone().unwrap_or_default();

@@ -38,6 +38,12 @@ pub struct ServerArgs {
     #[arg(long, value_name = "N", default_value_t = 120,
           value_parser = clap::value_parser!(u32).range(1..))]
     pub max_creates_per_minute: u32,
+    /// Serve HTTPS with this PEM certificate chain (server certificate first).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
     /// Where the database and signing key live (default: ~/.local/share/gatekeep/server).
     #[arg(long, value_name = "DIR", global = true)]
     pub data: Option<PathBuf>,
@@ -117,6 +123,23 @@ pub struct LoginArgs {
     /// it the key is shown and you are asked to confirm it.
     #[arg(long, value_name = "THUMBPRINT", allow_hyphen_values = true)]
     pub key: Option<String>,
+    /// Trust this PEM CA certificate for the service's https certificate, besides the
+    /// system's (a private CA); recorded as `ca` in config.toml.
+    #[arg(long, value_name = "FILE")]
+    pub ca: Option<PathBuf>,
+    /// Also require the service certificate's public key to be this one
+    /// (`sha256/BASE64`, as `gatekeep server --tls-cert` prints it); recorded as `tls_pin`.
+    #[arg(long, value_name = "PIN")]
+    pub tls_pin: Option<String>,
+    /// Reach the service through this http:// proxy (CONNECT); recorded as `proxy`.
+    /// Proxy environment variables are never used.
+    #[arg(long, value_name = "URL")]
+    pub proxy: Option<String>,
+    /// Accept plain http:// to a host that is not loopback: the token and every request
+    /// cross the network unencrypted. Only for a network you trust; recorded as
+    /// `insecure_http = true`.
+    #[arg(long)]
+    pub insecure_http: bool,
 }
 
 /// `gatekeep server ...`
@@ -132,6 +155,7 @@ pub fn server(args: ServerArgs) -> Result<ExitCode> {
                     pending_per_requester: usize::try_from(args.max_pending).unwrap_or(usize::MAX),
                     creates_per_minute: args.max_creates_per_minute,
                 },
+                tls: args.tls_cert.zip(args.tls_key),
             })?;
             Ok(exit::code(exit::SUCCESS))
         }
@@ -289,7 +313,33 @@ pub fn login(args: LoginArgs) -> Result<ExitCode> {
     if !url.starts_with("http://") && !url.starts_with("https://") {
         bail!("`{url}` is not an http(s) URL");
     }
-    let anonymous = Client::new(&url, None);
+    let ca = match &args.ca {
+        Some(ca) => Some(
+            std::fs::canonicalize(ca)
+                .with_context(|| format!("cannot read the CA file {}", ca.display()))?,
+        ),
+        None => None,
+    };
+    let connection = remote::Connection {
+        proxy: args.proxy.clone(),
+        ca,
+        tls_pin: args.tls_pin.clone(),
+        insecure_http: args.insecure_http,
+    };
+    if let Some(pin) = &connection.tls_pin {
+        crate::approval::tls::parse_pin(pin).map_err(anyhow::Error::msg)?;
+    }
+    if let Some(proxy) = &connection.proxy
+        && !proxy.starts_with("http://")
+    {
+        bail!("--proxy `{proxy}` is not an http:// proxy URL");
+    }
+    if connection.insecure_http && url.starts_with("http://") && !remote::is_loopback(&url) {
+        eprintln!(
+            "gatekeep: warning: using plain http to {url}: the token and every request cross the network unencrypted (recorded as insecure_http in config.toml)"
+        );
+    }
+    let anonymous = Client::connect(&url, &connection, None)?;
     let jwks = anonymous.jwks().context("cannot read the service's key")?;
     let keys: Vec<_> = jwks.keys.iter().filter_map(|k| k.key()).collect();
     let key = match &args.key {
@@ -322,12 +372,12 @@ pub fn login(args: LoginArgs) -> Result<ExitCode> {
         );
     }
     let token = read_token()?;
-    let client = Client::new(&url, Some(token.clone()));
+    let client = Client::connect(&url, &connection, Some(token.clone()))?;
     let me = client
         .whoami()
         .context("the service did not accept the token")?;
     let stored = credentials::store(&url, me.role, &token)?;
-    let path = remote::save_user_config(&url, &key)?;
+    let path = remote::save_user_config(&url, &key, &connection)?;
     if let Ok(Some(active)) = remote::load_config()
         && active.source != path
     {
@@ -418,7 +468,11 @@ fn client(config: &remote::ServerConfig, role: Role) -> Result<Client> {
         url: config.url.clone(),
         role,
     })?;
-    Ok(Client::new(&config.url, Some(token)))
+    Ok(Client::connect(
+        &config.url,
+        &config.connection,
+        Some(token),
+    )?)
 }
 
 /// `gatekeep whoami`.

@@ -67,6 +67,11 @@ pub struct Claims {
     pub digest: String,
     /// The client's one-time nonce for this request.
     pub nonce: String,
+    /// SHA-256 (hex) of what approvers were shown: the canonical encoding of
+    /// [`crate::approval::protocol::Shown`]. Absent only in verdicts from servers that
+    /// predate it, which [`Expected::check`] refuses.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shown: Option<String>,
     pub decision: Outcome,
     pub approvers: Vec<Approval>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -103,6 +108,10 @@ pub enum VerdictError {
     OtherCommand { got: String, want: String },
     #[error("the verdict's nonce does not match this request's")]
     WrongNonce,
+    #[error(
+        "the approvers were shown something other than what this client sent (shown digest {got}, expected {want}): a proxy or the service changed the command, reason or context a person read, so the approval does not cover this command\nhint: check the `proxy` and `url` in the gatekeep config, and use https to the approval service"
+    )]
+    OtherShown { got: String, want: String },
     #[error("the verdict expired at {exp} (now {now})")]
     Expired { exp: u64, now: u64 },
     #[error("the verdict was issued in the future ({iat}, now {now}): check the clocks")]
@@ -225,6 +234,8 @@ pub struct Expected<'a> {
     pub rid: &'a str,
     pub digest: &'a str,
     pub nonce: &'a str,
+    /// The client's own [`crate::approval::protocol::Shown::digest`] of what it sent.
+    pub shown: &'a str,
     /// Seconds since the epoch.
     pub now: u64,
 }
@@ -248,6 +259,12 @@ impl Expected<'_> {
         }
         if claims.nonce != self.nonce {
             return Err(VerdictError::WrongNonce);
+        }
+        if claims.shown.as_deref() != Some(self.shown) {
+            return Err(VerdictError::OtherShown {
+                got: claims.shown.unwrap_or_else(|| "(none)".into()),
+                want: self.shown.to_owned(),
+            });
         }
         if self.now > claims.exp {
             return Err(VerdictError::Expired {
@@ -342,6 +359,7 @@ mod tests {
             rid: "r1".into(),
             digest: "d1".into(),
             nonce: "n1".into(),
+            shown: Some("s1".into()),
             decision: Outcome::Approved,
             approvers: vec![Approval {
                 name: "bob".into(),
@@ -362,6 +380,7 @@ mod tests {
             rid: "r1",
             digest: "d1",
             nonce: "n1",
+            shown: "s1",
             now,
         }
     }
@@ -382,6 +401,7 @@ mod tests {
             rid,
             digest,
             nonce,
+            shown: "s1",
             now: 1100,
         };
         assert!(matches!(
@@ -396,6 +416,27 @@ mod tests {
             e("r1", "d1", "n2").check(&jws, &pinned),
             Err(VerdictError::WrongNonce)
         );
+        // What the approvers were shown differs from what this client sent, or the
+        // verdict says nothing about it (a server from before the claim): refused.
+        let other_shown = Expected {
+            shown: "s2",
+            ..expected(1100)
+        };
+        assert!(matches!(
+            other_shown.check(&jws, &pinned),
+            Err(VerdictError::OtherShown { .. })
+        ));
+        let unbound = sign(
+            &Claims {
+                shown: None,
+                ..claims()
+            },
+            &key,
+        );
+        assert!(matches!(
+            expected(1100).check(&unbound, &pinned),
+            Err(VerdictError::OtherShown { .. })
+        ));
         assert!(matches!(
             expected(1121).check(&jws, &pinned),
             Err(VerdictError::Expired { .. })

@@ -1119,7 +1119,6 @@ fn create_request(id: &str, argv: Vec<String>, reason: Option<String>) -> Create
     CreateRequest {
         id: id.to_owned(),
         nonce: format!("nonce-{id}-0123456789"),
-        command: argv.join(" "),
         argv,
         digest: "ab".repeat(32),
         origin: gatekeep::approval::protocol::Origin {
@@ -1551,7 +1550,7 @@ fn route(state: &FakeState, method: &str, path: &str, body: &[u8]) -> (u16, Opti
         let view = RequestView {
             id: create.id.clone(),
             state: st,
-            command: create.command.clone(),
+            command: gatekeep::approval::protocol::display_argv(&create.argv),
             argv: create.argv.clone(),
             digest: create.digest.clone(),
             requester: "ci-bot".into(),
@@ -1623,6 +1622,7 @@ fn claims_for(c: &CreateRequest) -> Claims {
         rid: c.id.clone(),
         digest: c.digest.clone(),
         nonce: c.nonce.clone(),
+        shown: Some(gatekeep::approval::protocol::Shown::of(c).digest()),
         decision: Outcome::Approved,
         approvers: vec![Approval {
             name: "mallory".into(),

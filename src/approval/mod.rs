@@ -5,3 +5,4 @@ pub mod credentials;
 pub mod prompt;
 pub mod protocol;
 pub mod remote;
+pub mod tls;

@@ -17,6 +17,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::audit::redact;
+
 /// What kind of identity a token stands for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -66,8 +68,9 @@ pub struct CreateRequest {
     pub id: String,
     /// Chosen by the client for this one run; the verdict must carry it back.
     pub nonce: String,
-    /// The command for people to read, secrets masked.
-    pub command: String,
+    /// The argv, secrets masked. There is deliberately no free-text command beside it: the
+    /// server derives what people read from this argv ([`display_argv`]), so the text an
+    /// approver reads and the words the client runs cannot be sent apart.
     pub argv: Vec<String>,
     /// SHA-256 of the exact unmasked argv, cwd and requester.
     pub digest: String,
@@ -88,6 +91,103 @@ pub struct CreateRequest {
     pub group_sets: Vec<Vec<String>>,
     /// Seconds the request may wait; the server caps it at its own maximum.
     pub timeout_secs: u64,
+}
+
+/// Quotes a word for display so that the line reads as the shell would split it.
+pub fn shell_quote(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_@%+=:,./-*".contains(c));
+    if plain {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    }
+}
+
+/// The one line people read for `argv`, secrets masked: on the client's prompt, in its
+/// messages and ledger, and on the server for approvers. Client and server both call this on
+/// the argv the client sends, so they agree on what was shown (see [`Shown`]).
+///
+/// An argv is shown shell-quoted, word by word. A shell string (`gatekeep exec --shell
+/// STRING`, which runs exactly `bash -c STRING`) is shown as the string itself: that is the
+/// text bash reads, and `bash -c STRING` typed as an argv is the same command and is shown
+/// the same way. Anything else after `bash -c` (extra words become `$0`, `$1`...) is not
+/// that shape and is shown quoted in full.
+pub fn display_argv(argv: &[String]) -> String {
+    let masked = redact::mask_argv(argv);
+    match masked.as_slice() {
+        [bash, flag, script] if matches!(bash.as_str(), "/bin/bash" | "bash") && flag == "-c" => {
+            script.clone()
+        }
+        words => words
+            .iter()
+            .map(|w| shell_quote(w))
+            .collect::<Vec<_>>()
+            .join(" "),
+    }
+}
+
+/// What an approver is shown that came from the client. Its SHA-256 ([`Shown::digest`]) is
+/// signed into the verdict as the `shown` claim; the client computes it again from what it
+/// sent and refuses a verdict whose `shown` differs, so nothing between the two (a proxy, a
+/// buggy server) can change what a person reads and still have the command run.
+///
+/// Canonical encoding, version 1: one JSON object with exactly these members in this order,
+/// no whitespace, `null` for an absent `reason` or `agent`, integers in decimal, strings
+/// escaped minimally (`\"`, `\\`, `\b \f \n \r \t`, other characters below U+0020 as
+/// `\u00xx` in lowercase hex, everything else as literal UTF-8), the way `serde_json` writes
+/// it:
+///
+/// `{"v":1,"command":…,"reason":…,"rules":[…],"risk":…,"quorum":…,"groups":[…],"user":…,"host":…,"agent":…,"cwd":…}`
+///
+/// `command` is [`display_argv`] of the argv and `reason` is the reason masked with
+/// [`redact::mask_text`], both computed from the request as sent; the other members are the
+/// request's own values.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Shown {
+    pub v: u32,
+    pub command: String,
+    pub reason: Option<String>,
+    pub rules: Vec<String>,
+    pub risk: String,
+    pub quorum: u32,
+    pub groups: Vec<String>,
+    pub user: String,
+    pub host: String,
+    pub agent: Option<String>,
+    pub cwd: String,
+}
+
+impl Shown {
+    /// What approvers are shown for `req`.
+    pub fn of(req: &CreateRequest) -> Shown {
+        Shown {
+            v: 1,
+            command: display_argv(&req.argv),
+            reason: req.reason.as_deref().map(redact::mask_text),
+            rules: req.rules.clone(),
+            risk: req.risk.clone(),
+            quorum: req.quorum,
+            groups: req.groups.clone(),
+            user: req.origin.user.clone(),
+            host: req.origin.host.clone(),
+            agent: req.origin.agent.clone(),
+            cwd: req.origin.cwd.clone(),
+        }
+    }
+
+    /// The canonical encoding (see the type's documentation).
+    pub fn canonical(&self) -> String {
+        // Serialising a struct of strings, numbers and lists cannot fail.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// SHA-256 of the canonical encoding, lowercase hex: the verdict's `shown` claim.
+    pub fn digest(&self) -> String {
+        crate::audit::ledger::sha256_hex(self.canonical().as_bytes())
+    }
 }
 
 /// The state of a request.
@@ -182,3 +282,125 @@ pub const PAGE_MAX: usize = 100;
 
 /// The longest a long poll is held open, so that proxies do not cut it.
 pub const MAX_WAIT_SECS: u64 = 25;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn argv(words: &[&str]) -> Vec<String> {
+        words.iter().map(|w| (*w).to_owned()).collect()
+    }
+
+    fn create(argv: Vec<String>) -> CreateRequest {
+        CreateRequest {
+            id: "r1".into(),
+            nonce: "n".repeat(16),
+            argv,
+            digest: "0".repeat(64),
+            origin: Origin {
+                user: "alice".into(),
+                host: "dev1".into(),
+                agent: Some("claude".into()),
+                cwd: "/work".into(),
+            },
+            reason: Some("rotate the key".into()),
+            rules: vec!["kubectl-delete".into()],
+            risk: "high".into(),
+            quorum: 1,
+            groups: vec!["sre".into()],
+            group_sets: Vec::new(),
+            timeout_secs: 60,
+        }
+    }
+
+    #[test]
+    fn argv_and_shell_strings_display_as_the_shell_reads_them() {
+        let cases: &[(&[&str], &str)] = &[
+            (
+                &["kubectl", "delete", "ns", "prod"],
+                "kubectl delete ns prod",
+            ),
+            (&["echo", "a b", "it's"], r"echo 'a b' 'it'\''s'"),
+            (
+                &["/bin/bash", "-c", "kubectl get pods | wc -l"],
+                "kubectl get pods | wc -l",
+            ),
+            (&["bash", "-c", "ls"], "ls"),
+            // Extra words after the script are $0, $1: not the plain shell-string shape.
+            (
+                &["bash", "-c", "rm -rf \"$0\"", "/"],
+                r#"bash -c 'rm -rf "$0"' /"#,
+            ),
+            (&["psql", "--password=hunter2"], "psql --password=****"),
+            (
+                &["/bin/bash", "-c", "curl -H 'Authorization: Bearer abc' x"],
+                "curl -H 'Authorization: Bearer ****' x",
+            ),
+        ];
+        for (words, want) in cases {
+            assert_eq!(display_argv(&argv(words)), *want, "{words:?}");
+        }
+    }
+
+    #[test]
+    fn shown_has_a_stable_canonical_encoding() {
+        let shown = Shown::of(&create(argv(&["kubectl", "delete", "ns", "prod"])));
+        assert_eq!(
+            shown.canonical(),
+            r#"{"v":1,"command":"kubectl delete ns prod","reason":"rotate the key","rules":["kubectl-delete"],"risk":"high","quorum":1,"groups":["sre"],"user":"alice","host":"dev1","agent":"claude","cwd":"/work"}"#
+        );
+        // A fixed vector: any change to the encoding changes every verdict's `shown`.
+        // (`printf '%s' TEXT | sha256sum` gives the same.)
+        assert_eq!(
+            shown.digest(),
+            "0a7c11156fc9fb8f797914086bab9254490dd424e21efde3138b995ff3f858c4"
+        );
+        let mut none = create(argv(&["x"]));
+        none.reason = None;
+        none.origin.agent = None;
+        let text = Shown::of(&none).canonical();
+        assert!(
+            text.contains(r#""reason":null"#) && text.contains(r#""agent":null"#),
+            "{text}"
+        );
+        // Escapes as documented: short forms, lowercase \u00xx for other controls, the rest
+        // (DEL, non-ASCII) literal.
+        none.reason = Some("a\u{1b}[2K\"\\\n\u{7f}é".into());
+        let text = Shown::of(&none).canonical();
+        assert!(
+            text.contains("\"reason\":\"a\\u001b[2K\\\"\\\\\\n\u{7f}é\""),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn the_client_and_the_server_agree_and_any_shown_change_is_seen() {
+        // The client sends masked words and computes `shown` from them; the server computes it
+        // from what it received. The same bytes give the same digest.
+        let raw = argv(&["mysql", "-phunter2", "-e", "drop database prod"]);
+        let sent = create(redact::mask_argv(&raw));
+        let received: CreateRequest =
+            serde_json::from_str(&serde_json::to_string(&sent).unwrap()).unwrap();
+        assert_eq!(Shown::of(&sent).digest(), Shown::of(&received).digest());
+        assert!(!Shown::of(&sent).command.contains("hunter2"));
+
+        let base = Shown::of(&sent).digest();
+        let changes: [fn(&mut CreateRequest); 10] = [
+            |r| r.argv = argv(&["mysql", "-e", "select 1"]),
+            |r| r.reason = Some("routine".into()),
+            |r| r.rules = vec!["read-only".into()],
+            |r| r.risk = "low".into(),
+            |r| r.quorum = 2,
+            |r| r.groups = Vec::new(),
+            |r| r.origin.cwd = "/tmp".into(),
+            |r| r.origin.host = "other".into(),
+            |r| r.origin.user = "bob".into(),
+            |r| r.origin.agent = None,
+        ];
+        for (i, change) in changes.iter().enumerate() {
+            let mut r = sent.clone();
+            change(&mut r);
+            assert_ne!(Shown::of(&r).digest(), base, "change {i} went unseen");
+        }
+    }
+}

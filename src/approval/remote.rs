@@ -7,7 +7,11 @@
 //!
 //! The pinned key comes only from the system or user configuration, written by `gatekeep
 //! login` after a person compared its thumbprint. No environment variable or project file
-//! is read here, so nothing an agent controls can point gatekeep at another key.
+//! is read here, so nothing an agent controls can point gatekeep at another key — nor at
+//! another route: `HTTP_PROXY`, `HTTPS_PROXY`, `ALL_PROXY` and `NO_PROXY` are ignored (ureq
+//! reads them by default; [`Client::connect`] turns that off), and a proxy is used only when
+//! `config.toml` names one. Plain `http://` is refused to anything but loopback unless
+//! `gatekeep login --insecure-http` recorded that choice.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -25,6 +29,8 @@ use super::protocol::{
 use crate::env_vars;
 use crate::render::Safe;
 use crate::verdict::{self, JwkSet};
+use ureq::unversioned::resolver::DefaultResolver;
+use ureq::unversioned::transport::{ConnectProxyConnector, Connector, TcpConnector};
 
 /// The system configuration: when it names a server, it wins over the user's.
 pub const SYSTEM_CONFIG: &str = "/etc/gatekeep/config.toml";
@@ -49,8 +55,58 @@ pub enum RemoteError {
         match role { Role::Requester => "agent NAME", Role::Approver => "approver NAME" }
     )]
     NoToken { url: String, role: Role },
+    /// The TLS handshake failed on the certificate: not worth retrying.
+    #[error(
+        "the approval service at {url} did not present a certificate this client trusts: {why}\nhint: for a private CA run `gatekeep login --server {url} --ca FILE` (it records `ca = \"FILE\"` under [server] in config.toml); with `tls_pin` set, compare it with the pin `gatekeep server` prints"
+    )]
+    Untrusted { url: String, why: String },
+    #[error(
+        "refusing plain http to {url}: the bearer token and the request would cross the network readable and changeable by anyone on the path\nhint: use an https:// URL (with --ca FILE for a private CA), or, only on a network you trust, run `gatekeep login --server {url} --insecure-http`"
+    )]
+    InsecureHttp { url: String },
+    #[error("cannot set up the connection to {url}: {why}")]
+    Setup { url: String, why: String },
     #[error(transparent)]
     Credentials(#[from] super::credentials::CredentialError),
+}
+
+/// Whether `url`'s host is this machine: `localhost`, 127.0.0.0/8 or ::1.
+pub fn is_loopback(url: &str) -> bool {
+    let Ok(uri) = url.parse::<ureq::http::Uri>() else {
+        return false;
+    };
+    let Some(host) = uri.host() else {
+        return false;
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Plain http is for loopback, or for a network someone chose to trust at login.
+pub fn check_http(url: &str, insecure_http: bool) -> Result<(), RemoteError> {
+    if url.starts_with("http://") && !insecure_http && !is_loopback(url) {
+        return Err(RemoteError::InsecureHttp {
+            url: url.to_owned(),
+        });
+    }
+    Ok(())
+}
+
+/// How to reach the service, besides its URL: the `[server]` keys `proxy`, `ca`, `tls_pin`
+/// and `insecure_http` of `config.toml`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Connection {
+    /// An `http://` proxy to tunnel through (CONNECT); none unless configured.
+    pub proxy: Option<String>,
+    /// A PEM file of CA certificates trusted besides the system's (a private CA).
+    pub ca: Option<PathBuf>,
+    /// `sha256/BASE64` of the server certificate's public key (see [`super::tls`]).
+    pub tls_pin: Option<String>,
+    /// Plain `http://` to a host that is not loopback was accepted at login.
+    pub insecure_http: bool,
 }
 
 /// The approval service this machine uses.
@@ -61,6 +117,7 @@ pub struct ServerConfig {
     pub key: VerifyingKey,
     /// The file it came from.
     pub source: PathBuf,
+    pub connection: Connection,
 }
 
 impl ServerConfig {
@@ -117,25 +174,74 @@ fn read_config(path: &Path) -> Result<Option<ServerConfig>, RemoteError> {
     }
     let key = verdict::public_key(field("key")?)
         .ok_or_else(|| err("[server] key is not a base64url Ed25519 public key".into()))?;
+    let optional = |name: &str| match server.get(name) {
+        None => Ok(None),
+        Some(v) => v
+            .as_str()
+            .map(|s| Some(s.to_owned()))
+            .ok_or_else(|| err(format!("[server] `{name}` is not a string"))),
+    };
+    let proxy = optional("proxy")?;
+    if let Some(proxy) = &proxy
+        && !proxy.starts_with("http://")
+    {
+        return Err(err(format!(
+            "[server] proxy `{proxy}` is not an http:// proxy URL"
+        )));
+    }
+    let ca = optional("ca")?.map(PathBuf::from);
+    if let Some(ca) = &ca
+        && !ca.is_absolute()
+    {
+        return Err(err(format!(
+            "[server] ca `{}` is not an absolute path",
+            ca.display()
+        )));
+    }
+    let tls_pin = optional("tls_pin")?;
+    if let Some(pin) = &tls_pin {
+        super::tls::parse_pin(pin).map_err(|e| err(format!("[server] tls_pin: {e}")))?;
+    }
+    let insecure_http = match server.get("insecure_http") {
+        None => false,
+        Some(v) => v
+            .as_bool()
+            .ok_or_else(|| err("[server] `insecure_http` is not true or false".into()))?,
+    };
     Ok(Some(ServerConfig {
         url,
         key,
         source: path.to_owned(),
+        connection: Connection {
+            proxy,
+            ca,
+            tls_pin,
+            insecure_http,
+        },
     }))
 }
 
 /// Writes the server URL and pinned key into the user's configuration, keeping whatever
 /// else the file holds.
-pub fn save_user_config(url: &str, key: &VerifyingKey) -> Result<PathBuf, RemoteError> {
+pub fn save_user_config(
+    url: &str,
+    key: &VerifyingKey,
+    connection: &Connection,
+) -> Result<PathBuf, RemoteError> {
     let path = user_config_path().ok_or_else(|| RemoteError::Config {
         path: "~/.config/gatekeep/config.toml".into(),
         why: "neither XDG_CONFIG_HOME nor HOME is set".into(),
     })?;
-    save_config(&path, url, key)?;
+    save_config(&path, url, key, connection)?;
     Ok(path)
 }
 
-fn save_config(path: &Path, url: &str, key: &VerifyingKey) -> Result<(), RemoteError> {
+fn save_config(
+    path: &Path,
+    url: &str,
+    key: &VerifyingKey,
+    connection: &Connection,
+) -> Result<(), RemoteError> {
     let err = |why: String| RemoteError::Config {
         path: path.display().to_string(),
         why,
@@ -154,6 +260,18 @@ fn save_config(path: &Path, url: &str, key: &VerifyingKey) -> Result<(), RemoteE
         )
         .into(),
     );
+    if let Some(proxy) = &connection.proxy {
+        server.insert("proxy".into(), proxy.as_str().into());
+    }
+    if let Some(ca) = &connection.ca {
+        server.insert("ca".into(), ca.display().to_string().into());
+    }
+    if let Some(pin) = &connection.tls_pin {
+        server.insert("tls_pin".into(), pin.as_str().into());
+    }
+    if connection.insecure_http {
+        server.insert("insecure_http".into(), true.into());
+    }
     doc.insert("server".into(), server.into());
     let text = format!(
         "# Written by `gatekeep login`. The key is the approval service's verdict-signing key\n# (thumbprint {}); a verdict signed by any other key is refused.\n{}",
@@ -202,18 +320,30 @@ pub struct Client {
 }
 
 impl Client {
+    /// A client for `url` with no proxy, no extra CA and no pin; plain http only to loopback.
     pub fn new(url: &str, token: Option<String>) -> Client {
-        let config = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_connect(Some(Duration::from_secs(5)))
-            // Long polls hold the response for up to MAX_WAIT_SECS.
-            .timeout_global(Some(Duration::from_secs(MAX_WAIT_SECS + 15)))
-            .build();
-        Client {
-            url: url.trim_end_matches('/').to_owned(),
-            token,
-            agent: config.into(),
-        }
+        let url = url.trim_end_matches('/').to_owned();
+        // Only an https URL reads the system roots; without an extra CA or pin, that cannot
+        // fail, and an error here would surface on the first call anyway.
+        let agent =
+            agent(&url, &Connection::default()).unwrap_or_else(|_| plain_agent(base_config(None)));
+        Client { url, token, agent }
+    }
+
+    /// A client for `url` as `connection` says: refuses plain http to anything but loopback
+    /// unless it was accepted at login, and reads the proxy, CA and pin.
+    pub fn connect(
+        url: &str,
+        connection: &Connection,
+        token: Option<String>,
+    ) -> Result<Client, RemoteError> {
+        let url = url.trim_end_matches('/').to_owned();
+        check_http(&url, connection.insecure_http)?;
+        let agent = agent(&url, connection).map_err(|why| RemoteError::Setup {
+            url: url.clone(),
+            why,
+        })?;
+        Ok(Client { url, token, agent })
     }
 
     fn call<T: DeserializeOwned>(
@@ -223,9 +353,13 @@ impl Client {
         body: Option<&impl Serialize>,
     ) -> Result<T, RemoteError> {
         let url = format!("{}{path}", self.url);
-        let unreachable = |e: ureq::Error| RemoteError::Unreachable {
-            url: self.url.clone(),
-            why: e.to_string(),
+        let unreachable = |e: ureq::Error| {
+            let (url, why) = (self.url.clone(), e.to_string());
+            if is_certificate_error(&e) {
+                RemoteError::Untrusted { url, why }
+            } else {
+                RemoteError::Unreachable { url, why }
+            }
         };
         let auth = self
             .token
@@ -332,6 +466,63 @@ impl Client {
             Some(&Decide { reason }),
         )
     }
+}
+
+/// Whether the TLS handshake failed on the server's certificate (or the pin), rather than
+/// on the network.
+fn is_certificate_error(e: &ureq::Error) -> bool {
+    let tls = match e {
+        ureq::Error::Rustls(e) => Some(e),
+        ureq::Error::Io(io) => io.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()),
+        _ => None,
+    };
+    matches!(
+        tls,
+        Some(rustls::Error::InvalidCertificate(_) | rustls::Error::General(_))
+    )
+}
+
+/// ureq's settings for the service. `proxy` is set explicitly, to the configured proxy or to
+/// none: ureq's default would read `HTTP(S)_PROXY` / `ALL_PROXY` from the environment.
+fn base_config(proxy: Option<ureq::Proxy>) -> ureq::config::Config {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .proxy(proxy)
+        // The API never redirects; following one could carry the token elsewhere.
+        .max_redirects(0)
+        .timeout_connect(Some(Duration::from_secs(5)))
+        // Long polls hold the response for up to MAX_WAIT_SECS.
+        .timeout_global(Some(Duration::from_secs(MAX_WAIT_SECS + 15)))
+        .build()
+}
+
+/// The HTTP agent: TCP (through the configured proxy if any), then gatekeep's own TLS step
+/// for https (see [`super::tls`]).
+fn agent(url: &str, connection: &Connection) -> Result<ureq::Agent, String> {
+    let proxy = match &connection.proxy {
+        Some(p) => Some(ureq::Proxy::new(p).map_err(|e| format!("proxy `{p}`: {e}"))?),
+        None => None,
+    };
+    let config = base_config(proxy);
+    if !url.starts_with("https://") {
+        return Ok(plain_agent(config));
+    }
+    let tls = super::tls::client_config(connection.ca.as_deref(), connection.tls_pin.as_deref())?;
+    Ok(ureq::Agent::with_parts(
+        config,
+        tcp_connector().chain(super::tls::TlsConnector { config: tls }),
+        DefaultResolver::default(),
+    ))
+}
+
+/// An agent without TLS: an https URL fails closed ("TLS required").
+fn plain_agent(config: ureq::config::Config) -> ureq::Agent {
+    ureq::Agent::with_parts(config, tcp_connector(), DefaultResolver::default())
+}
+
+fn tcp_connector() -> impl Connector<(), Out = impl ureq::unversioned::transport::Transport> {
+    ().chain(ConnectProxyConnector::default())
+        .chain(TcpConnector::default())
 }
 
 /// How a wait for a verdict ended.
@@ -561,13 +752,86 @@ mod tests {
     }
 
     #[test]
+    fn connection_keys_are_read_checked_and_saved() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = ed25519_dalek::SigningKey::from_bytes(&[5; 32]).verifying_key();
+        let x = verdict::Jwk::from_key(&key).x;
+        let pin = format!(
+            "sha256/{}",
+            base64::Engine::encode(&base64::engine::general_purpose::STANDARD, [1u8; 32])
+        );
+        let path = write(
+            dir.path(),
+            &format!(
+                "[server]\nurl = \"https://gk.example:8700\"\nkey = \"{x}\"\nproxy = \"http://127.0.0.1:3128\"\nca = \"/etc/gatekeep/ca.pem\"\ntls_pin = \"{pin}\"\ninsecure_http = true\n"
+            ),
+        );
+        let want = Connection {
+            proxy: Some("http://127.0.0.1:3128".into()),
+            ca: Some("/etc/gatekeep/ca.pem".into()),
+            tls_pin: Some(pin.clone()),
+            insecure_http: true,
+        };
+        assert_eq!(read_config(&path).unwrap().unwrap().connection, want);
+        save_config(&path, "https://gk.example:8700", &key, &want).unwrap();
+        assert_eq!(read_config(&path).unwrap().unwrap().connection, want);
+
+        for bad in [
+            "proxy = \"socks5://127.0.0.1:1080\"",
+            "ca = \"relative/ca.pem\"",
+            "tls_pin = \"sha1/abc\"",
+            "insecure_http = \"yes\"",
+            "proxy = 3",
+        ] {
+            let path = write(
+                dir.path(),
+                &format!("[server]\nurl = \"https://gk\"\nkey = \"{x}\"\n{bad}\n"),
+            );
+            let e = read_config(&path).unwrap_err().to_string();
+            assert!(
+                e.contains("config.toml") && e.contains("[server]"),
+                "{bad}: {e}"
+            );
+        }
+    }
+
+    #[test]
+    fn plain_http_is_for_loopback_unless_accepted() {
+        for url in [
+            "http://127.0.0.1:8700",
+            "http://127.1.2.3",
+            "http://localhost:1",
+            "http://LOCALHOST",
+            "http://[::1]:8700",
+            "https://gk.invalid",
+        ] {
+            assert!(check_http(url, false).is_ok(), "{url}");
+        }
+        for url in [
+            "http://gk.invalid:8700",
+            "http://10.0.0.1",
+            "http://[::2]:1",
+            "http://localhost.gk.invalid",
+            "http://127.0.0.1.gk.invalid",
+        ] {
+            let e = check_http(url, false).unwrap_err().to_string();
+            assert!(
+                e.contains("refusing plain http") && e.contains("--insecure-http"),
+                "{e}"
+            );
+            assert!(check_http(url, true).is_ok(), "{url}");
+        }
+    }
+
+    #[test]
     fn saving_keeps_other_tables_and_clearing_removes_only_the_server() {
         let dir = tempfile::tempdir().unwrap();
         let path = write(dir.path(), "[other]\nx = 1\n");
         let key = ed25519_dalek::SigningKey::from_bytes(&[4; 32]).verifying_key();
-        save_config(&path, "http://gk:1", &key).unwrap();
+        save_config(&path, "http://gk:1", &key, &Connection::default()).unwrap();
         let config = read_config(&path).unwrap().unwrap();
         assert_eq!((config.url.as_str(), config.key), ("http://gk:1", key));
+        assert_eq!(config.connection, Connection::default());
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.contains("[other]") && text.contains(&verdict::thumbprint(&key)));
 

@@ -150,7 +150,7 @@ async fn create<S: Store>(
     if new {
         // The id and command are the requester's to choose: rendered so that a newline or
         // an escape in them cannot forge or hide a log line.
-        tracing::info!(id = %Safe(&record.create.id), requester = %Safe(&who.name), command = %Safe(&record.create.command), "request created");
+        tracing::info!(id = %Safe(&record.create.id), requester = %Safe(&who.name), command = %Safe(&record.command), "request created");
     }
     let status = if new {
         StatusCode::CREATED

@@ -14,6 +14,7 @@ pub mod report;
 pub mod service;
 pub mod sqlite;
 pub mod store;
+pub mod tls;
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -129,6 +130,18 @@ pub struct RunOptions {
     pub data: PathBuf,
     pub max_timeout_secs: u64,
     pub limits: Limits,
+    /// `--tls-cert` and `--tls-key`: serve HTTPS.
+    pub tls: Option<(PathBuf, PathBuf)>,
+}
+
+/// The warning for plain HTTP on an address other hosts can reach, if that is the case:
+/// bearer tokens and requests would cross the network readable and changeable.
+pub fn plain_http_warning(addr: &SocketAddr, tls: bool) -> Option<String> {
+    (!tls && !addr.ip().is_loopback()).then(|| {
+        format!(
+            "listening on {addr} without TLS: tokens, requests and verdicts cross the network in plain text, and clients refuse plain http to a host that is not loopback unless logged in with --insecure-http\nhint: pass --tls-cert FILE --tls-key FILE, or listen on 127.0.0.1 behind a TLS-terminating proxy"
+        )
+    })
 }
 
 /// Starts structured logs on stderr: `GATEKEEP_LOG` (default `info`) sets the filter.
@@ -171,15 +184,28 @@ pub fn run(opts: &RunOptions) -> Result<()> {
             service: Service::with_limits(store, key, opts.max_timeout_secs, opts.limits),
             shutdown,
         });
+        // Read before binding, so that a bad certificate stops the start with its own error.
+        let tls = match &opts.tls {
+            Some((cert, key)) => Some(tls::server_config(cert, key)?),
+            None => None,
+        };
         let listener = tokio::net::TcpListener::bind(opts.listen)
             .await
             .with_context(|| format!("cannot listen on {}", opts.listen))?;
         let addr = listener.local_addr()?;
         let kid = verdict::thumbprint(&app.service.verifying_key());
+        let scheme = if tls.is_some() { "https" } else { "http" };
         // Plain lines for people and scripts (tests read the address from the first one).
-        eprintln!("gatekeep server: listening on http://{addr}");
+        eprintln!("gatekeep server: listening on {scheme}://{addr}");
         eprintln!("gatekeep server: signing key {kid}");
-        tracing::info!(%addr, data = %opts.data.display(), %kid, "started");
+        if let Some(tls) = &tls {
+            eprintln!("gatekeep server: tls key pin {}", tls.pin);
+        }
+        if let Some(warning) = plain_http_warning(&addr, tls.is_some()) {
+            eprintln!("gatekeep server: warning: {warning}");
+            tracing::warn!(%addr, "listening without TLS on an address other hosts can reach");
+        }
+        tracing::info!(%addr, data = %opts.data.display(), %kid, tls = tls.is_some(), "started");
 
         let sweeper = {
             let app = app.clone();
@@ -194,15 +220,26 @@ pub fn run(opts: &RunOptions) -> Result<()> {
             })
         };
         let router = http::router(app.clone());
-        axum::serve(listener, router)
-            .with_graceful_shutdown(async move {
-                shutdown_signal().await;
-                tracing::info!("shutting down");
-                // Long polls return at once; their clients reconnect after the restart.
-                let _ = stop.send(true);
-            })
-            .await
-            .context("the server failed")?;
+        let graceful = async move {
+            shutdown_signal().await;
+            tracing::info!("shutting down");
+            // Long polls return at once; their clients reconnect after the restart.
+            let _ = stop.send(true);
+        };
+        match tls {
+            None => axum::serve(listener, router)
+                .with_graceful_shutdown(graceful)
+                .await
+                .context("the server failed")?,
+            Some(tls) => {
+                let (listener, handshakes) = tls::TlsListener::start(listener, tls.config);
+                let served = axum::serve(listener, router)
+                    .with_graceful_shutdown(graceful)
+                    .await;
+                handshakes.abort();
+                served.context("the server failed")?;
+            }
+        }
         sweeper.abort();
         tracing::info!("stopped");
         Ok(())
@@ -304,6 +341,23 @@ fn admin() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plain_http_is_warned_about_only_off_loopback() {
+        for addr in ["127.0.0.1:8700", "127.9.9.9:1", "[::1]:8700"] {
+            assert_eq!(
+                plain_http_warning(&addr.parse().unwrap(), false),
+                None,
+                "{addr}"
+            );
+        }
+        for addr in ["0.0.0.0:8700", "[::]:8700", "192.0.2.7:8700"] {
+            let addr: SocketAddr = addr.parse().unwrap();
+            let w = plain_http_warning(&addr, false).unwrap();
+            assert!(w.contains("without TLS") && w.contains("--tls-cert"), "{w}");
+            assert_eq!(plain_http_warning(&addr, true), None, "{addr} with TLS");
+        }
+    }
 
     #[test]
     fn the_signing_key_is_created_private_and_refused_when_not() {

@@ -15,7 +15,7 @@ use tokio::sync::Notify;
 
 use super::names;
 use super::store::{EventDraft, Record, Store, StoreError};
-use crate::approval::protocol::{CreateRequest, Identity, Outcome, Role, State};
+use crate::approval::protocol::{CreateRequest, Identity, Outcome, Role, Shown, State};
 use crate::audit::{redact, rfc3339};
 use crate::verdict::{self, Approval, Claims};
 
@@ -240,10 +240,13 @@ impl<S: Store> Service<S> {
                 who.name
             )));
         }
+        // What approvers will read is derived here from the argv as received, never from
+        // free text beside it, and its digest goes into the verdict (the `shown` claim): the
+        // client computes the same from what it sent and refuses a verdict that differs.
+        let shown = Shown::of(&req);
         // The server masks again: it stores and shows what the client sent, and a client
         // that forgot to mask must not put a secret into the audit trail.
         let mut req = req;
-        req.command = redact::mask_text(&req.command);
         req.argv = redact::mask_argv(&req.argv);
         req.reason = req.reason.as_deref().map(redact::mask_text);
         let now = std::time::SystemTime::now();
@@ -260,6 +263,8 @@ impl<S: Store> Service<S> {
             approvals: Vec::new(),
             verdict: None,
             outcome: None,
+            shown: shown.digest(),
+            command: shown.command,
             create: req,
         };
         let c = &record.create;
@@ -269,7 +274,8 @@ impl<S: Store> Service<S> {
             actor: who.name.clone(),
             channel: None,
             detail: json!({
-                "command": c.command,
+                "command": record.command,
+                "shown": record.shown,
                 "argv": c.argv,
                 "digest": c.digest,
                 "requester": {
@@ -672,6 +678,7 @@ impl<S: Store> Service<S> {
             rid: record.create.id.clone(),
             digest: record.create.digest.clone(),
             nonce: record.create.nonce.clone(),
+            shown: Some(record.shown.clone()),
             decision: outcome,
             approvers: record.approvals.clone(),
             reason,
@@ -819,8 +826,8 @@ fn validate(req: &CreateRequest) -> Result<(), ServiceError> {
         )))
     };
     let argv_bytes: usize = req.argv.iter().map(String::len).sum();
-    if argv_bytes > MAX_ARGV_BYTES || req.command.len() > MAX_ARGV_BYTES {
-        return too_large("command", argv_bytes.max(req.command.len()), MAX_ARGV_BYTES);
+    if argv_bytes > MAX_ARGV_BYTES {
+        return too_large("command", argv_bytes, MAX_ARGV_BYTES);
     }
     if req.argv.len() > MAX_ARGS {
         return Err(ServiceError::TooLarge(format!(

@@ -31,6 +31,14 @@ pub struct TokenRow {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Record {
     pub create: CreateRequest,
+    /// What approvers read for this request: [`crate::approval::protocol::display_argv`] of
+    /// the argv as received.
+    #[serde(default)]
+    pub command: String,
+    /// SHA-256 of everything approvers are shown that came from the client
+    /// ([`crate::approval::protocol::Shown`]), signed into the verdict.
+    #[serde(default)]
+    pub shown: String,
     pub requester: String,
     pub on_behalf_of: Option<String>,
     pub state: State,
@@ -52,7 +60,12 @@ impl Record {
         RequestView {
             id: c.id.clone(),
             state: self.state,
-            command: c.command.clone(),
+            // Records stored before the server derived the command have none: derive it now.
+            command: if self.command.is_empty() {
+                crate::approval::protocol::display_argv(&c.argv)
+            } else {
+                self.command.clone()
+            },
             argv: c.argv.clone(),
             digest: c.digest.clone(),
             requester: self.requester.clone(),
