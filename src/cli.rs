@@ -165,9 +165,17 @@ pub enum AuditCmd {
         json: bool,
     },
     /// Check that no record was edited, removed, inserted or reordered.
+    ///
+    /// With --against-server, also check every ledger head the approval service recorded
+    /// (each request carries one): the ledger must still hold each anchored record, so a
+    /// wiped or consistently rewritten ledger shows. Exit status 1 on any finding.
     Verify {
         #[arg(long)]
         json: bool,
+        /// Check the ledger against the heads the approval service holds for this machine's
+        /// requester token.
+        #[arg(long)]
+        against_server: bool,
     },
     /// Export every record as JSON Lines or CSV.
     Export {
@@ -540,10 +548,30 @@ fn audit(cmd: AuditCmd) -> anyhow::Result<ExitCode> {
     let ledger = crate::audit::ledger::Ledger::default_location();
     let mut out = std::io::stdout().lock();
     match cmd {
-        AuditCmd::Verify { json } => {
+        AuditCmd::Verify {
+            json,
+            against_server,
+        } => {
             let report = ledger.verify()?;
+            let anchored = if against_server {
+                let (config, anchors) = crate::service_cli::anchors()?;
+                let cwd = std::env::current_dir().unwrap_or_default();
+                let me = crate::audit::Requester::current(&cwd, None);
+                let records = ledger.records()?;
+                let found = crate::audit::anchors::check(&records, &anchors, &me.user, &me.host);
+                Some((config.url, found))
+            } else {
+                None
+            };
+            let ok = report.errors.is_empty() && anchored.as_ref().is_none_or(|(_, a)| a.is_ok());
             if json {
-                serde_json::to_writer(&mut out, &report)?;
+                let mut v = serde_json::to_value(&report)?;
+                if let Some((url, found)) = &anchored {
+                    v["server"] = serde_json::json!(url);
+                    v["anchors"] = serde_json::to_value(found)?;
+                }
+                v["ok"] = serde_json::json!(ok);
+                serde_json::to_writer(&mut out, &v)?;
                 writeln!(out)?;
             } else {
                 for w in &report.warnings {
@@ -560,12 +588,39 @@ fn audit(cmd: AuditCmd) -> anyhow::Result<ExitCode> {
                         ledger.path().display()
                     )?,
                 }
+                if let Some((url, found)) = &anchored {
+                    for e in &found.errors {
+                        writeln!(out, "BROKEN: {e}")?;
+                    }
+                    let others = if found.other_ledgers > 0 {
+                        format!(
+                            "; {} more from other users or hosts set aside",
+                            found.other_ledgers
+                        )
+                    } else {
+                        String::new()
+                    };
+                    if found.checked == 0 {
+                        writeln!(
+                            out,
+                            "ok: {url} holds no anchors for this ledger yet: no request from it has reached the service{others}"
+                        )?;
+                    } else if found.is_ok() {
+                        writeln!(
+                            out,
+                            "ok: {} anchors held by {url} match the ledger (records 1..{} are anchored{others})",
+                            found.checked, found.last_anchored
+                        )?;
+                    } else {
+                        writeln!(
+                            out,
+                            "the ledger does not match the {} anchors held by {url}{others}",
+                            found.checked
+                        )?;
+                    }
+                }
             }
-            Ok(exit::code(if report.errors.is_empty() {
-                exit::SUCCESS
-            } else {
-                exit::ERROR
-            }))
+            Ok(exit::code(if ok { exit::SUCCESS } else { exit::ERROR }))
         }
         AuditCmd::Show { since, json } => {
             let since = match since.as_deref().map(parse_since).transpose() {

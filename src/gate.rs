@@ -233,6 +233,9 @@ struct Journey<'a> {
     /// What a verdict must be bound to: see [`audit::command_digest`].
     digest: String,
     base: Map<String, Value>,
+    /// The ledger's head after this journey's last record, sent to the approval service as
+    /// the ledger's anchor.
+    head: RefCell<Option<crate::audit::ledger::Head>>,
 }
 
 impl<'a> Journey<'a> {
@@ -275,6 +278,7 @@ impl<'a> Journey<'a> {
             id,
             digest,
             base,
+            head: RefCell::new(None),
         }
     }
 
@@ -337,7 +341,7 @@ impl<'a> Journey<'a> {
         }
         self.ledger
             .append(record, durable)
-            .map(|_| ())
+            .map(|head| *self.head.borrow_mut() = Some(head))
             .map_err(|e| {
                 eprintln!("gatekeep: {e}");
                 eprintln!(
@@ -436,6 +440,7 @@ impl<'a> Journey<'a> {
             quorum: req.quorum.max(1),
             groups: req.approvers.clone(),
             timeout_secs: req.timeout_secs,
+            ledger: self.head.borrow().clone().map(Into::into),
         };
         let client = remote::Client::new(&server.url, Some(token));
         // A create is idempotent on (id, nonce, digest): retrying a lost response is safe.

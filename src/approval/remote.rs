@@ -20,7 +20,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::protocol::{
-    CreateRequest, Decide, ErrorBody, Identity, MAX_WAIT_SECS, Outcome, RequestView, Role,
+    Anchor, CreateRequest, Decide, ErrorBody, Identity, MAX_WAIT_SECS, Outcome, RequestView, Role,
 };
 use crate::env_vars;
 use crate::verdict::{self, JwkSet};
@@ -299,6 +299,11 @@ impl Client {
     pub fn outcome(&self, id: &str, outcome: &Outcome) -> Result<(), RemoteError> {
         self.call::<serde_json::Value>("POST", &format!("/v1/requests/{id}/outcome"), Some(outcome))
             .map(|_| ())
+    }
+
+    /// The ledger heads the service recorded for this (requester) token.
+    pub fn anchors(&self) -> Result<Vec<Anchor>, RemoteError> {
+        self.call("GET", "/v1/anchors", None::<&()>)
     }
 
     pub fn pending(&self) -> Result<Vec<RequestView>, RemoteError> {
