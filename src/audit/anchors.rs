@@ -101,7 +101,11 @@ pub fn check(records: &[Value], anchors: &[Anchor], user: &str, host: &str) -> A
         for seq in good + 1..=a.seq {
             if let Some(v) = local.get(&seq) {
                 changed.insert(seq);
-                ids.extend(v.iter().map(|(_, id)| (*id).to_owned()).filter(|i| !i.is_empty()));
+                ids.extend(
+                    v.iter()
+                        .map(|(_, id)| (*id).to_owned())
+                        .filter(|i| !i.is_empty()),
+                );
             }
         }
     }
@@ -118,7 +122,7 @@ pub fn check(records: &[Value], anchors: &[Anchor], user: &str, host: &str) -> A
     if !changed.is_empty() {
         report.changed = changed.into_iter().collect();
         report.errors.push(format!(
-            "records {} were changed and the chain re-hashed over them: they no longer lead to the heads the service holds",
+            "records {} no longer lead to the heads the service holds: one or more of them were changed and the chain re-hashed after it",
             ranges(&report.changed)
         ));
     }
@@ -201,12 +205,20 @@ mod tests {
         let r = check(&[], &anchors, "u", "h");
         assert_eq!(r.missing, vec![1, 2, 3, 4, 5]);
         assert_eq!(r.request_ids, vec!["r2", "r5"]);
-        assert!(r.errors.iter().any(|e| e.contains("records 1..5 are missing")), "{r:?}");
+        assert!(
+            r.errors
+                .iter()
+                .any(|e| e.contains("records 1..5 are missing")),
+            "{r:?}"
+        );
         // A wipe followed by new commands reuses the seqs, with other hashes.
         let r = check(&recs(3, "b"), &anchors, "u", "h");
         assert_eq!(r.missing, vec![4, 5]);
         assert_eq!(r.changed, vec![1, 2]);
-        assert!(r.errors.iter().any(|e| e.contains("record 2 (request r2")), "{r:?}");
+        assert!(
+            r.errors.iter().any(|e| e.contains("record 2 (request r2")),
+            "{r:?}"
+        );
     }
 
     #[test]
@@ -222,7 +234,12 @@ mod tests {
         assert_eq!(r.changed, vec![3, 4, 5, 6]);
         assert!(r.missing.is_empty());
         assert_eq!(r.request_ids, vec!["r3", "r4", "r5", "r6"]);
-        assert!(r.errors.iter().any(|e| e.contains("records 3..6 were changed")), "{r:?}");
+        assert!(
+            r.errors
+                .iter()
+                .any(|e| e.contains("records 3..6 no longer lead")),
+            "{r:?}"
+        );
     }
 
     #[test]
