@@ -86,6 +86,22 @@ pub enum Cmd {
         #[arg(long, value_name = "TEXT")]
         reason: String,
     },
+    /// Report whether the agent's unix user could move the trust anchor: who pinned the
+    /// server key and whether the agent can write it, credentials, the ledger, the server
+    /// URL, proxy variables, policy layers.
+    ///
+    /// One line per check (ok, warn, FAIL; each FAIL with the commands that fix it). Exit
+    /// status 1 when anything FAILs.
+    Doctor {
+        /// The agent's unix user (default: the current user).
+        #[arg(long, value_name = "NAME")]
+        user: Option<String>,
+        #[arg(long)]
+        json: bool,
+        /// Read DIR as if it were `/` (tests; doctor only reads).
+        #[arg(long, value_name = "DIR", hide = true)]
+        root: Option<PathBuf>,
+    },
     /// Print a shell completion script.
     Completions {
         #[arg(value_enum)]
@@ -293,6 +309,16 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Cmd::Show { id, json } => crate::service_cli::show(&id, json),
         Cmd::Approve { id, reason } => crate::service_cli::decide(&id, true, reason),
         Cmd::Deny { id, reason } => crate::service_cli::decide(&id, false, Some(reason)),
+        Cmd::Doctor { user, json, root } => {
+            match crate::doctor::doctor(root.as_deref(), user.as_deref(), json) {
+                Ok(true) => Ok(exit::code(exit::SUCCESS)),
+                Ok(false) => Ok(exit::code(exit::ERROR)),
+                Err(e) => {
+                    eprintln!("gatekeep: doctor: {e}");
+                    Ok(exit::code(exit::USAGE))
+                }
+            }
+        }
         Cmd::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cmd, "gatekeep", &mut std::io::stdout());

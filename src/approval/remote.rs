@@ -90,7 +90,8 @@ pub fn load_config() -> Result<Option<ServerConfig>, RemoteError> {
     Ok(None)
 }
 
-fn read_config(path: &Path) -> Result<Option<ServerConfig>, RemoteError> {
+/// One configuration file's `[server]`: `None` when the file is missing or names no server.
+pub fn read_config(path: &Path) -> Result<Option<ServerConfig>, RemoteError> {
     let err = |why: String| RemoteError::Config {
         path: path.display().to_string(),
         why,
