@@ -765,7 +765,9 @@ pub fn render(checks: &[Check], agent: &Agent, paths: &Paths) -> String {
     }
     let fails = checks.iter().filter(|c| c.status == Status::Fail).count();
     if fails == 0 {
-        out.push_str("nothing failed: the agent cannot move the trust anchor through these files\n");
+        out.push_str(
+            "nothing failed: the agent cannot move the trust anchor through these files\n",
+        );
     } else {
         out.push_str(&format!(
             "{fails} FAIL: the agent's user could move the trust anchor or stop gatekeep; fix them before trusting an unattended agent\n"

@@ -11,11 +11,7 @@
 //!
 //! The harness (server, machines, waiting clients) is a trimmed copy of `tests/service.rs`'s.
 
-#![expect(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    reason = "a test fails loudly on setup errors"
-)]
+#![expect(clippy::unwrap_used, reason = "a test fails loudly on setup errors")]
 
 use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
