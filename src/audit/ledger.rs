@@ -473,13 +473,6 @@ impl Ledger {
             })?;
         Ok(Some(text))
     }
-
-    /// The head file as written: the last record's seq and hash, if the file holds them.
-    pub fn head(&self) -> Result<Option<Head>, LedgerError> {
-        Ok(self
-            .read(&self.head_path())?
-            .and_then(|t| serde_json::from_slice::<Head>(&t).ok()))
-    }
 }
 
 /// Owned by us or by root (as ssh allows), and writable by nobody else.
