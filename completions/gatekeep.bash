@@ -31,6 +31,9 @@ _gatekeep() {
             gatekeep,deny)
                 cmd="gatekeep__subcmd__deny"
                 ;;
+            gatekeep,doctor)
+                cmd="gatekeep__subcmd__doctor"
+                ;;
             gatekeep,exec)
                 cmd="gatekeep__subcmd__exec"
                 ;;
@@ -105,6 +108,9 @@ _gatekeep() {
                 ;;
             gatekeep__subcmd__help,deny)
                 cmd="gatekeep__subcmd__help__subcmd__deny"
+                ;;
+            gatekeep__subcmd__help,doctor)
+                cmd="gatekeep__subcmd__help__subcmd__doctor"
                 ;;
             gatekeep__subcmd__help,exec)
                 cmd="gatekeep__subcmd__help__subcmd__exec"
@@ -329,7 +335,7 @@ _gatekeep() {
 
     case "${cmd}" in
         gatekeep)
-            opts="-h -V --help --version exec check policy audit init hook server login logout whoami pending show approve deny completions man help"
+            opts="-h -V --help --version exec check policy audit init hook server login logout whoami pending show approve deny doctor completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -481,7 +487,7 @@ _gatekeep() {
             return 0
             ;;
         gatekeep__subcmd__audit__subcmd__verify)
-            opts="-h --json --help"
+            opts="-h --json --against-server --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -548,6 +554,28 @@ _gatekeep() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        gatekeep__subcmd__doctor)
+            opts="-h --user --json --root --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --user)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         gatekeep__subcmd__exec)
             opts="-h --reason --agent --json --result-fd --result --shell --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -583,7 +611,7 @@ _gatekeep() {
             return 0
             ;;
         gatekeep__subcmd__help)
-            opts="exec check policy audit init hook server login logout whoami pending show approve deny completions man help"
+            opts="exec check policy audit init hook server login logout whoami pending show approve deny doctor completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -695,6 +723,20 @@ _gatekeep() {
             return 0
             ;;
         gatekeep__subcmd__help__subcmd__deny)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gatekeep__subcmd__help__subcmd__doctor)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

@@ -87,6 +87,22 @@ pub enum Cmd {
         #[arg(long, value_name = "TEXT")]
         reason: String,
     },
+    /// Report whether the agent's unix user could move the trust anchor: who pinned the
+    /// server key and whether the agent can write it, credentials, the ledger, the server
+    /// URL, proxy variables, policy layers.
+    ///
+    /// One line per check (ok, warn, FAIL; each FAIL with the commands that fix it). Exit
+    /// status 1 when anything FAILs.
+    Doctor {
+        /// The agent's unix user (default: the current user).
+        #[arg(long, value_name = "NAME")]
+        user: Option<String>,
+        #[arg(long)]
+        json: bool,
+        /// Read DIR as if it were `/` (tests; doctor only reads).
+        #[arg(long, value_name = "DIR", hide = true)]
+        root: Option<PathBuf>,
+    },
     /// Print a shell completion script.
     Completions {
         #[arg(value_enum)]
@@ -166,9 +182,17 @@ pub enum AuditCmd {
         json: bool,
     },
     /// Check that no record was edited, removed, inserted or reordered.
+    ///
+    /// With --against-server, also check every ledger head the approval service recorded
+    /// (each request carries one): the ledger must still hold each anchored record, so a
+    /// wiped or consistently rewritten ledger shows. Exit status 1 on any finding.
     Verify {
         #[arg(long)]
         json: bool,
+        /// Check the ledger against the heads the approval service holds for this machine's
+        /// requester token.
+        #[arg(long)]
+        against_server: bool,
     },
     /// Export every record as JSON Lines or CSV.
     Export {
@@ -286,6 +310,16 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Cmd::Show { id, json } => crate::service_cli::show(&id, json),
         Cmd::Approve { id, reason } => crate::service_cli::decide(&id, true, reason),
         Cmd::Deny { id, reason } => crate::service_cli::decide(&id, false, Some(reason)),
+        Cmd::Doctor { user, json, root } => {
+            match crate::doctor::doctor(root.as_deref(), user.as_deref(), json) {
+                Ok(true) => Ok(exit::code(exit::SUCCESS)),
+                Ok(false) => Ok(exit::code(exit::ERROR)),
+                Err(e) => {
+                    eprintln!("gatekeep: doctor: {e}");
+                    Ok(exit::code(exit::USAGE))
+                }
+            }
+        }
         Cmd::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             // Generated into memory and written once: clap_complete panics on a write error,
@@ -579,10 +613,30 @@ fn audit(cmd: AuditCmd) -> anyhow::Result<ExitCode> {
     let ledger = crate::audit::ledger::Ledger::default_location();
     let mut out = std::io::stdout().lock();
     match cmd {
-        AuditCmd::Verify { json } => {
+        AuditCmd::Verify {
+            json,
+            against_server,
+        } => {
             let report = ledger.verify()?;
+            let anchored = if against_server {
+                let (config, anchors) = crate::service_cli::anchors()?;
+                let cwd = std::env::current_dir().unwrap_or_default();
+                let me = crate::audit::Requester::current(&cwd, None);
+                let records = ledger.records()?;
+                let found = crate::audit::anchors::check(&records, &anchors, &me.user, &me.host);
+                Some((config.url, found))
+            } else {
+                None
+            };
+            let ok = report.errors.is_empty() && anchored.as_ref().is_none_or(|(_, a)| a.is_ok());
             if json {
-                serde_json::to_writer(&mut out, &report)?;
+                let mut v = serde_json::to_value(&report)?;
+                if let Some((url, found)) = &anchored {
+                    v["server"] = serde_json::json!(url);
+                    v["anchors"] = serde_json::to_value(found)?;
+                }
+                v["ok"] = serde_json::json!(ok);
+                serde_json::to_writer(&mut out, &v)?;
                 writeln!(out)?;
             } else {
                 // Problems may quote what a record holds.
@@ -603,12 +657,39 @@ fn audit(cmd: AuditCmd) -> anyhow::Result<ExitCode> {
                         ledger.path().display()
                     )?,
                 }
+                if let Some((url, found)) = &anchored {
+                    for e in &found.errors {
+                        writeln!(out, "BROKEN: {e}")?;
+                    }
+                    let others = if found.other_ledgers > 0 {
+                        format!(
+                            "; {} more from other users or hosts set aside",
+                            found.other_ledgers
+                        )
+                    } else {
+                        String::new()
+                    };
+                    if found.checked == 0 {
+                        writeln!(
+                            out,
+                            "ok: {url} holds no anchors for this ledger yet: no request from it has reached the service{others}"
+                        )?;
+                    } else if found.is_ok() {
+                        writeln!(
+                            out,
+                            "ok: {} anchors held by {url} match the ledger (records 1..{} are anchored{others})",
+                            found.checked, found.last_anchored
+                        )?;
+                    } else {
+                        writeln!(
+                            out,
+                            "the ledger does not match the {} anchors held by {url}{others}",
+                            found.checked
+                        )?;
+                    }
+                }
             }
-            Ok(exit::code(if report.errors.is_empty() {
-                exit::SUCCESS
-            } else {
-                exit::ERROR
-            }))
+            Ok(exit::code(if ok { exit::SUCCESS } else { exit::ERROR }))
         }
         AuditCmd::Show { since, json } => {
             let since = match since.as_deref().map(parse_since).transpose() {

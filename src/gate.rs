@@ -238,6 +238,9 @@ struct Journey<'a> {
     /// What a verdict must be bound to: see [`audit::command_digest`].
     digest: String,
     base: Map<String, Value>,
+    /// The ledger's head after this journey's last record, sent to the approval service as
+    /// the ledger's anchor.
+    head: RefCell<Option<crate::audit::ledger::Head>>,
 }
 
 impl<'a> Journey<'a> {
@@ -280,6 +283,7 @@ impl<'a> Journey<'a> {
             id,
             digest,
             base,
+            head: RefCell::new(None),
         }
     }
 
@@ -342,7 +346,7 @@ impl<'a> Journey<'a> {
         }
         self.ledger
             .append(record, durable)
-            .map(|_| ())
+            .map(|head| *self.head.borrow_mut() = Some(head))
             .map_err(|e| {
                 eprintln!("gatekeep: {}", render::terminal_safe_lines(&e.to_string()));
                 eprintln!(
@@ -441,6 +445,7 @@ impl<'a> Journey<'a> {
             groups: req.approvers.clone(),
             group_sets: req.approver_sets.clone(),
             timeout_secs: req.timeout_secs,
+            ledger: self.head.borrow().clone().map(Into::into),
         };
         // What approvers will be shown, computed from what this client sends (never from
         // anything the service echoes back): the verdict must carry the same digest of it.

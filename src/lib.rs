@@ -7,6 +7,7 @@
 pub mod approval;
 pub mod audit;
 pub mod cli;
+pub mod doctor;
 pub mod env_vars;
 pub mod exec;
 pub mod exit;

@@ -475,6 +475,16 @@ fn client(config: &remote::ServerConfig, role: Role) -> Result<Client> {
     )?)
 }
 
+/// The ledger heads the configured service holds for this machine's requester token, and
+/// where they came from (`gatekeep audit verify --against-server`).
+pub fn anchors() -> Result<(remote::ServerConfig, Vec<crate::approval::protocol::Anchor>)> {
+    let config = configured()?;
+    let anchors = client(&config, Role::Requester)?
+        .anchors()
+        .with_context(|| format!("cannot read the ledger's anchors from {}", config.url))?;
+    Ok((config, anchors))
+}
+
 /// `gatekeep whoami`.
 pub fn whoami() -> Result<ExitCode> {
     let config = configured()?;

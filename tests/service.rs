@@ -1134,6 +1134,7 @@ fn create_request(id: &str, argv: Vec<String>, reason: Option<String>) -> Create
         groups: Vec::new(),
         group_sets: Vec::new(),
         timeout_secs: 60,
+        ledger: None,
     }
 }
 

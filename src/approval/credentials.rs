@@ -150,6 +150,27 @@ pub fn load(server: &str, kind: Role) -> Result<Option<String>, CredentialError>
     }
 }
 
+/// Where `load` would find the token, without handing it out (`gatekeep doctor`): the
+/// keyring, the file, or neither.
+pub fn locate(server: &str, kind: Role) -> Result<Option<Stored>, CredentialError> {
+    let mut keyring_error = None;
+    if keyring_enabled() {
+        match keyring::call(server, kind, |entry| entry.get_password()) {
+            keyring::Outcome::Done(_) => return Ok(Some(Stored::Keyring)),
+            keyring::Outcome::Missing | keyring::Outcome::Absent(_) => {}
+            keyring::Outcome::Locked(message) | keyring::Outcome::Failed(message) => {
+                keyring_error = Some(CredentialError::Keyring { message });
+            }
+        }
+    }
+    let file = FileStore::default_location().ok();
+    match (file, keyring_error) {
+        (Some(file), _) if file.load(server, kind)?.is_some() => Ok(Some(Stored::File(file.path))),
+        (_, Some(e)) => Err(e),
+        _ => Ok(None),
+    }
+}
+
 /// Removes it from both places; Ok(true) if anything was removed.
 ///
 /// A locked or failing keyring is an error (after the file has been cleaned): the token may

@@ -14,6 +14,7 @@
 //! | `POST /v1/requests/{id}/cancel` | its requester | cancel while pending |
 //! | `POST /v1/requests/{id}/outcome` | its requester | how the command ended |
 //! | `POST /v1/requests/{id}/approve` / `deny` | approver | decide |
+//! | `GET /v1/anchors` | requester | the ledger heads the server recorded for this token |
 
 use serde::{Deserialize, Serialize};
 
@@ -91,6 +92,44 @@ pub struct CreateRequest {
     pub group_sets: Vec<Vec<String>>,
     /// Seconds the request may wait; the server caps it at its own maximum.
     pub timeout_secs: u64,
+    /// The head of the requester's local ledger when it asked (its record of this request),
+    /// kept in the server's own chain so that a later wipe or rewrite of the local ledger
+    /// shows (`gatekeep audit verify --against-server`). Absent from older clients.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ledger: Option<LedgerHead>,
+}
+
+/// The last record of a local ledger: its seq and hash.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LedgerHead {
+    pub seq: u64,
+    pub hash: String,
+}
+
+impl From<crate::audit::ledger::Head> for LedgerHead {
+    fn from(h: crate::audit::ledger::Head) -> LedgerHead {
+        LedgerHead {
+            seq: h.seq,
+            hash: h.hash,
+        }
+    }
+}
+
+/// `GET /v1/anchors`: one ledger head the server recorded in its audit trail, from the
+/// `created` event of one of the caller's requests. Oldest first.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Anchor {
+    /// The request whose creation carried it (its `request` record is the anchored one).
+    pub request_id: String,
+    /// The anchored local record.
+    pub seq: u64,
+    pub hash: String,
+    /// Where the request said it came from: one token may serve several ledgers.
+    pub user: String,
+    pub host: String,
+    /// The server's audit event that holds it, and when it was written.
+    pub event_seq: i64,
+    pub time: String,
 }
 
 /// Quotes a word for display so that the line reads as the shell would split it.
@@ -309,6 +348,7 @@ mod tests {
             quorum: 1,
             groups: vec!["sre".into()],
             group_sets: Vec::new(),
+            ledger: None,
             timeout_secs: 60,
         }
     }

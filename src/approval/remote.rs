@@ -24,7 +24,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::protocol::{
-    CreateRequest, Decide, ErrorBody, Identity, MAX_WAIT_SECS, Outcome, PAGE_MAX, RequestView, Role,
+    Anchor, CreateRequest, Decide, ErrorBody, Identity, MAX_WAIT_SECS, Outcome, PAGE_MAX,
+    RequestView, Role,
 };
 use crate::env_vars;
 use crate::render::Safe;
@@ -148,7 +149,8 @@ pub fn load_config() -> Result<Option<ServerConfig>, RemoteError> {
     Ok(None)
 }
 
-fn read_config(path: &Path) -> Result<Option<ServerConfig>, RemoteError> {
+/// One configuration file's `[server]`: `None` when the file is missing or names no server.
+pub fn read_config(path: &Path) -> Result<Option<ServerConfig>, RemoteError> {
     let err = |why: String| RemoteError::Config {
         path: path.display().to_string(),
         why,
@@ -434,6 +436,11 @@ impl Client {
     pub fn outcome(&self, id: &str, outcome: &Outcome) -> Result<(), RemoteError> {
         self.call::<serde_json::Value>("POST", &format!("/v1/requests/{id}/outcome"), Some(outcome))
             .map(|_| ())
+    }
+
+    /// The ledger heads the service recorded for this (requester) token.
+    pub fn anchors(&self) -> Result<Vec<Anchor>, RemoteError> {
+        self.call("GET", "/v1/anchors", None::<&()>)
     }
 
     /// Every pending request this approver may decide, fetched a page at a time.

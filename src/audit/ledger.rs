@@ -13,10 +13,17 @@
 //! interleave or tear lines. A crash can still leave a torn last line; the next writer ends
 //! it with a newline (never dropping or rewriting it), chains onto its bytes, and notes it,
 //! and `verify` reports it.
+//!
+//! Every path that reads or writes the ledger or its head goes through [`Ledger::open`]: it
+//! never follows a symbolic link (`O_NOFOLLOW`; a FIFO planted there does not hang it), and
+//! it checks the opened descriptor the way ssh checks a private key, except that others may
+//! read: a regular file, owned by us (or root), writable by nobody else. The directory
+//! holding them must be a real directory (not a link) under the same rule. On the allowed
+//! path this costs one `lstat` of the directory and the `fstat`s of files already open.
 
-use std::fs::{File, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, FileExt, OpenOptionsExt};
+use std::fs::{File, Metadata, OpenOptions};
+use std::io::{Read, Write};
+use std::os::unix::fs::{DirBuilderExt, FileExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use nix::fcntl::{Flock, FlockArg};
@@ -37,6 +44,40 @@ pub enum LedgerError {
         path: String,
         source: std::io::Error,
     },
+    #[error(
+        "{path} is a symbolic link; gatekeep never follows one for its ledger\nhint: someone replaced it; keep the link's target as evidence, then `rm {path}` and run gatekeep again (check `gatekeep doctor`)"
+    )]
+    Symlink { path: String },
+    #[error(
+        "{path} is not a regular {what}; refusing to use it as the ledger\nhint: move it away and run gatekeep again"
+    )]
+    NotAFile { path: String, what: &'static str },
+    #[error(
+        "{path} is owned by uid {owner}, not by you (uid {uid}); refusing to use it for the ledger\nhint: whoever owns it can rewrite your trail; move it away, or `chown {uid} {path}` if it is yours"
+    )]
+    NotOwned { path: String, owner: u32, uid: u32 },
+    #[error(
+        "{path} can be written by other users (mode {mode:04o}); refusing to use it for the ledger\nhint: run `chmod go-w {path}`, then `gatekeep audit verify` to see whether it was changed"
+    )]
+    Insecure { path: String, mode: u32 },
+}
+
+/// The last record of a ledger: what the approval service is told, so that a later wipe or
+/// rewrite shows.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Head {
+    pub seq: u64,
+    pub hash: String,
+}
+
+/// How [`Ledger::open`] opens a file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Access {
+    Read,
+    /// The ledger itself: read and append, created 0600 if missing.
+    Append,
+    /// The head: positioned writes, created 0600 if missing.
+    Write,
 }
 
 /// The ledger file and its head.
@@ -90,24 +131,17 @@ impl Ledger {
     }
 
     /// Appends one record (a JSON object; `seq`, `prev` and `hash` are filled in) and returns
-    /// its hash. `durable` records are fsynced before this returns.
+    /// the new head: its seq and hash. `durable` records are fsynced before this returns.
     pub fn append(
         &self,
         mut record: Map<String, Value>,
         durable: bool,
-    ) -> Result<String, LedgerError> {
-        let open = || {
-            OpenOptions::new()
-                .create(true)
-                .read(true)
-                .append(true)
-                .mode(0o600)
-                .open(&self.path)
-        };
+    ) -> Result<Head, LedgerError> {
         // Create the directory only when the open says it is missing: one syscall less on
         // every command.
-        let file = match open() {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+        let file = match self.open(&self.path, Access::Append)? {
+            Some(file) => file,
+            None => {
                 if let Some(dir) = self.path.parent() {
                     std::fs::DirBuilder::new()
                         .recursive(true)
@@ -115,11 +149,10 @@ impl Ledger {
                         .create(dir)
                         .map_err(|e| self.io(e))?;
                 }
-                open()
+                self.open(&self.path, Access::Append)?
+                    .ok_or_else(|| self.io(std::io::ErrorKind::NotFound.into()))?
             }
-            other => other,
-        }
-        .map_err(|e| self.io(e))?;
+        };
         let mut file =
             Flock::lock(file, FlockArg::LockExclusive).map_err(|(_, e)| self.io(e.into()))?;
         let (last, torn) = self.tail(&file)?;
@@ -171,7 +204,7 @@ impl Ledger {
             file.sync_data().map_err(|e| self.io(e))?;
         }
         self.write_head(seq, &hash)?;
-        Ok(hash)
+        Ok(Head { seq, hash })
     }
 
     /// The last line (without its newline) and whether it is torn (no newline at the end).
@@ -202,7 +235,7 @@ impl Ledger {
 
     /// After a torn line, the seq of the last whole record (read from the whole file: rare).
     fn last_seq_before_torn(&self) -> Result<Option<u64>, LedgerError> {
-        let text = std::fs::read(&self.path).map_err(|e| self.io(e))?;
+        let text = self.read(&self.path)?.unwrap_or_default();
         Ok(text
             .split(|b| *b == b'\n')
             .rev()
@@ -217,13 +250,9 @@ impl Ledger {
             "{:<120}\n",
             format!("{{\"seq\":{seq},\"hash\":\"{hash}\"}}")
         );
-        let file = OpenOptions::new()
-            .create(true)
-            .write(true)
-            .truncate(false)
-            .mode(0o600)
-            .open(self.head_path())
-            .map_err(|e| self.io(e))?;
+        let file = self
+            .open(&self.head_path(), Access::Write)?
+            .ok_or_else(|| self.io(std::io::ErrorKind::NotFound.into()))?;
         file.write_all_at(head.as_bytes(), 0)
             .map_err(|e| self.io(e))?;
         Ok(())
@@ -231,10 +260,8 @@ impl Ledger {
 
     /// Every whole record, in order (torn lines are skipped; `verify` reports them).
     pub fn records(&self) -> Result<Vec<Value>, LedgerError> {
-        let text = match std::fs::read(&self.path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(self.io(e)),
+        let Some(text) = self.read(&self.path)? else {
+            return Ok(Vec::new());
         };
         Ok(text
             .split(|b| *b == b'\n')
@@ -247,11 +274,8 @@ impl Ledger {
     /// Checks the whole chain; the first error names the first broken record.
     pub fn verify(&self) -> Result<Report, LedgerError> {
         let mut report = Report::default();
-        let text = match std::fs::read(&self.path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(report),
-            Err(e) => return Err(self.io(e)),
-        };
+        // A missing ledger is checked like an empty one: its head may say records existed.
+        let text = self.read(&self.path)?.unwrap_or_default();
         let ends_whole = text.last().is_none_or(|b| *b == b'\n');
         let mut lines: Vec<&[u8]> = text.split(|b| *b == b'\n').collect();
         if ends_whole {
@@ -318,23 +342,35 @@ impl Ledger {
             prev_hash = claimed;
         }
         if report.errors.is_empty() {
-            self.check_head(prev_seq, &prev_hash, &mut report);
+            self.check_head(prev_seq, &prev_hash, &mut report)?;
         }
         Ok(report)
     }
 
-    fn check_head(&self, last_seq: u64, last_hash: &str, report: &mut Report) {
-        let head: Option<Value> = std::fs::read(self.head_path())
-            .ok()
-            .and_then(|t| serde_json::from_slice(&t).ok());
-        let Some(head) = head else {
+    fn check_head(
+        &self,
+        last_seq: u64,
+        last_hash: &str,
+        report: &mut Report,
+    ) -> Result<(), LedgerError> {
+        let head = self.head_path();
+        let Some(text) = self.read(&head)? else {
+            // Every append writes the head, so records without one mean the head was
+            // removed: and with it the only way to see records cut off the end.
             if last_seq > 0 {
-                report.warnings.push(format!(
-                    "the head file {} is missing, so removal of the last records cannot be checked",
-                    self.head_path().display()
+                report.errors.push(format!(
+                    "the head file {} is missing while the ledger holds records up to {last_seq}: it was removed, so records cut off the end cannot be ruled out (check against the service: `gatekeep audit verify --against-server`)",
+                    head.display()
                 ));
             }
-            return;
+            return Ok(());
+        };
+        let Ok(head) = serde_json::from_slice::<Value>(&text) else {
+            report.errors.push(format!(
+                "the head file {} is not what gatekeep writes: it was edited",
+                head.display()
+            ));
+            return Ok(());
         };
         let seq = head.get("seq").and_then(Value::as_u64).unwrap_or(0);
         let hash = head.get("hash").and_then(Value::as_str).unwrap_or("");
@@ -351,7 +387,112 @@ impl Ledger {
         } else if seq < last_seq {
             report.errors.push(format!("the ledger holds records after {seq} that its head does not know: they were added by hand"));
         }
+        Ok(())
     }
+
+    /// The one way the ledger and its head are opened, for reading and for writing. `None`
+    /// when the file does not exist. Never follows a symbolic link in the last component,
+    /// and checks the opened descriptor (see the module header); the ledger's directory is
+    /// checked along with the ledger.
+    fn open(&self, path: &Path, access: Access) -> Result<Option<File>, LedgerError> {
+        let name = || path.display().to_string();
+        let mut options = OpenOptions::new();
+        // O_NONBLOCK: a FIFO planted at the path must not hang the open; it is then refused
+        // as not a regular file (and the flag means nothing for a regular file).
+        options.custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK);
+        match access {
+            Access::Read => options.read(true),
+            Access::Append => options.create(true).read(true).append(true).mode(0o600),
+            Access::Write => options.create(true).write(true).truncate(false).mode(0o600),
+        };
+        let file = match options.open(path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            // ELOOP is what O_NOFOLLOW gives for a link.
+            Err(e) if e.raw_os_error() == Some(nix::libc::ELOOP) => {
+                return Err(LedgerError::Symlink { path: name() });
+            }
+            Err(source) => {
+                return Err(LedgerError::Io {
+                    path: name(),
+                    source,
+                });
+            }
+        };
+        let meta = file.metadata().map_err(|source| LedgerError::Io {
+            path: name(),
+            source,
+        })?;
+        if !meta.is_file() {
+            return Err(LedgerError::NotAFile {
+                path: name(),
+                what: "file",
+            });
+        }
+        check_owner(path, &meta)?;
+        if path == self.path {
+            self.check_dir()?;
+        }
+        Ok(Some(file))
+    }
+
+    /// The directory holding the ledger: a real directory, ours (or root's), that nobody
+    /// else can write (else they could swap the files in it).
+    fn check_dir(&self) -> Result<(), LedgerError> {
+        let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) else {
+            return Ok(());
+        };
+        let meta = std::fs::symlink_metadata(dir).map_err(|source| LedgerError::Io {
+            path: dir.display().to_string(),
+            source,
+        })?;
+        if meta.file_type().is_symlink() {
+            return Err(LedgerError::Symlink {
+                path: dir.display().to_string(),
+            });
+        }
+        if !meta.is_dir() {
+            return Err(LedgerError::NotAFile {
+                path: dir.display().to_string(),
+                what: "directory",
+            });
+        }
+        check_owner(dir, &meta)
+    }
+
+    /// The whole file, or `None` when it does not exist.
+    fn read(&self, path: &Path) -> Result<Option<Vec<u8>>, LedgerError> {
+        let Some(mut file) = self.open(path, Access::Read)? else {
+            return Ok(None);
+        };
+        let mut text = Vec::new();
+        file.read_to_end(&mut text)
+            .map_err(|source| LedgerError::Io {
+                path: path.display().to_string(),
+                source,
+            })?;
+        Ok(Some(text))
+    }
+}
+
+/// Owned by us or by root (as ssh allows), and writable by nobody else.
+fn check_owner(path: &Path, meta: &Metadata) -> Result<(), LedgerError> {
+    let uid = nix::unistd::geteuid().as_raw();
+    if meta.uid() != uid && meta.uid() != 0 {
+        return Err(LedgerError::NotOwned {
+            path: path.display().to_string(),
+            owner: meta.uid(),
+            uid,
+        });
+    }
+    let mode = meta.permissions().mode() & 0o7777;
+    if mode & 0o022 != 0 {
+        return Err(LedgerError::Insecure {
+            path: path.display().to_string(),
+            mode,
+        });
+    }
+    Ok(())
 }
 
 /// SHA-256 of a record's canonical JSON (keys sorted, no `hash`).

@@ -14,7 +14,8 @@ use serde::Deserialize;
 use super::service::{Service, ServiceError};
 use super::store::Store;
 use crate::approval::protocol::{
-    CreateRequest, Decide, ErrorBody, Identity, MAX_WAIT_SECS, Outcome, PAGE_MAX, RequestView,
+    Anchor, CreateRequest, Decide, ErrorBody, Identity, MAX_WAIT_SECS, Outcome, PAGE_MAX,
+    RequestView,
 };
 use crate::render::Safe;
 use crate::verdict::{Jwk, JwkSet};
@@ -44,6 +45,7 @@ pub fn router<S: Store>(app: Arc<App<S>>) -> Router {
         .route("/v1/requests/{id}/outcome", post(outcome::<S>))
         .route("/v1/requests/{id}/approve", post(approve::<S>))
         .route("/v1/requests/{id}/deny", post(deny::<S>))
+        .route("/v1/anchors", get(anchors::<S>))
         // Bodies are small (see the field limits in `service`); anything bigger is refused
         // before it is read into memory.
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -158,6 +160,14 @@ async fn create<S: Store>(
         StatusCode::OK
     };
     Ok((status, Json(record.view())))
+}
+
+async fn anchors<S: Store>(
+    AxState(app): Shared<S>,
+    headers: HeaderMap,
+) -> ApiResult<Json<Vec<Anchor>>> {
+    let who = authenticate(&app, &headers).await?;
+    Ok(Json(app.service.anchors(&who).await?))
 }
 
 #[derive(Deserialize)]

@@ -15,7 +15,9 @@ use tokio::sync::Notify;
 
 use super::names;
 use super::store::{EventDraft, Record, Store, StoreError};
-use crate::approval::protocol::{CreateRequest, Identity, Outcome, Role, Shown, State};
+use crate::approval::protocol::{
+    Anchor, CreateRequest, Identity, LedgerHead, Outcome, Role, Shown, State,
+};
 use crate::audit::{redact, rfc3339};
 use crate::verdict::{self, Approval, Claims};
 
@@ -291,6 +293,7 @@ impl<S: Store> Service<S> {
                 "quorum": c.quorum,
                 "groups": c.groups,
                 "expires_at": record.expires_at,
+                "ledger": c.ledger,
             }),
         };
         // Approvers learn of pending requests through `gatekeep pending` (the CLI channel);
@@ -304,6 +307,41 @@ impl<S: Store> Service<S> {
         };
         self.store.save(&record, vec![created, notified]).await?;
         Ok((record, true))
+    }
+
+    /// The ledger heads recorded in the audit trail for `who`'s requests, oldest first.
+    /// Read from the chain itself (the `created` events), not from the request rows, so
+    /// that what the requester checks against is what `server audit verify` covers.
+    pub async fn anchors(&self, who: &Identity) -> Result<Vec<Anchor>, ServiceError> {
+        if who.role != Role::Requester {
+            return Err(ServiceError::Forbidden(
+                "only a requester token has anchors: they are its own ledger's heads".into(),
+            ));
+        }
+        let events = self.store.events_of("created", &who.name).await?;
+        Ok(events
+            .into_iter()
+            .filter_map(|e| {
+                let d = &e.detail;
+                let head: LedgerHead = serde_json::from_value(d.get("ledger")?.clone()).ok()?;
+                let field = |k: &str| {
+                    d.get("requester")
+                        .and_then(|r| r.get(k))
+                        .and_then(|v| v.as_str())
+                        .unwrap_or("")
+                        .to_owned()
+                };
+                Some(Anchor {
+                    request_id: e.request_id.clone(),
+                    seq: head.seq,
+                    hash: head.hash,
+                    user: field("user"),
+                    host: field("host"),
+                    event_seq: e.seq,
+                    time: e.time,
+                })
+            })
+            .collect())
     }
 
     /// Takes one create from `requester`'s budget (a token bucket refilled evenly over the
@@ -814,6 +852,14 @@ fn validate(req: &CreateRequest) -> Result<(), ServiceError> {
     }
     if req.argv.is_empty() {
         return Err(ServiceError::Invalid("the argv is empty".into()));
+    }
+    if let Some(head) = &req.ledger {
+        let hex = head.hash.len() == 64 && head.hash.bytes().all(|b| b.is_ascii_hexdigit());
+        if head.seq == 0 || !hex {
+            return Err(ServiceError::Invalid(
+                "the ledger head must be a seq from 1 and a SHA-256 hex hash".into(),
+            ));
+        }
     }
     if req.quorum > 10 {
         return Err(ServiceError::Invalid(

@@ -315,22 +315,32 @@ impl Store for Sqlite {
             .fetch_all(&self.pool)
             .await
             .map_err(db)?;
-        rows.iter()
-            .map(|row| {
-                let detail: String = row.get("detail");
-                Ok(Event {
-                    seq: row.get("seq"),
-                    time: row.get("time"),
-                    request_id: row.get("request_id"),
-                    kind: row.get("kind"),
-                    actor: row.get("actor"),
-                    channel: row.get("channel"),
-                    detail: serde_json::from_str(&detail)
-                        .map_err(|e| StoreError::Corrupt(format!("event detail: {e}")))?,
-                    prev: row.get("prev"),
-                    hash: row.get("hash"),
-                })
-            })
-            .collect()
+        rows.iter().map(event).collect()
     }
+
+    async fn events_of(&self, kind: &str, actor: &str) -> Result<Vec<Event>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM events WHERE kind = ? AND actor = ? ORDER BY seq")
+            .bind(kind)
+            .bind(actor)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+        rows.iter().map(event).collect()
+    }
+}
+
+fn event(row: &SqliteRow) -> Result<Event, StoreError> {
+    let detail: String = row.get("detail");
+    Ok(Event {
+        seq: row.get("seq"),
+        time: row.get("time"),
+        request_id: row.get("request_id"),
+        kind: row.get("kind"),
+        actor: row.get("actor"),
+        channel: row.get("channel"),
+        detail: serde_json::from_str(&detail)
+            .map_err(|e| StoreError::Corrupt(format!("event detail: {e}")))?,
+        prev: row.get("prev"),
+        hash: row.get("hash"),
+    })
 }

@@ -148,4 +148,10 @@ pub trait Store: Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// The whole audit trail, in order.
     fn events(&self) -> impl Future<Output = Result<Vec<Event>, StoreError>> + Send;
+    /// The events of one kind caused by one actor, in order.
+    fn events_of(
+        &self,
+        kind: &str,
+        actor: &str,
+    ) -> impl Future<Output = Result<Vec<Event>, StoreError>> + Send;
 }
