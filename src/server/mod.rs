@@ -9,6 +9,7 @@
 
 pub mod audit;
 pub mod http;
+pub mod limits;
 pub mod names;
 pub mod report;
 pub mod service;
@@ -30,7 +31,7 @@ use serde_json::json;
 use crate::approval::protocol::{Identity, Role};
 use crate::audit::ledger::sha256_hex;
 use crate::verdict;
-pub use service::Limits;
+pub use limits::Limits;
 use service::Service;
 use sqlite::Sqlite;
 use store::{EventDraft, Store, TokenRow};
