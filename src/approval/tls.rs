@@ -53,12 +53,16 @@ pub fn spki_pin(cert: &CertificateDer<'_>) -> Result<String, String> {
     ))
 }
 
-/// Reads a `tls_pin` value: `sha256/BASE64` (curl's `sha256//BASE64` too).
+/// Reads a `tls_pin` value: `sha256/BASE64` (curl's `sha256//BASE64` too). Base64 itself may
+/// begin with `/`, so curl's extra slash is dropped only when the value does not decode as is.
 pub fn parse_pin(pin: &str) -> Result<[u8; 32], String> {
+    let decode = |b: &str| {
+        B64.decode(b)
+            .ok()
+            .and_then(|b| <[u8; 32]>::try_from(b).ok())
+    };
     pin.strip_prefix("sha256/")
-        .map(|b| b.trim_start_matches('/'))
-        .and_then(|b| B64.decode(b).ok())
-        .and_then(|b| <[u8; 32]>::try_from(b).ok())
+        .and_then(|b| decode(b).or_else(|| b.strip_prefix('/').and_then(decode)))
         .ok_or_else(|| {
             format!("`{pin}` is not a key pin: expected sha256/ and the base64 SHA-256 of the server certificate's public key (as `gatekeep server` prints it)")
         })
@@ -263,6 +267,11 @@ mod tests {
         let b64 = B64.encode([7u8; 32]);
         assert_eq!(parse_pin(&format!("sha256/{b64}")).unwrap(), [7u8; 32]);
         assert_eq!(parse_pin(&format!("sha256//{b64}")).unwrap(), [7u8; 32]);
+        // A digest whose base64 begins with `/` (0xfc…) in both spellings.
+        let slash = B64.encode([0xfcu8; 32]);
+        assert!(slash.starts_with('/'));
+        assert_eq!(parse_pin(&format!("sha256/{slash}")).unwrap(), [0xfc; 32]);
+        assert_eq!(parse_pin(&format!("sha256//{slash}")).unwrap(), [0xfc; 32]);
         for bad in [
             b64.clone(),
             format!("sha1/{b64}"),
