@@ -269,7 +269,7 @@ fn server_checks(paths: &Paths, agent: &Agent, checks: &mut Vec<Check>) -> Optio
         .into_iter()
         .flatten()
     {
-        match remote::read_config(path) {
+        match remote::read_config_unchecked(path) {
             Ok(Some(config)) => {
                 pinned = Some(config);
                 break;
@@ -329,7 +329,14 @@ fn server_checks(paths: &Paths, agent: &Agent, checks: &mut Vec<Check>) -> Optio
                 .fix(fix),
             );
         }
-        None => checks.push(Check::new(
+        None => match remote::read_config(&config.source) {
+            // Not writable by the agent, but gatekeep will not trust it (another user's
+            // file, or group-writable): every command that needs approval is refused.
+            Err(e) => checks.push(
+                Check::new("server key", Status::Fail, e.to_string())
+                    .fix(format!("chown it to its user (or root) and chmod go-w {file}")),
+            ),
+            Ok(_) => checks.push(Check::new(
             "server key",
             Status::Ok,
             format!(
@@ -339,6 +346,7 @@ fn server_checks(paths: &Paths, agent: &Agent, checks: &mut Vec<Check>) -> Optio
                 agent.name
             ),
         )),
+        },
     }
     checks.push(url_check(&config));
     Some(config)

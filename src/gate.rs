@@ -427,6 +427,7 @@ impl<'a> Journey<'a> {
             Ok(nonce) => nonce,
             Err(e) => return self.unavailable(a, &format!("cannot make a nonce: {e}")),
         };
+        let asking = prompt::rules_asking(a);
         let create = CreateRequest {
             id: self.id.clone(),
             nonce: nonce.clone(),
@@ -439,7 +440,8 @@ impl<'a> Journey<'a> {
                 cwd: self.requester.cwd.clone(),
             },
             reason: self.opts.reason.as_deref().map(redact::mask_text),
-            rules: prompt::rules_asking(a).into_iter().map(|r| r.0).collect(),
+            rules: asking.iter().map(|r| r.0.clone()).collect(),
+            messages: asking.into_iter().map(|r| r.3).collect(),
             risk: a.risk.to_string(),
             quorum: req.quorum.max(1),
             groups: req.approvers.clone(),
@@ -549,6 +551,12 @@ impl<'a> Journey<'a> {
                 if let Err(code) = record("approve", json!({})) {
                     return code;
                 }
+                // The agent (and whoever reads its transcript) learns who let it run.
+                eprintln!(
+                    "gatekeep: approved by {}; running `{}`",
+                    Safe(&by),
+                    Safe(&self.command.display())
+                );
                 let started = std::time::Instant::now();
                 let code = self.run(argv);
                 let outcome = protocol::Outcome {

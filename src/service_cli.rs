@@ -339,6 +339,9 @@ pub fn login(args: LoginArgs) -> Result<ExitCode> {
             "gatekeep: warning: using plain http to {url}: the token and every request cross the network unencrypted (recorded as insecure_http in config.toml)"
         );
     }
+    // The token first, as the README shows: asked after the key question, a pasted token
+    // would land in the [y/N] answer, echoed on the screen.
+    let token = read_token()?;
     let anonymous = Client::connect(&url, &connection, None)?;
     let jwks = anonymous.jwks().context("cannot read the service's key")?;
     let keys: Vec<_> = jwks.keys.iter().filter_map(|k| k.key()).collect();
@@ -371,7 +374,6 @@ pub fn login(args: LoginArgs) -> Result<ExitCode> {
             verdict::thumbprint(&key)
         );
     }
-    let token = read_token()?;
     let client = Client::connect(&url, &connection, Some(token.clone()))?;
     let me = client
         .whoami()
@@ -571,6 +573,10 @@ fn print_request(r: &RequestView) -> Result<()> {
         "risk      ",
         &format!("{}   rules: {}", r.risk, r.rules.join(", ")),
     )?;
+    // Each rule's message says why the policy holds the command (the approver's context).
+    for (rule, message) in r.rules.iter().zip(&r.messages) {
+        line("why       ", &format!("{message} [{rule}]"))?;
+    }
     line(
         "requester ",
         &format!(
@@ -593,7 +599,11 @@ fn print_request(r: &RequestView) -> Result<()> {
     if let Some(reason) = &r.reason {
         line("reason    ", reason)?;
     }
-    let groups = if r.groups.is_empty() {
+    // Several rules' groups must each be met (see `Requirements::approver_sets`).
+    let groups = if r.group_sets.len() > 1 {
+        let sets: Vec<String> = r.group_sets.iter().map(|s| s.join(" or ")).collect();
+        format!(", covering each of: {}", sets.join("; "))
+    } else if r.groups.is_empty() {
         String::new()
     } else {
         format!(" from {}", r.groups.join(" or "))
@@ -618,6 +628,13 @@ fn print_request(r: &RequestView) -> Result<()> {
                     .unwrap_or_default()
             ),
         )?;
+    }
+    if let Some(o) = &r.outcome {
+        let how = match &o.signal {
+            Some(signal) => format!("ended by {signal}"),
+            None => format!("exited {}", o.exit_code),
+        };
+        line("outcome   ", &format!("{how} after {} ms", o.duration_ms))?;
     }
     Ok(())
 }

@@ -37,6 +37,8 @@ use gatekeep::verdict::{self, Approval, Claims, Jwk, JwkSet, Outcome};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
+mod support;
+
 const GK: &str = env!("CARGO_BIN_EXE_gatekeep");
 
 /// How long any single step may take before the test gives up.
@@ -459,11 +461,18 @@ impl Machine {
     /// The machine has no session bus, so the token still comes from the file, but the
     /// lookup has started the Secret Service client's threads.
     fn exec_with_keyring(&self, script: &str, keyring: bool) -> Waiting {
+        self.exec_in(script, |cmd| {
+            if keyring {
+                cmd.env_remove("GATEKEEP_KEYRING");
+            }
+        })
+    }
+
+    /// [`Machine::exec`] with the environment changed by `env` first.
+    fn exec_in(&self, script: &str, env: impl FnOnce(&mut Command)) -> Waiting {
         let mut cmd = Command::new("setsid");
         self.isolate(&mut cmd);
-        if keyring {
-            cmd.env_remove("GATEKEEP_KEYRING");
-        }
+        env(&mut cmd);
         let mut child = cmd
             .args(["-w", GK, "exec", "--", "sh", "-c", script])
             .stdout(Stdio::null())
@@ -718,6 +727,8 @@ fn approved_command_runs_and_its_status_is_passed_through_and_audited() {
     let (code, err) = client.finish();
     assert_eq!(code, Some(7), "{err}");
     assert!(agent.file("marker").exists());
+    // The agent is told who let it run.
+    assert!(err.contains("approved by bob (cli); running"), "{err}");
 
     let decision = agent.decision(&id);
     assert_eq!(
@@ -745,6 +756,16 @@ fn approved_command_runs_and_its_status_is_passed_through_and_audited() {
     assert_eq!(view.state, State::Approved);
     assert_eq!(view.approvals[0].name, "bob");
     assert_eq!(view.approvals[0].channel, "cli");
+    assert_eq!(view.messages, ["Touching a marker needs approval."]);
+    assert_eq!(view.outcome.as_ref().map(|o| o.exit_code), Some(7));
+    // `show` as a person reads it: why the policy held it, and how it ended.
+    let out = bob.run(&["show", &id]);
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        shown.contains("why       Touching a marker needs approval. [ask-marker]")
+            && shown.contains("outcome   exited 7 after"),
+        "{shown}"
+    );
     let again = RunOutcome {
         exit_code: 0,
         duration_ms: 1,
@@ -901,6 +922,119 @@ fn signals_cancel_the_request_when_the_keyring_was_used() {
             json!(true),
             "{signal}"
         );
+    }
+    assert!(!agent.file("marker").exists());
+}
+
+/// A real Secret Service (gnome-keyring on a private session bus) that the agent's token is
+/// stored in: the lookup before the wait talks to it for real, with all its threads.
+struct SecretService {
+    session: Child,
+    bus: String,
+    runtime: TempDir,
+}
+
+impl SecretService {
+    fn start(m: &Machine) -> SecretService {
+        let runtime = tempfile::tempdir().unwrap();
+        let ready = runtime.path().join("ready");
+        // gnome-keyring-daemon reads the login keyring's password on stdin and forks; it
+        // owns org.freedesktop.secrets a moment later. The session stays up until killed.
+        let script = r#"printf '%s' gatekeep-test | gnome-keyring-daemon --unlock --components=secrets >/dev/null || exit 97
+tries=0
+until pid=$(dbus-send --session --print-reply=literal --dest=org.freedesktop.DBus \
+    /org/freedesktop/DBus org.freedesktop.DBus.GetConnectionUnixProcessID \
+    string:org.freedesktop.secrets 2>/dev/null | awk '{print $2}') && [ -n "$pid" ]; do
+  tries=$((tries + 1)); [ "$tries" -lt 200 ] || exit 98; sleep 0.05
+done
+trap 'kill "$pid" 2>/dev/null' EXIT
+printf '%s' "$DBUS_SESSION_BUS_ADDRESS" > "$1.tmp" && mv "$1.tmp" "$1"
+while :; do sleep 1; done"#;
+        let mut cmd = Command::new("dbus-run-session");
+        m.isolate(&mut cmd);
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+        let session = cmd
+            .env("XDG_RUNTIME_DIR", runtime.path())
+            .args(["--", "sh", "-c", script, "sh"])
+            .arg(&ready)
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("dbus-run-session (apt-get install dbus-daemon gnome-keyring; .ci/run does)");
+        let mut service = SecretService {
+            session,
+            bus: String::new(),
+            runtime,
+        };
+        let deadline = Instant::now() + STEP;
+        while !ready.exists() {
+            if let Some(status) = service.session.try_wait().unwrap() {
+                panic!("the Secret Service did not start: {status}");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the Secret Service did not start"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        service.bus = std::fs::read_to_string(&ready).unwrap();
+        service
+    }
+
+    /// Points `cmd` at this Secret Service, with the keyring in use.
+    fn attach(&self, cmd: &mut Command) {
+        cmd.env_remove("GATEKEEP_KEYRING")
+            .env("DBUS_SESSION_BUS_ADDRESS", &self.bus)
+            .env("XDG_RUNTIME_DIR", self.runtime.path());
+    }
+}
+
+impl Drop for SecretService {
+    fn drop(&mut self) {
+        // The whole group: the session's shell (whose trap stops the daemon) and the bus.
+        let group = nix::unistd::Pid::from_raw(-(self.session.id() as i32));
+        let _ = nix::sys::signal::kill(group, nix::sys::signal::Signal::SIGTERM);
+        let _ = self.session.wait();
+    }
+}
+
+/// The same with the token really in gnome-keyring, as on a desktop.
+#[test]
+fn signals_cancel_the_request_with_the_token_in_a_real_keyring() {
+    use nix::sys::signal::Signal;
+    let server = Server::start();
+    let agent = Machine::agent();
+    let keyring = SecretService::start(&agent);
+    let mut login = agent.gk();
+    keyring.attach(&mut login);
+    let mut child = login
+        .args([
+            "login",
+            "--server",
+            &server.url,
+            &format!("--key={}", server.key_id),
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    writeln!(child.stdin.take().unwrap(), "{}", server.agent_token()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success() && text(&out).contains("token stored in the OS keyring"),
+        "{}",
+        text(&out)
+    );
+    assert!(!agent.config_dir().join("credentials.toml").exists());
+    let bob = Machine::approver_of(&server, "bob", "sre");
+    for signal in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
+        let mut client = agent.exec_in("touch marker", |cmd| keyring.attach(cmd));
+        let id = client.request_id();
+        client.signal(signal);
+        let (code, err) = client.finish();
+        assert_eq!(code, Some(128 + signal as i32), "{signal}: {err}");
+        assert!(err.contains("cancelled while waiting"), "{signal}: {err}");
+        assert_eq!(bob.show(&id).state, State::Cancelled, "{signal}");
     }
     assert!(!agent.file("marker").exists());
 }
@@ -1129,6 +1263,7 @@ fn create_request(id: &str, argv: Vec<String>, reason: Option<String>) -> Create
         },
         reason,
         rules: vec!["ask-marker".into()],
+        messages: vec!["Touching a marker needs approval.".into()],
         risk: "high".into(),
         quorum: 1,
         groups: Vec::new(),
@@ -1386,6 +1521,36 @@ fn revoked_tokens_stop_working() {
     assert_eq!(decision["decision"], "refused", "{decision}");
 }
 
+/// At a terminal, login asks for the token (unechoed) before it asks to trust the key, as
+/// the README shows: a token pasted early must not land in the `[y/N]` answer.
+#[test]
+fn interactive_login_asks_for_the_token_before_the_key() {
+    let server = Server::start();
+    let agent = Machine::agent();
+    let token = server.agent_token();
+    let mut script = Command::new("script");
+    agent.isolate(&mut script);
+    let mut pty = support::pty::Pty::start(script, &format!("{GK} login --server {}", server.url));
+    let screen = |seen: &[u8]| String::from_utf8_lossy(seen).into_owned();
+    pty.wait_until("the token prompt", |seen| screen(seen).contains("token: "));
+    assert!(
+        !screen(&pty.seen).contains("Trust it?"),
+        "{}",
+        screen(&pty.seen)
+    );
+    pty.send(&format!("{token}\n"));
+    pty.wait_until("the key question", |seen| screen(seen).contains("[y/N]"));
+    pty.send("y\n");
+    pty.finish();
+    let seen = screen(&pty.seen);
+    assert!(seen.contains("logged in to"), "{seen}");
+    assert!(
+        seen.contains(&server.key_id),
+        "the thumbprint is shown: {seen}"
+    );
+    assert!(!seen.contains(&token), "the token is not echoed: {seen}");
+}
+
 /// `gatekeep server` prints the thumbprint to pass to `login --key`; base64url thumbprints
 /// start with `-` for one key in 64, and `--key -abc...` must still be read as the value.
 #[test]
@@ -1559,6 +1724,7 @@ fn route(state: &FakeState, method: &str, path: &str, body: &[u8]) -> (u16, Opti
             origin: create.origin.clone(),
             reason: create.reason.clone(),
             rules: create.rules.clone(),
+            messages: create.messages.clone(),
             risk: create.risk.clone(),
             quorum: create.quorum,
             groups: create.groups.clone(),
@@ -1568,6 +1734,7 @@ fn route(state: &FakeState, method: &str, path: &str, body: &[u8]) -> (u16, Opti
             expires_unix: now + 60,
             approvals: Vec::new(),
             verdict,
+            outcome: None,
         };
         Some(serde_json::to_value(view).unwrap())
     };

@@ -80,6 +80,11 @@ pub struct CreateRequest {
     pub reason: Option<String>,
     /// Ids of the rules that asked for approval.
     pub rules: Vec<String>,
+    /// Each rule's message, in the order of `rules`: what the policy tells the approver.
+    /// (A project's policy file is text the agent may have written, so it is shown
+    /// terminal-safe and covered by [`Shown`] like everything else the client sends.)
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub messages: Vec<String>,
     pub risk: String,
     /// Distinct approvers needed.
     pub quorum: u32,
@@ -173,13 +178,13 @@ pub fn display_argv(argv: &[String]) -> String {
 /// sent and refuses a verdict whose `shown` differs, so nothing between the two (a proxy, a
 /// buggy server) can change what a person reads and still have the command run.
 ///
-/// Canonical encoding, version 1: one JSON object with exactly these members in this order,
+/// Canonical encoding, version 2: one JSON object with exactly these members in this order,
 /// no whitespace, `null` for an absent `reason` or `agent`, integers in decimal, strings
 /// escaped minimally (`\"`, `\\`, `\b \f \n \r \t`, other characters below U+0020 as
 /// `\u00xx` in lowercase hex, everything else as literal UTF-8), the way `serde_json` writes
 /// it:
 ///
-/// `{"v":1,"command":…,"reason":…,"rules":[…],"risk":…,"quorum":…,"groups":[…],"user":…,"host":…,"agent":…,"cwd":…}`
+/// `{"v":2,"command":…,"reason":…,"rules":[…],"messages":[…],"risk":…,"quorum":…,"groups":[…],"group_sets":[[…],…],"user":…,"host":…,"agent":…,"cwd":…}`
 ///
 /// `command` is [`display_argv`] of the argv and `reason` is the reason masked with
 /// [`redact::mask_text`], both computed from the request as sent; the other members are the
@@ -190,9 +195,11 @@ pub struct Shown {
     pub command: String,
     pub reason: Option<String>,
     pub rules: Vec<String>,
+    pub messages: Vec<String>,
     pub risk: String,
     pub quorum: u32,
     pub groups: Vec<String>,
+    pub group_sets: Vec<Vec<String>>,
     pub user: String,
     pub host: String,
     pub agent: Option<String>,
@@ -203,13 +210,15 @@ impl Shown {
     /// What approvers are shown for `req`.
     pub fn of(req: &CreateRequest) -> Shown {
         Shown {
-            v: 1,
+            v: 2,
             command: display_argv(&req.argv),
             reason: req.reason.as_deref().map(redact::mask_text),
             rules: req.rules.clone(),
+            messages: req.messages.clone(),
             risk: req.risk.clone(),
             quorum: req.quorum,
             groups: req.groups.clone(),
+            group_sets: req.group_sets.clone(),
             user: req.origin.user.clone(),
             host: req.origin.host.clone(),
             agent: req.origin.agent.clone(),
@@ -278,6 +287,8 @@ pub struct RequestView {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     pub rules: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub messages: Vec<String>,
     pub risk: String,
     pub quorum: u32,
     pub groups: Vec<String>,
@@ -292,6 +303,9 @@ pub struct RequestView {
     /// The signed verdict, once final.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verdict: Option<String>,
+    /// How the command ended, once the requester has reported it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<Outcome>,
 }
 
 /// `POST /v1/requests/{id}/approve|deny|cancel`.
@@ -344,6 +358,7 @@ mod tests {
             },
             reason: Some("rotate the key".into()),
             rules: vec!["kubectl-delete".into()],
+            messages: vec!["Deleting in a cluster needs approval.".into()],
             risk: "high".into(),
             quorum: 1,
             groups: vec!["sre".into()],
@@ -387,13 +402,13 @@ mod tests {
         let shown = Shown::of(&create(argv(&["kubectl", "delete", "ns", "prod"])));
         assert_eq!(
             shown.canonical(),
-            r#"{"v":1,"command":"kubectl delete ns prod","reason":"rotate the key","rules":["kubectl-delete"],"risk":"high","quorum":1,"groups":["sre"],"user":"alice","host":"dev1","agent":"claude","cwd":"/work"}"#
+            r#"{"v":2,"command":"kubectl delete ns prod","reason":"rotate the key","rules":["kubectl-delete"],"messages":["Deleting in a cluster needs approval."],"risk":"high","quorum":1,"groups":["sre"],"group_sets":[],"user":"alice","host":"dev1","agent":"claude","cwd":"/work"}"#
         );
         // A fixed vector: any change to the encoding changes every verdict's `shown`.
         // (`printf '%s' TEXT | sha256sum` gives the same.)
         assert_eq!(
             shown.digest(),
-            "0a7c11156fc9fb8f797914086bab9254490dd424e21efde3138b995ff3f858c4"
+            "e13a11ac922dafdeac4dfe1da70a563ab1c10117263f0f0ea4855ebb4e8ee3d3"
         );
         let mut none = create(argv(&["x"]));
         none.reason = None;
@@ -425,13 +440,15 @@ mod tests {
         assert!(!Shown::of(&sent).command.contains("hunter2"));
 
         let base = Shown::of(&sent).digest();
-        let changes: [fn(&mut CreateRequest); 10] = [
+        let changes: [fn(&mut CreateRequest); 12] = [
             |r| r.argv = argv(&["mysql", "-e", "select 1"]),
             |r| r.reason = Some("routine".into()),
             |r| r.rules = vec!["read-only".into()],
             |r| r.risk = "low".into(),
             |r| r.quorum = 2,
             |r| r.groups = Vec::new(),
+            |r| r.messages = vec!["Routine.".into()],
+            |r| r.group_sets = vec![vec!["sre".into()], vec!["dba".into()]],
             |r| r.origin.cwd = "/tmp".into(),
             |r| r.origin.host = "other".into(),
             |r| r.origin.user = "bob".into(),

@@ -149,17 +149,55 @@ pub fn load_config() -> Result<Option<ServerConfig>, RemoteError> {
     Ok(None)
 }
 
+/// The file pins the key that every verdict is checked against, so, like sudoers, it must
+/// be yours (or root's) and writable by no one else: another local user who could edit it
+/// could point gatekeep at a service of their own.
+fn trusted_file(file: &std::fs::File) -> Result<(), String> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = file.metadata().map_err(|e| e.to_string())?;
+    let uid = nix::unistd::geteuid().as_raw();
+    if meta.uid() != uid && meta.uid() != 0 {
+        return Err(format!(
+            "owned by uid {}, not by you (uid {uid}) or root; refusing to trust the server it names\nhint: remove it and run `gatekeep login` again",
+            meta.uid()
+        ));
+    }
+    if meta.mode() & 0o022 != 0 {
+        return Err(format!(
+            "writable by group or others (mode {:o}); refusing to trust the server it names\nhint: chmod go-w it, then check that its [server] is still yours",
+            meta.mode() & 0o7777
+        ));
+    }
+    Ok(())
+}
+
 /// One configuration file's `[server]`: `None` when the file is missing or names no server.
+/// The file must be one only its owner (you or root) can write; see [`trusted_file`].
 pub fn read_config(path: &Path) -> Result<Option<ServerConfig>, RemoteError> {
+    read_config_checking(path, true)
+}
+
+/// [`read_config`] without the owner and mode check, for `gatekeep doctor`, which reports
+/// who can write the file in more detail (directories above it included).
+pub fn read_config_unchecked(path: &Path) -> Result<Option<ServerConfig>, RemoteError> {
+    read_config_checking(path, false)
+}
+
+fn read_config_checking(path: &Path, check: bool) -> Result<Option<ServerConfig>, RemoteError> {
     let err = |why: String| RemoteError::Config {
         path: path.display().to_string(),
         why,
     };
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
+    let mut file = match std::fs::File::open(path) {
+        Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(err(e.to_string())),
     };
+    if check {
+        trusted_file(&file).map_err(err)?;
+    }
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut file, &mut text).map_err(|e| err(e.to_string()))?;
     let doc: toml::Table = toml::from_str(&text).map_err(|e| err(e.to_string()))?;
     let Some(server) = doc.get("server") else {
         return Ok(None);
@@ -755,6 +793,35 @@ mod tests {
                 .unwrap_err()
                 .to_string();
             assert!(e.contains("config.toml"), "{e}");
+        }
+    }
+
+    #[test]
+    fn a_config_others_can_write_or_own_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let key = ed25519_dalek::SigningKey::from_bytes(&[3; 32]).verifying_key();
+        let x = verdict::Jwk::from_key(&key).x;
+        let path = write(
+            dir.path(),
+            &format!("[server]\nurl = \"http://gk:8700/\"\nkey = \"{x}\"\n"),
+        );
+        for mode in [0o620, 0o602, 0o666] {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+            let e = read_config(&path).unwrap_err().to_string();
+            assert!(
+                e.contains("config.toml") && e.contains("writable by group or others"),
+                "{mode:o}: {e}"
+            );
+        }
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(read_config(&path).unwrap().is_some());
+        // Another user's file (only root can hand a file to someone else).
+        if nix::unistd::geteuid().is_root() {
+            let nobody = nix::unistd::Uid::from_raw(65534);
+            nix::unistd::chown(&path, Some(nobody), None).unwrap();
+            let e = read_config(&path).unwrap_err().to_string();
+            assert!(e.contains("owned by uid 65534"), "{e}");
         }
     }
 

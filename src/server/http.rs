@@ -105,7 +105,13 @@ async fn authenticate<S: Store>(app: &App<S>, headers: &HeaderMap) -> ApiResult<
         Ok(None) => {
             // Evidence of who tried: a revoked token's name, or an unknown token's id (the
             // first 12 hex digits of its hash, as `token list` shows ids; never the token).
-            let tokens = app.service.store.tokens().await.unwrap_or_default();
+            // Looking it up reads every token, so a flood of bad tokens past this minute's
+            // refusal budget is only counted (`refused` does), never looked up.
+            let tokens = if app.service.refusals_left() {
+                app.service.store.tokens().await.unwrap_or_default()
+            } else {
+                Vec::new()
+            };
             let (actor, why) = match tokens.iter().find(|t| t.hash == hash) {
                 Some(t) => (
                     t.identity.name.clone(),

@@ -101,9 +101,17 @@ pub(super) fn validate(req: &CreateRequest) -> Result<(), ServiceError> {
             return too_large(what, field.len(), MAX_FIELD_BYTES);
         }
     }
-    let lists = [req.rules.len(), req.groups.len(), req.group_sets.len()]
-        .into_iter()
-        .chain(req.group_sets.iter().map(Vec::len));
+    if let Some(long) = req.messages.iter().find(|m| m.len() > MAX_FIELD_BYTES) {
+        return too_large("rule message", long.len(), MAX_FIELD_BYTES);
+    }
+    let lists = [
+        req.rules.len(),
+        req.messages.len(),
+        req.groups.len(),
+        req.group_sets.len(),
+    ]
+    .into_iter()
+    .chain(req.group_sets.iter().map(Vec::len));
     let long_item = req
         .rules
         .iter()

@@ -119,6 +119,13 @@ impl<S: Store> Service<S> {
         }
     }
 
+    /// Whether a refusal would still be recorded this minute (see [`Service::refused`]), so
+    /// that callers skip costly evidence gathering once the budget is spent.
+    pub fn refusals_left(&self) -> bool {
+        let budget = self.refusals.lock().unwrap_or_else(|e| e.into_inner());
+        budget.minute != verdict::unix_now() / 60 || budget.used < REFUSALS_PER_MINUTE
+    }
+
     /// Writes a refused attempt into the chain: who (`actor`), what they tried (`action`),
     /// on which request, and why it was refused. Evidence for the report's anomalies; a
     /// store failure here is logged, never turned into an answer the caller could mistake.
@@ -263,9 +270,11 @@ impl<S: Store> Service<S> {
                 },
                 "reason": c.reason,
                 "rules": c.rules,
+                "messages": c.messages,
                 "risk": c.risk,
                 "quorum": c.quorum,
                 "groups": c.groups,
+                "group_sets": c.group_sets,
                 "expires_at": record.expires_at,
                 "ledger": c.ledger,
             }),

@@ -73,6 +73,7 @@ impl Record {
             origin: c.origin.clone(),
             reason: c.reason.clone(),
             rules: c.rules.clone(),
+            messages: c.messages.clone(),
             risk: c.risk.clone(),
             quorum: c.quorum,
             groups: c.groups.clone(),
@@ -82,6 +83,7 @@ impl Record {
             expires_unix: self.expires_unix,
             approvals: self.approvals.clone(),
             verdict: self.verdict.clone(),
+            outcome: self.outcome.clone(),
         }
     }
 }
