@@ -1,5 +1,7 @@
-//! Every line of the shared corpus (`../shared/corpus/commands.jsonl`) and of our own case
-//! table (`tests/data/cases.jsonl`) is classified as expected by the built-in policy.
+//! Every line of the shared corpus and of our own case table (`tests/data/cases.jsonl`) is
+//! classified as expected by the built-in policy. The shared corpus is read from its copy in
+//! `tests/data/shared/` (made by `tests/data/shared/sync.sh` from `../shared`), so that the
+//! tests pass in a plain clone; where `../shared` is present the copy must match it.
 //! `escalate` passes with `approve` or `deny`; `deny` only with `deny`.
 
 #![expect(clippy::expect_used, reason = "a test fails loudly on setup errors")]
@@ -47,7 +49,7 @@ fn check_file(path: &Path) -> (usize, Vec<String>) {
 
 #[test]
 fn shared_corpus_is_classified_as_expected() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/commands.jsonl");
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/shared/commands.jsonl");
     let (count, failures) = check_file(&path);
     assert!(
         count >= 80,
@@ -58,6 +60,24 @@ fn shared_corpus_is_classified_as_expected() {
         "{} of {count} misclassified:\n{}",
         failures.len(),
         failures.join("\n")
+    );
+}
+
+/// The copy is the corpus as published: checked wherever `../shared` sits beside the project
+/// (as in CI, whose `.ci/run` requires it), so a stale copy cannot pass unnoticed there.
+#[test]
+fn the_corpus_copy_matches_the_shared_corpus() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let shared = root.join("../shared/corpus/commands.jsonl");
+    if !shared.exists() {
+        eprintln!("note: {} is absent; the copy is not compared", shared.display());
+        return;
+    }
+    let copy = std::fs::read(root.join("tests/data/shared/commands.jsonl")).expect("the copy");
+    assert!(
+        std::fs::read(&shared).expect("the shared corpus") == copy,
+        "tests/data/shared/commands.jsonl differs from {}\nhint: run tests/data/shared/sync.sh",
+        shared.display()
     );
 }
 
