@@ -70,7 +70,10 @@ fn the_corpus_copy_matches_the_shared_corpus() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let shared = root.join("../shared/corpus/commands.jsonl");
     if !shared.exists() {
-        eprintln!("note: {} is absent; the copy is not compared", shared.display());
+        eprintln!(
+            "note: {} is absent; the copy is not compared",
+            shared.display()
+        );
         return;
     }
     let copy = std::fs::read(root.join("tests/data/shared/commands.jsonl")).expect("the copy");

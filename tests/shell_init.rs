@@ -863,3 +863,32 @@ fn builtins_and_keywords_are_never_wrapped() {
         );
     }
 }
+
+/// Every snippet, as `gatekeep init` writes it, is read without error by its own shell's
+/// syntax check (`bash -n`, `zsh -n`, `fish --no-execute`): the snippets live in real
+/// `.bash`/`.zsh`/`.fish` files under `src/integrations/shell/`, and this keeps them real.
+#[test]
+fn every_snippet_passes_its_shells_syntax_check() {
+    for (shell, check) in [
+        ("bash", &["-n"][..]),
+        ("zsh", &["-n"][..]),
+        ("fish", &["--no-execute"][..]),
+    ] {
+        for mode in ["aliases", "preexec"] {
+            let out = Command::new(GK)
+                .args(["init", shell, "--mode", mode])
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "init {shell} {mode}");
+            let dir = TempDir::new().unwrap();
+            let file = dir.path().join(format!("snippet.{shell}"));
+            std::fs::write(&file, &out.stdout).unwrap();
+            let checked = Command::new(shell).args(check).arg(&file).output().unwrap();
+            assert!(
+                checked.status.success(),
+                "{shell} {mode}: {}",
+                String::from_utf8_lossy(&checked.stderr)
+            );
+        }
+    }
+}
