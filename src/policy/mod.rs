@@ -20,9 +20,19 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 pub use layers::{Layer, LayerKind, PolicyError, PolicyPaths};
-pub use rule::{Certainty, Rule, RuleSpec, Subject, ToolSpec};
+pub use rule::{Rule, RuleSpec, Subject, ToolSpec};
 
 use crate::shell::Script;
+
+/// How sure a match is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Certainty {
+    No,
+    /// It matches if a word only known at run time takes a matching value.
+    Possible,
+    Certain,
+}
 
 /// What happens to a command.
 #[derive(

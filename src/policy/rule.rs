@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use super::glob::{Glob, GlobList};
 use super::paths::{Forms, Host, Resolver, Unknown};
 use super::sql;
-use super::{Decision, Risk};
+use super::{Certainty, Decision, Risk};
 use crate::shell::{Invocation, Stdin, Word};
 
 /// A rule as written in a policy file.
@@ -86,16 +86,6 @@ pub struct RuleSpec {
     /// Commands this rule must not match.
     #[serde(default, rename = "not_match", skip_serializing_if = "Vec::is_empty")]
     pub must_not_match: Vec<String>,
-}
-
-/// How sure a match is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Certainty {
-    No,
-    /// It matches if a word only known at run time takes a matching value.
-    Possible,
-    Certain,
 }
 
 /// A flag condition: alternative spellings of one flag.

@@ -8,7 +8,7 @@
 //! a comment or a string (`\'`, `#`, `--x`, `/*! ... */`); a keyword found under either
 //! reading counts, so a statement cannot be hidden in the gap between them.
 
-use super::rule::Certainty;
+use super::Certainty;
 
 /// Whether `text` uses any of `keywords` (upper case) as a SQL keyword. A keyword that
 /// starts with `\` or `.` is a client meta-command (psql's `\!`, sqlite's `.shell`) and is

@@ -512,7 +512,7 @@ impl Walker {
         if argv.is_empty() {
             // Assignments alone run no program, but may name code to run, and change the
             // environment of later programs when the variable is exported.
-            unwrap::assignments_only(self, &assignments, ctx);
+            self.assignments_only(&assignments, ctx);
             if !assignments.is_empty() {
                 self.script.assignments.push(Invocation {
                     argv: Vec::new(),
@@ -675,7 +675,26 @@ impl Walker {
             .map(str::to_owned)
     }
 
-    pub(crate) fn steps_of(&mut self, steps: Vec<Step>, outer: &Invocation, ctx: &Ctx) {
+    /// Walks what assignments alone (`X=1`, `PROMPT_COMMAND='...'`) would run.
+    fn assignments_only(&mut self, assignments: &[(String, Word)], ctx: &Ctx) {
+        let steps = unwrap::assignment_steps(assignments);
+        if steps.is_empty() {
+            return;
+        }
+        let mut holder = Invocation {
+            argv: Vec::new(),
+            assignments: Vec::new(),
+            writes: Vec::new(),
+            stdin: Stdin::Inherited,
+            via: Vec::new(),
+            hidden: ctx.hidden,
+            scope: Scope::default(),
+        };
+        holder.argv.push(Word::Literal(String::new()));
+        self.steps_of(steps, &holder, ctx);
+    }
+
+    fn steps_of(&mut self, steps: Vec<Step>, outer: &Invocation, ctx: &Ctx) {
         for step in steps {
             self.step(step, outer, ctx);
         }

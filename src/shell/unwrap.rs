@@ -94,29 +94,6 @@ pub fn assignment_steps(assignments: &[(String, Word)]) -> Vec<Step> {
     steps
 }
 
-/// Walks what assignments alone (`X=1`, `PROMPT_COMMAND='...'`) would run.
-pub(crate) fn assignments_only(
-    walker: &mut super::parse::Walker,
-    assignments: &[(String, Word)],
-    ctx: &super::parse::Ctx,
-) {
-    let steps = assignment_steps(assignments);
-    if steps.is_empty() {
-        return;
-    }
-    let mut holder = Invocation {
-        argv: Vec::new(),
-        assignments: Vec::new(),
-        writes: Vec::new(),
-        stdin: super::Stdin::Inherited,
-        via: Vec::new(),
-        hidden: ctx.hidden,
-        scope: super::Scope::default(),
-    };
-    holder.argv.push(Word::Literal(String::new()));
-    walker.steps_of(steps, &holder, ctx);
-}
-
 /// Everything `inv` runs besides itself. `fresh` are the assignments made at this level
 /// (the rest were inherited from a wrapper and already followed there).
 pub fn steps(inv: &Invocation, fresh: &[(String, Word)]) -> Vec<Step> {
