@@ -1,0 +1,197 @@
+//! Following an invocation: recording it, and walking what it runs in turn (the commands a
+//! wrapper runs, scripts given to shells, code read from standard input), with the files
+//! the same line wrote before it.
+
+use super::{Ctx, Walker, path_key};
+use crate::shell::unwrap::{self, Step};
+use crate::shell::{Invocation, PipeSource, Scope, Stdin, Word};
+
+impl Walker {
+    /// Records one invocation and follows whatever it runs in turn.
+    pub(crate) fn invocation(&mut self, inv: Invocation, ctx: &Ctx) {
+        let fresh_assignments = inv.assignments.len();
+        self.invocation_with(inv, fresh_assignments, ctx);
+    }
+
+    /// Records an invocation whose last `fresh_assignments` assignments were made at its own
+    /// level; the others come from the wrapper around it (`env X=1 nice cmd`).
+    fn invocation_with(&mut self, inv: Invocation, fresh_assignments: usize, ctx: &Ctx) {
+        let display = inv.display_argv().join(" ");
+        if self.over_budget(&display, ctx) {
+            return;
+        }
+        let Some(first) = inv.argv.first() else {
+            return;
+        };
+        if let Word::Dynamic { raw, why } = first {
+            self.unreadable(
+                &display,
+                format!("the program name `{raw}` is only known at run time ({why})"),
+                ctx,
+            );
+            return;
+        }
+        if let Some(file) = self.runs_written_file(&inv) {
+            self.unreadable(
+                &display,
+                format!("it runs `{file}`, which an earlier command of the same line downloads or writes, so its code cannot be read ahead"),
+                ctx,
+            );
+        }
+        self.record_written(&inv);
+        let fresh = &inv.assignments
+            [inv.assignments.len() - fresh_assignments.min(inv.assignments.len())..];
+        let steps = unwrap::steps(&inv, fresh);
+        self.script.invocations.push(inv.clone());
+        self.steps_of(steps, &inv, ctx);
+    }
+
+    /// Remembers the files this invocation writes: redirection targets, and what curl, wget
+    /// and friends save.
+    fn record_written(&mut self, inv: &Invocation) {
+        let mut files: Vec<String> = inv
+            .writes
+            .iter()
+            .filter_map(Word::literal)
+            .map(str::to_owned)
+            .collect();
+        files.extend(unwrap::downloaded_files(inv));
+        for file in files {
+            let name = path_key(&file);
+            if !name.is_empty() && !name.starts_with("/dev/") && !self.written.contains(&name) {
+                self.written.push(name);
+            }
+        }
+    }
+
+    /// The file among those written earlier that this invocation runs: as its program, or
+    /// as the script of a shell, interpreter or `source`.
+    fn runs_written_file(&self, inv: &Invocation) -> Option<String> {
+        if self.written.is_empty() {
+            return None;
+        }
+        let program = inv.program()?;
+        let runs_files = unwrap::runs_script_files(program);
+        inv.argv
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i == 0 || runs_files)
+            .filter_map(|(_, w)| w.literal())
+            .find(|w| self.written.contains(&path_key(w)))
+            .map(str::to_owned)
+    }
+
+    /// Walks what assignments alone (`X=1`, `PROMPT_COMMAND='...'`) would run.
+    pub(super) fn assignments_only(&mut self, assignments: &[(String, Word)], ctx: &Ctx) {
+        let steps = unwrap::assignment_steps(assignments);
+        if steps.is_empty() {
+            return;
+        }
+        let mut holder = Invocation {
+            argv: Vec::new(),
+            assignments: Vec::new(),
+            writes: Vec::new(),
+            stdin: Stdin::Inherited,
+            via: Vec::new(),
+            hidden: ctx.hidden,
+            scope: Scope::default(),
+        };
+        holder.argv.push(Word::Literal(String::new()));
+        self.steps_of(steps, &holder, ctx);
+    }
+
+    fn steps_of(&mut self, steps: Vec<Step>, outer: &Invocation, ctx: &Ctx) {
+        for step in steps {
+            self.step(step, outer, ctx);
+        }
+    }
+
+    fn step(&mut self, step: Step, outer: &Invocation, ctx: &Ctx) {
+        match step {
+            Step::Run {
+                argv,
+                via,
+                assignments,
+            } => {
+                let mut ctx = ctx.nested(via);
+                ctx.stdin = Some(outer.stdin.clone());
+                let fresh = assignments.len();
+                let mut all = outer.assignments.clone();
+                all.extend(assignments);
+                let inv = Invocation {
+                    argv,
+                    assignments: all,
+                    writes: outer.writes.clone(),
+                    stdin: outer.stdin.clone(),
+                    via: ctx.via.clone(),
+                    hidden: outer.hidden,
+                    scope: outer.scope.clone(),
+                };
+                self.invocation_with(inv, fresh, &ctx);
+            }
+            Step::Script { text, via } => {
+                let mut ctx = ctx.nested(via.clone());
+                ctx.stdin = Some(outer.stdin.clone());
+                ctx.writes = outer.writes.clone();
+                ctx.hidden = outer.hidden;
+                match text {
+                    Word::Literal(text) => {
+                        // A nested shell starts where the outer command runs and sees its
+                        // variables (more than it would: only exported ones reach it, which
+                        // only makes more paths resolvable); nothing it changes comes back.
+                        let saved = self.scope.clone();
+                        self.scope = outer.scope.clone();
+                        self.script_text(&text, &ctx);
+                        self.scope = saved;
+                    }
+                    Word::Dynamic { raw, why } => self.unreadable(
+                        &raw,
+                        format!("{via} runs text that is only known at run time ({why})"),
+                        &ctx,
+                    ),
+                }
+            }
+            Step::StdinScript { reader, shell } => {
+                let ctx = ctx.nested(format!("{reader} < stdin"));
+                match &outer.stdin {
+                    Stdin::Text(text) if shell => {
+                        let mut ctx = ctx.clone();
+                        ctx.stdin = None;
+                        self.script_text(text, &ctx);
+                    }
+                    Stdin::Text(_) => self.unreadable(
+                        reader.as_str(),
+                        format!("{reader} runs code given on its standard input, which gatekeep cannot read"),
+                        &ctx,
+                    ),
+                    Stdin::Pipe { from, source } => {
+                        let what = match source {
+                            PipeSource::Downloaded => "text downloaded by",
+                            PipeSource::Decoded => "text decoded by",
+                            PipeSource::Other => "the output of",
+                        };
+                        self.unreadable(
+                            &format!("{from} | {reader}"),
+                            format!("{reader} runs {what} `{from}` as code, which cannot be read ahead"),
+                            &ctx,
+                        );
+                    }
+                    Stdin::File(file) => self.unreadable(
+                        &format!("{reader} < {}", file.display()),
+                        format!("{reader} runs code from the file `{}`, which gatekeep does not read", file.display()),
+                        &ctx,
+                    ),
+                    Stdin::Inherited => self.unreadable(
+                        reader.as_str(),
+                        format!("{reader} reads code from standard input, which gatekeep cannot see"),
+                        &ctx,
+                    ),
+                }
+            }
+            Step::Unreadable { why } => {
+                let display = outer.display_argv().join(" ");
+                self.unreadable(&display, why, ctx);
+            }
+        }
+    }
+}
