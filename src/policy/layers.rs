@@ -15,7 +15,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
-use super::rule::{Rule, RuleSpec, ToolSpec};
+use super::ToolSpec;
+use super::rule::{Rule, RuleSpec};
 use super::{Decision, Policy};
 use crate::env_vars;
 

@@ -12,6 +12,7 @@ pub mod layers;
 pub mod paths;
 pub mod rule;
 pub mod sql;
+pub mod subject;
 
 use std::cell::OnceCell;
 use std::collections::HashMap;
@@ -20,7 +21,8 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 pub use layers::{Layer, LayerKind, PolicyError, PolicyPaths};
-pub use rule::{Rule, RuleSpec, Subject, ToolSpec};
+pub use rule::{Rule, RuleSpec};
+pub use subject::{Subject, ToolSpec};
 
 use crate::shell::Script;
 

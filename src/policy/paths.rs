@@ -15,8 +15,6 @@
 use crate::shell::word;
 use crate::shell::{Scope, Word};
 
-use super::rule::normalize_path;
-
 /// What classification may ask about the place a command runs in.
 pub trait Host {
     /// A variable of the environment the command runs with.
@@ -312,6 +310,35 @@ fn under<'p>(path: &'p str, dir: &str) -> Option<&'p str> {
     }
     let rest = path.strip_prefix(dir)?;
     (rest.is_empty() || rest.starts_with('/')).then_some(rest)
+}
+
+/// Lexically normalises a path: drops `.` parts, resolves `..` against earlier parts, drops
+/// a trailing `/`.
+pub fn normalize_path(path: &str) -> String {
+    if path.is_empty() || path == "/" {
+        return path.to_owned();
+    }
+    let absolute = path.starts_with('/');
+    let mut parts: Vec<&str> = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => match parts.last() {
+                Some(&last) if last != ".." => {
+                    parts.pop();
+                }
+                _ if absolute => {}
+                _ => parts.push(".."),
+            },
+            p => parts.push(p),
+        }
+    }
+    let joined = parts.join("/");
+    match (absolute, joined.is_empty()) {
+        (true, _) => format!("/{joined}"),
+        (false, true) => ".".into(),
+        (false, false) => joined,
+    }
 }
 
 #[cfg(test)]
