@@ -7,7 +7,7 @@
 use std::fmt::Write;
 
 use divan::{Bencher, black_box};
-use gatekeep::gate::{self, Command};
+use gatekeep::journey::{self, Command};
 use gatekeep::policy::layers::{self, Layer};
 use gatekeep::policy::{LayerKind, Policy};
 
@@ -60,7 +60,7 @@ fn with_generated_rules(n: usize) -> Policy {
 fn classify_builtin(bencher: Bencher, cmd: &str) {
     let policy = builtin();
     let command = Command::Shell(cmd.to_owned());
-    bencher.bench_local(|| gate::assess(black_box(&command), &policy));
+    bencher.bench_local(|| journey::assess(black_box(&command), &policy));
 }
 
 #[divan::bench(args = COMMANDS)]
@@ -68,7 +68,7 @@ fn classify_10k_rules(bencher: Bencher, cmd: &str) {
     let policy = with_generated_rules(10_000);
     assert!(policy.len() > 10_000);
     let command = Command::Shell(cmd.to_owned());
-    bencher.bench_local(|| gate::assess(black_box(&command), &policy));
+    bencher.bench_local(|| journey::assess(black_box(&command), &policy));
 }
 
 /// All commands in one go: commands per second = COMMANDS.len() / time.
@@ -87,7 +87,7 @@ fn classify_all(bencher: Bencher, generated: usize) {
         .counter(divan::counter::ItemsCount::new(commands.len()))
         .bench_local(|| {
             for c in &commands {
-                black_box(gate::assess(c, &policy));
+                black_box(journey::assess(c, &policy));
             }
         });
 }

@@ -1129,7 +1129,7 @@ _gatekeep() {
             return 0
             ;;
         gatekeep__subcmd__hook__subcmd__claude__subcmd__code)
-            opts="-h --prompt --help"
+            opts="-h --prompt --unattended --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -1,4 +1,4 @@
-//! The command line: clap definitions, and a thin dispatch onto [`crate::gate`] and
+//! The command line: clap definitions, and a thin dispatch onto [`crate::journey`] and
 //! [`crate::policy`]. Data goes to stdout, diagnostics to stderr; `--json` gives exactly one
 //! JSON object on stdout.
 
@@ -10,7 +10,7 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::exit;
-use crate::gate::{self, Command};
+use crate::journey::{self, Command};
 use crate::policy::layers::{self, ExampleFailure};
 use crate::policy::{Assessment, Decision, Layer, LayerKind, Policy};
 use crate::render::{self, Safe, terminal_safe};
@@ -148,11 +148,17 @@ pub enum HookCmd {
         /// Claude Code's own dialog. For agents run where they do not own the terminal.
         #[arg(long)]
         prompt: bool,
+        /// Nobody watches this agent (`claude -p` in CI): commands that need approval wait
+        /// for the approval service instead of Claude Code's dialog. Implied when the hook
+        /// has no terminal and a service is configured.
+        #[arg(long)]
+        unattended: bool,
     },
-    /// Codex's PreToolUse hook for its Bash tool.
+    /// Codex's PreToolUse hook for its Bash tool. Codex has no dialog: with an approval
+    /// service configured, commands that need approval wait for it.
     Codex {
         /// Ask at the terminal (`/dev/tty`) for commands that need approval, instead of
-        /// refusing them. For agents run where they do not own the terminal.
+        /// through the approval service. For agents run where they do not own the terminal.
         #[arg(long)]
         prompt: bool,
     },
@@ -262,17 +268,17 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 None => Command::Argv(args.argv),
             };
             let result = match (args.result_fd, args.result) {
-                (Some(fd), _) => Some(gate::ResultSink::Fd(fd)),
-                (None, Some(path)) => Some(gate::ResultSink::Path(path)),
+                (Some(fd), _) => Some(journey::ResultSink::Fd(fd)),
+                (None, Some(path)) => Some(journey::ResultSink::Path(path)),
                 (None, None) => None,
             };
-            let opts = gate::ExecOptions {
+            let opts = journey::ExecOptions {
                 reason: args.reason,
                 agent: args.agent,
                 json: args.json,
                 result,
             };
-            let code = gate::exec(&command, &opts);
+            let code = journey::exec(&command, &opts);
             Ok(ExitCode::from(u8::try_from(code).unwrap_or(255)))
         }
         Cmd::Check(args) => check(args),
@@ -288,13 +294,18 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             );
             Ok(exit::code(exit::SUCCESS))
         }
-        Cmd::Hook(HookCmd::ClaudeCode { prompt }) => Ok(crate::integrations::hooks::run(
-            crate::integrations::hooks::Agent::ClaudeCode,
-            prompt,
-        )),
+        Cmd::Hook(HookCmd::ClaudeCode { prompt, unattended }) => {
+            Ok(crate::integrations::hooks::run(
+                crate::integrations::hooks::Agent::ClaudeCode,
+                crate::integrations::hooks::HookMode { prompt, unattended },
+            ))
+        }
         Cmd::Hook(HookCmd::Codex { prompt }) => Ok(crate::integrations::hooks::run(
             crate::integrations::hooks::Agent::Codex,
-            prompt,
+            crate::integrations::hooks::HookMode {
+                prompt,
+                unattended: false,
+            },
         )),
         Cmd::Hook(HookCmd::Install {
             agent,
@@ -348,7 +359,7 @@ fn current_dir(cwd: Option<PathBuf>) -> anyhow::Result<PathBuf> {
 
 /// Loads the policy or reports why nothing may run.
 fn load(cwd: &std::path::Path) -> Result<Policy, ExitCode> {
-    gate::load_policy(cwd).map_err(|e| {
+    journey::load_policy(cwd).map_err(|e| {
         // The error quotes a project policy file, which an agent may have written.
         eprintln!(
             "gatekeep: policy error: {}",
@@ -370,7 +381,7 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
         None => Command::Argv(args.argv),
     };
     let host = crate::host::LiveHost::new(&cwd);
-    let assessment = gate::assess_in(&command, &policy, &host);
+    let assessment = journey::assess_in(&command, &policy, &host);
     let mut out = std::io::stdout().lock();
     if args.json {
         serde_json::to_writer(&mut out, &assessment)?;

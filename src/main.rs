@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use gatekeep::cli::{self, Cli};
-use gatekeep::{exit, gate};
+use gatekeep::{exit, journey};
 
 fn main() -> ExitCode {
     // `gatekeep exec -- ARGV...` is the form agents' shell tools send on every command:
@@ -17,7 +17,10 @@ fn main() -> ExitCode {
             .map(|a| a.to_str().map(str::to_owned))
             .collect();
         if let Some(argv) = argv {
-            let code = gate::exec(&gate::Command::Argv(argv), &gate::ExecOptions::default());
+            let code = journey::exec(
+                &journey::Command::Argv(argv),
+                &journey::ExecOptions::default(),
+            );
             return ExitCode::from(u8::try_from(code).unwrap_or(255));
         }
     }

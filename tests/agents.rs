@@ -471,7 +471,7 @@ fn rules_that_need_the_approval_service_are_not_asked_in_the_agents_dialog() {
     )
     .unwrap();
     for (command, mentions) in [
-        ("make deploy", "2 approvers"),
+        ("make deploy", "2 distinct approvers"),
         ("make release", "approval service"),
     ] {
         let answer = env.hook("claude-code", &input("claude-code", env.dir(), command));

@@ -8,7 +8,7 @@
 
 use std::path::Path;
 
-use gatekeep::gate::{self, Command};
+use gatekeep::journey::{self, Command};
 use gatekeep::policy::{Decision, layers};
 
 fn check_file(path: &Path) -> (usize, Vec<String>) {
@@ -26,7 +26,7 @@ fn check_file(path: &Path) -> (usize, Vec<String>) {
             .unwrap_or_else(|e| panic!("{}:{}: {e}", path.display(), n + 1));
         let cmd = case["cmd"].as_str().expect("cmd");
         let expect = case["expect"].as_str().expect("expect");
-        let got = gate::assess(&Command::Shell(cmd.to_owned()), &policy);
+        let got = journey::assess(&Command::Shell(cmd.to_owned()), &policy);
         let ok = match expect {
             "allow" => got.decision == Decision::Allow,
             "escalate" => got.decision >= Decision::Approve,

@@ -17,7 +17,7 @@
 
 use std::process::{Command, Stdio};
 
-use gatekeep::gate::{self, Command as GateCommand};
+use gatekeep::journey::{self, Command as GateCommand};
 use gatekeep::policy::{Assessment, Decision, Policy, layers};
 use gatekeep::shell::parse::{MAX_DEPTH, MAX_INPUT, MAX_INVOCATIONS, MAX_NESTING};
 use gatekeep::shell::{Script, parse_shell};
@@ -170,7 +170,7 @@ fn grammar_soup() -> impl Strategy<Value = String> {
 /// Reads `text` and decides it; checks that anything unreadable escalates.
 fn assess(text: &str, policy: &Policy) -> (Script, Assessment) {
     let script = parse_shell(text);
-    let assessment = gate::assess(&GateCommand::Shell(text.to_owned()), policy);
+    let assessment = journey::assess(&GateCommand::Shell(text.to_owned()), policy);
     assert!(
         script.unreadable.is_empty() || assessment.decision >= Decision::Approve,
         "{text:?}: gatekeep could not read {:?} yet decided {}",

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use gatekeep::gate::{self, Command};
+use gatekeep::journey::{self, Command};
 use gatekeep::policy::layers::{self, PolicyError};
 use gatekeep::policy::{Decision, Layer, LayerKind, Policy, PolicyPaths};
 
@@ -30,7 +30,7 @@ fn load(layers: &[(Layer, String)]) -> Result<Policy, PolicyError> {
 }
 
 fn decide(policy: &Policy, cmd: &str) -> Decision {
-    gate::assess(&Command::Shell(cmd.to_owned()), policy).decision
+    journey::assess(&Command::Shell(cmd.to_owned()), policy).decision
 }
 
 /// The error message for a layer that should be refused; fails the test if it loads.
@@ -140,7 +140,7 @@ args = ["/"]
     assert_eq!(decide(&policy, "git push origin main"), Decision::Deny);
     assert_eq!(decide(&policy, "git status"), Decision::Allow);
     assert_eq!(decide(&policy, "rm -rf /"), Decision::Deny);
-    let a = gate::assess(&Command::Shell("make deploy".into()), &policy);
+    let a = journey::assess(&Command::Shell("make deploy".into()), &policy);
     assert_eq!(a.decision, Decision::Approve);
     let req = a.requirements.unwrap();
     assert_eq!(

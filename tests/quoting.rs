@@ -16,7 +16,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use gatekeep::gate::{self, Command as GateCommand};
+use gatekeep::journey::{self, Command as GateCommand};
 use gatekeep::policy::{Decision, layers};
 use gatekeep::shell::word::expand;
 use gatekeep::shell::{Word, parse_shell};
@@ -615,7 +615,7 @@ fn nul_in_ansi_c_strings_ends_the_string_as_in_bash() {
             Some("rm"),
             "{line}"
         );
-        let got = gate::assess(&GateCommand::Shell(line.to_owned()), &policy);
+        let got = journey::assess(&GateCommand::Shell(line.to_owned()), &policy);
         assert_ne!(got.decision, Decision::Allow, "{line}: {}", got.reason);
     }
 }
@@ -679,7 +679,7 @@ fn ansi_c_line_continuation_is_unreadable() {
                     .collect::<Vec<_>>()
             ));
         }
-        let got = gate::assess(&GateCommand::Shell(line.to_owned()), &policy);
+        let got = journey::assess(&GateCommand::Shell(line.to_owned()), &policy);
         if got.decision == Decision::Allow {
             failures.push(format!("{line:?}: allowed"));
         }

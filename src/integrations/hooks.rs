@@ -17,16 +17,18 @@
 //! prompt is used only when asked for (`--prompt`): both agents run full-screen interfaces
 //! that own the terminal, and a second reader of the same keys would race them.
 
+use std::cell::RefCell;
 use std::io::Read;
 use std::process::ExitCode;
-use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
-use crate::approval::prompt::{self, Answer};
+use crate::approval::{prompt, remote};
 use crate::audit::ledger::Ledger;
-use crate::audit::{self, Requester, redact};
-use crate::gate::{self, Command};
+use crate::audit::{Requester, redact};
+use crate::journey::event::{Decided, DecisionKind, LedgerEvent};
+use crate::journey::refusal::{Refusal, RefusalKind};
+use crate::journey::{self, Asked, Command, ExecOptions, Journey, no_one_to_ask};
 use crate::policy::{Assessment, Decision};
 
 /// Which agent's protocol to speak.
@@ -69,7 +71,7 @@ pub enum Verdict {
 
 /// Reads the hook input from stdin, decides, prints the answer. Always exits 0 with a valid
 /// answer, also when something fails (the answer is then `deny`).
-pub fn run(agent: Agent, prompt: bool) -> ExitCode {
+pub fn run(agent: Agent, how: HookMode) -> ExitCode {
     // A panic must still produce a deny. Release builds abort on panic, so unwinding cannot
     // be caught: the panic hook answers deny and exits 2 (which both agents read as "block",
     // stderr being the reason) before the abort.
@@ -89,7 +91,7 @@ pub fn run(agent: Agent, prompt: bool) -> ExitCode {
             Ok(_) if input.len() as u64 > MAX_INPUT => {
                 Verdict::Deny(format!("the hook input is larger than {MAX_INPUT} bytes, so gatekeep refused the command"))
             }
-            Ok(_) => decide(agent, &input, prompt),
+            Ok(_) => decide(agent, &input, how),
         }
     })
     .unwrap_or_else(|_| Verdict::Deny("gatekeep failed internally while checking the command, so it was refused; please report this".into()));
@@ -118,8 +120,8 @@ pub fn answer(agent: Agent, verdict: &Verdict) -> Value {
     })
 }
 
-/// Decides one hook input; `prompt`: ask at the terminal for commands that need approval.
-pub fn decide(agent: Agent, input: &[u8], prompt: bool) -> Verdict {
+/// Decides one hook input, asking for approval as `how` allows.
+pub fn decide(agent: Agent, input: &[u8], how: HookMode) -> Verdict {
     let value: Value = match serde_json::from_slice(input) {
         Ok(v) => v,
         Err(e) => {
@@ -146,7 +148,7 @@ pub fn decide(agent: Agent, input: &[u8], prompt: bool) -> Verdict {
         Some(cwd) => cwd,
         None => return Verdict::Deny("the hook input has no cwd and the current directory cannot be read, so gatekeep refused the command".into()),
     };
-    let policy = match gate::load_policy(&cwd) {
+    let policy = match journey::load_policy(&cwd) {
         Ok(p) => p,
         Err(e) => {
             return Verdict::Deny(format!(
@@ -157,7 +159,7 @@ pub fn decide(agent: Agent, input: &[u8], prompt: bool) -> Verdict {
     let command = Command::Shell(command.to_owned());
     // The command runs in the harness's directory with (as far as gatekeep can know) the
     // environment the hook was started with.
-    let assessment = gate::assess_in(&command, &policy, &crate::host::LiveHost::new(&cwd));
+    let assessment = journey::assess_in(&command, &policy, &crate::host::LiveHost::new(&cwd));
     let session = value
         .get("session_id")
         .and_then(Value::as_str)
@@ -171,141 +173,177 @@ pub fn decide(agent: Agent, input: &[u8], prompt: bool) -> Verdict {
             format!(" session {session}")
         }
     );
-    let requester = Requester::current(&cwd, Some(agent_name));
-    let verdict = match assessment.decision {
-        Decision::Allow => Verdict::Allow("allowed by gatekeep policy".into()),
-        Decision::Deny => Verdict::Deny(denial(&assessment, "gatekeep policy", None)),
-        Decision::Approve => approve(agent, &command, &assessment, &requester, prompt),
+    let requester = Requester::current(&cwd, Some(agent_name.clone()));
+    let opts = ExecOptions {
+        agent: Some(agent_name),
+        ..ExecOptions::default()
     };
-    record(&command, &assessment, &requester, &verdict);
-    verdict
-}
-
-/// Records the hook's decision in the ledger (fsynced unless it is a plain allow).
-fn record(command: &Command, a: &Assessment, requester: &Requester, verdict: &Verdict) {
-    let (decision, reason) = match verdict {
-        // Never reached: only Bash commands are decided, and so recorded.
-        Verdict::Abstain => return,
-        Verdict::Allow(r) => ("allow", r),
-        Verdict::Ask(r) => ("ask", r),
-        Verdict::Deny(r) => ("deny", r),
+    let ledger = Ledger::default_location();
+    let result = RefCell::new(Map::new());
+    let trip = Journey::new(&command, &opts, &requester, &ledger, &result).with(&assessment);
+    let hook = Hook {
+        agent,
+        how,
+        trip: &trip,
+        command: &command,
+        a: &assessment,
     };
-    let argv = command.argv();
-    let who = format!(
-        "{}@{}/{}",
-        requester.user,
-        requester.host,
-        requester.agent.as_deref().unwrap_or("")
-    );
-    let Value::Object(record) = json!({
-        "time": audit::now_rfc3339(),
-        "event": "decision",
-        "channel": "hook",
-        "id": audit::new_request_id(),
-        "command": command.display(),
-        "argv": redact::mask_argv(&argv),
-        "digest": audit::command_digest(&argv, &requester.cwd, &who),
-        "requester": requester,
-        "policy": {"decision": a.decision, "risk": a.risk, "reason": a.reason},
-        "decision": decision,
-        "decided_by": "gatekeep hook",
-        "why": redact::mask_text(reason),
-    }) else {
-        return;
-    };
-    // The hook's answer stands whether or not it could be recorded: a deny stays a deny,
-    // and the agent's own run records the rest.
-    let _ = Ledger::default_location().append(record, decision != "allow");
-}
-
-fn approve(
-    agent: Agent,
-    command: &Command,
-    a: &Assessment,
-    requester: &Requester,
-    use_prompt: bool,
-) -> Verdict {
-    let req = a.requirements.clone().unwrap_or_default();
-    // The reason quotes the command: Claude Code shows it to the person in its dialog.
-    let why = crate::render::terminal_safe(&a.reason).into_owned();
-    if !req.local_approval || req.quorum > 1 {
-        // Neither the agent's dialog nor the terminal may stand in for the approval service.
-        let quorum = if req.quorum > 1 {
-            format!(" and needs {} approvers", req.quorum)
-        } else {
-            String::new()
-        };
-        return Verdict::Deny(format!(
-            "gatekeep: this needs approval through the approval service (its rule allows no approval at the terminal{quorum}), and none is configured. {why}\nnext step: ask the user to run it themselves"
-        ));
-    }
-    if use_prompt && let Some(mut tty) = prompt::open_terminal() {
-        let rules = prompt::rules_asking(a);
-        let id = audit::new_request_id();
-        let request = prompt::Request {
-            command: &command.display(),
-            rules,
-            risk: a.risk.to_string(),
-            cwd: &requester.cwd,
-            branch: requester.git.as_ref().and_then(|g| g.branch.as_deref()),
-            requester: format!(
-                "{}@{} ({})",
-                requester.user,
-                requester.host,
-                requester.agent.as_deref().unwrap_or(agent.name())
-            ),
-            reason: None,
-            request_id: &id,
-        };
-        let wait = Duration::from_secs(req.timeout_secs.min(MAX_WAIT_SECS));
-        return match prompt::ask(&mut tty, &request, wait) {
-            Ok(Answer::Approved) => Verdict::Allow(format!(
-                "approved by {} at the terminal",
-                crate::render::Safe(&requester.user)
-            )),
-            Ok(Answer::Denied { reason }) => Verdict::Deny(denial(
-                a,
-                &format!("{} at the terminal", requester.user),
-                reason.as_deref(),
-            )),
-            Ok(Answer::Expired) => Verdict::Deny(format!(
-                "{why}\nnobody approved it in time; ask the user to approve it, then try again"
-            )),
-            Ok(Answer::Interrupted(_)) => {
-                Verdict::Deny(format!("{why}\nthe approval was cancelled"))
-            }
-            Err(e) => Verdict::Deny(format!(
-                "{why}\nthe approval prompt failed ({e}), so the command was refused"
-            )),
-        };
-    }
-    match agent {
-        // A person decides in Claude Code's own permission dialog.
-        Agent::ClaudeCode => {
-            Verdict::Ask(format!("gatekeep: this needs a person's approval. {why}"))
+    match assessment.decision {
+        Decision::Allow => {
+            // The hook's answer stands whether or not it could be recorded: the agent's own
+            // run records the rest.
+            let _ = trip.record(
+                Decided::new(DecisionKind::Allow).by("policy").on("hook"),
+                false,
+            );
+            Verdict::Allow("allowed by gatekeep policy".into())
         }
-        Agent::Codex => Verdict::Deny(format!(
-            "gatekeep: this needs a person's approval and none can be asked here. {why}\nnext step: ask the user to run it themselves or to approve it"
-        )),
+        Decision::Deny => {
+            let _ = trip.record(
+                Decided::new(DecisionKind::Deny).by("policy").on("hook"),
+                true,
+            );
+            hook.deny(&Refusal::new(RefusalKind::Policy, "gatekeep policy", None))
+        }
+        Decision::Approve => hook.approve(),
     }
 }
 
-/// The reason shown to the agent for a denial: what, which rule, who, what next.
-fn denial(a: &Assessment, by: &str, reason: Option<&str>) -> String {
-    // The agent's harness may show this to a person: the command quoted in the reason and
-    // a reason typed at the prompt are rendered terminal-safe.
-    let mut text = format!(
-        "gatekeep denied this command. {}\ndecided by: {}",
-        crate::render::Safe(&a.reason),
-        crate::render::Safe(by)
-    );
-    if let Some(reason) = reason {
-        text.push_str(&format!("\nreason: {}", crate::render::Safe(reason)));
+/// How the hook may ask for approval (its command-line flags).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct HookMode {
+    /// `--prompt`: ask at gatekeep's own terminal prompt.
+    pub prompt: bool,
+    /// `--unattended`: nobody watches the agent, so a command that needs approval goes to
+    /// the approval service even where the agent has a dialog of its own.
+    pub unattended: bool,
+}
+
+/// One hook call on its way through the journey.
+struct Hook<'a> {
+    agent: Agent,
+    how: HookMode,
+    trip: &'a Journey<'a>,
+    command: &'a Command,
+    a: &'a Assessment,
+}
+
+impl Hook<'_> {
+    /// A command that needs approval: through the approval service when nobody can answer
+    /// the agent's own dialog (Codex has none; an unattended agent, or one with no terminal,
+    /// has nobody at it) or when its rule demands the service; else the agent's dialog.
+    fn approve(&self) -> Verdict {
+        let mut req = self.a.requirements.clone().unwrap_or_default();
+        // The verdict must come before the agent's hook timeout kills the hook.
+        req.timeout_secs = req.timeout_secs.min(MAX_WAIT_SECS);
+        if self
+            .trip
+            .record(
+                LedgerEvent::Request {
+                    requirements: req.clone(),
+                },
+                true,
+            )
+            .is_err()
+        {
+            return Verdict::Deny(
+                "gatekeep could not record the request, so the command was refused".into(),
+            );
+        }
+        let needs_service = !req.local_approval || req.quorum > 1;
+        let server = match remote::load_config() {
+            Ok(server) => server,
+            Err(e) => {
+                let asked = self
+                    .trip
+                    .not_asked(RefusalKind::Misconfigured, &e.to_string());
+                return self.answer(asked);
+            }
+        };
+        let tty = prompt::open_terminal();
+        if self.how.prompt
+            && !needs_service
+            && let Some(tty) = tty
+        {
+            return self.answer(self.trip.ask_terminal(self.a, &req, tty));
+        }
+        let nobody_here = self.agent == Agent::Codex || self.how.unattended || tty.is_none();
+        match server {
+            Some(server) if needs_service || nobody_here => {
+                self.answer(self.trip.ask_service(self.a, &req, &server))
+            }
+            None if needs_service => {
+                let why = no_one_to_ask(&req, tty.is_some());
+                self.answer(self.trip.not_asked(RefusalKind::Unavailable, &why))
+            }
+            _ => self.ask_agent(),
+        }
     }
-    text.push_str(
-        "\nnext step: do not retry it or work around it; ask the user what they want instead",
-    );
-    text
+
+    /// Hands the decision to the agent's own permission dialog (Claude Code), or denies with
+    /// what to do instead where there is none (Codex).
+    fn ask_agent(&self) -> Verdict {
+        // The reason quotes the command: Claude Code shows it to the person in its dialog.
+        let why = crate::render::terminal_safe(&self.a.reason).into_owned();
+        let (kind, verdict) = match self.agent {
+            Agent::ClaudeCode => (
+                DecisionKind::Ask,
+                Verdict::Ask(format!("gatekeep: this needs a person's approval. {why}")),
+            ),
+            Agent::Codex => (
+                DecisionKind::Deny,
+                Verdict::Deny(format!(
+                    "gatekeep: this needs a person's approval and none can be asked here. {why}\nnext step: ask the user to run it themselves, to approve it, or to configure the approval service (`gatekeep login`)"
+                )),
+            ),
+        };
+        let reason = match &verdict {
+            Verdict::Ask(r) | Verdict::Deny(r) => r.clone(),
+            _ => String::new(),
+        };
+        let _ = self.trip.record(
+            Decided::new(kind)
+                .by("gatekeep hook")
+                .on("hook")
+                .why(redact::mask_text(&reason)),
+            true,
+        );
+        verdict
+    }
+
+    /// The agent's answer for how asking ended. `allow` only on an approval, which for the
+    /// service means a verdict verified for exactly this command string.
+    fn answer(&self, asked: Asked) -> Verdict {
+        match asked {
+            Asked::Approved { by, .. } => Verdict::Allow(format!(
+                "approved by {} (gatekeep request {})",
+                crate::render::Safe(&by),
+                self.trip.request_label()
+            )),
+            Asked::Refused(refusal) => self.deny(&refusal),
+            Asked::Interrupted(sig) => self.deny(&Refusal::new(
+                RefusalKind::Denied,
+                "gatekeep",
+                Some(&format!(
+                    "the wait for approval was stopped by signal {sig}"
+                )),
+            )),
+            Asked::Stopped(_) => self.deny(&Refusal::new(
+                RefusalKind::Unavailable,
+                "gatekeep",
+                Some("asking for approval failed (see the hook's stderr)"),
+            )),
+        }
+    }
+
+    fn deny(&self, refusal: &Refusal) -> Verdict {
+        Verdict::Deny(refusal.text(
+            &self.command.display(),
+            self.a,
+            Some(&self.trip.request_label()),
+            None,
+        ))
+    }
 }
 
 /// The settings snippet that installs the hook for `agent`.

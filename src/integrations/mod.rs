@@ -1,5 +1,5 @@
 //! Integrations: where agents and shells meet gatekeep. They all walk the path of
-//! [`crate::gate`], so a command is decided the same way whichever door it came through.
+//! [`crate::journey`], so a command is decided the same way whichever door it came through.
 
 pub mod hooks;
 pub mod shell;

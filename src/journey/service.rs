@@ -1,0 +1,183 @@
+//! Asking through the approval service: create the request, wait for it to be decided, and
+//! believe the verdict only after checking it against the pinned key, this request, this
+//! command, this run and what the approver was shown.
+
+use std::time::Duration;
+
+use super::event::{Decided, DecisionKind, LedgerEvent};
+use super::refusal::{Refusal, RefusalKind};
+use super::{Asked, Journey};
+use crate::approval::protocol::{self, CreateRequest, Origin, Role};
+use crate::approval::{credentials, prompt, remote};
+use crate::audit::redact;
+use crate::policy::{Assessment, Requirements};
+use crate::verdict::Outcome;
+
+impl Journey<'_> {
+    /// Asks the service at `server`; every ending is recorded before it is returned.
+    pub(crate) fn ask_service(
+        &self,
+        a: &Assessment,
+        req: &Requirements,
+        server: &remote::ServerConfig,
+    ) -> Asked {
+        let unavailable = |why: &str| self.not_asked(RefusalKind::Unavailable, why);
+        let token = match credentials::load(&server.url, Role::Requester) {
+            Ok(Some(token)) => token,
+            Ok(None) => {
+                let e = remote::RemoteError::NoToken {
+                    url: server.url.clone(),
+                    role: Role::Requester,
+                };
+                return unavailable(&e.to_string());
+            }
+            Err(e) => return unavailable(&e.to_string()),
+        };
+        let nonce = match crate::verdict::random_b64(24) {
+            Ok(nonce) => nonce,
+            Err(e) => return unavailable(&format!("cannot make a nonce: {e}")),
+        };
+        let argv = self.command.argv();
+        let asking = prompt::rules_asking(a);
+        let create = CreateRequest {
+            id: self.id.clone(),
+            nonce: nonce.clone(),
+            argv: redact::mask_argv(&argv),
+            digest: self.digest.clone(),
+            origin: Origin {
+                user: self.requester.user.clone(),
+                host: self.requester.host.clone(),
+                agent: self.requester.agent.clone(),
+                cwd: self.requester.cwd.clone(),
+            },
+            reason: self.opts.reason.as_deref().map(redact::mask_text),
+            rules: asking.iter().map(|r| r.0.clone()).collect(),
+            messages: asking.into_iter().map(|r| r.3).collect(),
+            risk: a.risk.to_string(),
+            quorum: req.quorum.max(1),
+            groups: req.approvers.clone(),
+            group_sets: req.approver_sets.clone(),
+            timeout_secs: req.timeout_secs,
+            ledger: self.head.borrow().clone().map(Into::into),
+        };
+        // What approvers will be shown, computed from what this client sends (never from
+        // anything the service echoes back): the verdict must carry the same digest of it.
+        let shown = protocol::Shown::of(&create).digest();
+        let client = match remote::Client::connect(&server.url, &server.connection, Some(token)) {
+            Ok(client) => client,
+            Err(e) => return unavailable(&e.to_string()),
+        };
+        // A create is idempotent on (id, nonce, digest): retrying a lost response is safe.
+        let mut created = client.create(&create);
+        for delay in [250, 750] {
+            if !matches!(created, Err(remote::RemoteError::Unreachable { .. })) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(delay));
+            created = client.create(&create);
+        }
+        let view = match created {
+            Ok(view) => view,
+            Err(e) => return unavailable(&e.to_string()),
+        };
+        let submitted = LedgerEvent::Submitted {
+            server: server.url.clone(),
+            key_id: server.key_id(),
+            expires_at: view.expires_at.clone(),
+        };
+        if let Err(code) = self.record(submitted, true) {
+            // Nothing will run; do not leave the request waiting for an approver.
+            let _ = client.cancel(&self.id, Some("the requester could not record it".into()));
+            return Asked::Stopped(code);
+        }
+        let view = match remote::wait_for_verdict(&client, &self.id, view.expires_unix) {
+            remote::WaitEnd::Final(view) => view,
+            remote::WaitEnd::Signal(sig) => {
+                let cancelled = client.cancel(
+                    &self.id,
+                    Some(format!("the requester was stopped by signal {sig}")),
+                );
+                let mut d = Decided::new(DecisionKind::Cancelled);
+                d.signal = Some(sig);
+                d.server_cancelled = Some(cancelled.is_ok());
+                d.verdict = cancelled.ok().and_then(|v| v.verdict);
+                let _ = self.record(d, true);
+                return Asked::Interrupted(sig);
+            }
+            remote::WaitEnd::Failed(why) => return unavailable(&why),
+        };
+        let expected = crate::verdict::Expected {
+            rid: &self.id,
+            digest: &self.digest,
+            nonce: &nonce,
+            shown: &shown,
+            now: crate::verdict::unix_now(),
+        };
+        let jws = view.verdict.clone().unwrap_or_default();
+        let claims = match expected.check(&jws, &server.key) {
+            Ok(claims) => claims,
+            Err(e) => {
+                let why = format!("the approval service's verdict was rejected: {e}");
+                let by = "gatekeep (verdict check)";
+                let mut d = Decided::new(DecisionKind::Deny).by(by).why(&why);
+                d.verdict = Some(jws);
+                let _ = self.record(d, true);
+                return Asked::Refused(Refusal::new(RefusalKind::Denied, by, Some(&why)));
+            }
+        };
+        let by: Vec<String> = claims
+            .approvers
+            .iter()
+            .map(|ap| format!("{} ({})", ap.name, ap.channel))
+            .collect();
+        let by = if by.is_empty() {
+            "the approval service".to_owned()
+        } else {
+            by.join(", ")
+        };
+        let decided = |kind: DecisionKind| {
+            let mut d = Decided::new(kind).by(&by).on("service");
+            d.approvers = Some(claims.approvers.clone());
+            d.verdict = Some(jws.clone());
+            d
+        };
+        let (d, asked) = match claims.decision {
+            Outcome::Approved => (
+                decided(DecisionKind::Approve),
+                Asked::Approved {
+                    by: by.clone(),
+                    client: Some(client),
+                },
+            ),
+            Outcome::Denied => {
+                let mut d = decided(DecisionKind::Deny);
+                d.denial_reason = claims.reason.clone();
+                let refusal = Refusal::new(RefusalKind::Denied, &by, claims.reason.as_deref());
+                (d, Asked::Refused(refusal))
+            }
+            Outcome::Expired => {
+                let mut d = decided(DecisionKind::Expired);
+                d.timeout_secs = Some(req.timeout_secs);
+                let refusal = Refusal::new(
+                    RefusalKind::Expired,
+                    "nobody approved it in time (approval service)",
+                    None,
+                );
+                (d, Asked::Refused(refusal))
+            }
+            // Only the server cancels a request this client did not (a revoked token).
+            Outcome::Cancelled => (
+                decided(DecisionKind::Cancelled),
+                Asked::Refused(Refusal::new(
+                    RefusalKind::Cancelled,
+                    "the approval service",
+                    claims.reason.as_deref(),
+                )),
+            ),
+        };
+        match self.record(d, true) {
+            Ok(()) => asked,
+            Err(code) => Asked::Stopped(code),
+        }
+    }
+}
