@@ -483,6 +483,34 @@ impl Machine {
         Waiting { child, stderr }
     }
 
+    /// `gatekeep hook AGENT FLAGS...` for the Bash command `command`, in a new session (no
+    /// terminal: nobody can answer a dialog), its answer collected from stdout.
+    fn hook(&self, agent: &str, flags: &[&str], command: &str) -> (Waiting, Pipe) {
+        let mut cmd = Command::new("setsid");
+        self.isolate(&mut cmd);
+        let mut child = cmd
+            .args(["-w", GK, "hook", agent])
+            .args(flags)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let input = json!({
+            "session_id": "s1",
+            "cwd": self.dir(),
+            "hook_event_name": "PreToolUse",
+            "tool_name": "Bash",
+            "tool_input": {"command": command},
+        });
+        let mut stdin = child.stdin.take().unwrap();
+        writeln!(stdin, "{input}").unwrap();
+        drop(stdin);
+        let stdout = Pipe::collect(child.stdout.take().unwrap());
+        let stderr = Pipe::collect(child.stderr.take().unwrap());
+        (Waiting { child, stderr }, stdout)
+    }
+
     fn approve(&self, id: &str) -> Output {
         self.run(&["approve", id])
     }
@@ -924,6 +952,83 @@ fn signals_cancel_the_request_when_the_keyring_was_used() {
         );
     }
     assert!(!agent.file("marker").exists());
+}
+
+/// The answer a hook printed: its decision and reason (`{}` is Codex's "go ahead").
+fn hook_answer(stdout: &Pipe) -> (String, String) {
+    let answer: Value = serde_json::from_str(stdout.rest().trim()).unwrap();
+    let field = |name: &str| {
+        answer
+            .pointer(&format!("/hookSpecificOutput/{name}"))
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    if answer == json!({}) {
+        return ("allow".into(), String::new());
+    }
+    (
+        field("permissionDecision"),
+        field("permissionDecisionReason"),
+    )
+}
+
+/// An agent nobody watches (Claude Code with `-p` in CI, Codex, which has no dialog) cannot
+/// have a person answer its permission dialog: its hook waits for the approval service like
+/// `exec` does, and answers `allow` only on a verdict verified for exactly that command.
+#[test]
+fn unattended_agent_hooks_wait_for_the_service() {
+    let server = Server::start();
+    let agent = Machine::agent_of(&server);
+    let bob = Machine::approver_of(&server, "bob", "sre");
+
+    // Claude Code marked unattended: approved through the service, so allowed.
+    let (mut hook, stdout) = agent.hook("claude-code", &["--unattended"], "touch marker-a");
+    let id = hook.request_id();
+    let view = bob.show(&id);
+    // The approver reads the command string the agent will run, as bash reads it.
+    assert_eq!(view.command, "touch marker-a", "{view:?}");
+    assert!(bob.approve(&id).status.success());
+    let (code, err) = hook.finish();
+    assert_eq!(code, Some(0), "{err}");
+    let (decision, reason) = hook_answer(&stdout);
+    assert_eq!(decision, "allow", "{reason}");
+    assert!(
+        reason.contains("approved by bob (cli)") && reason.contains(&id),
+        "{reason}"
+    );
+    // The hook answers; the agent runs the command itself.
+    assert!(!agent.file("marker-a").exists());
+    let decided = agent.decision(&id);
+    assert_eq!(
+        (&decided["decision"], &decided["channel"]),
+        (&json!("approve"), &json!("service")),
+        "{decided}"
+    );
+
+    // Codex (no dialog at all): denied by a person, with the reason.
+    let (mut hook, stdout) = agent.hook("codex", &[], "touch marker-b");
+    let id = hook.request_id();
+    assert!(bob.deny(&id, "not on a Friday").status.success());
+    let (code, err) = hook.finish();
+    assert_eq!(code, Some(0), "{err}");
+    let (decision, reason) = hook_answer(&stdout);
+    assert_eq!(decision, "deny");
+    assert!(
+        reason.contains("not on a Friday") && reason.contains("decided by: bob (cli)"),
+        "{reason}"
+    );
+
+    // Claude Code without a terminal: nobody at its dialog either. Unanswered: expired.
+    let (hook, stdout) = agent.hook("claude-code", &[], "touch expiring-c");
+    let (code, err) = hook.finish();
+    assert_eq!(code, Some(0), "{err}");
+    let (decision, reason) = hook_answer(&stdout);
+    assert_eq!(decision, "deny");
+    assert!(
+        reason.contains("gatekeep: expired:") && reason.contains("next step:"),
+        "{reason}"
+    );
 }
 
 /// A real Secret Service (gnome-keyring on a private session bus) that the agent's token is
