@@ -525,6 +525,29 @@ impl<'a> Journey<'a> {
                 );
             }
         };
+        // The service's signed checkpoint of its audit chain, covering this verdict's
+        // event: kept in the ledger so that this machine holds evidence of the service's
+        // chain that a cut of its tail cannot remove. One that does not verify with the
+        // pinned key means the service (or something in between) is not what was pinned:
+        // the verdict is not believed either.
+        let checkpoint = match crate::checkpoint::accept(view.checkpoint.as_deref(), &server.key) {
+            Ok(checkpoint) => checkpoint,
+            Err(e) => {
+                let why = format!("the approval service's checkpoint of its audit trail was rejected: {e}");
+                let _ = self.record(
+                    "decision",
+                    json!({"decision": "deny", "decided_by": "gatekeep (checkpoint check)", "why": why, "verdict": jws, "checkpoint": view.checkpoint}),
+                    true,
+                );
+                return self.refuse(
+                    a,
+                    "denied",
+                    "gatekeep (checkpoint check)",
+                    Some(&why),
+                    exit::DENY,
+                );
+            }
+        };
         let by: Vec<String> = claims
             .approvers
             .iter()
@@ -535,7 +558,10 @@ impl<'a> Journey<'a> {
         } else {
             by.join(", ")
         };
-        let fields = json!({"decided_by": by, "channel": "service", "approvers": claims.approvers, "verdict": jws});
+        let mut fields = json!({"decided_by": by, "channel": "service", "approvers": claims.approvers, "verdict": jws});
+        if let Some(checkpoint) = checkpoint {
+            fields["checkpoint"] = json!(checkpoint);
+        }
         let record = |decision: &str, extra: Value| {
             let mut f = fields.clone();
             if let (Value::Object(f), Value::Object(extra)) = (&mut f, extra) {

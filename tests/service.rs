@@ -1568,6 +1568,7 @@ fn route(state: &FakeState, method: &str, path: &str, body: &[u8]) -> (u16, Opti
             expires_unix: now + 60,
             approvals: Vec::new(),
             verdict,
+            checkpoint: None,
         };
         Some(serde_json::to_value(view).unwrap())
     };

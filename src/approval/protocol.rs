@@ -292,6 +292,11 @@ pub struct RequestView {
     /// The signed verdict, once final.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verdict: Option<String>,
+    /// Once final: a signed checkpoint of the service's audit chain (a compact JWS, see
+    /// [`crate::checkpoint`]) that covers the event holding the verdict. The client checks
+    /// it with the pinned key and keeps it in its ledger. Absent from older servers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkpoint: Option<String>,
 }
 
 /// `POST /v1/requests/{id}/approve|deny|cancel`.

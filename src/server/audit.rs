@@ -127,6 +127,130 @@ pub fn verify(events: &[Event]) -> VerifyReport {
     report
 }
 
+/// What [`verify_checkpoints`] found.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct CheckpointReport {
+    /// Distinct checkpoints whose signature verified and whose event the chain holds.
+    pub matched: usize,
+    /// The highest checkpointed event among them, and when it was signed.
+    pub latest: Option<(i64, String)>,
+    pub errors: Vec<String>,
+}
+
+/// Checks signed checkpoints against the chain: each must verify with the service's `key`
+/// (a checkpoint signed by anything else proves nothing and is reported), and the chain
+/// must hold its event with its hash. A chain shorter than a checkpoint lost its tail; a
+/// different hash means the chain was rewritten at or before that event (a re-hashed tail
+/// passes [`verify`], but not this).
+///
+/// `checkpoints` holds each checkpoint's JWS with where it came from (the database, a
+/// file and line), for the report; the same checkpoint from several places is checked once.
+pub fn verify_checkpoints(
+    events: &[Event],
+    checkpoints: &[(String, String)],
+    key: &ed25519_dalek::VerifyingKey,
+) -> CheckpointReport {
+    let mut report = CheckpointReport::default();
+    let mut seen = std::collections::HashSet::new();
+    let last = events.last().map_or(0, |e| e.seq);
+    for (source, jws) in checkpoints {
+        if !seen.insert(jws.trim()) {
+            continue;
+        }
+        let claims = match crate::checkpoint::verify(jws, key) {
+            Ok(claims) => claims,
+            Err(e) => {
+                report.errors.push(format!(
+                    "the checkpoint from {source} is refused: {e} (key {}); it proves nothing about this chain and was not written by this service's key",
+                    crate::verdict::thumbprint(key)
+                ));
+                continue;
+            }
+        };
+        let (seq, time) = (claims.seq, &claims.time);
+        match events.iter().find(|e| e.seq == seq) {
+            Some(event) if event.hash == claims.head => {
+                report.matched += 1;
+                if report.latest.as_ref().is_none_or(|(s, _)| seq > *s) {
+                    report.latest = Some((seq, time.clone()));
+                }
+            }
+            Some(event) => report.errors.push(format!(
+                "event {seq} does not match the checkpoint of event {seq} signed at {time} ({source}): its hash is {}, the checkpoint says {}; the chain was rewritten at or before event {seq} (an edited event with the tail re-hashed after it)",
+                event.hash, claims.head
+            )),
+            None if seq > last => report.errors.push(format!(
+                "the chain ends at event {last}, but the checkpoint signed at {time} ({source}) covers event {seq}: events {}..{seq} were removed from its end",
+                last + 1
+            )),
+            None => report.errors.push(format!(
+                "the chain has no event {seq}, which the checkpoint signed at {time} ({source}) covers: events were removed"
+            )),
+        }
+    }
+    report
+}
+
+/// What [`verify_rows`] found.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct RowReport {
+    /// Request rows whose hash matches the one in their last change's event.
+    pub matched: usize,
+    /// Rows whose events all predate row hashes (written by an older version).
+    pub unhashed: usize,
+    pub errors: Vec<String>,
+}
+
+/// Checks every `requests` row against the chain: the last event that changed the request
+/// carries the hash of the row as it was after the change ([`RequestRow::hash`]), so a row
+/// edited outside the service (its state, approvals, verdict, outcome) no longer matches.
+/// A row with no event was inserted by hand; a request with events but no row was deleted.
+///
+/// [`RequestRow::hash`]: super::store::RequestRow::hash
+pub fn verify_rows(events: &[Event], rows: &[super::store::RequestRow]) -> RowReport {
+    let mut report = RowReport::default();
+    let mut last_change: std::collections::HashMap<&str, &Event> = Default::default();
+    let mut created: std::collections::HashMap<&str, &Event> = Default::default();
+    for event in events.iter().filter(|e| !e.request_id.is_empty()) {
+        created.entry(&event.request_id).or_insert(event);
+        if event.detail.get("row").is_some_and(Value::is_string) {
+            last_change.insert(&event.request_id, event);
+        }
+    }
+    for row in rows {
+        let id = &row.id;
+        match last_change.get(row.id.as_str()) {
+            Some(event) => {
+                let want = event.detail["row"].as_str().unwrap_or_default();
+                if row.hash() == want {
+                    report.matched += 1;
+                } else {
+                    report.errors.push(format!(
+                        "request {id} (state {}) was edited outside the service: its row does not match the hash in event {} ({} at {}), its last change",
+                        row.state, event.seq, event.kind, event.time
+                    ));
+                }
+            }
+            None if created.contains_key(row.id.as_str()) => report.unhashed += 1,
+            None => report.errors.push(format!(
+                "request {id} has a row but no event in the chain: it was inserted outside the service"
+            )),
+        }
+    }
+    let stored: std::collections::HashSet<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+    let mut created: Vec<(&str, &Event)> = created.into_iter().collect();
+    created.sort_by_key(|(_, e)| e.seq);
+    for (id, event) in created {
+        if !stored.contains(id) {
+            report.errors.push(format!(
+                "request {id} has events in the chain (from event {}) but no row: it was deleted outside the service",
+                event.seq
+            ));
+        }
+    }
+    report
+}
+
 /// The formats of [`export`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum ExportFormat {
