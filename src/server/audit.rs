@@ -161,7 +161,7 @@ pub fn verify_checkpoints(
             Ok(claims) => claims,
             Err(e) => {
                 report.errors.push(format!(
-                    "the checkpoint from {source} is refused: {e} (key {}); it proves nothing about this chain and was not written by this service's key",
+                    "the checkpoint from {source} is refused: {e}; this service's key is {}, so it proves nothing about this chain (forged, or from another service)",
                     crate::verdict::thumbprint(key)
                 ));
                 continue;
@@ -180,8 +180,12 @@ pub fn verify_checkpoints(
                 event.hash, claims.head
             )),
             None if seq > last => report.errors.push(format!(
-                "the chain ends at event {last}, but the checkpoint signed at {time} ({source}) covers event {seq}: events {}..{seq} were removed from its end",
-                last + 1
+                "the chain ends at event {last}, but the checkpoint signed at {time} ({source}) covers event {seq}: {} removed from its end",
+                if seq == last + 1 {
+                    format!("event {seq} was")
+                } else {
+                    format!("events {}..{seq} were", last + 1)
+                }
             )),
             None => report.errors.push(format!(
                 "the chain has no event {seq}, which the checkpoint signed at {time} ({source}) covers: events were removed"
