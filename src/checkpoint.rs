@@ -92,7 +92,10 @@ pub fn verify(jws: &str, key: &VerifyingKey) -> Result<Claims, CheckpointError> 
 /// server from before checkpoints: the verdict alone is still checked), the JWS when it
 /// verifies with the pinned `key`, and an error otherwise, which the client treats like a
 /// verdict that does not verify.
-pub fn accept(carried: Option<&str>, key: &VerifyingKey) -> Result<Option<String>, CheckpointError> {
+pub fn accept(
+    carried: Option<&str>,
+    key: &VerifyingKey,
+) -> Result<Option<String>, CheckpointError> {
     match carried {
         None => Ok(None),
         Some(jws) => verify(jws, key).map(|_| Some(jws.to_owned())),

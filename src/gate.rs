@@ -533,7 +533,9 @@ impl<'a> Journey<'a> {
         let checkpoint = match crate::checkpoint::accept(view.checkpoint.as_deref(), &server.key) {
             Ok(checkpoint) => checkpoint,
             Err(e) => {
-                let why = format!("the approval service's checkpoint of its audit trail was rejected: {e}");
+                let why = format!(
+                    "the approval service's checkpoint of its audit trail was rejected: {e}"
+                );
                 let _ = self.record(
                     "decision",
                     json!({"decision": "deny", "decided_by": "gatekeep (checkpoint check)", "why": why, "verdict": jws, "checkpoint": view.checkpoint}),

@@ -12,7 +12,8 @@
 
 #![expect(clippy::unwrap_used, reason = "a test fails loudly on setup errors")]
 
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -194,7 +195,10 @@ impl Server {
                 assert!(status.success(), "the server stopped with {status}");
                 return;
             }
-            assert!(Instant::now() < deadline, "the server did not stop on SIGTERM");
+            assert!(
+                Instant::now() < deadline,
+                "the server did not stop on SIGTERM"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -284,10 +288,14 @@ impl Machine {
     }
 
     fn login(&self, server: &Server, token: &str) {
+        self.login_to(&server.url, &server.key_id, token);
+    }
+
+    fn login_to(&self, url: &str, key_id: &str, token: &str) {
         let mut child = self
             .gk()
-            .args(["login", "--server", &server.url])
-            .arg(format!("--key={}", server.key_id))
+            .args(["login", "--server", url])
+            .arg(format!("--key={key_id}"))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -415,7 +423,6 @@ impl Drop for Waiting {
     }
 }
 
-
 /// One approved `gatekeep exec` through a real server, which is then stopped.
 struct Run {
     server: Server,
@@ -524,7 +531,8 @@ fn an_untampered_run_verifies_and_the_client_holds_a_checkpoint_of_its_approval(
     }
 
     let (code, out) = run.server.verify(&[]);
-    assert_eq!(code, Some(0), "{out}"); eprintln!("DEBUG\n{out}");
+    assert_eq!(code, Some(0), "{out}");
+    eprintln!("DEBUG\n{out}");
     assert!(
         out.contains(&format!("ok: {} events, chain intact", events.len()))
             && out.contains(&format!(
@@ -541,9 +549,15 @@ fn an_untampered_run_verifies_and_the_client_holds_a_checkpoint_of_its_approval(
     let lines = std::fs::read_to_string(&file).unwrap();
     assert_eq!(lines.lines().count(), 1, "{lines}");
     let line: Value = serde_json::from_str(lines.lines().next().unwrap()).unwrap();
-    assert_eq!((line["jws"].as_str(), line["seq"].as_i64()), (Some(jws.as_str()), Some(claims.seq)));
-    let (code, out) = run.server.verify(&["--checkpoints", file.to_str().unwrap()]);
-    assert_eq!(code, Some(0), "{out}"); eprintln!("DEBUG\n{out}");
+    assert_eq!(
+        (line["jws"].as_str(), line["seq"].as_i64()),
+        (Some(jws.as_str()), Some(claims.seq))
+    );
+    let (code, out) = run
+        .server
+        .verify(&["--checkpoints", file.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{out}");
+    eprintln!("DEBUG\n{out}");
     assert!(out.contains("1 from files"), "{out}");
 }
 
@@ -555,7 +569,8 @@ fn a_cut_tail_is_caught_by_the_checkpoint_that_covered_it() {
     run.server
         .sql(&format!("DELETE FROM events WHERE seq > {};", last - 2));
     let (code, out) = run.server.verify(&[]);
-    assert_eq!(code, Some(1), "{out}"); eprintln!("DEBUG\n{out}");
+    assert_eq!(code, Some(1), "{out}");
+    eprintln!("DEBUG\n{out}");
     assert!(
         out.contains(&format!(
             "the chain ends at event {}, but the checkpoint signed at",
@@ -577,9 +592,10 @@ fn a_cut_tail_with_its_checkpoints_deleted_is_caught_by_an_exported_file_and_by_
     let run = approved_run();
     let server_file = run.export_server_checkpoints();
     let client_file = run.export_client_checkpoints();
-    let client_seq = gatekeep::checkpoint::verify(&run.client_checkpoint(), &run.server.public_key())
-        .unwrap()
-        .seq;
+    let client_seq =
+        gatekeep::checkpoint::verify(&run.client_checkpoint(), &run.server.public_key())
+            .unwrap()
+            .seq;
 
     // Everything about the request goes: its events, its row, and every checkpoint row.
     let events = run.server.events();
@@ -590,13 +606,15 @@ fn a_cut_tail_with_its_checkpoints_deleted_is_caught_by_an_exported_file_and_by_
     // The database alone now tells a consistent story: that is why checkpoints are kept
     // elsewhere.
     let (code, out) = run.server.verify(&[]);
-    assert_eq!(code, Some(0), "{out}"); eprintln!("DEBUG\n{out}");
+    assert_eq!(code, Some(0), "{out}");
+    eprintln!("DEBUG\n{out}");
     assert!(out.contains("no signed checkpoint yet"), "{out}");
 
     let (code, out) = run
         .server
         .verify(&["--checkpoints", server_file.to_str().unwrap()]);
-    assert_eq!(code, Some(1), "{out}"); eprintln!("DEBUG\n{out}");
+    assert_eq!(code, Some(1), "{out}");
+    eprintln!("DEBUG\n{out}");
     assert!(
         out.contains(&format!(
             "the chain ends at event {}, but the checkpoint signed at",
@@ -609,7 +627,8 @@ fn a_cut_tail_with_its_checkpoints_deleted_is_caught_by_an_exported_file_and_by_
     let (code, out) = run
         .server
         .verify(&["--checkpoints", client_file.to_str().unwrap()]);
-    assert_eq!(code, Some(1), "{out}"); eprintln!("DEBUG\n{out}");
+    assert_eq!(code, Some(1), "{out}");
+    eprintln!("DEBUG\n{out}");
     assert!(
         out.contains(&format!(
             "({} line 1) covers event {client_seq}: events {first}..{client_seq} were removed from its end",
@@ -652,16 +671,19 @@ fn a_tail_rehashed_after_an_edit_passes_the_chain_but_not_the_checkpoints() {
     assert!(gatekeep::server::audit::verify(&run.server.events()).is_ok());
 
     let (code, out) = run.server.verify(&[]);
-    assert_eq!(code, Some(1), "{out}"); eprintln!("DEBUG\n{out}");
+    assert_eq!(code, Some(1), "{out}");
+    eprintln!("DEBUG\n{out}");
     let approved_seq = events[k].seq;
     assert!(
         !out.contains("was altered") && !out.contains("does not follow"),
         "the chain itself is consistent: {out}"
     );
     assert!(
-        out.contains("does not match the checkpoint of event")
-            && out.contains(&format!("the chain was rewritten at or before event"))
-            && out.contains("error: event "),
+        out.contains(&format!(
+            "error: event {approved_seq} does not match the checkpoint of event {approved_seq} signed at"
+        )) && out.contains(&format!(
+            "the chain was rewritten at or before event {approved_seq}"
+        )),
         "{out}"
     );
     // The client's checkpoint, which covers the approval, says so too.
@@ -671,8 +693,11 @@ fn a_tail_rehashed_after_an_edit_passes_the_chain_but_not_the_checkpoints() {
     assert!(seq >= approved_seq);
     run.server.sql("DELETE FROM checkpoints;");
     let file = run.export_client_checkpoints();
-    let (code, out) = run.server.verify(&["--checkpoints", file.to_str().unwrap()]);
-    assert_eq!(code, Some(1), "{out}"); eprintln!("DEBUG\n{out}");
+    let (code, out) = run
+        .server
+        .verify(&["--checkpoints", file.to_str().unwrap()]);
+    assert_eq!(code, Some(1), "{out}");
+    eprintln!("DEBUG\n{out}");
     assert!(
         out.contains(&format!(
             "event {seq} does not match the checkpoint of event {seq} signed at"
@@ -691,7 +716,8 @@ fn an_edited_request_row_is_caught_and_named() {
     run.server
         .sql("UPDATE requests SET body = json_set(body, '$.approvals[0].name', 'mallory');");
     let (code, out) = run.server.verify(&[]);
-    assert_eq!(code, Some(1), "{out}"); eprintln!("DEBUG\n{out}");
+    assert_eq!(code, Some(1), "{out}");
+    eprintln!("DEBUG\n{out}");
     assert!(
         out.contains(&format!(
             "error: request {} (state approved) was edited outside the service: its row does not match the hash in event",
@@ -703,7 +729,8 @@ fn an_edited_request_row_is_caught_and_named() {
     // Put back as it was: the same JSON in another member order still matches (the hash
     // is over the canonical form).
     let reordered: Value = serde_json::from_str(body).unwrap();
-    let mut members: Vec<(String, Value)> = reordered.as_object().unwrap().clone().into_iter().collect();
+    let mut members: Vec<(String, Value)> =
+        reordered.as_object().unwrap().clone().into_iter().collect();
     members.reverse();
     let text = format!(
         "{{{}}}",
@@ -717,14 +744,19 @@ fn an_edited_request_row_is_caught_and_named() {
     run.server
         .sql(&format!("UPDATE requests SET body = {};", q(&text)));
     let (code, out) = run.server.verify(&[]);
-    assert_eq!(code, Some(0), "{out}"); eprintln!("DEBUG\n{out}");
+    assert_eq!(code, Some(0), "{out}");
+    eprintln!("DEBUG\n{out}");
 
     // Only the state column, which the service queries by.
     run.server.sql("UPDATE requests SET state = 'pending';");
     let (code, out) = run.server.verify(&[]);
-    assert_eq!(code, Some(1), "{out}"); eprintln!("DEBUG\n{out}");
+    assert_eq!(code, Some(1), "{out}");
+    eprintln!("DEBUG\n{out}");
     assert!(
-        out.contains(&format!("error: request {} (state pending) was edited", run.id)),
+        out.contains(&format!(
+            "error: request {} (state pending) was edited",
+            run.id
+        )),
         "{out}"
     );
 
@@ -735,7 +767,8 @@ fn an_edited_request_row_is_caught_and_named() {
         q(&text)
     ));
     let (code, out) = run.server.verify(&[]);
-    assert_eq!(code, Some(1), "{out}"); eprintln!("DEBUG\n{out}");
+    assert_eq!(code, Some(1), "{out}");
+    eprintln!("DEBUG\n{out}");
     assert!(
         out.contains("request forged-1 has a row but no event in the chain"),
         "{out}"
@@ -751,15 +784,21 @@ fn a_forged_checkpoint_is_refused_by_verify() {
     let other_kid = gatekeep::verdict::thumbprint(&other.verifying_key());
 
     // A checkpoint of the real head, signed by another key: proves nothing.
-    let (_, forged) = gatekeep::checkpoint::sign(last.seq, &last.hash, "2026-01-01T00:00:00.000Z", &other);
+    let (_, forged) =
+        gatekeep::checkpoint::sign(last.seq, &last.hash, "2026-01-01T00:00:00.000Z", &other);
     let file = run.safe.path().join("forged.jsonl");
     let line = serde_json::to_string(&gatekeep::checkpoint::Line::of(&forged)).unwrap();
     std::fs::write(&file, format!("{line}\n")).unwrap();
-    let (code, out) = run.server.verify(&["--checkpoints", file.to_str().unwrap()]);
-    assert_eq!(code, Some(1), "{out}"); eprintln!("DEBUG\n{out}");
+    let (code, out) = run
+        .server
+        .verify(&["--checkpoints", file.to_str().unwrap()]);
+    assert_eq!(code, Some(1), "{out}");
+    eprintln!("DEBUG\n{out}");
     assert!(
-        out.contains(&format!("the checkpoint from {} line 1 is refused", file.display()))
-            && out.contains(&format!("signed by key {other_kid}")),
+        out.contains(&format!(
+            "the checkpoint from {} line 1 is refused",
+            file.display()
+        )) && out.contains(&format!("signed by key {other_kid}")),
         "{out}"
     );
 
@@ -771,9 +810,13 @@ fn a_forged_checkpoint_is_refused_by_verify() {
         q(&forged)
     ));
     let (code, out) = run.server.verify(&[]);
-    assert_eq!(code, Some(1), "{out}"); eprintln!("DEBUG\n{out}");
+    assert_eq!(code, Some(1), "{out}");
+    eprintln!("DEBUG\n{out}");
     assert!(
-        out.contains(&format!("the checkpoint from the database, event {} is refused", last.seq)),
+        out.contains(&format!(
+            "the checkpoint from the database, event {} is refused",
+            last.seq
+        )),
         "{out}"
     );
     run.server.sql("DELETE FROM checkpoints WHERE time = 't';");
@@ -786,7 +829,226 @@ fn a_forged_checkpoint_is_refused_by_verify() {
         .unwrap();
     let line = serde_json::to_string(&gatekeep::checkpoint::Line::of(verdict)).unwrap();
     std::fs::write(&file, format!("{line}\n")).unwrap();
-    let (code, out) = run.server.verify(&["--checkpoints", file.to_str().unwrap()]);
-    assert_eq!(code, Some(1), "{out}"); eprintln!("DEBUG\n{out}");
+    let (code, out) = run
+        .server
+        .verify(&["--checkpoints", file.to_str().unwrap()]);
+    assert_eq!(code, Some(1), "{out}");
+    eprintln!("DEBUG\n{out}");
     assert!(out.contains("gatekeep-checkpoint+jwt"), "{out}");
+}
+
+/// An approval service that is not what was pinned for its checkpoints: it signs verdicts
+/// with the pinned key (so the verdict itself verifies) and hands out checkpoints signed by
+/// `checkpoint_key`. Just enough HTTP for `login` and one `exec`; every call is logged.
+struct Fake {
+    url: String,
+    calls: Arc<Mutex<Vec<String>>>,
+}
+
+impl Fake {
+    fn start(key: ed25519_dalek::SigningKey, checkpoint_key: ed25519_dalek::SigningKey) -> Fake {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let calls: Arc<Mutex<Vec<String>>> = Arc::default();
+        let created: Arc<Mutex<Option<gatekeep::approval::protocol::CreateRequest>>> =
+            Arc::default();
+        {
+            let calls = calls.clone();
+            // The accept loop ends with the test process.
+            std::thread::spawn(move || {
+                for stream in listener.incoming().flatten() {
+                    let (calls, created) = (calls.clone(), created.clone());
+                    let (key, checkpoint_key) = (key.clone(), checkpoint_key.clone());
+                    std::thread::spawn(move || {
+                        let _ = fake_serve(stream, &key, &checkpoint_key, &calls, &created);
+                    });
+                }
+            });
+        }
+        Fake { url, calls }
+    }
+}
+
+fn fake_serve(
+    stream: TcpStream,
+    key: &ed25519_dalek::SigningKey,
+    checkpoint_key: &ed25519_dalek::SigningKey,
+    calls: &Mutex<Vec<String>>,
+    created: &Mutex<Option<gatekeep::approval::protocol::CreateRequest>>,
+) -> std::io::Result<()> {
+    use gatekeep::approval::protocol::{Identity, RequestView, Role, Shown, State};
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut line = String::new();
+    reader.read_line(&mut line)?;
+    let mut words = line.split_whitespace();
+    let method = words.next().unwrap_or_default().to_owned();
+    let path = words.next().unwrap_or_default().to_owned();
+    let mut length = 0;
+    loop {
+        let mut header = String::new();
+        reader.read_line(&mut header)?;
+        if header.trim().is_empty() {
+            break;
+        }
+        if let Some((name, value)) = header.split_once(':')
+            && name.eq_ignore_ascii_case("content-length")
+        {
+            length = value.trim().parse().unwrap_or(0);
+        }
+    }
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body)?;
+    let path = path.split('?').next().unwrap_or_default().to_owned();
+    calls.lock().unwrap().push(format!("{method} {path}"));
+    let view = |c: &gatekeep::approval::protocol::CreateRequest, final_: bool| {
+        let now = gatekeep::verdict::unix_now();
+        let (verdict, checkpoint) = if final_ {
+            let claims = gatekeep::verdict::Claims {
+                rid: c.id.clone(),
+                digest: c.digest.clone(),
+                nonce: c.nonce.clone(),
+                shown: Some(Shown::of(c).digest()),
+                decision: gatekeep::verdict::Outcome::Approved,
+                approvers: Vec::new(),
+                reason: None,
+                iat: now,
+                exp: now + 60,
+            };
+            let (_, checkpoint) = gatekeep::checkpoint::sign(
+                7,
+                &"7".repeat(64),
+                "2026-12-05T00:00:00.000Z",
+                checkpoint_key,
+            );
+            (
+                Some(gatekeep::verdict::sign(&claims, key)),
+                Some(checkpoint),
+            )
+        } else {
+            (None, None)
+        };
+        serde_json::to_value(RequestView {
+            id: c.id.clone(),
+            state: if final_ {
+                State::Approved
+            } else {
+                State::Pending
+            },
+            command: gatekeep::approval::protocol::display_argv(&c.argv),
+            argv: c.argv.clone(),
+            digest: c.digest.clone(),
+            requester: "ci-bot".into(),
+            on_behalf_of: None,
+            origin: c.origin.clone(),
+            reason: c.reason.clone(),
+            rules: c.rules.clone(),
+            risk: c.risk.clone(),
+            quorum: c.quorum,
+            groups: c.groups.clone(),
+            group_sets: c.group_sets.clone(),
+            created_at: "2026-12-05T00:00:00.000Z".into(),
+            expires_at: "2026-12-05T00:01:00.000Z".into(),
+            expires_unix: now + 60,
+            approvals: Vec::new(),
+            verdict,
+            checkpoint,
+        })
+        .unwrap()
+    };
+    let current = created.lock().unwrap().clone();
+    let (status, reply) = match (method.as_str(), path.as_str(), current) {
+        ("GET", "/.well-known/jwks.json", _) => (
+            200,
+            serde_json::to_value(gatekeep::verdict::JwkSet {
+                keys: vec![gatekeep::verdict::Jwk::from_key(&key.verifying_key())],
+            })
+            .unwrap(),
+        ),
+        ("GET", "/v1/whoami", _) => (
+            200,
+            serde_json::to_value(Identity {
+                name: "ci-bot".into(),
+                role: Role::Requester,
+                groups: Vec::new(),
+                on_behalf_of: None,
+            })
+            .unwrap(),
+        ),
+        ("POST", "/v1/requests", _) => {
+            let c: gatekeep::approval::protocol::CreateRequest =
+                serde_json::from_slice(&body).unwrap();
+            *created.lock().unwrap() = Some(c.clone());
+            (201, view(&c, false))
+        }
+        ("GET", p, Some(c)) if p.ends_with("/wait") => (200, view(&c, true)),
+        ("POST", p, Some(c)) if p.ends_with("/cancel") => (200, view(&c, true)),
+        ("POST", p, Some(_)) if p.ends_with("/outcome") => (204, Value::Null),
+        _ => (404, serde_json::json!({"error": "not here"})),
+    };
+    let reply = if reply.is_null() {
+        String::new()
+    } else {
+        reply.to_string()
+    };
+    let mut stream = stream;
+    write!(
+        stream,
+        "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{reply}",
+        reply.len()
+    )?;
+    stream.flush()
+}
+
+/// The client checks the checkpoint a verdict carries against the pinned key: signed by
+/// the pinned key it is kept and the command runs; signed by any other key, the verdict is
+/// not believed and nothing runs, though the verdict itself verifies.
+#[test]
+fn the_client_refuses_a_verdict_whose_checkpoint_is_not_signed_by_the_pinned_key() {
+    let key = ed25519_dalek::SigningKey::from_bytes(&[21; 32]);
+    let key_id = gatekeep::verdict::thumbprint(&key.verifying_key());
+    for (forged, marker) in [(false, "marker-good"), (true, "marker-forged")] {
+        let checkpoint_key = if forged {
+            ed25519_dalek::SigningKey::from_bytes(&[22; 32])
+        } else {
+            key.clone()
+        };
+        let fake = Fake::start(key.clone(), checkpoint_key);
+        let agent = Machine::new("agent-user");
+        std::fs::write(agent.dir().join(".config/gatekeep/policy.toml"), POLICY).unwrap();
+        agent.login_to(&fake.url, &key_id, "gkr_fake");
+        let (code, err) = agent.exec(&format!("touch {marker}")).finish();
+        let records = agent.records();
+        let decision = records
+            .iter()
+            .rev()
+            .find(|r| r["event"] == "decision")
+            .unwrap();
+        if forged {
+            assert_eq!(code, Some(77), "{err}");
+            assert!(!agent.dir().join(marker).exists(), "the command ran");
+            assert!(
+                err.contains("checkpoint of its audit trail was rejected")
+                    && err.contains("not the service's key"),
+                "{err}"
+            );
+            assert_eq!(
+                decision["decided_by"], "gatekeep (checkpoint check)",
+                "{decision}"
+            );
+            assert!(
+                !fake
+                    .calls
+                    .lock()
+                    .unwrap()
+                    .iter()
+                    .any(|c| c.ends_with("/outcome")),
+                "an outcome was reported for a command that did not run"
+            );
+        } else {
+            assert_eq!(code, Some(0), "{err}");
+            assert!(agent.dir().join(marker).exists());
+            let jws = decision["checkpoint"].as_str().unwrap();
+            assert!(gatekeep::checkpoint::verify(jws, &key.verifying_key()).is_ok());
+        }
+    }
 }

@@ -263,9 +263,8 @@ pub trait Store: Send + Sync + 'static {
         &self,
     ) -> impl Future<Output = Result<Option<StoredCheckpoint>, StoreError>> + Send;
     /// Every stored checkpoint, oldest first.
-    fn checkpoints(
-        &self,
-    ) -> impl Future<Output = Result<Vec<StoredCheckpoint>, StoreError>> + Send;
+    fn checkpoints(&self)
+    -> impl Future<Output = Result<Vec<StoredCheckpoint>, StoreError>> + Send;
     /// Every `requests` row as stored, for checking against the chain.
     fn request_rows(&self) -> impl Future<Output = Result<Vec<RequestRow>, StoreError>> + Send;
     /// The whole audit trail, in order.
@@ -295,7 +294,10 @@ mod tests {
         let mut map = serde_json::Map::new();
         map.insert("aa".into(), json!(-2));
         map.insert("b".into(), json!(1));
-        map.insert("a".into(), json!({"d": [{"y": "é\n", "z": null}], "c": true}));
+        map.insert(
+            "a".into(),
+            json!({"d": [{"y": "é\n", "z": null}], "c": true}),
+        );
         assert_eq!(canonical_json(&serde_json::Value::Object(map)), want);
         // A fixed vector, so that a change of encoding shows: `printf '%s' TEXT | sha256sum`.
         assert_eq!(
