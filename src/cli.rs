@@ -764,6 +764,12 @@ fn audit(cmd: AuditCmd) -> anyhow::Result<ExitCode> {
                     writeln!(out)?;
                 }
             }
+            if seen.is_empty() {
+                eprintln!(
+                    "gatekeep: the ledger {} holds no checkpoints: none of its records is a verdict from an approval service that sends them",
+                    Safe(&ledger.path().display().to_string())
+                );
+            }
             Ok(exit::code(exit::SUCCESS))
         }
         AuditCmd::Export { format } => {

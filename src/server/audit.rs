@@ -1,5 +1,6 @@
 //! The server's audit trail: every event of every request, hash-chained; checking the chain
-//! (`verify`) and writing it out for auditors (`export`).
+//! (`verify`), the signed checkpoints of it (`verify_checkpoints`) and the request rows
+//! against it (`verify_rows`), and writing it out for auditors (`export`).
 //!
 //! Pure functions over events the store hands over: no database, no async, no clock. The
 //! CSV quoting here is shared with `report`.
@@ -75,8 +76,9 @@ impl VerifyReport {
 /// errors, not one for every later event, and independent changes are all reported.
 ///
 /// What a chain alone cannot show: events cut off the end, or a tail rewritten with fresh
-/// hashes by someone who can write the store. The last hash, kept somewhere else (a report
-/// handed to an auditor records it), is the anchor for those.
+/// hashes by someone who can write the store. Signed checkpoints of the chain, kept
+/// somewhere else too (exported files, clients' ledgers), are the anchor for those: see
+/// [`verify_checkpoints`].
 pub fn verify(events: &[Event]) -> VerifyReport {
     let mut report = VerifyReport {
         events: events.len(),
@@ -504,6 +506,73 @@ pub(crate) mod tests {
                 "event 2 (position 2) does not follow the event before it",
             ],
         );
+    }
+
+    fn row(id: &str, state: &str) -> crate::server::store::RequestRow {
+        crate::server::store::RequestRow {
+            id: id.into(),
+            state: state.into(),
+            expires_unix: 100,
+            body: json!({"id": id, "state": state}),
+        }
+    }
+
+    #[test]
+    fn rows_are_held_against_their_last_change_and_older_ones_are_counted_apart() {
+        let mut events = trail(6);
+        // r0: created, notified, approved; r1: the same. r0's last change carries its row's
+        // hash; r1's events predate row hashes.
+        events[2].detail["row"] = json!(row("r0", "approved").hash());
+        rechain(&mut events);
+        let report = verify_rows(&events, &[row("r0", "approved"), row("r1", "approved")]);
+        assert_eq!((report.matched, report.unhashed), (1, 1), "{report:?}");
+        assert!(report.errors.is_empty(), "{report:?}");
+
+        let report = verify_rows(&events, &[row("r0", "pending"), row("r1", "approved")]);
+        assert!(
+            report.errors[0].contains("request r0 (state pending) was edited outside the service")
+                && report.errors[0].contains("event 3 (approved at"),
+            "{report:?}"
+        );
+        // A row deleted, and a row inserted by hand.
+        let report = verify_rows(&events, &[row("r0", "approved"), row("r9", "approved")]);
+        assert_eq!(report.errors.len(), 2, "{report:?}");
+        assert!(report.errors[0].contains("request r9 has a row but no event in the chain"));
+        assert!(report.errors[1].contains(
+            "request r1 has events in the chain (from event 4) but no row: it was deleted"
+        ));
+    }
+
+    #[test]
+    fn checkpoints_pin_the_chain_they_saw() {
+        let events = trail(6);
+        let key = ed25519_dalek::SigningKey::from_bytes(&[5; 32]);
+        let pinned = key.verifying_key();
+        let at = |seq: i64, head: &str| {
+            let (_, jws) = crate::checkpoint::sign(seq, head, "2026-12-05T10:00:00.000Z", &key);
+            (format!("test {seq}"), jws)
+        };
+        let good = [at(3, &events[2].hash), at(6, &events[5].hash)];
+        let report = verify_checkpoints(&events, &good, &pinned);
+        assert_eq!((report.matched, report.errors.len()), (2, 0), "{report:?}");
+        assert_eq!(report.latest.as_ref().map(|l| l.0), Some(6));
+        // The tail cut: the later checkpoint shows it.
+        let report = verify_checkpoints(&events[..4], &good, &pinned);
+        assert_eq!(report.matched, 1);
+        assert!(
+            report.errors[0].contains("the chain ends at event 4")
+                && report.errors[0].contains("events 5..6 were removed"),
+            "{report:?}"
+        );
+        // Another head at the same seq: a rewrite.
+        let report = verify_checkpoints(&events, &[at(3, &"0".repeat(64))], &pinned);
+        assert!(
+            report.errors[0].contains("event 3 does not match the checkpoint of event 3"),
+            "{report:?}"
+        );
+        // The same checkpoint from two places is checked once.
+        let twice = [good[0].clone(), ("elsewhere".into(), good[0].1.clone())];
+        assert_eq!(verify_checkpoints(&events, &twice, &pinned).matched, 1);
     }
 
     #[test]
