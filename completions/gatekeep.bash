@@ -70,6 +70,9 @@ _gatekeep() {
             gatekeep,whoami)
                 cmd="gatekeep__subcmd__whoami"
                 ;;
+            gatekeep__subcmd__audit,checkpoints)
+                cmd="gatekeep__subcmd__audit__subcmd__checkpoints"
+                ;;
             gatekeep__subcmd__audit,export)
                 cmd="gatekeep__subcmd__audit__subcmd__export"
                 ;;
@@ -81,6 +84,9 @@ _gatekeep() {
                 ;;
             gatekeep__subcmd__audit,verify)
                 cmd="gatekeep__subcmd__audit__subcmd__verify"
+                ;;
+            gatekeep__subcmd__audit__subcmd__help,checkpoints)
+                cmd="gatekeep__subcmd__audit__subcmd__help__subcmd__checkpoints"
                 ;;
             gatekeep__subcmd__audit__subcmd__help,export)
                 cmd="gatekeep__subcmd__audit__subcmd__help__subcmd__export"
@@ -148,6 +154,9 @@ _gatekeep() {
             gatekeep__subcmd__help,whoami)
                 cmd="gatekeep__subcmd__help__subcmd__whoami"
                 ;;
+            gatekeep__subcmd__help__subcmd__audit,checkpoints)
+                cmd="gatekeep__subcmd__help__subcmd__audit__subcmd__checkpoints"
+                ;;
             gatekeep__subcmd__help__subcmd__audit,export)
                 cmd="gatekeep__subcmd__help__subcmd__audit__subcmd__export"
                 ;;
@@ -183,6 +192,9 @@ _gatekeep() {
                 ;;
             gatekeep__subcmd__help__subcmd__server,token)
                 cmd="gatekeep__subcmd__help__subcmd__server__subcmd__token"
+                ;;
+            gatekeep__subcmd__help__subcmd__server__subcmd__audit,checkpoints)
+                cmd="gatekeep__subcmd__help__subcmd__server__subcmd__audit__subcmd__checkpoints"
                 ;;
             gatekeep__subcmd__help__subcmd__server__subcmd__audit,export)
                 cmd="gatekeep__subcmd__help__subcmd__server__subcmd__audit__subcmd__export"
@@ -259,6 +271,9 @@ _gatekeep() {
             gatekeep__subcmd__server,token)
                 cmd="gatekeep__subcmd__server__subcmd__token"
                 ;;
+            gatekeep__subcmd__server__subcmd__audit,checkpoints)
+                cmd="gatekeep__subcmd__server__subcmd__audit__subcmd__checkpoints"
+                ;;
             gatekeep__subcmd__server__subcmd__audit,export)
                 cmd="gatekeep__subcmd__server__subcmd__audit__subcmd__export"
                 ;;
@@ -267,6 +282,9 @@ _gatekeep() {
                 ;;
             gatekeep__subcmd__server__subcmd__audit,verify)
                 cmd="gatekeep__subcmd__server__subcmd__audit__subcmd__verify"
+                ;;
+            gatekeep__subcmd__server__subcmd__audit__subcmd__help,checkpoints)
+                cmd="gatekeep__subcmd__server__subcmd__audit__subcmd__help__subcmd__checkpoints"
                 ;;
             gatekeep__subcmd__server__subcmd__audit__subcmd__help,export)
                 cmd="gatekeep__subcmd__server__subcmd__audit__subcmd__help__subcmd__export"
@@ -288,6 +306,9 @@ _gatekeep() {
                 ;;
             gatekeep__subcmd__server__subcmd__help,token)
                 cmd="gatekeep__subcmd__server__subcmd__help__subcmd__token"
+                ;;
+            gatekeep__subcmd__server__subcmd__help__subcmd__audit,checkpoints)
+                cmd="gatekeep__subcmd__server__subcmd__help__subcmd__audit__subcmd__checkpoints"
                 ;;
             gatekeep__subcmd__server__subcmd__help__subcmd__audit,export)
                 cmd="gatekeep__subcmd__server__subcmd__help__subcmd__audit__subcmd__export"
@@ -367,8 +388,22 @@ _gatekeep() {
             return 0
             ;;
         gatekeep__subcmd__audit)
-            opts="-h --help show verify export help"
+            opts="-h --help show verify checkpoints export help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gatekeep__subcmd__audit__subcmd__checkpoints)
+            opts="-h --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -399,8 +434,22 @@ _gatekeep() {
             return 0
             ;;
         gatekeep__subcmd__audit__subcmd__help)
-            opts="show verify export help"
+            opts="show verify checkpoints export help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gatekeep__subcmd__audit__subcmd__help__subcmd__checkpoints)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -639,8 +688,22 @@ _gatekeep() {
             return 0
             ;;
         gatekeep__subcmd__help__subcmd__audit)
-            opts="show verify export"
+            opts="show verify checkpoints export"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gatekeep__subcmd__help__subcmd__audit__subcmd__checkpoints)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -975,8 +1038,22 @@ _gatekeep() {
             return 0
             ;;
         gatekeep__subcmd__help__subcmd__server__subcmd__audit)
-            opts="verify export"
+            opts="verify checkpoints export"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gatekeep__subcmd__help__subcmd__server__subcmd__audit__subcmd__checkpoints)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1507,8 +1584,26 @@ _gatekeep() {
             return 0
             ;;
         gatekeep__subcmd__server__subcmd__audit)
-            opts="-h --data --help verify export help"
+            opts="-h --data --help verify checkpoints export help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --data)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gatekeep__subcmd__server__subcmd__audit__subcmd__checkpoints)
+            opts="-h --data --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1547,8 +1642,22 @@ _gatekeep() {
             return 0
             ;;
         gatekeep__subcmd__server__subcmd__audit__subcmd__help)
-            opts="verify export help"
+            opts="verify checkpoints export help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gatekeep__subcmd__server__subcmd__audit__subcmd__help__subcmd__checkpoints)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1603,12 +1712,16 @@ _gatekeep() {
             return 0
             ;;
         gatekeep__subcmd__server__subcmd__audit__subcmd__verify)
-            opts="-h --data --help"
+            opts="-h --checkpoints --data --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --checkpoints)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --data)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1635,8 +1748,22 @@ _gatekeep() {
             return 0
             ;;
         gatekeep__subcmd__server__subcmd__help__subcmd__audit)
-            opts="verify export"
+            opts="verify checkpoints export"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gatekeep__subcmd__server__subcmd__help__subcmd__audit__subcmd__checkpoints)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

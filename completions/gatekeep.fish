@@ -73,22 +73,25 @@ complete -c gatekeep -n "__fish_gatekeep_using_subcommand policy; and __fish_see
 complete -c gatekeep -n "__fish_gatekeep_using_subcommand policy; and __fish_seen_subcommand_from help" -f -a "lint" -d 'Validate policy files without using them'
 complete -c gatekeep -n "__fish_gatekeep_using_subcommand policy; and __fish_seen_subcommand_from help" -f -a "show" -d 'Print the effective policy: every active rule and the layer it came from'
 complete -c gatekeep -n "__fish_gatekeep_using_subcommand policy; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c gatekeep -n "__fish_gatekeep_using_subcommand audit; and not __fish_seen_subcommand_from show verify export help" -s h -l help -d 'Print help'
-complete -c gatekeep -n "__fish_gatekeep_using_subcommand audit; and not __fish_seen_subcommand_from show verify export help" -f -a "show" -d 'Print the ledger\'s records'
-complete -c gatekeep -n "__fish_gatekeep_using_subcommand audit; and not __fish_seen_subcommand_from show verify export help" -f -a "verify" -d 'Check that no record was edited, removed, inserted or reordered'
-complete -c gatekeep -n "__fish_gatekeep_using_subcommand audit; and not __fish_seen_subcommand_from show verify export help" -f -a "export" -d 'Export every record as JSON Lines or CSV'
-complete -c gatekeep -n "__fish_gatekeep_using_subcommand audit; and not __fish_seen_subcommand_from show verify export help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c gatekeep -n "__fish_gatekeep_using_subcommand audit; and not __fish_seen_subcommand_from show verify checkpoints export help" -s h -l help -d 'Print help'
+complete -c gatekeep -n "__fish_gatekeep_using_subcommand audit; and not __fish_seen_subcommand_from show verify checkpoints export help" -f -a "show" -d 'Print the ledger\'s records'
+complete -c gatekeep -n "__fish_gatekeep_using_subcommand audit; and not __fish_seen_subcommand_from show verify checkpoints export help" -f -a "verify" -d 'Check that no record was edited, removed, inserted or reordered'
+complete -c gatekeep -n "__fish_gatekeep_using_subcommand audit; and not __fish_seen_subcommand_from show verify checkpoints export help" -f -a "checkpoints" -d 'Print the approval service\'s signed checkpoints this ledger holds (one came with each verdict), as JSON Lines: an auditor checks the service\'s chain against them with `gatekeep server audit verify --checkpoints FILE`'
+complete -c gatekeep -n "__fish_gatekeep_using_subcommand audit; and not __fish_seen_subcommand_from show verify checkpoints export help" -f -a "export" -d 'Export every record as JSON Lines or CSV'
+complete -c gatekeep -n "__fish_gatekeep_using_subcommand audit; and not __fish_seen_subcommand_from show verify checkpoints export help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c gatekeep -n "__fish_gatekeep_using_subcommand audit; and __fish_seen_subcommand_from show" -l since -d 'Only records at or after this time: RFC 3339 (`2026-11-21T08:00:00Z`) or an age (`30m`, `12h`, `7d`)' -r
 complete -c gatekeep -n "__fish_gatekeep_using_subcommand audit; and __fish_seen_subcommand_from show" -l json
 complete -c gatekeep -n "__fish_gatekeep_using_subcommand audit; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
 complete -c gatekeep -n "__fish_gatekeep_using_subcommand audit; and __fish_seen_subcommand_from verify" -l json
 complete -c gatekeep -n "__fish_gatekeep_using_subcommand audit; and __fish_seen_subcommand_from verify" -l against-server -d 'Check the ledger against the heads the approval service holds for this machine\'s requester token'
 complete -c gatekeep -n "__fish_gatekeep_using_subcommand audit; and __fish_seen_subcommand_from verify" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c gatekeep -n "__fish_gatekeep_using_subcommand audit; and __fish_seen_subcommand_from checkpoints" -s h -l help -d 'Print help'
 complete -c gatekeep -n "__fish_gatekeep_using_subcommand audit; and __fish_seen_subcommand_from export" -l format -r -f -a "jsonl\t''
 csv\t''"
 complete -c gatekeep -n "__fish_gatekeep_using_subcommand audit; and __fish_seen_subcommand_from export" -s h -l help -d 'Print help'
 complete -c gatekeep -n "__fish_gatekeep_using_subcommand audit; and __fish_seen_subcommand_from help" -f -a "show" -d 'Print the ledger\'s records'
 complete -c gatekeep -n "__fish_gatekeep_using_subcommand audit; and __fish_seen_subcommand_from help" -f -a "verify" -d 'Check that no record was edited, removed, inserted or reordered'
+complete -c gatekeep -n "__fish_gatekeep_using_subcommand audit; and __fish_seen_subcommand_from help" -f -a "checkpoints" -d 'Print the approval service\'s signed checkpoints this ledger holds (one came with each verdict), as JSON Lines: an auditor checks the service\'s chain against them with `gatekeep server audit verify --checkpoints FILE`'
 complete -c gatekeep -n "__fish_gatekeep_using_subcommand audit; and __fish_seen_subcommand_from help" -f -a "export" -d 'Export every record as JSON Lines or CSV'
 complete -c gatekeep -n "__fish_gatekeep_using_subcommand audit; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c gatekeep -n "__fish_gatekeep_using_subcommand init" -l mode -r -f -a "aliases\t'Functions for the programs the policy guards, routed through `gatekeep exec --`'
@@ -131,7 +134,8 @@ complete -c gatekeep -n "__fish_gatekeep_using_subcommand server; and __fish_see
 complete -c gatekeep -n "__fish_gatekeep_using_subcommand server; and __fish_seen_subcommand_from token" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c gatekeep -n "__fish_gatekeep_using_subcommand server; and __fish_seen_subcommand_from audit" -l data -d 'Where the database and signing key live (default: ~/.local/share/gatekeep/server)' -r -F
 complete -c gatekeep -n "__fish_gatekeep_using_subcommand server; and __fish_seen_subcommand_from audit" -s h -l help -d 'Print help'
-complete -c gatekeep -n "__fish_gatekeep_using_subcommand server; and __fish_seen_subcommand_from audit" -f -a "verify" -d 'Check that no event was altered, removed, inserted or reordered'
+complete -c gatekeep -n "__fish_gatekeep_using_subcommand server; and __fish_seen_subcommand_from audit" -f -a "verify" -d 'Check that no event was altered, removed, inserted or reordered, that the chain still holds every signed checkpoint (so its tail was neither cut nor re-hashed), and that every request row matches the hash its last event carries. Exit status 1 on any finding'
+complete -c gatekeep -n "__fish_gatekeep_using_subcommand server; and __fish_seen_subcommand_from audit" -f -a "checkpoints" -d 'Print every signed checkpoint of the chain as JSON Lines, to keep elsewhere'
 complete -c gatekeep -n "__fish_gatekeep_using_subcommand server; and __fish_seen_subcommand_from audit" -f -a "export" -d 'Print every event'
 complete -c gatekeep -n "__fish_gatekeep_using_subcommand server; and __fish_seen_subcommand_from audit" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c gatekeep -n "__fish_gatekeep_using_subcommand server; and __fish_seen_subcommand_from report" -l from -d 'First day or instant (`2026-11-01` or RFC 3339)' -r
@@ -191,6 +195,7 @@ complete -c gatekeep -n "__fish_gatekeep_using_subcommand help; and __fish_seen_
 complete -c gatekeep -n "__fish_gatekeep_using_subcommand help; and __fish_seen_subcommand_from policy" -f -a "show" -d 'Print the effective policy: every active rule and the layer it came from'
 complete -c gatekeep -n "__fish_gatekeep_using_subcommand help; and __fish_seen_subcommand_from audit" -f -a "show" -d 'Print the ledger\'s records'
 complete -c gatekeep -n "__fish_gatekeep_using_subcommand help; and __fish_seen_subcommand_from audit" -f -a "verify" -d 'Check that no record was edited, removed, inserted or reordered'
+complete -c gatekeep -n "__fish_gatekeep_using_subcommand help; and __fish_seen_subcommand_from audit" -f -a "checkpoints" -d 'Print the approval service\'s signed checkpoints this ledger holds (one came with each verdict), as JSON Lines: an auditor checks the service\'s chain against them with `gatekeep server audit verify --checkpoints FILE`'
 complete -c gatekeep -n "__fish_gatekeep_using_subcommand help; and __fish_seen_subcommand_from audit" -f -a "export" -d 'Export every record as JSON Lines or CSV'
 complete -c gatekeep -n "__fish_gatekeep_using_subcommand help; and __fish_seen_subcommand_from hook" -f -a "claude-code" -d 'Claude Code\'s PreToolUse hook for its Bash tool'
 complete -c gatekeep -n "__fish_gatekeep_using_subcommand help; and __fish_seen_subcommand_from hook" -f -a "codex" -d 'Codex\'s PreToolUse hook for its Bash tool. Codex has no dialog: with an approval service configured, commands that need approval wait for it'

@@ -200,6 +200,10 @@ pub enum AuditCmd {
         #[arg(long)]
         against_server: bool,
     },
+    /// Print the approval service's signed checkpoints this ledger holds (one came with
+    /// each verdict), as JSON Lines: an auditor checks the service's chain against them with
+    /// `gatekeep server audit verify --checkpoints FILE`.
+    Checkpoints,
     /// Export every record as JSON Lines or CSV.
     Export {
         #[arg(long, value_enum, default_value_t = ExportFormat::Jsonl)]
@@ -758,6 +762,24 @@ fn audit(cmd: AuditCmd) -> anyhow::Result<ExitCode> {
                         Safe(&by)
                     )?;
                 }
+            }
+            Ok(exit::code(exit::SUCCESS))
+        }
+        AuditCmd::Checkpoints => {
+            let mut seen = std::collections::HashSet::new();
+            for record in ledger.records()? {
+                if let Some(jws) = record.get("checkpoint").and_then(serde_json::Value::as_str)
+                    && seen.insert(jws.to_owned())
+                {
+                    serde_json::to_writer(&mut out, &crate::checkpoint::Line::of(jws))?;
+                    writeln!(out)?;
+                }
+            }
+            if seen.is_empty() {
+                eprintln!(
+                    "gatekeep: the ledger {} holds no checkpoints: none of its records is a verdict from an approval service that sends them",
+                    Safe(&ledger.path().display().to_string())
+                );
             }
             Ok(exit::code(exit::SUCCESS))
         }

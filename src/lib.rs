@@ -6,6 +6,7 @@
 
 pub mod approval;
 pub mod audit;
+pub mod checkpoint;
 pub mod cli;
 pub mod doctor;
 pub mod env_vars;

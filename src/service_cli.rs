@@ -105,8 +105,18 @@ pub enum TokenCmd {
 
 #[derive(Debug, Subcommand)]
 pub enum ServerAuditCmd {
-    /// Check that no event was altered, removed, inserted or reordered.
-    Verify,
+    /// Check that no event was altered, removed, inserted or reordered, that the chain
+    /// still holds every signed checkpoint (so its tail was neither cut nor re-hashed), and
+    /// that every request row matches the hash its last event carries. Exit status 1 on
+    /// any finding.
+    Verify {
+        /// Also check the checkpoints in this file (JSON Lines, as `gatekeep server audit
+        /// checkpoints` or a client's `gatekeep audit checkpoints` writes them). Repeatable.
+        #[arg(long, value_name = "FILE")]
+        checkpoints: Vec<PathBuf>,
+    },
+    /// Print every signed checkpoint of the chain as JSON Lines, to keep elsewhere.
+    Checkpoints,
     /// Print every event.
     Export {
         #[arg(long, value_enum, default_value_t = server::audit::ExportFormat::Jsonl)]
@@ -237,30 +247,16 @@ pub fn server(args: ServerArgs) -> Result<ExitCode> {
             eprintln!("revoked {n} token(s) for `{id_or_name}`");
             Ok(exit::code(exit::SUCCESS))
         }
-        Some(ServerCmd::Audit(ServerAuditCmd::Verify)) => {
-            let events = server::events(&data)?;
-            let report = server::audit::verify(&events);
-            if report.is_ok() {
-                println!(
-                    "ok: {} events, chain intact{}",
-                    report.events,
-                    events
-                        .last()
-                        .map(|e| format!(", head {}", e.hash))
-                        .unwrap_or_default()
-                );
-                Ok(exit::code(exit::SUCCESS))
-            } else {
-                for e in &report.errors {
-                    println!("error: {e}");
-                }
-                println!(
-                    "FAILED: {} problem(s) in {} events",
-                    report.errors.len(),
-                    report.events
-                );
-                Ok(exit::code(exit::ERROR))
+        Some(ServerCmd::Audit(ServerAuditCmd::Verify { checkpoints })) => {
+            server_audit_verify(&data, &checkpoints)
+        }
+        Some(ServerCmd::Audit(ServerAuditCmd::Checkpoints)) => {
+            let mut out = std::io::stdout().lock();
+            for checkpoint in server::checkpoints(&data)? {
+                serde_json::to_writer(&mut out, &crate::checkpoint::Line::of(&checkpoint.jws))?;
+                writeln!(out)?;
             }
+            Ok(exit::code(exit::SUCCESS))
         }
         Some(ServerCmd::Audit(ServerAuditCmd::Export { format })) => {
             let events = server::events(&data)?;
@@ -273,6 +269,93 @@ pub fn server(args: ServerArgs) -> Result<ExitCode> {
             std::io::stdout().lock().write_all(text.as_bytes())?;
             Ok(exit::code(exit::SUCCESS))
         }
+    }
+}
+
+/// `gatekeep server audit verify [--checkpoints FILE]...`: the chain, the checkpoints (the
+/// database's and those in `files`) and the request rows. Findings go to stdout, one per
+/// line; exit status 1 when there is any.
+fn server_audit_verify(data: &std::path::Path, files: &[PathBuf]) -> Result<ExitCode> {
+    let state = server::audit_state(data)?;
+    let mut checkpoints: Vec<(String, String)> = state
+        .checkpoints
+        .iter()
+        .map(|c| (format!("the database, event {}", c.seq), c.jws.clone()))
+        .collect();
+    let stored = checkpoints.len();
+    for file in files {
+        let text = std::fs::read_to_string(file)
+            .with_context(|| format!("cannot read the checkpoint file {}", file.display()))?;
+        let lines = crate::checkpoint::read_lines(&text).map_err(|e| {
+            anyhow::anyhow!(
+                "{}: {e}\nhint: pass a file written by `gatekeep server audit checkpoints` or `gatekeep audit checkpoints`",
+                file.display()
+            )
+        })?;
+        for (n, jws) in lines {
+            checkpoints.push((format!("{} line {n}", file.display()), jws));
+        }
+    }
+    let chain = server::audit::verify(&state.events);
+    let held = server::audit::verify_checkpoints(&state.events, &checkpoints, &state.key);
+    let rows = server::audit::verify_rows(&state.events, &state.rows);
+    let mut out = std::io::stdout().lock();
+    let errors: Vec<&String> = chain
+        .errors
+        .iter()
+        .chain(&held.errors)
+        .chain(&rows.errors)
+        .collect();
+    if errors.is_empty() {
+        writeln!(
+            out,
+            "ok: {} events, chain intact{}",
+            chain.events,
+            state
+                .events
+                .last()
+                .map(|e| format!(", head {}", e.hash))
+                .unwrap_or_default()
+        )?;
+        match &held.latest {
+            Some((seq, time)) => writeln!(
+                out,
+                "ok: {} signed checkpoints ({stored} stored, {} from files) match the chain; the latest covers event {seq}, signed at {time}",
+                held.matched,
+                checkpoints.len() - stored
+            )?,
+            None => writeln!(
+                out,
+                "ok: no signed checkpoint yet (the service signs one every minute while events arrive, and on shutdown)"
+            )?,
+        }
+        writeln!(
+            out,
+            "ok: {} request rows match their last events{}",
+            rows.matched,
+            if rows.unhashed > 0 {
+                format!(
+                    "; {} predate row hashes and cannot be checked",
+                    rows.unhashed
+                )
+            } else {
+                String::new()
+            }
+        )?;
+        Ok(exit::code(exit::SUCCESS))
+    } else {
+        for e in &errors {
+            writeln!(out, "error: {}", Safe(e))?;
+        }
+        writeln!(
+            out,
+            "FAILED: {} problem(s) in {} events, {} checkpoints and {} request rows",
+            errors.len(),
+            chain.events,
+            checkpoints.len(),
+            state.rows.len()
+        )?;
+        Ok(exit::code(exit::ERROR))
     }
 }
 

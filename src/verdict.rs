@@ -181,13 +181,20 @@ pub fn public_key(x: &str) -> Option<VerifyingKey> {
 
 /// Signs `claims` as a compact JWS.
 pub fn sign(claims: &Claims, key: &SigningKey) -> String {
+    sign_typed(TYP, &serde_json::to_vec(claims).unwrap_or_default(), key)
+}
+
+/// Signs `payload` as a compact EdDSA JWS whose header says `typ`. Each kind of token the
+/// service signs (verdicts, checkpoints of its audit chain) has its own `typ`, and each
+/// verifier accepts only its own, so that one can never be passed off as the other.
+pub(crate) fn sign_typed(typ: &str, payload: &[u8], key: &SigningKey) -> String {
     let header = Header {
         alg: "EdDSA".into(),
-        typ: TYP.into(),
+        typ: typ.into(),
         kid: thumbprint(&key.verifying_key()),
     };
     let header = B64.encode(serde_json::to_vec(&header).unwrap_or_default());
-    let payload = B64.encode(serde_json::to_vec(claims).unwrap_or_default());
+    let payload = B64.encode(payload);
     let input = format!("{header}.{payload}");
     let signature = key.sign(input.as_bytes());
     format!("{input}.{}", B64.encode(signature.to_bytes()))
@@ -196,6 +203,17 @@ pub fn sign(claims: &Claims, key: &SigningKey) -> String {
 /// Checks the signature of `jws` against the pinned `key` and returns its claims, without
 /// checking what they say (see [`Expected::check`]).
 pub fn verify(jws: &str, key: &VerifyingKey) -> Result<Claims, VerdictError> {
+    let payload = verify_typed(jws, TYP, key)?;
+    serde_json::from_slice(&payload).map_err(|e| VerdictError::BadPayload(e.to_string()))
+}
+
+/// Checks that `jws` is a compact EdDSA JWS of type `typ` signed by `key`, and returns its
+/// payload bytes. A token of another `typ` is [`VerdictError::BadHeader`].
+pub(crate) fn verify_typed(
+    jws: &str,
+    typ: &str,
+    key: &VerifyingKey,
+) -> Result<Vec<u8>, VerdictError> {
     let mut parts = jws.split('.');
     let (Some(header), Some(payload), Some(signature), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
@@ -207,7 +225,7 @@ pub fn verify(jws: &str, key: &VerifyingKey) -> Result<Claims, VerdictError> {
         .ok()
         .and_then(|h| serde_json::from_slice(&h).ok())
         .ok_or(VerdictError::BadHeader)?;
-    if header.alg != "EdDSA" || header.typ != TYP {
+    if header.alg != "EdDSA" || header.typ != typ {
         return Err(VerdictError::BadHeader);
     }
     if header.kid != thumbprint(key) {
@@ -222,10 +240,8 @@ pub fn verify(jws: &str, key: &VerifyingKey) -> Result<Claims, VerdictError> {
     // verify_strict rejects small-order keys and non-canonical signatures (malleability).
     key.verify_strict(signed.as_bytes(), &Signature::from_bytes(&signature))
         .map_err(|_| VerdictError::BadSignature)?;
-    let payload = B64
-        .decode(payload)
-        .map_err(|e| VerdictError::BadPayload(e.to_string()))?;
-    serde_json::from_slice(&payload).map_err(|e| VerdictError::BadPayload(e.to_string()))
+    B64.decode(payload)
+        .map_err(|e| VerdictError::BadPayload(e.to_string()))
 }
 
 /// What the client knows about its own request, to hold a verdict against.

@@ -1840,6 +1840,7 @@ fn route(state: &FakeState, method: &str, path: &str, body: &[u8]) -> (u16, Opti
             approvals: Vec::new(),
             verdict,
             outcome: None,
+            checkpoint: None,
         };
         Some(serde_json::to_value(view).unwrap())
     };

@@ -306,6 +306,11 @@ pub struct RequestView {
     /// How the command ended, once the requester has reported it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outcome: Option<Outcome>,
+    /// Once final: a signed checkpoint of the service's audit chain (a compact JWS, see
+    /// [`crate::checkpoint`]) that covers the event holding the verdict. The client checks
+    /// it with the pinned key and keeps it in its ledger. Absent from older servers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkpoint: Option<String>,
 }
 
 /// `POST /v1/requests/{id}/approve|deny|cancel`.

@@ -75,6 +75,10 @@ pub struct Decided {
     /// The service's signed verdict (JWS), kept as evidence.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub verdict: Option<String>,
+    /// The service's signed checkpoint of its audit chain that came with the verdict (see
+    /// [`crate::checkpoint`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checkpoint: Option<String>,
 }
 
 impl Decided {
@@ -91,6 +95,7 @@ impl Decided {
             server_cancelled: None,
             approvers: None,
             verdict: None,
+            checkpoint: None,
         }
     }
 

@@ -125,6 +125,25 @@ impl Journey<'_> {
                 return Asked::Refused(Refusal::new(RefusalKind::Denied, by, Some(&why)));
             }
         };
+        // The service's signed checkpoint of its audit chain, covering this verdict's
+        // event: kept in the ledger so that this machine holds evidence of the service's
+        // chain that a cut of its tail cannot remove. One that does not verify with the
+        // pinned key means the service (or something in between) is not what was pinned:
+        // the verdict is not believed either.
+        let checkpoint = match crate::checkpoint::accept(view.checkpoint.as_deref(), &server.key) {
+            Ok(checkpoint) => checkpoint,
+            Err(e) => {
+                let why = format!(
+                    "the approval service's checkpoint of its audit trail was rejected: {e}"
+                );
+                let by = "gatekeep (checkpoint check)";
+                let mut d = Decided::new(DecisionKind::Deny).by(by).why(&why);
+                d.verdict = Some(jws);
+                d.checkpoint = view.checkpoint.clone();
+                let _ = self.record(d, true);
+                return Asked::Refused(Refusal::new(RefusalKind::Denied, by, Some(&why)));
+            }
+        };
         let by: Vec<String> = claims
             .approvers
             .iter()
@@ -139,6 +158,7 @@ impl Journey<'_> {
             let mut d = Decided::new(kind).by(&by).on("service");
             d.approvers = Some(claims.approvers.clone());
             d.verdict = Some(jws.clone());
+            d.checkpoint = checkpoint.clone();
             d
         };
         let (d, asked) = match claims.decision {

@@ -1,5 +1,6 @@
 //! The server's audit trail: every event of every request, hash-chained; checking the chain
-//! (`verify`) and writing it out for auditors (`export`).
+//! (`verify`), the signed checkpoints of it (`verify_checkpoints`) and the request rows
+//! against it (`verify_rows`), and writing it out for auditors (`export`).
 //!
 //! Pure functions over events the store hands over: no database, no async, no clock. The
 //! CSV quoting here is shared with `report`.
@@ -75,8 +76,9 @@ impl VerifyReport {
 /// errors, not one for every later event, and independent changes are all reported.
 ///
 /// What a chain alone cannot show: events cut off the end, or a tail rewritten with fresh
-/// hashes by someone who can write the store. The last hash, kept somewhere else (a report
-/// handed to an auditor records it), is the anchor for those.
+/// hashes by someone who can write the store. Signed checkpoints of the chain, kept
+/// somewhere else too (exported files, clients' ledgers), are the anchor for those: see
+/// [`verify_checkpoints`].
 pub fn verify(events: &[Event]) -> VerifyReport {
     let mut report = VerifyReport {
         events: events.len(),
@@ -123,6 +125,134 @@ pub fn verify(events: &[Event]) -> VerifyReport {
         }
         prev_seq = seq;
         prev_hash = &event.hash;
+    }
+    report
+}
+
+/// What [`verify_checkpoints`] found.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct CheckpointReport {
+    /// Distinct checkpoints whose signature verified and whose event the chain holds.
+    pub matched: usize,
+    /// The highest checkpointed event among them, and when it was signed.
+    pub latest: Option<(i64, String)>,
+    pub errors: Vec<String>,
+}
+
+/// Checks signed checkpoints against the chain: each must verify with the service's `key`
+/// (a checkpoint signed by anything else proves nothing and is reported), and the chain
+/// must hold its event with its hash. A chain shorter than a checkpoint lost its tail; a
+/// different hash means the chain was rewritten at or before that event (a re-hashed tail
+/// passes [`verify`], but not this).
+///
+/// `checkpoints` holds each checkpoint's JWS with where it came from (the database, a
+/// file and line), for the report; the same checkpoint from several places is checked once.
+pub fn verify_checkpoints(
+    events: &[Event],
+    checkpoints: &[(String, String)],
+    key: &ed25519_dalek::VerifyingKey,
+) -> CheckpointReport {
+    let mut report = CheckpointReport::default();
+    let mut seen = std::collections::HashSet::new();
+    let last = events.last().map_or(0, |e| e.seq);
+    for (source, jws) in checkpoints {
+        if !seen.insert(jws.trim()) {
+            continue;
+        }
+        let claims = match crate::checkpoint::verify(jws, key) {
+            Ok(claims) => claims,
+            Err(e) => {
+                report.errors.push(format!(
+                    "the checkpoint from {source} is refused: {e}; this service's key is {}, so it proves nothing about this chain (forged, or from another service)",
+                    crate::verdict::thumbprint(key)
+                ));
+                continue;
+            }
+        };
+        let (seq, time) = (claims.seq, &claims.time);
+        match events.iter().find(|e| e.seq == seq) {
+            Some(event) if event.hash == claims.head => {
+                report.matched += 1;
+                if report.latest.as_ref().is_none_or(|(s, _)| seq > *s) {
+                    report.latest = Some((seq, time.clone()));
+                }
+            }
+            Some(event) => report.errors.push(format!(
+                "event {seq} does not match the checkpoint of event {seq} signed at {time} ({source}): its hash is {}, the checkpoint says {}; the chain was rewritten at or before event {seq} (an edited event with the tail re-hashed after it)",
+                event.hash, claims.head
+            )),
+            None if seq > last => report.errors.push(format!(
+                "the chain ends at event {last}, but the checkpoint signed at {time} ({source}) covers event {seq}: {} removed from its end",
+                if seq == last + 1 {
+                    format!("event {seq} was")
+                } else {
+                    format!("events {}..{seq} were", last + 1)
+                }
+            )),
+            None => report.errors.push(format!(
+                "the chain has no event {seq}, which the checkpoint signed at {time} ({source}) covers: events were removed"
+            )),
+        }
+    }
+    report
+}
+
+/// What [`verify_rows`] found.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct RowReport {
+    /// Request rows whose hash matches the one in their last change's event.
+    pub matched: usize,
+    /// Rows whose events all predate row hashes (written by an older version).
+    pub unhashed: usize,
+    pub errors: Vec<String>,
+}
+
+/// Checks every `requests` row against the chain: the last event that changed the request
+/// carries the hash of the row as it was after the change ([`RequestRow::hash`]), so a row
+/// edited outside the service (its state, approvals, verdict, outcome) no longer matches.
+/// A row with no event was inserted by hand; a request with events but no row was deleted.
+///
+/// [`RequestRow::hash`]: super::store::RequestRow::hash
+pub fn verify_rows(events: &[Event], rows: &[super::store::RequestRow]) -> RowReport {
+    let mut report = RowReport::default();
+    let mut last_change: std::collections::HashMap<&str, &Event> = Default::default();
+    let mut created: std::collections::HashMap<&str, &Event> = Default::default();
+    for event in events.iter().filter(|e| !e.request_id.is_empty()) {
+        created.entry(&event.request_id).or_insert(event);
+        if event.detail.get("row").is_some_and(Value::is_string) {
+            last_change.insert(&event.request_id, event);
+        }
+    }
+    for row in rows {
+        let id = &row.id;
+        match last_change.get(row.id.as_str()) {
+            Some(event) => {
+                let want = event.detail["row"].as_str().unwrap_or_default();
+                if row.hash() == want {
+                    report.matched += 1;
+                } else {
+                    report.errors.push(format!(
+                        "request {id} (state {}) was edited outside the service: its row does not match the hash in event {} ({} at {}), its last change",
+                        row.state, event.seq, event.kind, event.time
+                    ));
+                }
+            }
+            None if created.contains_key(row.id.as_str()) => report.unhashed += 1,
+            None => report.errors.push(format!(
+                "request {id} has a row but no event in the chain: it was inserted outside the service"
+            )),
+        }
+    }
+    let stored: std::collections::HashSet<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+    let mut created: Vec<(&str, &Event)> = created.into_iter().collect();
+    created.sort_by_key(|(_, e)| e.seq);
+    for (id, event) in created {
+        if !stored.contains(id) {
+            report.errors.push(format!(
+                "request {id} has events in the chain (from event {}) but no row: it was deleted outside the service",
+                event.seq
+            ));
+        }
     }
     report
 }
@@ -376,6 +506,73 @@ pub(crate) mod tests {
                 "event 2 (position 2) does not follow the event before it",
             ],
         );
+    }
+
+    fn row(id: &str, state: &str) -> crate::server::store::RequestRow {
+        crate::server::store::RequestRow {
+            id: id.into(),
+            state: state.into(),
+            expires_unix: 100,
+            body: json!({"id": id, "state": state}),
+        }
+    }
+
+    #[test]
+    fn rows_are_held_against_their_last_change_and_older_ones_are_counted_apart() {
+        let mut events = trail(6);
+        // r0: created, notified, approved; r1: the same. r0's last change carries its row's
+        // hash; r1's events predate row hashes.
+        events[2].detail["row"] = json!(row("r0", "approved").hash());
+        rechain(&mut events);
+        let report = verify_rows(&events, &[row("r0", "approved"), row("r1", "approved")]);
+        assert_eq!((report.matched, report.unhashed), (1, 1), "{report:?}");
+        assert!(report.errors.is_empty(), "{report:?}");
+
+        let report = verify_rows(&events, &[row("r0", "pending"), row("r1", "approved")]);
+        assert!(
+            report.errors[0].contains("request r0 (state pending) was edited outside the service")
+                && report.errors[0].contains("event 3 (approved at"),
+            "{report:?}"
+        );
+        // A row deleted, and a row inserted by hand.
+        let report = verify_rows(&events, &[row("r0", "approved"), row("r9", "approved")]);
+        assert_eq!(report.errors.len(), 2, "{report:?}");
+        assert!(report.errors[0].contains("request r9 has a row but no event in the chain"));
+        assert!(report.errors[1].contains(
+            "request r1 has events in the chain (from event 4) but no row: it was deleted"
+        ));
+    }
+
+    #[test]
+    fn checkpoints_pin_the_chain_they_saw() {
+        let events = trail(6);
+        let key = ed25519_dalek::SigningKey::from_bytes(&[5; 32]);
+        let pinned = key.verifying_key();
+        let at = |seq: i64, head: &str| {
+            let (_, jws) = crate::checkpoint::sign(seq, head, "2026-12-05T10:00:00.000Z", &key);
+            (format!("test {seq}"), jws)
+        };
+        let good = [at(3, &events[2].hash), at(6, &events[5].hash)];
+        let report = verify_checkpoints(&events, &good, &pinned);
+        assert_eq!((report.matched, report.errors.len()), (2, 0), "{report:?}");
+        assert_eq!(report.latest.as_ref().map(|l| l.0), Some(6));
+        // The tail cut: the later checkpoint shows it.
+        let report = verify_checkpoints(&events[..4], &good, &pinned);
+        assert_eq!(report.matched, 1);
+        assert!(
+            report.errors[0].contains("the chain ends at event 4")
+                && report.errors[0].contains("events 5..6 were removed"),
+            "{report:?}"
+        );
+        // Another head at the same seq: a rewrite.
+        let report = verify_checkpoints(&events, &[at(3, &"0".repeat(64))], &pinned);
+        assert!(
+            report.errors[0].contains("event 3 does not match the checkpoint of event 3"),
+            "{report:?}"
+        );
+        // The same checkpoint from two places is checked once.
+        let twice = [good[0].clone(), ("elsewhere".into(), good[0].1.clone())];
+        assert_eq!(verify_checkpoints(&events, &twice, &pinned).matched, 1);
     }
 
     #[test]

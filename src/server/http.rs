@@ -135,6 +135,30 @@ async fn authenticate<S: Store>(app: &App<S>, headers: &HeaderMap) -> ApiResult<
     }
 }
 
+/// What the API shows of `record`; once it is final, with a signed checkpoint of the chain
+/// that covers the event holding its verdict.
+///
+/// The checkpoint is signed fresh here (when the chain moved since the last one), not
+/// taken from the last minute's: the verdict's own event (`approved`, `denied`, ...) is
+/// then always inside it, so the client's ledger holds the service's signed word that its
+/// chain contained this decision, and a later cut of the chain above it is caught by the
+/// checkpoint the client keeps. It costs one Ed25519 signature and one small insert per
+/// final verdict handed out after a change, which decisions (made by people) keep rare.
+/// A failure to checkpoint never withholds the verdict: it is logged, and the client gets
+/// the verdict without one, as from an older server.
+async fn deliver<S: Store>(app: &App<S>, record: &super::store::Record) -> RequestView {
+    let mut view = record.view();
+    if record.state.is_final() {
+        match app.service.checkpoint().await {
+            Ok(checkpoint) => view.checkpoint = checkpoint,
+            Err(e) => {
+                tracing::error!(error = %Safe(&e.to_string()), "cannot sign a checkpoint of the audit chain");
+            }
+        }
+    }
+    view
+}
+
 async fn jwks<S: Store>(AxState(app): Shared<S>) -> Json<JwkSet> {
     Json(JwkSet {
         keys: vec![Jwk::from_key(&app.service.verifying_key())],
@@ -222,7 +246,8 @@ async fn show<S: Store>(
     Path(id): Path<String>,
 ) -> ApiResult<Json<RequestView>> {
     let who = authenticate(&app, &headers).await?;
-    Ok(Json(app.service.get(&who, &id).await?.view()))
+    let record = app.service.get(&who, &id).await?;
+    Ok(Json(deliver(&app, &record).await))
 }
 
 #[derive(Deserialize)]
@@ -242,7 +267,7 @@ async fn wait<S: Store>(
         .service
         .wait(&who, &id, timeout, app.shutdown.clone())
         .await?;
-    Ok(Json(record.view()))
+    Ok(Json(deliver(&app, &record).await))
 }
 
 async fn cancel<S: Store>(
@@ -255,7 +280,7 @@ async fn cancel<S: Store>(
     let reason = body.and_then(|b| b.0.reason);
     let record = app.service.cancel(&who, &id, reason).await?;
     tracing::info!(id = %Safe(&id), by = %Safe(&who.name), state = %record.state, "request cancelled");
-    Ok(Json(record.view()))
+    Ok(Json(deliver(&app, &record).await))
 }
 
 async fn outcome<S: Store>(
@@ -311,5 +336,5 @@ async fn decide<S: Store>(
             tracing::warn!(id = %Safe(&id), by = %Safe(&who.name), error = %Safe(&e.to_string()), "decision refused");
         })?;
     tracing::info!(id = %Safe(&id), by = %Safe(&who.name), approve, state = %record.state, "decision");
-    Ok(Json(record.view()))
+    Ok(Json(deliver(&app, &record).await))
 }

@@ -36,6 +36,9 @@ use service::Service;
 use sqlite::Sqlite;
 use store::{EventDraft, Store, TokenRow};
 
+/// How often the running service checkpoints its chain (when it moved).
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(60);
+
 /// Where the server keeps its state unless `--data` says otherwise.
 pub fn default_data_dir() -> PathBuf {
     let base = std::env::var_os(crate::env_vars::XDG_DATA_HOME)
@@ -220,6 +223,21 @@ pub fn run(opts: &RunOptions) -> Result<()> {
                 }
             })
         };
+        // A signed checkpoint of the chain every minute while events arrive (none when the
+        // head did not move): the longest stretch of events that a cut of the tail could
+        // remove without a checkpoint naming it.
+        let checkpointer = {
+            let app = app.clone();
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
+                loop {
+                    tick.tick().await;
+                    if let Err(e) = app.service.checkpoint().await {
+                        tracing::error!(error = %e, "cannot sign a checkpoint of the audit chain");
+                    }
+                }
+            })
+        };
         let router = http::router(app.clone());
         let graceful = async move {
             shutdown_signal().await;
@@ -242,6 +260,15 @@ pub fn run(opts: &RunOptions) -> Result<()> {
             }
         }
         sweeper.abort();
+        checkpointer.abort();
+        // The last word on shutdown: a checkpoint of the chain as this run leaves it.
+        match app.service.checkpoint().await {
+            Ok(Some(jws)) => {
+                tracing::info!(checkpoint = %jws, "signed a checkpoint of the audit chain")
+            }
+            Ok(None) => {}
+            Err(e) => tracing::error!(error = %e, "cannot sign the shutdown checkpoint"),
+        }
         tracing::info!("stopped");
         Ok(())
     })
@@ -327,6 +354,52 @@ pub fn events(data: &Path) -> Result<Vec<audit::Event>> {
         );
     }
     runtime()?.block_on(async { Ok(open_store(data).await?.events().await?) })
+}
+
+/// Everything `gatekeep server audit verify` checks, read from the data directory in one
+/// go: the chain, the stored checkpoints, the request rows, and the service's public key.
+pub struct AuditState {
+    pub events: Vec<audit::Event>,
+    pub checkpoints: Vec<store::StoredCheckpoint>,
+    pub rows: Vec<store::RequestRow>,
+    pub key: ed25519_dalek::VerifyingKey,
+}
+
+pub fn audit_state(data: &Path) -> Result<AuditState> {
+    if !data.join("gatekeep.db").exists() {
+        bail!(
+            "no approval-service database in {}\nhint: pass the server's --data directory",
+            data.display()
+        );
+    }
+    // Never created here: a verify that made a new key would check nothing.
+    if !data.join("signing-key").exists() {
+        bail!(
+            "no signing key in {}: checkpoints cannot be checked without the service's key\nhint: pass the server's --data directory",
+            data.display()
+        );
+    }
+    let key = signing_key(data)?.verifying_key();
+    runtime()?.block_on(async {
+        let store = open_store(data).await?;
+        Ok(AuditState {
+            events: store.events().await?,
+            checkpoints: store.checkpoints().await?,
+            rows: store.request_rows().await?,
+            key,
+        })
+    })
+}
+
+/// Every stored checkpoint (`gatekeep server audit checkpoints`).
+pub fn checkpoints(data: &Path) -> Result<Vec<store::StoredCheckpoint>> {
+    if !data.join("gatekeep.db").exists() {
+        bail!(
+            "no approval-service database in {}\nhint: pass the server's --data directory",
+            data.display()
+        );
+    }
+    runtime()?.block_on(async { Ok(open_store(data).await?.checkpoints().await?) })
 }
 
 /// Who runs an admin command, for the audit trail.

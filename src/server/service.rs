@@ -70,6 +70,9 @@ pub struct Service<S> {
     limits: Limits,
     /// Per requester: creates still allowed, and when the count was last refilled.
     create_budget: Mutex<HashMap<String, (f64, std::time::Instant)>>,
+    /// Held while a checkpoint is read, signed and stored, so that two callers do not sign
+    /// the same head twice.
+    checkpointing: tokio::sync::Mutex<()>,
 }
 
 impl<S: Store> Service<S> {
@@ -92,7 +95,47 @@ impl<S: Store> Service<S> {
             refusals: Mutex::new(RefusalBudget::default()),
             limits,
             create_budget: Mutex::new(HashMap::new()),
+            checkpointing: tokio::sync::Mutex::new(()),
         }
+    }
+
+    /// A signed checkpoint of the chain as it is now: the latest stored one when it already
+    /// covers the chain's last event, else a new one, signed and stored. `None` while the
+    /// chain is empty.
+    ///
+    /// Called every minute while the service runs, on shutdown, and whenever a final
+    /// verdict is handed out (see `http::deliver`).
+    pub async fn checkpoint(&self) -> Result<Option<String>, ServiceError> {
+        let _guard = self.checkpointing.lock().await;
+        let Some((seq, head)) = self.store.head().await? else {
+            return Ok(None);
+        };
+        let latest = self.store.latest_checkpoint().await?;
+        if let Some(latest) = &latest {
+            if latest.seq == seq && latest.head == head {
+                return Ok(Some(latest.jws.clone()));
+            }
+            if latest.seq > seq {
+                // The chain is shorter than what this service signed before: someone cut
+                // its tail. Keep signing (the old checkpoints still show the cut), but say it.
+                tracing::error!(
+                    checkpoint_seq = latest.seq,
+                    chain_seq = seq,
+                    "the audit chain is shorter than its last signed checkpoint: events were removed; run `gatekeep server audit verify`"
+                );
+            }
+        }
+        let time = crate::audit::now_rfc3339();
+        let (_, jws) = crate::checkpoint::sign(seq, &head, &time, &self.key);
+        self.store
+            .add_checkpoint(&super::store::StoredCheckpoint {
+                seq,
+                head,
+                time,
+                jws: jws.clone(),
+            })
+            .await?;
+        Ok(Some(jws))
     }
 
     pub fn verifying_key(&self) -> ed25519_dalek::VerifyingKey {

@@ -12,7 +12,9 @@ use sqlx::sqlite::{
 };
 
 use super::audit::{Event, FIRST_PREV};
-use super::store::{EventDraft, Record, Store, StoreError, TokenRow};
+use super::store::{
+    EventDraft, Record, RequestRow, Store, StoreError, StoredCheckpoint, TokenRow, stamp_row,
+};
 use crate::approval::protocol::{Identity, Role, State};
 
 const SCHEMA: &[&str] = &[
@@ -43,6 +45,15 @@ const SCHEMA: &[&str] = &[
         detail TEXT NOT NULL,
         prev TEXT NOT NULL,
         hash TEXT NOT NULL
+    )",
+    // Signed checkpoints of the chain (see `crate::checkpoint`). Added by a later version:
+    // `IF NOT EXISTS` creates it in older databases on their next open.
+    "CREATE TABLE IF NOT EXISTS checkpoints (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        seq INTEGER NOT NULL,
+        head TEXT NOT NULL,
+        time TEXT NOT NULL,
+        jws TEXT NOT NULL
     )",
 ];
 
@@ -292,7 +303,8 @@ impl Store for Sqlite {
         rows.iter().map(record).collect()
     }
 
-    async fn save(&self, record: &Record, events: Vec<EventDraft>) -> Result<(), StoreError> {
+    async fn save(&self, record: &Record, mut events: Vec<EventDraft>) -> Result<(), StoreError> {
+        stamp_row(record, &mut events)?;
         let body = serde_json::to_string(record).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
         sqlx::query(
@@ -308,6 +320,64 @@ impl Store for Sqlite {
         .map_err(db)?;
         Self::append(&mut tx, events).await?;
         tx.commit().await.map_err(db)
+    }
+
+    async fn head(&self) -> Result<Option<(i64, String)>, StoreError> {
+        let row = sqlx::query("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1")
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(row.map(|r| (r.get::<i64, _>(0), r.get::<String, _>(1))))
+    }
+
+    async fn add_checkpoint(&self, checkpoint: &StoredCheckpoint) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO checkpoints (seq, head, time, jws) VALUES (?, ?, ?, ?)")
+            .bind(checkpoint.seq)
+            .bind(&checkpoint.head)
+            .bind(&checkpoint.time)
+            .bind(&checkpoint.jws)
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+
+    async fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>, StoreError> {
+        let row =
+            sqlx::query("SELECT seq, head, time, jws FROM checkpoints ORDER BY id DESC LIMIT 1")
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db)?;
+        Ok(row.as_ref().map(checkpoint))
+    }
+
+    async fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>, StoreError> {
+        let rows = sqlx::query("SELECT seq, head, time, jws FROM checkpoints ORDER BY id")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(rows.iter().map(checkpoint).collect())
+    }
+
+    async fn request_rows(&self) -> Result<Vec<RequestRow>, StoreError> {
+        let rows = sqlx::query("SELECT id, state, expires_unix, body FROM requests ORDER BY rowid")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+        rows.iter()
+            .map(|r| {
+                let id: String = r.get("id");
+                // A body that is not JSON any more is kept as its text: its hash still
+                // differs from the one in the chain, and verify names the request.
+                let text: String = r.get("body");
+                Ok(RequestRow {
+                    state: r.get("state"),
+                    expires_unix: r.get("expires_unix"),
+                    body: serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
+                    id,
+                })
+            })
+            .collect()
     }
 
     async fn events(&self) -> Result<Vec<Event>, StoreError> {
@@ -326,6 +396,15 @@ impl Store for Sqlite {
             .await
             .map_err(db)?;
         rows.iter().map(event).collect()
+    }
+}
+
+fn checkpoint(row: &SqliteRow) -> StoredCheckpoint {
+    StoredCheckpoint {
+        seq: row.get("seq"),
+        head: row.get("head"),
+        time: row.get("time"),
+        jws: row.get("jws"),
     }
 }
 

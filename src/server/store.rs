@@ -84,8 +84,113 @@ impl Record {
             approvals: self.approvals.clone(),
             verdict: self.verdict.clone(),
             outcome: self.outcome.clone(),
+            checkpoint: None,
         }
     }
+}
+
+/// A `requests` row as the backend stores it: what [`RequestRow::hash`] covers, so that a
+/// row changed outside the service (its state, its body) no longer matches the hash its
+/// last event carries.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RequestRow {
+    pub id: String,
+    pub state: String,
+    pub expires_unix: i64,
+    /// The whole record, as JSON.
+    pub body: serde_json::Value,
+}
+
+impl RequestRow {
+    /// The row `record` is stored as.
+    pub fn of(record: &Record) -> Result<RequestRow, StoreError> {
+        Ok(RequestRow {
+            id: record.create.id.clone(),
+            state: record.state.as_str().to_owned(),
+            expires_unix: i64::try_from(record.expires_unix).unwrap_or(i64::MAX),
+            body: serde_json::to_value(record).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        })
+    }
+
+    /// SHA-256 (hex) of the row's canonical JSON: `{"body":…,"expires_unix":…,"id":…,"state":…}`
+    /// in the form of [`canonical_json`].
+    pub fn hash(&self) -> String {
+        let row = serde_json::json!({
+            "id": self.id,
+            "state": self.state,
+            "expires_unix": self.expires_unix,
+            "body": self.body,
+        });
+        crate::audit::ledger::sha256_hex(canonical_json(&row).as_bytes())
+    }
+}
+
+/// JSON with every object's members sorted by key (byte order of their UTF-8), no
+/// whitespace, strings and numbers as `serde_json` writes them. The sort is done here, not
+/// left to `serde_json`'s map type: with its `preserve_order` feature (which any crate in
+/// the build can switch on) a map keeps insertion order, and a hash over that would change
+/// with the order fields were written in.
+pub fn canonical_json(value: &serde_json::Value) -> String {
+    let mut out = String::new();
+    write_canonical(value, &mut out);
+    out
+}
+
+fn write_canonical(value: &serde_json::Value, out: &mut String) {
+    use serde_json::Value;
+    match value {
+        Value::Object(map) => {
+            let mut members: Vec<(&String, &Value)> = map.iter().collect();
+            members.sort_by(|a, b| a.0.cmp(b.0));
+            out.push('{');
+            for (i, (key, value)) in members.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&serde_json::to_string(key).unwrap_or_default());
+                out.push(':');
+                write_canonical(value, out);
+            }
+            out.push('}');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_canonical(item, out);
+            }
+            out.push(']');
+        }
+        other => out.push_str(&serde_json::to_string(other).unwrap_or_default()),
+    }
+}
+
+/// Puts the hash of `record`'s row, as it is after this change, into every event about it:
+/// what `gatekeep server audit verify` holds the row against. Called by each backend's
+/// [`Store::save`] with the row it writes.
+pub fn stamp_row(record: &Record, events: &mut [EventDraft]) -> Result<(), StoreError> {
+    let hash = RequestRow::of(record)?.hash();
+    for event in events
+        .iter_mut()
+        .filter(|e| e.request_id == record.create.id)
+    {
+        if let serde_json::Value::Object(detail) = &mut event.detail {
+            detail.insert("row".into(), serde_json::Value::from(hash.clone()));
+        }
+    }
+    Ok(())
+}
+
+/// A signed checkpoint of the chain, as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredCheckpoint {
+    pub seq: i64,
+    pub head: String,
+    pub time: String,
+    /// The compact JWS (see [`crate::checkpoint`]).
+    pub jws: String,
 }
 
 /// An audit event before the store numbers and chains it.
@@ -148,6 +253,22 @@ pub trait Store: Send + Sync + 'static {
         record: &Record,
         events: Vec<EventDraft>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// The chain's last event: its seq and hash (`None` when the chain is empty).
+    fn head(&self) -> impl Future<Output = Result<Option<(i64, String)>, StoreError>> + Send;
+    /// Stores a signed checkpoint.
+    fn add_checkpoint(
+        &self,
+        checkpoint: &StoredCheckpoint,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// The checkpoint stored last, if any.
+    fn latest_checkpoint(
+        &self,
+    ) -> impl Future<Output = Result<Option<StoredCheckpoint>, StoreError>> + Send;
+    /// Every stored checkpoint, oldest first.
+    fn checkpoints(&self)
+    -> impl Future<Output = Result<Vec<StoredCheckpoint>, StoreError>> + Send;
+    /// Every `requests` row as stored, for checking against the chain.
+    fn request_rows(&self) -> impl Future<Output = Result<Vec<RequestRow>, StoreError>> + Send;
     /// The whole audit trail, in order.
     fn events(&self) -> impl Future<Output = Result<Vec<Event>, StoreError>> + Send;
     /// The events of one kind caused by one actor, in order.
@@ -156,4 +277,34 @@ pub trait Store: Send + Sync + 'static {
         kind: &str,
         actor: &str,
     ) -> impl Future<Output = Result<Vec<Event>, StoreError>> + Send;
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    /// The row hash must not depend on the order members were written or parsed in.
+    #[test]
+    fn canonical_json_sorts_members_whatever_the_map_order() {
+        let text = r#"{"b":1,"a":{"d":[{"z":null,"y":"é\n"}],"c":true},"aa":-2}"#;
+        let value: serde_json::Value = serde_json::from_str(text).unwrap();
+        let want = r#"{"a":{"c":true,"d":[{"y":"é\n","z":null}]},"aa":-2,"b":1}"#;
+        assert_eq!(canonical_json(&value), want);
+        // Built in another order: the same text.
+        let mut map = serde_json::Map::new();
+        map.insert("aa".into(), json!(-2));
+        map.insert("b".into(), json!(1));
+        map.insert(
+            "a".into(),
+            json!({"d": [{"y": "é\n", "z": null}], "c": true}),
+        );
+        assert_eq!(canonical_json(&serde_json::Value::Object(map)), want);
+        // A fixed vector, so that a change of encoding shows: `printf '%s' TEXT | sha256sum`.
+        assert_eq!(
+            crate::audit::ledger::sha256_hex(canonical_json(&value).as_bytes()),
+            "757b71a9e81ee29fed71950265eb55a549079c59d6befe3e6f0f2652df6bce40"
+        );
+    }
 }
