@@ -1,7 +1,7 @@
 #!/bin/sh
 # Copies the shared command corpus (../shared/corpus/commands.jsonl, beside the project)
 # into tests/data/shared/, so that `cargo test` passes in a plain clone of the project.
-# Run it (tests/data/shared/sync.sh) when ../shared changes; tests/corpus.rs checks that the copy still matches.
+# Run it (tests/data/shared/sync.sh) when ../shared changes; tests/it/corpus.rs checks that the copy still matches.
 set -eu
 cd "$(dirname "$0")/../../.."
 src=../shared/corpus/commands.jsonl

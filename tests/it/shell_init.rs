@@ -14,7 +14,7 @@ use std::process::Command;
 
 use tempfile::TempDir;
 
-mod support;
+use crate::support;
 use support::pty::Pty;
 
 const GK: &str = env!("CARGO_BIN_EXE_gatekeep");

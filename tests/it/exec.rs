@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
-mod support;
+use crate::support;
 
 const GK: &str = env!("CARGO_BIN_EXE_gatekeep");
 

@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use tempfile::TempDir;
 
-mod support;
+use crate::support;
 
 const GK: &str = env!("CARGO_BIN_EXE_gatekeep");
 

@@ -37,7 +37,7 @@ use gatekeep::verdict::{self, Approval, Claims, Jwk, JwkSet, Outcome};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
-mod support;
+use crate::support;
 
 const GK: &str = env!("CARGO_BIN_EXE_gatekeep");
 

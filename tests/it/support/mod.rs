@@ -1,0 +1,5 @@
+//! What several test modules share.
+
+#![expect(clippy::unwrap_used, reason = "a test fails loudly on setup errors")]
+
+pub mod pty;
