@@ -638,7 +638,7 @@ fn audit(cmd: AuditCmd) -> anyhow::Result<ExitCode> {
                 let cwd = std::env::current_dir().unwrap_or_default();
                 let me = crate::audit::Requester::current(&cwd, None);
                 let records = ledger.records()?;
-                let found = crate::audit::anchors::check(&records, &anchors, &me.user, &me.host);
+                let found = crate::approval::anchors::check(&records, &anchors, &me.user, &me.host);
                 Some((config.url, found))
             } else {
                 None
@@ -771,7 +771,7 @@ fn audit(cmd: AuditCmd) -> anyhow::Result<ExitCode> {
                 if let Some(jws) = record.get("checkpoint").and_then(serde_json::Value::as_str)
                     && seen.insert(jws.to_owned())
                 {
-                    serde_json::to_writer(&mut out, &crate::checkpoint::Line::of(jws))?;
+                    serde_json::to_writer(&mut out, &crate::api::checkpoint::Line::of(jws))?;
                     writeln!(out)?;
                 }
             }

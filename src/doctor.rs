@@ -20,8 +20,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use crate::api::protocol::Role;
 use crate::approval::credentials::{self, Stored};
-use crate::approval::protocol::Role;
 use crate::approval::remote::{self, ServerConfig};
 use crate::audit::redact;
 use crate::env_vars;

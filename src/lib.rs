@@ -4,9 +4,9 @@
 //! will, [`policy`] decides from layered TOML policy, and [`gate`] walks one command through
 //! the stages. The CLI in `main.rs` only parses arguments and calls [`gate`].
 
+pub mod api;
 pub mod approval;
 pub mod audit;
-pub mod checkpoint;
 pub mod cli;
 pub mod doctor;
 pub mod env_vars;
@@ -20,4 +20,3 @@ pub mod render;
 pub mod server;
 pub mod service_cli;
 pub mod shell;
-pub mod verdict;

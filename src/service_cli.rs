@@ -11,13 +11,13 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 
+use crate::api::protocol::{Identity, RequestView, Role};
+use crate::api::verdict;
 use crate::approval::credentials::{self, Stored};
-use crate::approval::protocol::{Identity, RequestView, Role};
 use crate::approval::remote::{self, Client, RemoteError};
 use crate::exit;
 use crate::render::{self, Safe, terminal_safe};
 use crate::server;
-use crate::verdict;
 
 #[derive(Debug, Args)]
 pub struct ServerArgs {
@@ -253,7 +253,10 @@ pub fn server(args: ServerArgs) -> Result<ExitCode> {
         Some(ServerCmd::Audit(ServerAuditCmd::Checkpoints)) => {
             let mut out = std::io::stdout().lock();
             for checkpoint in server::checkpoints(&data)? {
-                serde_json::to_writer(&mut out, &crate::checkpoint::Line::of(&checkpoint.jws))?;
+                serde_json::to_writer(
+                    &mut out,
+                    &crate::api::checkpoint::Line::of(&checkpoint.jws),
+                )?;
                 writeln!(out)?;
             }
             Ok(exit::code(exit::SUCCESS))
@@ -286,7 +289,7 @@ fn server_audit_verify(data: &std::path::Path, files: &[PathBuf]) -> Result<Exit
     for file in files {
         let text = std::fs::read_to_string(file)
             .with_context(|| format!("cannot read the checkpoint file {}", file.display()))?;
-        let lines = crate::checkpoint::read_lines(&text).map_err(|e| {
+        let lines = crate::api::checkpoint::read_lines(&text).map_err(|e| {
             anyhow::anyhow!(
                 "{}: {e}\nhint: pass a file written by `gatekeep server audit checkpoints` or `gatekeep audit checkpoints`",
                 file.display()
@@ -365,13 +368,15 @@ fn read_token() -> Result<String> {
     let mut line = String::new();
     if stdin.is_terminal() {
         use nix::sys::termios::{self, LocalFlags, SetArg};
-        eprint!("token: ");
+        // Echo goes off before the prompt shows: a token pasted the moment `token:`
+        // appears must not be echoed.
         let saved = termios::tcgetattr(&stdin).ok();
         if let Some(saved) = &saved {
             let mut quiet = saved.clone();
             quiet.local_flags.remove(LocalFlags::ECHO);
             let _ = termios::tcsetattr(&stdin, SetArg::TCSANOW, &quiet);
         }
+        eprint!("token: ");
         let read = stdin.lock().read_line(&mut line);
         if let Some(saved) = &saved {
             let _ = termios::tcsetattr(&stdin, SetArg::TCSANOW, saved);
@@ -562,7 +567,7 @@ fn client(config: &remote::ServerConfig, role: Role) -> Result<Client> {
 
 /// The ledger heads the configured service holds for this machine's requester token, and
 /// where they came from (`gatekeep audit verify --against-server`).
-pub fn anchors() -> Result<(remote::ServerConfig, Vec<crate::approval::protocol::Anchor>)> {
+pub fn anchors() -> Result<(remote::ServerConfig, Vec<crate::api::protocol::Anchor>)> {
     let config = configured()?;
     let anchors = client(&config, Role::Requester)?
         .anchors()
@@ -745,7 +750,7 @@ pub fn decide(id: &str, approve: bool, reason: Option<String>) -> Result<ExitCod
         .filter(|a| a.decision == "approved")
         .count();
     match r.state {
-        crate::approval::protocol::State::Pending => println!(
+        crate::api::protocol::State::Pending => println!(
             "approved request {}: {approvals} of {} approvals; it waits for more",
             Safe(id),
             r.quorum

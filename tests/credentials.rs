@@ -20,8 +20,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use gatekeep::api::protocol::Role;
 use gatekeep::approval::credentials::{self, Stored};
-use gatekeep::approval::protocol::Role;
 
 const CHILD: &str = "GATEKEEP_TEST_CREDENTIALS_CHILD";
 const SERVER: &str = "https://approvals.example:8443";

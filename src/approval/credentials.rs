@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::protocol::Role;
+use crate::api::protocol::Role;
 use crate::env_vars;
 
 /// Where [`store`] put a token.

@@ -1,8 +1,8 @@
 //! The approval stage: asking a person, at the terminal or through the approval service.
 //! Only commands that need approval come here; the allowed-command path never loads it.
 
+pub mod anchors;
 pub mod credentials;
 pub mod prompt;
-pub mod protocol;
 pub mod remote;
 pub mod tls;

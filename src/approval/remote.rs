@@ -23,13 +23,14 @@ use ed25519_dalek::VerifyingKey;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::protocol::{
+use crate::api::protocol::{
     Anchor, CreateRequest, Decide, ErrorBody, Identity, MAX_WAIT_SECS, Outcome, PAGE_MAX,
     RequestView, Role,
 };
+use crate::api::routes;
+use crate::api::verdict::{self, JwkSet};
 use crate::env_vars;
 use crate::render::Safe;
-use crate::verdict::{self, JwkSet};
 use ureq::unversioned::resolver::DefaultResolver;
 use ureq::unversioned::transport::{ConnectProxyConnector, Connector, TcpConnector};
 
@@ -439,26 +440,26 @@ impl Client {
 
     /// The service's verdict-signing keys (no token needed).
     pub fn jwks(&self) -> Result<JwkSet, RemoteError> {
-        self.call("GET", "/.well-known/jwks.json", None::<&()>)
+        self.call("GET", routes::JWKS, None::<&()>)
     }
 
     pub fn whoami(&self) -> Result<Identity, RemoteError> {
-        self.call("GET", "/v1/whoami", None::<&()>)
+        self.call("GET", routes::WHOAMI, None::<&()>)
     }
 
     pub fn create(&self, req: &CreateRequest) -> Result<RequestView, RemoteError> {
-        self.call("POST", "/v1/requests", Some(req))
+        self.call("POST", routes::REQUESTS, Some(req))
     }
 
     pub fn get(&self, id: &str) -> Result<RequestView, RemoteError> {
-        self.call("GET", &format!("/v1/requests/{id}"), None::<&()>)
+        self.call("GET", &routes::with_id(routes::REQUEST, id), None::<&()>)
     }
 
     /// Holds until the request is final or `secs` pass.
     pub fn wait(&self, id: &str, secs: u64) -> Result<RequestView, RemoteError> {
         self.call(
             "GET",
-            &format!("/v1/requests/{id}/wait?timeout={secs}"),
+            &format!("{}?timeout={secs}", routes::with_id(routes::WAIT, id)),
             None::<&()>,
         )
     }
@@ -466,19 +467,19 @@ impl Client {
     pub fn cancel(&self, id: &str, reason: Option<String>) -> Result<RequestView, RemoteError> {
         self.call(
             "POST",
-            &format!("/v1/requests/{id}/cancel"),
+            &routes::with_id(routes::CANCEL, id),
             Some(&Decide { reason }),
         )
     }
 
     pub fn outcome(&self, id: &str, outcome: &Outcome) -> Result<(), RemoteError> {
-        self.call::<serde_json::Value>("POST", &format!("/v1/requests/{id}/outcome"), Some(outcome))
+        self.call::<serde_json::Value>("POST", &routes::with_id(routes::OUTCOME, id), Some(outcome))
             .map(|_| ())
     }
 
     /// The ledger heads the service recorded for this (requester) token.
     pub fn anchors(&self) -> Result<Vec<Anchor>, RemoteError> {
-        self.call("GET", "/v1/anchors", None::<&()>)
+        self.call("GET", routes::ANCHORS, None::<&()>)
     }
 
     /// Every pending request this approver may decide, fetched a page at a time.
@@ -486,8 +487,12 @@ impl Client {
         let mut all: Vec<RequestView> = Vec::new();
         loop {
             let path = match all.last() {
-                Some(last) => format!("/v1/requests?state=pending&after={}", last.id),
-                None => "/v1/requests?state=pending".to_owned(),
+                Some(last) => format!(
+                    "{}?state=pending&after={}",
+                    routes::REQUESTS,
+                    routes::with_id("{id}", &last.id)
+                ),
+                None => format!("{}?state=pending", routes::REQUESTS),
             };
             let page: Vec<RequestView> = self.call("GET", &path, None::<&()>)?;
             let full = page.len() >= PAGE_MAX;
@@ -504,10 +509,14 @@ impl Client {
         approve: bool,
         reason: Option<String>,
     ) -> Result<RequestView, RemoteError> {
-        let verb = if approve { "approve" } else { "deny" };
+        let route = if approve {
+            routes::APPROVE
+        } else {
+            routes::DENY
+        };
         self.call(
             "POST",
-            &format!("/v1/requests/{id}/{verb}"),
+            &routes::with_id(route, id),
             Some(&Decide { reason }),
         )
     }

@@ -5,8 +5,8 @@
 
 use serde::Serialize;
 
+use crate::api::verdict::Approval;
 use crate::policy::Requirements;
-use crate::verdict::Approval;
 
 /// One record of a journey.
 #[derive(Clone, Debug, Serialize)]
@@ -76,7 +76,7 @@ pub struct Decided {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub verdict: Option<String>,
     /// The service's signed checkpoint of its audit chain that came with the verdict (see
-    /// [`crate::checkpoint`]).
+    /// [`crate::api::checkpoint`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub checkpoint: Option<String>,
 }

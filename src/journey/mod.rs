@@ -21,7 +21,7 @@ use std::path::Path;
 
 use serde_json::{Map, Value, json};
 
-use crate::approval::protocol;
+use crate::api::protocol;
 use crate::approval::{prompt, remote};
 use crate::audit::ledger::Ledger;
 use crate::audit::{self, Requester, redact};

@@ -7,11 +7,11 @@ use std::time::Duration;
 use super::event::{Decided, DecisionKind, LedgerEvent};
 use super::refusal::{Refusal, RefusalKind};
 use super::{Asked, Journey};
-use crate::approval::protocol::{self, CreateRequest, Origin, Role};
+use crate::api::protocol::{self, CreateRequest, Origin, Role};
+use crate::api::verdict::Outcome;
 use crate::approval::{credentials, prompt, remote};
 use crate::audit::redact;
 use crate::policy::{Assessment, Requirements};
-use crate::verdict::Outcome;
 
 impl Journey<'_> {
     /// Asks the service at `server`; every ending is recorded before it is returned.
@@ -33,7 +33,7 @@ impl Journey<'_> {
             }
             Err(e) => return unavailable(&e.to_string()),
         };
-        let nonce = match crate::verdict::random_b64(24) {
+        let nonce = match crate::api::verdict::random_b64(24) {
             Ok(nonce) => nonce,
             Err(e) => return unavailable(&format!("cannot make a nonce: {e}")),
         };
@@ -106,12 +106,12 @@ impl Journey<'_> {
             }
             remote::WaitEnd::Failed(why) => return unavailable(&why),
         };
-        let expected = crate::verdict::Expected {
+        let expected = crate::api::verdict::Expected {
             rid: &self.id,
             digest: &self.digest,
             nonce: &nonce,
             shown: &shown,
-            now: crate::verdict::unix_now(),
+            now: crate::api::verdict::unix_now(),
         };
         let jws = view.verdict.clone().unwrap_or_default();
         let claims = match expected.check(&jws, &server.key) {
@@ -130,20 +130,21 @@ impl Journey<'_> {
         // chain that a cut of its tail cannot remove. One that does not verify with the
         // pinned key means the service (or something in between) is not what was pinned:
         // the verdict is not believed either.
-        let checkpoint = match crate::checkpoint::accept(view.checkpoint.as_deref(), &server.key) {
-            Ok(checkpoint) => checkpoint,
-            Err(e) => {
-                let why = format!(
-                    "the approval service's checkpoint of its audit trail was rejected: {e}"
-                );
-                let by = "gatekeep (checkpoint check)";
-                let mut d = Decided::new(DecisionKind::Deny).by(by).why(&why);
-                d.verdict = Some(jws);
-                d.checkpoint = view.checkpoint.clone();
-                let _ = self.record(d, true);
-                return Asked::Refused(Refusal::new(RefusalKind::Denied, by, Some(&why)));
-            }
-        };
+        let checkpoint =
+            match crate::api::checkpoint::accept(view.checkpoint.as_deref(), &server.key) {
+                Ok(checkpoint) => checkpoint,
+                Err(e) => {
+                    let why = format!(
+                        "the approval service's checkpoint of its audit trail was rejected: {e}"
+                    );
+                    let by = "gatekeep (checkpoint check)";
+                    let mut d = Decided::new(DecisionKind::Deny).by(by).why(&why);
+                    d.verdict = Some(jws);
+                    d.checkpoint = view.checkpoint.clone();
+                    let _ = self.record(d, true);
+                    return Asked::Refused(Refusal::new(RefusalKind::Denied, by, Some(&why)));
+                }
+            };
         let by: Vec<String> = claims
             .approvers
             .iter()

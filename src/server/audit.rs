@@ -159,12 +159,12 @@ pub fn verify_checkpoints(
         if !seen.insert(jws.trim()) {
             continue;
         }
-        let claims = match crate::checkpoint::verify(jws, key) {
+        let claims = match crate::api::checkpoint::verify(jws, key) {
             Ok(claims) => claims,
             Err(e) => {
                 report.errors.push(format!(
                     "the checkpoint from {source} is refused: {e}; this service's key is {}, so it proves nothing about this chain (forged, or from another service)",
-                    crate::verdict::thumbprint(key)
+                    crate::api::verdict::thumbprint(key)
                 ));
                 continue;
             }
@@ -207,13 +207,20 @@ pub struct RowReport {
     pub errors: Vec<String>,
 }
 
+/// A stored request row as [`verify_rows`] checks it (the store's rows implement it, so this
+/// module needs nothing of the store's).
+pub trait HashedRow {
+    fn id(&self) -> &str;
+    fn state(&self) -> &str;
+    /// The hash the row's last event must carry.
+    fn hash(&self) -> String;
+}
+
 /// Checks every `requests` row against the chain: the last event that changed the request
-/// carries the hash of the row as it was after the change ([`RequestRow::hash`]), so a row
+/// carries the hash of the row as it was after the change ([`HashedRow::hash`]), so a row
 /// edited outside the service (its state, approvals, verdict, outcome) no longer matches.
 /// A row with no event was inserted by hand; a request with events but no row was deleted.
-///
-/// [`RequestRow::hash`]: super::store::RequestRow::hash
-pub fn verify_rows(events: &[Event], rows: &[super::store::RequestRow]) -> RowReport {
+pub fn verify_rows<R: HashedRow>(events: &[Event], rows: &[R]) -> RowReport {
     let mut report = RowReport::default();
     let mut last_change: std::collections::HashMap<&str, &Event> = Default::default();
     let mut created: std::collections::HashMap<&str, &Event> = Default::default();
@@ -224,8 +231,8 @@ pub fn verify_rows(events: &[Event], rows: &[super::store::RequestRow]) -> RowRe
         }
     }
     for row in rows {
-        let id = &row.id;
-        match last_change.get(row.id.as_str()) {
+        let id = row.id();
+        match last_change.get(id) {
             Some(event) => {
                 let want = event.detail["row"].as_str().unwrap_or_default();
                 if row.hash() == want {
@@ -233,17 +240,17 @@ pub fn verify_rows(events: &[Event], rows: &[super::store::RequestRow]) -> RowRe
                 } else {
                     report.errors.push(format!(
                         "request {id} (state {}) was edited outside the service: its row does not match the hash in event {} ({} at {}), its last change",
-                        row.state, event.seq, event.kind, event.time
+                        row.state(), event.seq, event.kind, event.time
                     ));
                 }
             }
-            None if created.contains_key(row.id.as_str()) => report.unhashed += 1,
+            None if created.contains_key(id) => report.unhashed += 1,
             None => report.errors.push(format!(
                 "request {id} has a row but no event in the chain: it was inserted outside the service"
             )),
         }
     }
-    let stored: std::collections::HashSet<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+    let stored: std::collections::HashSet<&str> = rows.iter().map(HashedRow::id).collect();
     let mut created: Vec<(&str, &Event)> = created.into_iter().collect();
     created.sort_by_key(|(_, e)| e.seq);
     for (id, event) in created {
@@ -549,7 +556,8 @@ pub(crate) mod tests {
         let key = ed25519_dalek::SigningKey::from_bytes(&[5; 32]);
         let pinned = key.verifying_key();
         let at = |seq: i64, head: &str| {
-            let (_, jws) = crate::checkpoint::sign(seq, head, "2026-12-05T10:00:00.000Z", &key);
+            let (_, jws) =
+                crate::api::checkpoint::sign(seq, head, "2026-12-05T10:00:00.000Z", &key);
             (format!("test {seq}"), jws)
         };
         let good = [at(3, &events[2].hash), at(6, &events[5].hash)];

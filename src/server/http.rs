@@ -1,4 +1,4 @@
-//! The HTTP face of the approval service (see [`crate::approval::protocol`] for the API).
+//! The HTTP face of the approval service (see [`crate::api::protocol`] for the API).
 //! Handlers only authenticate, translate and call [`Service`]; the rules live there.
 
 use std::sync::Arc;
@@ -13,12 +13,13 @@ use serde::Deserialize;
 
 use super::service::{Service, ServiceError};
 use super::store::Store;
-use crate::approval::protocol::{
+use crate::api::protocol::{
     Anchor, CreateRequest, Decide, ErrorBody, Identity, MAX_WAIT_SECS, Outcome, PAGE_MAX,
     RequestView,
 };
+use crate::api::routes;
+use crate::api::verdict::{Jwk, JwkSet};
 use crate::render::Safe;
-use crate::verdict::{Jwk, JwkSet};
 
 /// The largest request body read: a create at every field limit fits.
 const MAX_BODY_BYTES: usize = 256 * 1024;
@@ -33,19 +34,19 @@ type Shared<S> = AxState<Arc<App<S>>>;
 pub fn router<S: Store>(app: Arc<App<S>>) -> Router {
     Router::new()
         .route(
-            "/healthz",
+            routes::HEALTH,
             get(|| async { Json(serde_json::json!({"status": "ok"})) }),
         )
-        .route("/.well-known/jwks.json", get(jwks::<S>))
-        .route("/v1/whoami", get(whoami::<S>))
-        .route("/v1/requests", post(create::<S>).get(list::<S>))
-        .route("/v1/requests/{id}", get(show::<S>))
-        .route("/v1/requests/{id}/wait", get(wait::<S>))
-        .route("/v1/requests/{id}/cancel", post(cancel::<S>))
-        .route("/v1/requests/{id}/outcome", post(outcome::<S>))
-        .route("/v1/requests/{id}/approve", post(approve::<S>))
-        .route("/v1/requests/{id}/deny", post(deny::<S>))
-        .route("/v1/anchors", get(anchors::<S>))
+        .route(routes::JWKS, get(jwks::<S>))
+        .route(routes::WHOAMI, get(whoami::<S>))
+        .route(routes::REQUESTS, post(create::<S>).get(list::<S>))
+        .route(routes::REQUEST, get(show::<S>))
+        .route(routes::WAIT, get(wait::<S>))
+        .route(routes::CANCEL, post(cancel::<S>))
+        .route(routes::OUTCOME, post(outcome::<S>))
+        .route(routes::APPROVE, post(approve::<S>))
+        .route(routes::DENY, post(deny::<S>))
+        .route(routes::ANCHORS, get(anchors::<S>))
         // Bodies are small (see the field limits in `service`); anything bigger is refused
         // before it is read into memory.
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))

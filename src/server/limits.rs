@@ -1,8 +1,8 @@
 //! What one request and one requester may take of the service: field sizes checked on
 //! every create, and the per-requester limits the service enforces (see `Service::create`).
 
-use super::service::ServiceError;
-use crate::approval::protocol::CreateRequest;
+use super::error::ServiceError;
+use crate::api::protocol::CreateRequest;
 
 /// What one requester may hold and send, so that one flooding token cannot starve the
 /// approvers or the other requesters (the README lists the figures).

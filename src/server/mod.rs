@@ -8,6 +8,7 @@
 //! 0600), both created on first start.
 
 pub mod audit;
+pub mod error;
 pub mod http;
 pub mod limits;
 pub mod names;
@@ -28,9 +29,9 @@ use anyhow::{Context, Result, bail};
 use ed25519_dalek::SigningKey;
 use serde_json::json;
 
-use crate::approval::protocol::{Identity, Role};
+use crate::api::protocol::{Identity, Role};
+use crate::api::verdict;
 use crate::audit::ledger::sha256_hex;
-use crate::verdict;
 pub use limits::Limits;
 use service::Service;
 use sqlite::Sqlite;

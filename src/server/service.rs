@@ -13,14 +13,15 @@ use ed25519_dalek::SigningKey;
 use serde_json::json;
 use tokio::sync::Notify;
 
+pub use super::error::ServiceError;
 use super::limits::{Limits, validate};
 use super::names;
-use super::store::{EventDraft, Record, Store, StoreError};
-use crate::approval::protocol::{
+use super::store::{EventDraft, Record, Store};
+use crate::api::protocol::{
     Anchor, CreateRequest, Identity, LedgerHead, Outcome, Role, Shown, State,
 };
+use crate::api::verdict::{self, Approval, Claims};
 use crate::audit::{redact, rfc3339};
-use crate::verdict::{self, Approval, Claims};
 
 /// How long a signed verdict stays valid: long enough to reach a waiting client, short
 /// enough that a copy is useless later (the nonce already makes it single-use).
@@ -36,26 +37,6 @@ struct RefusalBudget {
     minute: u64,
     used: u32,
     suppressed: u64,
-}
-
-/// Why a call was refused; each maps to an HTTP status.
-#[derive(Debug, thiserror::Error)]
-pub enum ServiceError {
-    #[error("{0}")]
-    Forbidden(String),
-    #[error("{0}")]
-    NotFound(String),
-    #[error("{0}")]
-    Conflict(String),
-    #[error("{0}")]
-    Invalid(String),
-    /// Over a limit of [`Limits`] or the field sizes: 429, or 413 for sizes.
-    #[error("{0}")]
-    TooMany(String),
-    #[error("{0}")]
-    TooLarge(String),
-    #[error(transparent)]
-    Store(#[from] StoreError),
 }
 
 pub struct Service<S> {
@@ -126,7 +107,7 @@ impl<S: Store> Service<S> {
             }
         }
         let time = crate::audit::now_rfc3339();
-        let (_, jws) = crate::checkpoint::sign(seq, &head, &time, &self.key);
+        let (_, jws) = crate::api::checkpoint::sign(seq, &head, &time, &self.key);
         self.store
             .add_checkpoint(&super::store::StoredCheckpoint {
                 seq,

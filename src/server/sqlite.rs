@@ -15,7 +15,7 @@ use super::audit::{Event, FIRST_PREV};
 use super::store::{
     EventDraft, Record, RequestRow, Store, StoreError, StoredCheckpoint, TokenRow, stamp_row,
 };
-use crate::approval::protocol::{Identity, Role, State};
+use crate::api::protocol::{Identity, Role, State};
 
 const SCHEMA: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS tokens (
@@ -46,7 +46,7 @@ const SCHEMA: &[&str] = &[
         prev TEXT NOT NULL,
         hash TEXT NOT NULL
     )",
-    // Signed checkpoints of the chain (see `crate::checkpoint`). Added by a later version:
+    // Signed checkpoints of the chain (see `crate::api::checkpoint`). Added by a later version:
     // `IF NOT EXISTS` creates it in older databases on their next open.
     "CREATE TABLE IF NOT EXISTS checkpoints (
         id INTEGER PRIMARY KEY AUTOINCREMENT,

@@ -9,9 +9,9 @@ use std::future::Future;
 
 use serde::{Deserialize, Serialize};
 
-use super::audit::Event;
-use crate::approval::protocol::{CreateRequest, Identity, RequestView, Role, State};
-use crate::verdict::Approval;
+use super::audit::{Event, HashedRow};
+use crate::api::protocol::{CreateRequest, Identity, RequestView, Role, State};
+use crate::api::verdict::Approval;
 
 /// A token as stored: only its hash.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -31,12 +31,12 @@ pub struct TokenRow {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Record {
     pub create: CreateRequest,
-    /// What approvers read for this request: [`crate::approval::protocol::display_argv`] of
+    /// What approvers read for this request: [`crate::api::protocol::display_argv`] of
     /// the argv as received.
     #[serde(default)]
     pub command: String,
     /// SHA-256 of everything approvers are shown that came from the client
-    /// ([`crate::approval::protocol::Shown`]), signed into the verdict.
+    /// ([`crate::api::protocol::Shown`]), signed into the verdict.
     #[serde(default)]
     pub shown: String,
     pub requester: String,
@@ -50,7 +50,7 @@ pub struct Record {
     pub verdict: Option<String>,
     /// Set once the requester has reported how the command ended.
     #[serde(default)]
-    pub outcome: Option<crate::approval::protocol::Outcome>,
+    pub outcome: Option<crate::api::protocol::Outcome>,
 }
 
 impl Record {
@@ -62,7 +62,7 @@ impl Record {
             state: self.state,
             // Records stored before the server derived the command have none: derive it now.
             command: if self.command.is_empty() {
-                crate::approval::protocol::display_argv(&c.argv)
+                crate::api::protocol::display_argv(&c.argv)
             } else {
                 self.command.clone()
             },
@@ -111,10 +111,20 @@ impl RequestRow {
             body: serde_json::to_value(record).map_err(|e| StoreError::Corrupt(e.to_string()))?,
         })
     }
+}
+
+impl super::audit::HashedRow for RequestRow {
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn state(&self) -> &str {
+        &self.state
+    }
 
     /// SHA-256 (hex) of the row's canonical JSON: `{"body":…,"expires_unix":…,"id":…,"state":…}`
     /// in the form of [`canonical_json`].
-    pub fn hash(&self) -> String {
+    fn hash(&self) -> String {
         let row = serde_json::json!({
             "id": self.id,
             "state": self.state,
@@ -189,7 +199,7 @@ pub struct StoredCheckpoint {
     pub seq: i64,
     pub head: String,
     pub time: String,
-    /// The compact JWS (see [`crate::checkpoint`]).
+    /// The compact JWS (see [`crate::api::checkpoint`]).
     pub jws: String,
 }
 

@@ -504,7 +504,7 @@ fn an_untampered_run_verifies_and_the_client_holds_a_checkpoint_of_its_approval(
     // The client kept the checkpoint its verdict carried; it verifies with the service's key
     // and covers the approval (signed when the verdict was handed out, after its event).
     let jws = run.client_checkpoint();
-    let claims = gatekeep::checkpoint::verify(&jws, &run.server.public_key()).unwrap();
+    let claims = gatekeep::api::checkpoint::verify(&jws, &run.server.public_key()).unwrap();
     let approved = events
         .iter()
         .find(|e| e.request_id == run.id && e.kind == "approved")
@@ -513,7 +513,7 @@ fn an_untampered_run_verifies_and_the_client_holds_a_checkpoint_of_its_approval(
     let covered = events.iter().find(|e| e.seq == claims.seq).unwrap();
     assert_eq!(covered.hash, claims.head);
     // Not a verdict, whatever it is passed off as.
-    assert!(gatekeep::verdict::verify(&jws, &run.server.public_key()).is_err());
+    assert!(gatekeep::api::verdict::verify(&jws, &run.server.public_key()).is_err());
 
     // The outcome came after the verdict; the shutdown checkpoint covers it.
     assert_eq!(last.kind, "outcome");
@@ -593,7 +593,7 @@ fn a_cut_tail_with_its_checkpoints_deleted_is_caught_by_an_exported_file_and_by_
     let server_file = run.export_server_checkpoints();
     let client_file = run.export_client_checkpoints();
     let client_seq =
-        gatekeep::checkpoint::verify(&run.client_checkpoint(), &run.server.public_key())
+        gatekeep::api::checkpoint::verify(&run.client_checkpoint(), &run.server.public_key())
             .unwrap()
             .seq;
 
@@ -687,7 +687,7 @@ fn a_tail_rehashed_after_an_edit_passes_the_chain_but_not_the_checkpoints() {
         "{out}"
     );
     // The client's checkpoint, which covers the approval, says so too.
-    let seq = gatekeep::checkpoint::verify(&run.client_checkpoint(), &run.server.public_key())
+    let seq = gatekeep::api::checkpoint::verify(&run.client_checkpoint(), &run.server.public_key())
         .unwrap()
         .seq;
     assert!(seq >= approved_seq);
@@ -781,13 +781,13 @@ fn a_forged_checkpoint_is_refused_by_verify() {
     let events = run.server.events();
     let last = events.last().unwrap();
     let other = ed25519_dalek::SigningKey::from_bytes(&[9; 32]);
-    let other_kid = gatekeep::verdict::thumbprint(&other.verifying_key());
+    let other_kid = gatekeep::api::verdict::thumbprint(&other.verifying_key());
 
     // A checkpoint of the real head, signed by another key: proves nothing.
     let (_, forged) =
-        gatekeep::checkpoint::sign(last.seq, &last.hash, "2026-01-01T00:00:00.000Z", &other);
+        gatekeep::api::checkpoint::sign(last.seq, &last.hash, "2026-01-01T00:00:00.000Z", &other);
     let file = run.safe.path().join("forged.jsonl");
-    let line = serde_json::to_string(&gatekeep::checkpoint::Line::of(&forged)).unwrap();
+    let line = serde_json::to_string(&gatekeep::api::checkpoint::Line::of(&forged)).unwrap();
     std::fs::write(&file, format!("{line}\n")).unwrap();
     let (code, out) = run
         .server
@@ -827,7 +827,7 @@ fn a_forged_checkpoint_is_refused_by_verify() {
         .iter()
         .find_map(|e| e.detail["verdict"].as_str())
         .unwrap();
-    let line = serde_json::to_string(&gatekeep::checkpoint::Line::of(verdict)).unwrap();
+    let line = serde_json::to_string(&gatekeep::api::checkpoint::Line::of(verdict)).unwrap();
     std::fs::write(&file, format!("{line}\n")).unwrap();
     let (code, out) = run
         .server
@@ -850,8 +850,7 @@ impl Fake {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let calls: Arc<Mutex<Vec<String>>> = Arc::default();
-        let created: Arc<Mutex<Option<gatekeep::approval::protocol::CreateRequest>>> =
-            Arc::default();
+        let created: Arc<Mutex<Option<gatekeep::api::protocol::CreateRequest>>> = Arc::default();
         {
             let calls = calls.clone();
             // The accept loop ends with the test process.
@@ -874,9 +873,9 @@ fn fake_serve(
     key: &ed25519_dalek::SigningKey,
     checkpoint_key: &ed25519_dalek::SigningKey,
     calls: &Mutex<Vec<String>>,
-    created: &Mutex<Option<gatekeep::approval::protocol::CreateRequest>>,
+    created: &Mutex<Option<gatekeep::api::protocol::CreateRequest>>,
 ) -> std::io::Result<()> {
-    use gatekeep::approval::protocol::{Identity, RequestView, Role, Shown, State};
+    use gatekeep::api::protocol::{Identity, RequestView, Role, Shown, State};
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut line = String::new();
     reader.read_line(&mut line)?;
@@ -900,28 +899,28 @@ fn fake_serve(
     reader.read_exact(&mut body)?;
     let path = path.split('?').next().unwrap_or_default().to_owned();
     calls.lock().unwrap().push(format!("{method} {path}"));
-    let view = |c: &gatekeep::approval::protocol::CreateRequest, final_: bool| {
-        let now = gatekeep::verdict::unix_now();
+    let view = |c: &gatekeep::api::protocol::CreateRequest, final_: bool| {
+        let now = gatekeep::api::verdict::unix_now();
         let (verdict, checkpoint) = if final_ {
-            let claims = gatekeep::verdict::Claims {
+            let claims = gatekeep::api::verdict::Claims {
                 rid: c.id.clone(),
                 digest: c.digest.clone(),
                 nonce: c.nonce.clone(),
                 shown: Some(Shown::of(c).digest()),
-                decision: gatekeep::verdict::Outcome::Approved,
+                decision: gatekeep::api::verdict::Outcome::Approved,
                 approvers: Vec::new(),
                 reason: None,
                 iat: now,
                 exp: now + 60,
             };
-            let (_, checkpoint) = gatekeep::checkpoint::sign(
+            let (_, checkpoint) = gatekeep::api::checkpoint::sign(
                 7,
                 &"7".repeat(64),
                 "2026-12-05T00:00:00.000Z",
                 checkpoint_key,
             );
             (
-                Some(gatekeep::verdict::sign(&claims, key)),
+                Some(gatekeep::api::verdict::sign(&claims, key)),
                 Some(checkpoint),
             )
         } else {
@@ -934,7 +933,7 @@ fn fake_serve(
             } else {
                 State::Pending
             },
-            command: gatekeep::approval::protocol::display_argv(&c.argv),
+            command: gatekeep::api::protocol::display_argv(&c.argv),
             argv: c.argv.clone(),
             digest: c.digest.clone(),
             requester: "ci-bot".into(),
@@ -961,8 +960,8 @@ fn fake_serve(
     let (status, reply) = match (method.as_str(), path.as_str(), current) {
         ("GET", "/.well-known/jwks.json", _) => (
             200,
-            serde_json::to_value(gatekeep::verdict::JwkSet {
-                keys: vec![gatekeep::verdict::Jwk::from_key(&key.verifying_key())],
+            serde_json::to_value(gatekeep::api::verdict::JwkSet {
+                keys: vec![gatekeep::api::verdict::Jwk::from_key(&key.verifying_key())],
             })
             .unwrap(),
         ),
@@ -977,8 +976,7 @@ fn fake_serve(
             .unwrap(),
         ),
         ("POST", "/v1/requests", _) => {
-            let c: gatekeep::approval::protocol::CreateRequest =
-                serde_json::from_slice(&body).unwrap();
+            let c: gatekeep::api::protocol::CreateRequest = serde_json::from_slice(&body).unwrap();
             *created.lock().unwrap() = Some(c.clone());
             (201, view(&c, false))
         }
@@ -1007,7 +1005,7 @@ fn fake_serve(
 #[test]
 fn the_client_refuses_a_verdict_whose_checkpoint_is_not_signed_by_the_pinned_key() {
     let key = ed25519_dalek::SigningKey::from_bytes(&[21; 32]);
-    let key_id = gatekeep::verdict::thumbprint(&key.verifying_key());
+    let key_id = gatekeep::api::verdict::thumbprint(&key.verifying_key());
     for (forged, marker) in [(false, "marker-good"), (true, "marker-forged")] {
         let checkpoint_key = if forged {
             ed25519_dalek::SigningKey::from_bytes(&[22; 32])
@@ -1050,7 +1048,7 @@ fn the_client_refuses_a_verdict_whose_checkpoint_is_not_signed_by_the_pinned_key
             assert_eq!(code, Some(0), "{err}");
             assert!(agent.dir().join(marker).exists());
             let jws = decision["checkpoint"].as_str().unwrap();
-            assert!(gatekeep::checkpoint::verify(jws, &key.verifying_key()).is_ok());
+            assert!(gatekeep::api::checkpoint::verify(jws, &key.verifying_key()).is_ok());
         }
     }
 }

@@ -29,11 +29,11 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use ed25519_dalek::{Signer, SigningKey};
-use gatekeep::approval::protocol::{
+use gatekeep::api::protocol::{
     CreateRequest, Identity, Outcome as RunOutcome, RequestView, Role, State,
 };
+use gatekeep::api::verdict::{self, Approval, Claims, Jwk, JwkSet, Outcome};
 use gatekeep::approval::remote::{Client, RemoteError};
-use gatekeep::verdict::{self, Approval, Claims, Jwk, JwkSet, Outcome};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
@@ -1360,7 +1360,7 @@ fn create_request(id: &str, argv: Vec<String>, reason: Option<String>) -> Create
         nonce: format!("nonce-{id}-0123456789"),
         argv,
         digest: "ab".repeat(32),
-        origin: gatekeep::approval::protocol::Origin {
+        origin: gatekeep::api::protocol::Origin {
             user: "agent-user".into(),
             host: "build-1".into(),
             agent: None,
@@ -1821,7 +1821,7 @@ fn route(state: &FakeState, method: &str, path: &str, body: &[u8]) -> (u16, Opti
         let view = RequestView {
             id: create.id.clone(),
             state: st,
-            command: gatekeep::approval::protocol::display_argv(&create.argv),
+            command: gatekeep::api::protocol::display_argv(&create.argv),
             argv: create.argv.clone(),
             digest: create.digest.clone(),
             requester: "ci-bot".into(),
@@ -1896,7 +1896,7 @@ fn claims_for(c: &CreateRequest) -> Claims {
         rid: c.id.clone(),
         digest: c.digest.clone(),
         nonce: c.nonce.clone(),
-        shown: Some(gatekeep::approval::protocol::Shown::of(c).digest()),
+        shown: Some(gatekeep::api::protocol::Shown::of(c).digest()),
         decision: Outcome::Approved,
         approvers: vec![Approval {
             name: "mallory".into(),

@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use gatekeep::approval::protocol::{RequestView, State};
+use gatekeep::api::protocol::{RequestView, State};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
@@ -878,7 +878,7 @@ fn plain_http_off_loopback_is_refused_unless_chosen_at_login() {
 
     // The client holds the same line: a config naming a plain-http server that login did
     // not accept refuses the command, saying why; one that records the choice goes on.
-    let key = gatekeep::verdict::Jwk::from_key(
+    let key = gatekeep::api::verdict::Jwk::from_key(
         &ed25519_dalek::SigningKey::from_bytes(&[1; 32]).verifying_key(),
     )
     .x;

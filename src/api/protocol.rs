@@ -299,7 +299,7 @@ pub struct RequestView {
     /// The same deadline in seconds since the epoch.
     pub expires_unix: u64,
     /// Every approver's decision so far.
-    pub approvals: Vec<crate::verdict::Approval>,
+    pub approvals: Vec<crate::api::verdict::Approval>,
     /// The signed verdict, once final.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verdict: Option<String>,
@@ -307,7 +307,7 @@ pub struct RequestView {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outcome: Option<Outcome>,
     /// Once final: a signed checkpoint of the service's audit chain (a compact JWS, see
-    /// [`crate::checkpoint`]) that covers the event holding the verdict. The client checks
+    /// [`crate::api::checkpoint`]) that covers the event holding the verdict. The client checks
     /// it with the pinned key and keeps it in its ledger. Absent from older servers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checkpoint: Option<String>,

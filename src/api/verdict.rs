@@ -68,7 +68,7 @@ pub struct Claims {
     /// The client's one-time nonce for this request.
     pub nonce: String,
     /// SHA-256 (hex) of what approvers were shown: the canonical encoding of
-    /// [`crate::approval::protocol::Shown`]. Absent only in verdicts from servers that
+    /// [`crate::api::protocol::Shown`]. Absent only in verdicts from servers that
     /// predate it, which [`Expected::check`] refuses.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shown: Option<String>,
@@ -250,7 +250,7 @@ pub struct Expected<'a> {
     pub rid: &'a str,
     pub digest: &'a str,
     pub nonce: &'a str,
-    /// The client's own [`crate::approval::protocol::Shown::digest`] of what it sent.
+    /// The client's own [`crate::api::protocol::Shown::digest`] of what it sent.
     pub shown: &'a str,
     /// Seconds since the epoch.
     pub now: u64,

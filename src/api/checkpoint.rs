@@ -15,7 +15,7 @@
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 
-use crate::verdict::{self, VerdictError};
+use crate::api::verdict::{self, VerdictError};
 
 /// The JWS `typ` of a checkpoint (a verdict's is [`verdict::TYP`]).
 pub const TYP: &str = "gatekeep-checkpoint+jwt";
@@ -162,7 +162,7 @@ pub fn read_lines(text: &str) -> Result<Vec<(usize, String)>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::verdict::{Approval, Outcome};
+    use crate::api::verdict::{Approval, Outcome};
 
     #[test]
     fn a_checkpoint_verifies_with_its_key_only() {

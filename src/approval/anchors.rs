@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::approval::protocol::Anchor;
+use crate::api::protocol::Anchor;
 
 /// What the comparison found.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]

@@ -1,0 +1,8 @@
+//! The approval service's API, shared by the client and the server: the wire types
+//! ([`protocol`]), the route paths ([`routes`]), the signed verdict ([`verdict`]) and the
+//! signed checkpoints of the audit chain ([`checkpoint`]). Nothing here does I/O.
+
+pub mod checkpoint;
+pub mod protocol;
+pub mod routes;
+pub mod verdict;
