@@ -2668,6 +2668,207 @@ mod tests {
         assert!(md(&t.events, None, Some("2025-03-20")).contains("0 anomalies found"));
     }
 
+    /// A realistic trail with every kind of event the report reads: approvals (with a
+    /// quorum), denials, expiries, cancels, outcomes, refused attempts, revoked tokens,
+    /// withdrawn approvals, orphans, unknown kinds and free text that needs escaping.
+    fn characterization_trail() -> Vec<Event> {
+        let mut t = Trail { events: march() };
+        t.push(
+            "2025-03-02T08:00:00.000Z",
+            "",
+            "refused",
+            "mallory",
+            Some("api"),
+            json!({"action": "approve", "request": "r1", "reason": "a requester token cannot approve", "uncounted_before": 0}),
+        )
+        .push(
+            "2025-03-02T08:00:01.000Z",
+            "",
+            "refused",
+            "ci-agent",
+            None,
+            json!({"action": "read", "request": "r9", "reason": "not your request", "uncounted_before": 7}),
+        )
+        .token("2025-03-02T09:00:00.000Z", "token_revoked", "zed", &[]);
+        t.created(
+            "2025-03-21T10:00:00.000Z",
+            "r7",
+            "rm -rf /srv/cache | `x` *y* [z]",
+            &["rm-rf"],
+            "high",
+            2,
+            &["sre"],
+            Some("=SUM(A1) needed, \"quoted\"\r\nnext"),
+        )
+        .approved("2025-03-21T10:01:00.000Z", "r7", "dave", "cli", "ok", (1, 2))
+        .approved("2025-03-21T10:02:00.000Z", "r7", "alice", "api", "mine", (2, 2))
+        .approved("2025-03-21T10:03:00.000Z", "r7", "bob", "cli", "late", (3, 2));
+        t.created(
+            "2025-03-22T10:00:00.000Z",
+            "r8",
+            "reboot",
+            &["reboot"],
+            "high",
+            1,
+            &["sre"],
+            None,
+        )
+        .push(
+            "2025-03-22T10:05:00.000Z",
+            "r8",
+            "outcome",
+            "ci-agent",
+            None,
+            json!({"exit_code": null, "signal": "SIGTERM", "duration_ms": 10}),
+        )
+        .push(
+            "2025-03-22T10:06:00.000Z",
+            "r8",
+            "frobnicated",
+            "server",
+            None,
+            json!({}),
+        )
+        .push(
+            "2025-03-23T10:00:00.000Z",
+            "ghost",
+            "approved",
+            "bob",
+            Some("cli"),
+            json!({"final": true}),
+        );
+        t.created(
+            "2025-03-24T10:00:00.000Z",
+            "r9",
+            "reboot",
+            &["reboot"],
+            "high",
+            2,
+            &["sre"],
+            None,
+        )
+        .approved("2025-03-24T10:01:00.000Z", "r9", "bob", "cli", "ok", (1, 2))
+        .push(
+            "2025-03-24T10:01:30.000Z",
+            "r9",
+            "approval_withdrawn",
+            "server",
+            None,
+            json!({"approver": "bob", "reason": "the approver's token was revoked before the quorum was reached"}),
+        )
+        .approved("2025-03-24T10:02:00.000Z", "r9", "carol", "api", "ok again", (1, 2))
+        .token("2025-03-25T09:00:00.000Z", "token_created", "erin", &["dba"]);
+        t.created(
+            "2025-03-25T10:00:00.000Z",
+            "r10",
+            "reboot",
+            &["reboot"],
+            "high",
+            1,
+            &["sre"],
+            None,
+        )
+        .approved("2025-03-25T10:01:00.000Z", "r10", "erin", "cli", "ok", (1, 1))
+        .push(
+            "2025-03-25T10:02:00.000Z",
+            "r10",
+            "outcome",
+            "ci-agent",
+            None,
+            json!({"exit_code": 1, "duration_ms": 93_784_000}),
+        )
+        .push(
+            "2025-03-25T10:03:00.000Z",
+            "r10",
+            "outcome",
+            "ci-agent",
+            None,
+            json!({"exit_code": 0, "duration_ms": 1}),
+        )
+        .push(
+            "2025-03-26T10:00:00.000Z",
+            "r10",
+            "created",
+            "ci-agent",
+            None,
+            json!({"command": "again"}),
+        );
+        t.created(
+            "2025-03-27T10:00:00.000Z",
+            "r11",
+            "sleep 1",
+            &[],
+            "low",
+            1,
+            &[],
+            None,
+        )
+        .push(
+            "2025-03-27T10:00:05.500Z",
+            "r11",
+            "expired",
+            "server",
+            None,
+            json!({}),
+        )
+        .push(
+            "2025-03-27T10:00:06.000Z",
+            "r11",
+            "denied",
+            "dave",
+            Some("cli"),
+            json!({"reason": "too late"}),
+        );
+        t.created(
+            "2025-03-28T10:00:00.000Z",
+            "r12",
+            "@cmd \u{202e}evil\u{1b}[2K",
+            &["misc"],
+            "medium",
+            1,
+            &["dba", "sre"],
+            Some("-rf <b>bold</b> & 'quote'"),
+        );
+        t.events
+    }
+
+    /// The report of [`characterization_trail`] in every format, compared with the files
+    /// made by the code before the report was split into modules: the split (and any later
+    /// refactoring) must not change a byte. `GATEKEEP_TEST_BLESS=1` rewrites the files after
+    /// an intended change; review their diff before committing.
+    #[test]
+    fn reports_match_the_golden_files() {
+        let intact = characterization_trail();
+        let mut broken = intact.clone();
+        // A denial rewritten outside the service: its hash no longer matches.
+        let denial = broken.iter_mut().find(|e| e.kind == "denied").unwrap();
+        denial.detail = json!({"reason": "fine by me"});
+        let cases: [(&str, &[Event], Option<&str>, Option<&str>); 3] = [
+            ("whole-broken", &broken, None, None),
+            ("march-intact", &intact, Some("2025-03-02"), Some("2025-03-31T12:00:00+02:00")),
+            ("empty", &intact, Some("2030-01-01"), None),
+        ];
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/report");
+        let bless = std::env::var_os("GATEKEEP_TEST_BLESS").is_some();
+        for (name, events, from, to) in cases {
+            for (ext, format) in [
+                ("md", ReportFormat::Md),
+                ("html", ReportFormat::Html),
+                ("csv", ReportFormat::Csv),
+            ] {
+                let got = report(events, from, to, format).unwrap();
+                let path = dir.join(format!("{name}.{ext}"));
+                if bless {
+                    std::fs::create_dir_all(&dir).unwrap();
+                    std::fs::write(&path, &got).unwrap();
+                }
+                let want = std::fs::read_to_string(&path)
+                    .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                assert!(got == want, "{} differs:\n{got}", path.display());
+            }
+        }
+    }
+
     #[test]
     fn bad_dates_are_refused_with_the_expected_format() {
         for bad in [
