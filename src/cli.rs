@@ -795,8 +795,10 @@ fn audit(cmd: AuditCmd) -> anyhow::Result<ExitCode> {
                                 Some(other) => other.to_string(),
                             }
                         };
-                        let row: Vec<String> =
-                            columns.iter().map(|c| csv_field(&cell(c))).collect();
+                        let row: Vec<String> = columns
+                            .iter()
+                            .map(|c| crate::csv::field(&cell(c)).into_owned())
+                            .collect();
                         writeln!(out, "{}", row.join(","))?;
                     }
                 }
@@ -804,11 +806,6 @@ fn audit(cmd: AuditCmd) -> anyhow::Result<ExitCode> {
             Ok(exit::code(exit::SUCCESS))
         }
     }
-}
-
-/// Quotes a CSV field when needed (RFC 4180), and defuses spreadsheet formulas.
-fn csv_field(s: &str) -> String {
-    crate::server::audit::csv_field(s).into_owned()
 }
 
 /// `--since`: an RFC 3339 time, or an age such as `30m`, `12h`, `7d`.

@@ -7,6 +7,7 @@
 pub mod approval;
 pub mod audit;
 pub mod cli;
+pub(crate) mod csv;
 pub mod doctor;
 pub mod env_vars;
 pub mod exec;
@@ -19,4 +20,5 @@ pub mod render;
 pub mod server;
 pub mod service_cli;
 pub mod shell;
+pub mod time;
 pub mod verdict;
