@@ -153,7 +153,7 @@ const CSV_COLUMNS: [&str; 9] = [
 /// again with [`verify`] (`detail` parsed back from its JSON gives the same hash).
 ///
 /// JSON Lines is the exact form. CSV cells are defused for spreadsheets like every CSV
-/// gatekeep writes (see [`csv::field`]): the actor, request id and detail come from outside.
+/// gatekeep writes (see `crate::csv::field`): the actor, request id and detail come from outside.
 pub fn export(
     events: &[Event],
     format: ExportFormat,

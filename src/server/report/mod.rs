@@ -11,14 +11,13 @@
 //!
 //! Markdown escapes what a renderer would read as markup (a command cannot inject HTML into a
 //! rendered `.md`), HTML escapes every text and forbids scripts by its own CSP, and CSV cells
-//! of free text are defused for spreadsheets (see [`crate::csv`]), as the report is meant to
-//! be opened in one. The exact data is in `export`.
+//! of free text are defused for spreadsheets (by `crate::csv`), as the report is meant to be
+//! opened in one. The exact data is in `export`.
 //!
-//! The stages, each depending only on the ones before it:
-//! [`period`] (the bounds and the times) → [`trail`] (events read into requests, tokens and
-//! anomalies) → [`sections`] and [`summaries`] (what the report says, as a [`document`]) →
-//! [`markdown`] and [`html`] (the document rendered). [`csv`] renders the trail's requests
-//! directly: one row each, no sections.
+//! The stages, each depending only on the ones before it: `period` (the bounds and the
+//! times) → `trail` (events read into requests, tokens and anomalies) → `sections` and
+//! `summaries` (what the report says, as a `document`) → `markdown` and `html` (the document
+//! rendered). `csv` renders the trail's requests directly: one row each, no sections.
 
 mod csv;
 mod document;

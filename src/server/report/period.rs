@@ -139,7 +139,6 @@ pub(super) fn median(mut values: Vec<i64>) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::server::report::{ReportFormat, report};
 
     #[test]
     fn bad_dates_are_refused_with_the_expected_format() {
@@ -150,7 +149,9 @@ mod tests {
             "2025-03-01T25:00:00Z",
             "2025-03-01T10:00:00",
         ] {
-            let err = report(&[], Some(bad), None, ReportFormat::Md).unwrap_err();
+            let Err(err) = Period::parse(Some(bad), None) else {
+                panic!("{bad} is not a date");
+            };
             assert_eq!(
                 err,
                 ReportError::BadDate {
@@ -165,16 +166,12 @@ mod tests {
             );
         }
         assert!(
-            report(&[], None, Some("2024-02-29"), ReportFormat::Md).is_ok(),
+            Period::parse(None, Some("2024-02-29")).is_ok(),
             "a leap day"
         );
-        let err = report(
-            &[],
-            Some("2025-03-02"),
-            Some("2025-03-01"),
-            ReportFormat::Md,
-        )
-        .unwrap_err();
+        let Err(err) = Period::parse(Some("2025-03-02"), Some("2025-03-01")) else {
+            panic!("a reversed period");
+        };
         assert!(matches!(err, ReportError::Reversed { .. }), "{err}");
     }
 

@@ -5,6 +5,7 @@ use serde_json::json;
 
 use super::fixture::{Trail, characterization_trail, march, md, row, section};
 use super::{ReportFormat, report};
+use crate::csv::tests::parse_csv;
 use crate::server::audit::Event;
 
 #[test]
@@ -409,5 +410,112 @@ fn reports_match_the_golden_files() {
                 .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
             assert!(got == want, "{} differs:\n{got}", path.display());
         }
+    }
+}
+
+#[test]
+fn html_is_one_escaped_page_without_scripts() {
+    let page = report(&march(), None, None, ReportFormat::Html).unwrap();
+    assert!(page.starts_with("<!DOCTYPE html>"));
+    assert!(page.contains("<style>") && page.contains("default-src 'none'"));
+    assert!(page.contains(
+        "<code>psql -c &#39;DROP TABLE users&#39; # &lt;script&gt;alert(1)&lt;/script&gt;</code>"
+    ));
+    assert!(page.contains("&lt;img src=x onerror=alert(1)&gt;"));
+    assert!(!page.contains("<script") && !page.contains("<img"));
+    assert!(page.contains("<h2 id=\"approved-changes\">Approved changes</h2>\n<p class=\"controls\">Controls: SOC 2 CC8.1"));
+    assert!(page.contains("<a href=\"#who-may-approve\">Who may approve</a>"));
+    assert!(page.contains("<td>12m 30s</td>"));
+}
+
+#[test]
+fn csv_has_one_quoted_row_per_request() {
+    let csv = report(&march(), None, Some("2025-03-31"), ReportFormat::Csv).unwrap();
+    let rows = parse_csv(&csv);
+    assert_eq!(rows.len(), 6, "a header and five requests:\n{csv}");
+    assert_eq!(
+        rows[0],
+        [
+            "request_id",
+            "created",
+            "requester",
+            "on_behalf_of",
+            "command",
+            "rules",
+            "risk",
+            "state",
+            "approvers",
+            "reason",
+            "decided_at",
+            "time_to_decision_s",
+            "exit_code",
+        ]
+    );
+    assert_eq!(
+        rows[1],
+        [
+            "r1",
+            "2025-03-03T10:00:00.000Z",
+            "ci-agent",
+            "alice",
+            "kubectl delete ns staging-old",
+            "kubectl-delete",
+            "high",
+            "approved",
+            "bob; carol",
+            "bob: checked with alice; carol: ticket OPS-42",
+            "2025-03-03T10:12:30.000Z",
+            "750",
+            "0",
+        ]
+    );
+    assert_eq!(
+        rows[2][7..12],
+        [
+            "denied",
+            "",
+            "dave: not during the freeze",
+            "2025-03-05T14:05:00.000Z",
+            "300"
+        ]
+    );
+    assert_eq!(rows[3][7], "expired");
+    assert_eq!(rows[4][9], "ci-agent: retried\ndifferently");
+    assert_eq!(rows[5][4], "kubectl annotate deploy api note=\"a, b\"");
+    assert_eq!(rows[5][5], "kubectl-delete; prod");
+    assert_eq!(rows[5][9], "carol: rollback, per INC-7");
+    assert!(
+        csv.contains(r#","kubectl annotate deploy api note=""a, b""","#),
+        "{csv}"
+    );
+    assert!(csv.contains("\"ci-agent: retried\ndifferently\""));
+    // A cell a spreadsheet would run as a formula is defused.
+    let mut events = march();
+    events.truncate(4);
+    let mut t = Trail { events };
+    t.created(
+        "2025-03-01T00:00:00.000Z",
+        "r9",
+        "=HYPERLINK(\"http://x\")",
+        &[],
+        "low",
+        1,
+        &[],
+        None,
+    );
+    let csv = report(&t.events, None, None, ReportFormat::Csv).unwrap();
+    assert_eq!(parse_csv(&csv)[1][4], "'=HYPERLINK(\"http://x\")");
+}
+
+#[test]
+fn a_bad_period_is_refused_in_every_format() {
+    for format in [ReportFormat::Md, ReportFormat::Html, ReportFormat::Csv] {
+        assert_eq!(
+            report(&march(), Some("2025-03-01"), Some("2025-02-30"), format),
+            Err(super::ReportError::BadDate {
+                bound: "--to",
+                value: "2025-02-30".to_owned()
+            })
+        );
     }
 }
