@@ -780,7 +780,8 @@ fn audit(cmd: AuditCmd) -> anyhow::Result<ExitCode> {
                         "prev",
                         "hash",
                     ];
-                    writeln!(out, "{}", columns.join(","))?;
+                    let lf = crate::csv::LineEnd::Lf;
+                    out.write_all(crate::csv::record(&columns, lf).as_bytes())?;
                     for record in records {
                         let cell = |k: &str| -> String {
                             let v = match k {
@@ -795,11 +796,8 @@ fn audit(cmd: AuditCmd) -> anyhow::Result<ExitCode> {
                                 Some(other) => other.to_string(),
                             }
                         };
-                        let row: Vec<String> = columns
-                            .iter()
-                            .map(|c| crate::csv::field(&cell(c)).into_owned())
-                            .collect();
-                        writeln!(out, "{}", row.join(","))?;
+                        let row = columns.map(cell);
+                        out.write_all(crate::csv::record(&row, lf).as_bytes())?;
                     }
                 }
             }

@@ -28,16 +28,34 @@ pub(crate) fn field(s: &str) -> Cow<'_, str> {
     }
 }
 
+/// How a record ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum LineEnd {
+    /// RFC 4180's CRLF: the server's export and the report.
+    Crlf,
+    /// LF: the local ledger's `gatekeep audit export --format csv`, which has always ended
+    /// its lines so; kept, since scripts read it line by line.
+    Lf,
+}
+
 /// One CSV record: the fields quoted by [`field`], joined by commas, ended by CRLF.
 pub(crate) fn row(fields: &[&str]) -> String {
+    record(fields, LineEnd::Crlf)
+}
+
+/// One CSV record: the fields quoted by [`field`], joined by commas, ended by `end`.
+pub(crate) fn record<S: AsRef<str>>(fields: &[S], end: LineEnd) -> String {
     let mut row = String::new();
     for (i, cell) in fields.iter().enumerate() {
         if i > 0 {
             row.push(',');
         }
-        row.push_str(&field(cell));
+        row.push_str(&field(cell.as_ref()));
     }
-    row.push_str("\r\n");
+    row.push_str(match end {
+        LineEnd::Crlf => "\r\n",
+        LineEnd::Lf => "\n",
+    });
     row
 }
 
@@ -109,5 +127,9 @@ pub(crate) mod tests {
         }
         assert_eq!(field("a=1"), "a=1");
         assert_eq!(row(&["a", "", "b,c"]), "a,,\"b,c\"\r\n");
+        assert_eq!(
+            record(&["=1".to_owned(), "x\ny".to_owned()], LineEnd::Lf),
+            "'=1,\"x\ny\"\n"
+        );
     }
 }
