@@ -813,7 +813,8 @@ fn audit(cmd: AuditCmd) -> anyhow::Result<ExitCode> {
                         "prev",
                         "hash",
                     ];
-                    writeln!(out, "{}", columns.join(","))?;
+                    let lf = crate::csv::LineEnd::Lf;
+                    out.write_all(crate::csv::record(&columns, lf).as_bytes())?;
                     for record in records {
                         let cell = |k: &str| -> String {
                             let v = match k {
@@ -828,20 +829,14 @@ fn audit(cmd: AuditCmd) -> anyhow::Result<ExitCode> {
                                 Some(other) => other.to_string(),
                             }
                         };
-                        let row: Vec<String> =
-                            columns.iter().map(|c| csv_field(&cell(c))).collect();
-                        writeln!(out, "{}", row.join(","))?;
+                        let row = columns.map(cell);
+                        out.write_all(crate::csv::record(&row, lf).as_bytes())?;
                     }
                 }
             }
             Ok(exit::code(exit::SUCCESS))
         }
     }
-}
-
-/// Quotes a CSV field when needed (RFC 4180), and defuses spreadsheet formulas.
-fn csv_field(s: &str) -> String {
-    crate::server::audit::csv_field(s).into_owned()
 }
 
 /// `--since`: an RFC 3339 time, or an age such as `30m`, `12h`, `7d`.
@@ -868,5 +863,5 @@ fn parse_since(s: &str) -> Result<String, String> {
         }
     };
     let when = std::time::SystemTime::now() - std::time::Duration::from_secs(secs);
-    Ok(crate::audit::rfc3339(when))
+    Ok(crate::time::rfc3339(when))
 }

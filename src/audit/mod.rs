@@ -86,38 +86,8 @@ fn git_context(cwd: &Path) -> Option<GitContext> {
     })
 }
 
-/// Now as RFC 3339 UTC with milliseconds (`2026-11-21T08:40:12.345Z`).
-pub fn now_rfc3339() -> String {
-    rfc3339(SystemTime::now())
-}
-
-pub fn rfc3339(t: SystemTime) -> String {
-    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let secs = d.as_secs();
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    let (y, m, day) = civil_from_days(days as i64);
-    format!(
-        "{y:04}-{m:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        d.subsec_millis()
-    )
-}
-
-/// Days since 1970-01-01 to a (year, month, day) date (Howard Hinnant's algorithm).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
-}
+// Times are written by the one calendar in `crate::time`; re-exported where the records
+// are made.
 
 /// A request id: unique per command, without a random device read on the fast path.
 pub fn new_request_id() -> String {
@@ -148,19 +118,6 @@ pub fn command_digest(argv: &[String], cwd: &str, requester: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn formats_dates() {
-        assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
-        assert_eq!(
-            rfc3339(UNIX_EPOCH + std::time::Duration::from_millis(1_795_251_612_345)),
-            "2026-11-21T09:00:12.345Z"
-        );
-        assert_eq!(
-            rfc3339(UNIX_EPOCH + std::time::Duration::from_secs(951_782_400)),
-            "2000-02-29T00:00:00.000Z"
-        );
-    }
 
     #[test]
     fn digests_bind_every_word() {

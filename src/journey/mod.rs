@@ -357,7 +357,7 @@ impl<'a> Journey<'a> {
             }
         }
         let mut record = self.base.clone();
-        record.insert("time".into(), json!(audit::now_rfc3339()));
+        record.insert("time".into(), json!(crate::time::now_rfc3339()));
         if let Value::Object(fields) = fields {
             record.extend(fields);
         }

@@ -5,12 +5,11 @@
 //! Pure functions over events the store hands over: no database, no async, no clock. The
 //! CSV quoting here is shared with `report`.
 
-use std::borrow::Cow;
-
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::audit::ledger::{GENESIS, record_hash};
+use crate::csv;
 
 /// One event of the server's audit trail. Events are chained: `prev` is the previous event's
 /// `hash`, and `hash` is the SHA-256 of the event's canonical JSON without `hash`.
@@ -291,7 +290,7 @@ const CSV_COLUMNS: [&str; 9] = [
 /// again with [`verify`] (`detail` parsed back from its JSON gives the same hash).
 ///
 /// JSON Lines is the exact form. CSV cells are defused for spreadsheets like every CSV
-/// gatekeep writes (see [`csv_field`]): the actor, request id and detail come from outside.
+/// gatekeep writes (see `crate::csv::field`): the actor, request id and detail come from outside.
 pub fn export(
     events: &[Event],
     format: ExportFormat,
@@ -305,11 +304,11 @@ pub fn export(
             }
         }
         ExportFormat::Csv => {
-            out.write_all(csv_row(&CSV_COLUMNS).as_bytes())?;
+            out.write_all(csv::row(&CSV_COLUMNS).as_bytes())?;
             for event in events {
                 let seq = event.seq.to_string();
                 let detail = serde_json::to_string(&event.detail)?;
-                let row = csv_row(&[
+                let row = csv::row(&[
                     &seq,
                     &event.time,
                     &event.request_id,
@@ -327,46 +326,12 @@ pub fn export(
     Ok(())
 }
 
-/// One CSV field, the one place gatekeep decides how a cell is written: defused for
-/// spreadsheets, then quoted when RFC 4180 requires it (a comma, a double quote, CR or LF),
-/// with double quotes doubled.
-///
-/// Defusing (OWASP's advice on CSV injection): a cell a spreadsheet would read as a formula
-/// gets a leading `'`. Spreadsheets skip leading blanks (a space, NBSP, an ideographic space)
-/// and read the fullwidth `＝＋－＠` as their ASCII forms, so those count too.
-pub(crate) fn csv_field(s: &str) -> Cow<'_, str> {
-    let first = s.trim_start_matches(|c: char| c.is_whitespace() && !matches!(c, '\t' | '\r'));
-    let formula = first.starts_with(['=', '+', '-', '@', '\t', '\r', '＝', '＋', '－', '＠']);
-    let s: Cow<'_, str> = if formula {
-        Cow::Owned(format!("'{s}"))
-    } else {
-        Cow::Borrowed(s)
-    };
-    if s.contains([',', '"', '\r', '\n']) {
-        Cow::Owned(format!("\"{}\"", s.replace('"', "\"\"")))
-    } else {
-        s
-    }
-}
-
-/// One CSV record: the fields quoted by [`csv_field`], joined by commas, ended by CRLF.
-pub(crate) fn csv_row(fields: &[&str]) -> String {
-    let mut row = String::new();
-    for (i, field) in fields.iter().enumerate() {
-        if i > 0 {
-            row.push(',');
-        }
-        row.push_str(&csv_field(field));
-    }
-    row.push_str("\r\n");
-    row
-}
-
 #[cfg(test)]
 pub(crate) mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::csv::tests::parse_csv;
 
     /// Gives every event its place in a valid chain: seq 1..n, `prev`, `hash`.
     fn rechain(events: &mut [Event]) {
@@ -597,72 +562,6 @@ pub(crate) mod tests {
             .collect();
         assert_eq!(back, events);
         assert!(verify(&back).is_ok());
-    }
-
-    /// A small RFC 4180 reader: quoted fields may hold commas, doubled quotes and line ends;
-    /// records end with CRLF.
-    pub(crate) fn parse_csv(text: &str) -> Vec<Vec<String>> {
-        let mut rows = Vec::new();
-        let mut row = Vec::new();
-        let mut field = String::new();
-        let mut quoted = false;
-        let mut chars = text.chars().peekable();
-        while let Some(c) = chars.next() {
-            match (quoted, c) {
-                (true, '"') if chars.peek() == Some(&'"') => {
-                    chars.next();
-                    field.push('"');
-                }
-                (true, '"') => quoted = false,
-                (true, c) => field.push(c),
-                (false, '"') => {
-                    assert!(field.is_empty(), "a quote inside an unquoted field");
-                    quoted = true;
-                }
-                (false, ',') => row.push(std::mem::take(&mut field)),
-                (false, '\r') => {
-                    assert_eq!(chars.next(), Some('\n'), "a bare CR");
-                    row.push(std::mem::take(&mut field));
-                    rows.push(std::mem::take(&mut row));
-                }
-                (false, '\n') => panic!("a record ends with LF, not CRLF"),
-                (false, c) => field.push(c),
-            }
-        }
-        assert!(!quoted, "an unterminated quoted field");
-        assert!(
-            row.is_empty() && field.is_empty(),
-            "the last record has no CRLF"
-        );
-        rows
-    }
-
-    #[test]
-    fn csv_fields_are_quoted_only_when_needed() {
-        assert_eq!(csv_field("plain text"), "plain text");
-        assert_eq!(csv_field("a,b"), "\"a,b\"");
-        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(csv_field("two\nlines"), "\"two\nlines\"");
-        assert_eq!(csv_field("cr\r"), "\"cr\r\"");
-        for formula in [
-            "=1+1",
-            "+1",
-            "-1",
-            "@SUM(A1)",
-            " =1",
-            "\u{a0}=1",
-            "\u{3000}=1",
-            "＝1+1",
-            "\t=1",
-        ] {
-            assert_eq!(
-                csv_field(formula).trim_matches('"').chars().next(),
-                Some('\''),
-                "{formula:?}"
-            );
-        }
-        assert_eq!(csv_field("a=1"), "a=1");
-        assert_eq!(csv_row(&["a", "", "b,c"]), "a,,\"b,c\"\r\n");
     }
 
     #[test]

@@ -311,7 +311,7 @@ pub fn token_create(data: &Path, identity: Identity) -> Result<(String, TokenRow
             id: hash[..12].to_owned(),
             hash,
             identity,
-            created_at: crate::audit::now_rfc3339(),
+            created_at: crate::time::now_rfc3339(),
             revoked_at: None,
         };
         let event = EventDraft {
@@ -341,7 +341,7 @@ pub fn token_revoke(data: &Path, id_or_name: &str) -> Result<usize> {
             detail: json!({"token": id_or_name}),
         };
         Ok(store
-            .revoke(id_or_name, &crate::audit::now_rfc3339(), event)
+            .revoke(id_or_name, &crate::time::now_rfc3339(), event)
             .await?)
     })
 }

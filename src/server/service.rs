@@ -21,7 +21,8 @@ use crate::api::protocol::{
     Anchor, CreateRequest, Identity, LedgerHead, Outcome, Role, Shown, State,
 };
 use crate::api::verdict::{self, Approval, Claims};
-use crate::audit::{redact, rfc3339};
+use crate::audit::redact;
+use crate::time::rfc3339;
 
 /// How long a signed verdict stays valid: long enough to reach a waiting client, short
 /// enough that a copy is useless later (the nonce already makes it single-use).
@@ -106,7 +107,7 @@ impl<S: Store> Service<S> {
                 );
             }
         }
-        let time = crate::audit::now_rfc3339();
+        let time = crate::time::now_rfc3339();
         let (_, jws) = crate::api::checkpoint::sign(seq, &head, &time, &self.key);
         self.store
             .add_checkpoint(&super::store::StoredCheckpoint {
@@ -473,7 +474,7 @@ impl<S: Store> Service<S> {
             }
         }
         record.approvals = kept;
-        let at = crate::audit::now_rfc3339();
+        let at = crate::time::now_rfc3339();
         let asked: Vec<String> = group_sets(&record).into_iter().flatten().collect();
         record.approvals.push(Approval {
             name: who.name.clone(),

@@ -121,7 +121,7 @@ impl Sqlite {
             seq += 1;
             let mut event = Event {
                 seq,
-                time: crate::audit::now_rfc3339(),
+                time: crate::time::now_rfc3339(),
                 request_id: draft.request_id,
                 kind: draft.kind.to_owned(),
                 actor: draft.actor,

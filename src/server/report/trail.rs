@@ -1,0 +1,477 @@
+//! The trail read as requests: each request's events folded into who asked, who decided,
+//! when and why, and what ran; the life of every access token; and the anomalies found on
+//! the way (verdicts after a request closed, self-approval, an approver without a valid token
+//! or outside the groups asked, commands that ran without an approval, refused attempts).
+//!
+//! Reads events by their kind and detail keys as the service writes them; an event of an
+//! unknown kind is an anomaly, never ignored.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+
+use serde_json::Value;
+
+use super::period::{between, norm};
+use crate::server::audit::Event;
+
+/// A field of an event's detail as text; `None` when absent, null or empty.
+fn text(detail: &Value, key: &str) -> Option<String> {
+    match detail.get(key)? {
+        Value::Null => None,
+        Value::String(s) if s.is_empty() => None,
+        Value::String(s) => Some(s.clone()),
+        other => Some(other.to_string()),
+    }
+}
+
+fn texts(detail: &Value, key: &str) -> Vec<String> {
+    detail
+        .get(key)
+        .and_then(Value::as_array)
+        .map(|items| {
+            items
+                .iter()
+                .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum State {
+    Open,
+    Approved,
+    Denied,
+    Expired,
+    Cancelled,
+}
+
+impl State {
+    pub(super) fn name(self) -> &'static str {
+        match self {
+            State::Open => "open",
+            State::Approved => "approved",
+            State::Denied => "denied",
+            State::Expired => "expired",
+            State::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// An approval, a denial or a cancellation: who, where, when, why.
+pub(super) struct Verdict<'a> {
+    pub(super) actor: &'a str,
+    pub(super) channel: &'a str,
+    pub(super) time: String,
+    pub(super) reason: Option<String>,
+    /// For approvals: the count after this one, the quorum, and whether it completed it.
+    pub(super) approvals: u64,
+    pub(super) quorum: u64,
+    pub(super) completes: bool,
+}
+
+pub(super) struct Outcome {
+    pub(super) time: String,
+    pub(super) exit_code: Option<String>,
+    pub(super) signal: Option<String>,
+    pub(super) duration_ms: Option<i64>,
+}
+
+pub(super) struct Request<'a> {
+    pub(super) id: &'a str,
+    pub(super) created: String,
+    pub(super) requester: &'a str,
+    pub(super) agent: Option<String>,
+    pub(super) on_behalf_of: Option<String>,
+    pub(super) user: Option<String>,
+    pub(super) host: Option<String>,
+    pub(super) command: String,
+    pub(super) digest: String,
+    pub(super) reason: Option<String>,
+    pub(super) rules: Vec<String>,
+    pub(super) risk: String,
+    pub(super) quorum: u64,
+    pub(super) groups: Vec<String>,
+    pub(super) expires_at: Option<String>,
+    pub(super) approvals: Vec<Verdict<'a>>,
+    pub(super) denial: Option<Verdict<'a>>,
+    pub(super) cancellation: Option<Verdict<'a>>,
+    pub(super) expired: Option<String>,
+    pub(super) outcome: Option<Outcome>,
+    pub(super) state: State,
+    /// When the request reached its final state.
+    pub(super) closed_at: Option<String>,
+}
+
+impl Request<'_> {
+    /// From creation to the final state.
+    pub(super) fn time_to_decision(&self) -> Option<i64> {
+        between(&self.created, self.closed_at.as_deref()?)
+    }
+
+    pub(super) fn requester_cell(&self) -> String {
+        let mut cell = self.requester.to_owned();
+        let mut context = Vec::new();
+        if let Some(agent) = &self.agent {
+            context.push(format!("agent {agent}"));
+        }
+        match (&self.user, &self.host) {
+            (Some(u), Some(h)) => context.push(format!("{u}@{h}")),
+            (Some(u), None) => context.push(u.clone()),
+            (None, Some(h)) => context.push(format!("on {h}")),
+            (None, None) => {}
+        }
+        if !context.is_empty() {
+            let _ = write!(cell, " ({})", context.join(", "));
+        }
+        cell
+    }
+
+    pub(super) fn approvers(&self) -> Vec<&str> {
+        self.approvals.iter().map(|a| a.actor).collect()
+    }
+
+    /// The reasons given with the decision, as `name: reason`.
+    pub(super) fn decision_reasons(&self) -> String {
+        let verdicts: Vec<&Verdict<'_>> = match self.state {
+            State::Approved => self.approvals.iter().collect(),
+            State::Denied => self.denial.iter().collect(),
+            State::Cancelled => self.cancellation.iter().collect(),
+            State::Open | State::Expired => Vec::new(),
+        };
+        verdicts
+            .iter()
+            .filter_map(|v| Some(format!("{}: {}", v.actor, v.reason.as_deref()?)))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+}
+
+/// An access token's life, from `token_created` and `token_revoked` events.
+pub(super) struct Token<'a> {
+    pub(super) name: String,
+    pub(super) kind: String,
+    pub(super) groups: Vec<String>,
+    pub(super) on_behalf_of: Option<String>,
+    pub(super) issued_at: String,
+    pub(super) issued_by: &'a str,
+    pub(super) revoked: Option<(String, &'a str)>,
+}
+
+/// Something in the trail an auditor should look at.
+pub(super) struct Anomaly {
+    pub(super) time: String,
+    pub(super) request: String,
+    pub(super) what: String,
+}
+
+/// Whether someone could approve at a given time, as far as the trail tells.
+enum Access<'t> {
+    /// No token events name them: identities may come from elsewhere.
+    Unknown,
+    /// Their tokens were requester tokens, or revoked, or not issued yet.
+    Denied,
+    /// An approver token valid then, with its groups.
+    Groups(&'t [String]),
+}
+
+pub(super) struct Trail<'a> {
+    pub(super) requests: Vec<Request<'a>>,
+    pub(super) tokens: Vec<Token<'a>>,
+    pub(super) anomalies: Vec<Anomaly>,
+    /// Events of requests the trail never created, with their request id.
+    pub(super) orphans: Vec<&'a Event>,
+}
+
+impl<'a> Trail<'a> {
+    pub(super) fn read(events: &'a [Event]) -> Trail<'a> {
+        let mut trail = Trail {
+            requests: Vec::new(),
+            tokens: Vec::new(),
+            anomalies: Vec::new(),
+            orphans: Vec::new(),
+        };
+        trail.read_tokens(events);
+        let mut order: Vec<&str> = Vec::new();
+        let mut by_request: BTreeMap<&str, Vec<&Event>> = BTreeMap::new();
+        for event in events.iter().filter(|e| !e.request_id.is_empty()) {
+            let group = by_request.entry(&event.request_id).or_default();
+            if group.is_empty() {
+                order.push(&event.request_id);
+            }
+            group.push(event);
+        }
+        for id in order {
+            let Some(group) = by_request.remove(id) else {
+                continue;
+            };
+            match trail.read_request(&group) {
+                Some(request) => trail.requests.push(request),
+                None => trail.orphans.extend(group),
+            }
+        }
+        trail
+    }
+
+    fn read_tokens(&mut self, events: &'a [Event]) {
+        for event in events {
+            let d = &event.detail;
+            let name = text(d, "name").unwrap_or_default();
+            match event.kind.as_str() {
+                "token_created" => self.tokens.push(Token {
+                    name,
+                    kind: text(d, "kind").unwrap_or_default(),
+                    groups: texts(d, "groups"),
+                    on_behalf_of: text(d, "on_behalf_of"),
+                    issued_at: norm(&event.time),
+                    issued_by: &event.actor,
+                    revoked: None,
+                }),
+                "token_revoked" => {
+                    let kind = text(d, "kind");
+                    let token = self.tokens.iter_mut().rev().find(|t| {
+                        t.name == name
+                            && t.revoked.is_none()
+                            && kind.as_ref().is_none_or(|k| *k == t.kind)
+                    });
+                    match token {
+                        Some(token) => token.revoked = Some((norm(&event.time), &event.actor)),
+                        None => self.anomalies.push(Anomaly {
+                            time: norm(&event.time),
+                            request: String::new(),
+                            what: format!(
+                                "{} revoked a token for {name} that the trail never issued",
+                                event.actor
+                            ),
+                        }),
+                    }
+                }
+                "refused" => {
+                    let uncounted = d
+                        .get("uncounted_before")
+                        .and_then(Value::as_u64)
+                        .unwrap_or(0);
+                    self.anomalies.push(Anomaly {
+                        time: norm(&event.time),
+                        request: text(d, "request").unwrap_or_default(),
+                        what: format!(
+                            "refused: {} tried to {}{}: {}{}",
+                            event.actor,
+                            text(d, "action").unwrap_or_default(),
+                            event
+                                .channel
+                                .as_deref()
+                                .map(|c| format!(" through {c}"))
+                                .unwrap_or_default(),
+                            text(d, "reason").unwrap_or_default(),
+                            if uncounted > 0 {
+                                format!(" ({uncounted} more refusals before this one were over the recording budget and only counted)")
+                            } else {
+                                String::new()
+                            }
+                        ),
+                    });
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn access(&self, name: &str, time: &str) -> Access<'_> {
+        let mut named = self.tokens.iter().filter(|t| t.name == name).peekable();
+        if named.peek().is_none() {
+            return Access::Unknown;
+        }
+        named
+            .filter(|t| t.kind == "approver" && t.issued_at.as_str() <= time)
+            .rfind(|t| t.revoked.as_ref().is_none_or(|(at, _)| at.as_str() > time))
+            .map_or(Access::Denied, |t| Access::Groups(&t.groups))
+    }
+
+    /// One request from its events; `None` when none of them is `created`.
+    fn read_request(&mut self, events: &[&'a Event]) -> Option<Request<'a>> {
+        let created = events.iter().find(|e| e.kind == "created")?;
+        let d = &created.detail;
+        let requester = d.get("requester").unwrap_or(&Value::Null);
+        let mut request = Request {
+            id: &created.request_id,
+            created: norm(&created.time),
+            requester: &created.actor,
+            agent: text(requester, "agent"),
+            on_behalf_of: text(requester, "on_behalf_of"),
+            user: text(requester, "user"),
+            host: text(requester, "host"),
+            command: text(d, "command").unwrap_or_default(),
+            digest: text(d, "digest").unwrap_or_default(),
+            reason: text(d, "reason"),
+            rules: texts(d, "rules"),
+            risk: text(d, "risk").unwrap_or_default(),
+            quorum: d.get("quorum").and_then(Value::as_u64).unwrap_or(1),
+            groups: texts(d, "groups"),
+            expires_at: text(d, "expires_at").map(|t| norm(&t)),
+            approvals: Vec::new(),
+            denial: None,
+            cancellation: None,
+            expired: None,
+            outcome: None,
+            state: State::Open,
+            closed_at: None,
+        };
+        let (id, quorum) = (request.id, request.quorum);
+        let mut anomalies = Vec::new();
+        for event in events {
+            let time = norm(&event.time);
+            let mut note = |what: String| {
+                anomalies.push(Anomaly {
+                    time: time.clone(),
+                    request: id.to_owned(),
+                    what,
+                });
+            };
+            let verdict = || Verdict {
+                actor: &event.actor,
+                channel: event.channel.as_deref().unwrap_or(""),
+                time: time.clone(),
+                reason: text(&event.detail, "reason"),
+                approvals: event
+                    .detail
+                    .get("approvals")
+                    .and_then(Value::as_u64)
+                    .unwrap_or(0),
+                quorum: event
+                    .detail
+                    .get("quorum")
+                    .and_then(Value::as_u64)
+                    .unwrap_or(quorum),
+                completes: false,
+            };
+            let late = match event.kind.as_str() {
+                "approved" => Some("an approval"),
+                "denied" => Some("a denial"),
+                "expired" => Some("an expiry"),
+                "cancelled" => Some("a cancellation"),
+                _ => None,
+            };
+            if let Some(late) = late
+                && request.state != State::Open
+            {
+                note(format!(
+                    "{late} by {} after the request was {}",
+                    event.actor,
+                    request.state.name()
+                ));
+            }
+            match event.kind.as_str() {
+                "created" if !std::ptr::eq(*event, *created) => {
+                    note("created a second time".to_owned());
+                }
+                "created" | "notified" => {}
+                "approved" | "denied" => {
+                    // Denying one's own request is harmless; approving it is not.
+                    if event.kind == "approved"
+                        && [Some(request.requester), request.on_behalf_of.as_deref()]
+                            .into_iter()
+                            .flatten()
+                            .any(|name| crate::server::names::same(name, &event.actor))
+                    {
+                        note(format!(
+                            "{} approved a request made by or for themselves",
+                            event.actor
+                        ));
+                    }
+                    match self.access(&event.actor, &time) {
+                        Access::Denied => note(format!(
+                            "{} decided without an approver token valid at that time",
+                            event.actor
+                        )),
+                        Access::Groups(groups)
+                            if !groups.is_empty()
+                                && !request.groups.is_empty()
+                                && !groups.iter().any(|g| request.groups.contains(g)) =>
+                        {
+                            note(format!(
+                                "{} decided although none of their groups ({}) was asked ({})",
+                                event.actor,
+                                groups.join(", "),
+                                request.groups.join(", ")
+                            ));
+                        }
+                        Access::Unknown | Access::Groups(_) => {}
+                    }
+                    if event.kind == "denied" {
+                        if request.state == State::Open {
+                            request.state = State::Denied;
+                            request.closed_at = Some(time.clone());
+                        }
+                        request.denial.get_or_insert_with(verdict);
+                        continue;
+                    }
+                    if request.approvals.iter().any(|a| a.actor == event.actor) {
+                        note(format!("{} approved twice", event.actor));
+                    }
+                    let completes = request.state == State::Open
+                        && event.detail.get("final").and_then(Value::as_bool) == Some(true);
+                    request.approvals.push(Verdict {
+                        completes,
+                        ..verdict()
+                    });
+                    if completes {
+                        let distinct: BTreeSet<&str> = request.approvers().into_iter().collect();
+                        if (distinct.len() as u64) < request.quorum {
+                            note(format!(
+                                "approved by {} distinct approver(s) for a quorum of {}",
+                                distinct.len(),
+                                request.quorum
+                            ));
+                        }
+                        request.state = State::Approved;
+                        request.closed_at = Some(time.clone());
+                    }
+                }
+                "approval_withdrawn" => {
+                    let who = text(&event.detail, "approver").unwrap_or_default();
+                    request.approvals.retain(|a| a.actor != who);
+                    note(format!(
+                        "the approval of {who} was withdrawn: {}",
+                        text(&event.detail, "reason").unwrap_or_default()
+                    ));
+                }
+                "expired" => {
+                    if request.state == State::Open {
+                        request.state = State::Expired;
+                        request.closed_at = Some(time.clone());
+                    }
+                    request.expired.get_or_insert_with(|| time.clone());
+                }
+                "cancelled" => {
+                    if request.state == State::Open {
+                        request.state = State::Cancelled;
+                        request.closed_at = Some(time.clone());
+                    }
+                    request.cancellation.get_or_insert_with(verdict);
+                }
+                "outcome" => {
+                    if request.state != State::Approved {
+                        note(format!(
+                            "an outcome was reported although the request was {}: the command ran without an approval",
+                            request.state.name()
+                        ));
+                    }
+                    if request.outcome.is_some() {
+                        note("a second outcome: the command ran again".to_owned());
+                    }
+                    let d = &event.detail;
+                    request.outcome = Some(Outcome {
+                        time: time.clone(),
+                        exit_code: text(d, "exit_code"),
+                        signal: text(d, "signal"),
+                        duration_ms: d.get("duration_ms").and_then(Value::as_i64),
+                    });
+                }
+                other => note(format!("an event of unknown kind {other:?}")),
+            }
+        }
+        self.anomalies.extend(anomalies);
+        Some(request)
+    }
+}
