@@ -13,35 +13,72 @@ if ! command -v hyperfine >/dev/null; then
   fi
 fi
 
-# The same static build install.sh makes.
-host=$(rustc -vV | sed -n 's/^host: //p')
-case "$host" in
-  *-linux-gnu)
-    RUSTFLAGS="${RUSTFLAGS:-} -C target-feature=+crt-static" cargo build --release --locked --quiet --target "$host"
-    bin="target/$host/release/gatekeep" ;;
-  *) cargo build --release --locked --quiet; bin=target/release/gatekeep ;;
-esac
+# The same static build install.sh makes, of the work tree or (with a revision) of a clean
+# checkout of that revision in a temporary worktree. Prints the binary's path.
+build() {
+  local rev=${1:-} src=. target=target
+  if [ -n "$rev" ]; then
+    src=$(mktemp -d)/src
+    git worktree add -q --detach "$src" "$rev"
+    target=$PWD/target/baseline
+  fi
+  local host
+  host=$(rustc -vV | sed -n 's/^host: //p')
+  case "$host" in
+    *-linux-gnu)
+      (cd "$src" && RUSTFLAGS="${RUSTFLAGS:-} -C target-feature=+crt-static" CARGO_TARGET_DIR=$target \
+        cargo build --release --locked --quiet --target "$host")
+      echo "$target/$host/release/gatekeep" ;;
+    *) (cd "$src" && CARGO_TARGET_DIR=$target cargo build --release --locked --quiet)
+      echo "$target/release/gatekeep" ;;
+  esac
+  if [ -n "$rev" ]; then git worktree remove --force "$src"; fi
+}
+bin=$(build)
+bin=$(realpath "$bin")
 home=$(mktemp -d)
 trap 'rm -rf "$home"' EXIT
-export HOME=$home XDG_CONFIG_HOME=$home/.config
+export HOME=$home XDG_CONFIG_HOME=$home/.config XDG_STATE_HOME=$home/state
+
+# A Claude Code hook call for an allowed command (what an agent pays per Bash tool call).
+hook_input=$home/hook.json
+printf '{"session_id":"bench","cwd":"%s","hook_event_name":"PreToolUse","tool_name":"Bash","tool_input":{"command":"git status --short"}}\n' "$home" > "$hook_input"
+
+commands=()
+add() {
+  local b=$1
+  commands+=(
+    "$b exec -- true"
+    "$b check -- true"
+    "$b check -- git status --short"
+    "$b check --shell 'kubectl --context prod -n payments delete deploy api'"
+    "$b check --shell 'cd /srv && sudo -u postgres pg_dump app | gzip > /backup/app.sql.gz'"
+    "sh -c '$b hook claude-code < $hook_input >/dev/null'"
+  )
+}
+add "$bin"
+# BASELINE=REV benches/process.sh: the same commands with REV's build, in the same run, so
+# that a change's cost is read side by side under the same machine load.
+if [ -n "${BASELINE:-}" ]; then
+  base_bin=$(realpath "$(build "$BASELINE")")
+  add "$base_bin"
+fi
 
 # `true` is the baseline: what gatekeep adds to an allowed command is the difference
-# between `gatekeep exec -- true` and `true` (medians in the exported JSON). `-i`: check exits
-# 10 for a command that needs approval, which is not a failure here.
-hyperfine -N -i --warmup 50 --runs 1000 \
-  'true' \
-  "$bin exec -- true" \
-  "$bin check -- true" \
-  "$bin check -- git status --short" \
-  "$bin check --shell 'kubectl --context prod -n payments delete deploy api'" \
-  "$bin check --shell 'cd /srv && sudo -u postgres pg_dump app | gzip > /backup/app.sql.gz'" \
+# between `gatekeep exec -- true` and `true` (medians in the exported JSON); the hook is
+# compared with `sh -c 'true < input'`. `-i`: check exits 10 for a command that needs
+# approval, which is not a failure here.
+hyperfine -N -i --warmup 50 --runs "${RUNS:-1000}" \
+  'true' "sh -c 'true < $hook_input'" "${commands[@]}" \
   --export-markdown target/process-times.md --export-json target/process-times.json
 python3 - <<'PY'
 import json
 r = {x["command"]: x["median"] for x in json.load(open("target/process-times.json"))["results"]}
 base = r["true"]
+shell = next(v for k, v in r.items() if k.startswith("sh -c 'true"))
 for cmd, median in r.items():
-    print(f"{median * 1000:7.3f} ms median  (+{(median - base) * 1000:6.3f} ms)  {cmd}")
+    b = shell if cmd.startswith("sh -c") else base
+    print(f"{median * 1000:7.3f} ms median  (+{(median - b) * 1000:6.3f} ms)  {cmd}")
 PY
 echo "peak RSS of an allowed exec:"
 /usr/bin/time -v "$bin" exec -- true 2>&1 | grep "Maximum resident"
