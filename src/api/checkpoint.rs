@@ -62,16 +62,20 @@ impl From<VerdictError> for CheckpointError {
 }
 
 /// Signs a checkpoint of the chain ending at event `seq` with hash `head`, at `time`.
-pub fn sign(seq: i64, head: &str, time: &str, key: &SigningKey) -> (Claims, String) {
+pub fn sign(
+    seq: i64,
+    head: &str,
+    time: &str,
+    key: &SigningKey,
+) -> Result<(Claims, String), serde_json::Error> {
     let claims = Claims {
         seq,
         head: head.to_owned(),
         time: time.to_owned(),
         kid: verdict::thumbprint(&key.verifying_key()),
     };
-    let payload = serde_json::to_vec(&claims).unwrap_or_default();
-    let jws = verdict::sign_typed(TYP, &payload, key);
-    (claims, jws)
+    let jws = verdict::sign_typed(TYP, &serde_json::to_vec(&claims)?, key)?;
+    Ok((claims, jws))
 }
 
 /// Checks that `jws` is a checkpoint signed by `key` and returns what it says.
@@ -167,7 +171,7 @@ mod tests {
     #[test]
     fn a_checkpoint_verifies_with_its_key_only() {
         let key = SigningKey::from_bytes(&[7; 32]);
-        let (claims, jws) = sign(12, &"ab".repeat(32), "2026-12-05T12:00:00.000Z", &key);
+        let (claims, jws) = sign(12, &"ab".repeat(32), "2026-12-05T12:00:00.000Z", &key).unwrap();
         assert_eq!(verify(&jws, &key.verifying_key()).unwrap(), claims);
         let other = SigningKey::from_bytes(&[8; 32]);
         assert!(matches!(
@@ -175,7 +179,7 @@ mod tests {
             Err(CheckpointError::OtherKey(_))
         ));
         // Signed by the other key but claiming this key's id in the header: bad signature.
-        let (_, forged) = sign(12, "x", "t", &other);
+        let (_, forged) = sign(12, "x", "t", &other).unwrap();
         assert!(verify(&forged, &key.verifying_key()).is_err());
     }
 
@@ -184,7 +188,7 @@ mod tests {
     fn a_checkpoint_is_not_a_verdict_and_a_verdict_is_not_a_checkpoint() {
         let key = SigningKey::from_bytes(&[7; 32]);
         let pinned = key.verifying_key();
-        let (_, checkpoint) = sign(3, "h", "t", &key);
+        let (_, checkpoint) = sign(3, "h", "t", &key).unwrap();
         assert_eq!(
             verdict::verify(&checkpoint, &pinned),
             Err(VerdictError::BadHeader)
@@ -207,7 +211,7 @@ mod tests {
             iat: 1,
             exp: 2,
         };
-        let verdict = verdict::sign(&claims, &key);
+        let verdict = verdict::sign(&claims, &key).unwrap();
         assert_eq!(
             verify(&verdict, &pinned),
             Err(CheckpointError::NotACheckpoint)
@@ -218,10 +222,10 @@ mod tests {
     fn the_client_keeps_a_checkpoint_only_when_it_verifies() {
         let key = SigningKey::from_bytes(&[7; 32]);
         let pinned = key.verifying_key();
-        let (_, good) = sign(9, "h9", "t", &key);
+        let (_, good) = sign(9, "h9", "t", &key).unwrap();
         assert_eq!(accept(Some(&good), &pinned), Ok(Some(good.clone())));
         assert_eq!(accept(None, &pinned), Ok(None));
-        let (_, forged) = sign(9, "h9", "t", &SigningKey::from_bytes(&[8; 32]));
+        let (_, forged) = sign(9, "h9", "t", &SigningKey::from_bytes(&[8; 32])).unwrap();
         assert!(matches!(
             accept(Some(&forged), &pinned),
             Err(CheckpointError::OtherKey(_))
@@ -235,7 +239,7 @@ mod tests {
     #[test]
     fn export_lines_round_trip_and_bad_lines_are_named() {
         let key = SigningKey::from_bytes(&[7; 32]);
-        let (claims, jws) = sign(5, "h5", "2026-12-05T12:00:00.000Z", &key);
+        let (claims, jws) = sign(5, "h5", "2026-12-05T12:00:00.000Z", &key).unwrap();
         let line = Line::of(&jws);
         assert_eq!((line.seq, line.head.as_str()), (5, "h5"));
         assert_eq!(line.kid, claims.kid);

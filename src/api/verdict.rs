@@ -179,25 +179,30 @@ pub fn public_key(x: &str) -> Option<VerifyingKey> {
     VerifyingKey::from_bytes(&bytes).ok()
 }
 
-/// Signs `claims` as a compact JWS.
-pub fn sign(claims: &Claims, key: &SigningKey) -> String {
-    sign_typed(TYP, &serde_json::to_vec(claims).unwrap_or_default(), key)
+/// Signs `claims` as a compact JWS. Never signs anything but the claims: an encoding
+/// failure is an error, not an empty payload.
+pub fn sign(claims: &Claims, key: &SigningKey) -> Result<String, serde_json::Error> {
+    sign_typed(TYP, &serde_json::to_vec(claims)?, key)
 }
 
 /// Signs `payload` as a compact EdDSA JWS whose header says `typ`. Each kind of token the
 /// service signs (verdicts, checkpoints of its audit chain) has its own `typ`, and each
 /// verifier accepts only its own, so that one can never be passed off as the other.
-pub(crate) fn sign_typed(typ: &str, payload: &[u8], key: &SigningKey) -> String {
+pub(crate) fn sign_typed(
+    typ: &str,
+    payload: &[u8],
+    key: &SigningKey,
+) -> Result<String, serde_json::Error> {
     let header = Header {
         alg: "EdDSA".into(),
         typ: typ.into(),
         kid: thumbprint(&key.verifying_key()),
     };
-    let header = B64.encode(serde_json::to_vec(&header).unwrap_or_default());
+    let header = B64.encode(serde_json::to_vec(&header)?);
     let payload = B64.encode(payload);
     let input = format!("{header}.{payload}");
     let signature = key.sign(input.as_bytes());
-    format!("{input}.{}", B64.encode(signature.to_bytes()))
+    Ok(format!("{input}.{}", B64.encode(signature.to_bytes())))
 }
 
 /// Checks the signature of `jws` against the pinned `key` and returns its claims, without
@@ -405,12 +410,12 @@ mod tests {
     fn a_verdict_verifies_only_for_its_request_key_and_time() {
         let key = SigningKey::from_bytes(&[7; 32]);
         let pinned = key.verifying_key();
-        let jws = sign(&claims(), &key);
+        let jws = sign(&claims(), &key).unwrap();
         assert_eq!(expected(1100).check(&jws, &pinned).unwrap(), claims());
 
         let other = SigningKey::from_bytes(&[8; 32]);
         assert!(matches!(
-            expected(1100).check(&sign(&claims(), &other), &pinned),
+            expected(1100).check(&sign(&claims(), &other).unwrap(), &pinned),
             Err(VerdictError::OtherKey(_))
         ));
         let e = |rid, digest, nonce| Expected {
@@ -448,7 +453,8 @@ mod tests {
                 ..claims()
             },
             &key,
-        );
+        )
+        .unwrap();
         assert!(matches!(
             expected(1100).check(&unbound, &pinned),
             Err(VerdictError::OtherShown { .. })
@@ -467,7 +473,7 @@ mod tests {
     fn altered_or_reheadered_verdicts_fail() {
         let key = SigningKey::from_bytes(&[7; 32]);
         let pinned = key.verifying_key();
-        let jws = sign(&claims(), &key);
+        let jws = sign(&claims(), &key).unwrap();
         let parts: Vec<&str> = jws.split('.').collect();
 
         // A payload changed after signing (denied → approved is the attack; any change).

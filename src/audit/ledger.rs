@@ -30,6 +30,8 @@ use nix::fcntl::{Flock, FlockArg};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
+use super::canonical::canonical_object;
+
 use crate::env_vars;
 
 /// `prev` of the first record.
@@ -495,11 +497,11 @@ fn check_owner(path: &Path, meta: &Metadata) -> Result<(), LedgerError> {
     Ok(())
 }
 
-/// SHA-256 of a record's canonical JSON (keys sorted, no `hash`).
+/// SHA-256 of a record's canonical JSON ([`canonical_json`]: keys sorted, no `hash`). The
+/// same bytes serde_json writes for a map that keeps keys sorted (its default), so ledgers
+/// written before the canonical form existed verify unchanged.
 pub fn record_hash(record: &Map<String, Value>) -> String {
-    // serde_json's map keeps keys sorted, so serialising is canonical.
-    let bytes = serde_json::to_vec(record).unwrap_or_default();
-    sha256_hex(&bytes)
+    sha256_hex(canonical_object(record).as_bytes())
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
@@ -521,6 +523,30 @@ mod tests {
         m.insert("event".into(), Value::from("decision"));
         m.insert("n".into(), Value::from(n));
         m
+    }
+
+    /// Every ledger ever written is checked against this hash: a change to how records are
+    /// serialised for hashing (a serde_json feature, a new canonical form) breaks them all.
+    #[test]
+    fn a_known_record_has_a_known_hash() {
+        let record: Map<String, Value> = serde_json::from_str(
+            r#"{"time":"2026-12-05T10:00:00.000Z","event":"decision","id":"0123456789abcdef0123","seq":7,"prev":"00","decision":"allow","requester":{"user":"alice","uid":1000},"argv":["git","status"],"ok":true,"note":null,"é":"ü"}"#,
+        )
+        .unwrap();
+        // Keys sorted by their UTF-8 bytes, no whitespace, at every depth (`printf %s TEXT | sha256sum`
+        // gives the hash below).
+        assert_eq!(
+            canonical_object(&record),
+            r#"{"argv":["git","status"],"decision":"allow","event":"decision","id":"0123456789abcdef0123","note":null,"ok":true,"prev":"00","requester":{"uid":1000,"user":"alice"},"seq":7,"time":"2026-12-05T10:00:00.000Z","é":"ü"}"#
+        );
+        assert_eq!(
+            record_hash(&record),
+            sha256_hex(canonical_object(&record).as_bytes())
+        );
+        assert_eq!(
+            record_hash(&record),
+            "566b6ea4ac786a64423e1454bfbc89e8b9b1d5e2510f4e953e45fba44a03562e"
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The audit stage: who asked, from where, and what happened, written to the ledger with
 //! secrets masked. Records hold metadata, never the command's input or output.
 
+pub mod canonical;
 pub mod ledger;
 pub mod redact;
 

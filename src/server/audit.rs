@@ -522,7 +522,7 @@ pub(crate) mod tests {
         let pinned = key.verifying_key();
         let at = |seq: i64, head: &str| {
             let (_, jws) =
-                crate::api::checkpoint::sign(seq, head, "2026-12-05T10:00:00.000Z", &key);
+                crate::api::checkpoint::sign(seq, head, "2026-12-05T10:00:00.000Z", &key).unwrap();
             (format!("test {seq}"), jws)
         };
         let good = [at(3, &events[2].hash), at(6, &events[5].hash)];

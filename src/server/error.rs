@@ -21,4 +21,7 @@ pub enum ServiceError {
     TooLarge(String),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A bug: the service could not do what it must (sign a verdict). Nothing was changed.
+    #[error("{0}")]
+    Internal(String),
 }

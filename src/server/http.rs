@@ -78,6 +78,13 @@ impl From<ServiceError> for ApiError {
                     "the approval service cannot reach its database; try again".into(),
                 );
             }
+            ServiceError::Internal(why) => {
+                tracing::error!(error = %Safe(why), "internal error");
+                return ApiError(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "the approval service failed internally; nothing was changed".into(),
+                );
+            }
         };
         ApiError(status, e.to_string())
     }

@@ -108,7 +108,8 @@ impl<S: Store> Service<S> {
             }
         }
         let time = crate::time::now_rfc3339();
-        let (_, jws) = crate::api::checkpoint::sign(seq, &head, &time, &self.key);
+        let (_, jws) = crate::api::checkpoint::sign(seq, &head, &time, &self.key)
+            .map_err(|e| ServiceError::Internal(format!("cannot sign a checkpoint: {e}")))?;
         self.store
             .add_checkpoint(&super::store::StoredCheckpoint {
                 seq,
@@ -515,7 +516,7 @@ impl<S: Store> Service<S> {
             } else {
                 verdict::Outcome::Denied
             };
-            event.detail["verdict"] = json!(self.finish(&mut record, outcome, reason));
+            event.detail["verdict"] = json!(self.finish(&mut record, outcome, reason)?);
         }
         events.push(event);
         self.store.save(&record, events).await?;
@@ -545,7 +546,7 @@ impl<S: Store> Service<S> {
             return Ok(record);
         }
         let reason = reason.as_deref().map(redact::mask_text);
-        let jws = self.finish(&mut record, verdict::Outcome::Cancelled, reason.clone());
+        let jws = self.finish(&mut record, verdict::Outcome::Cancelled, reason.clone())?;
         let event = EventDraft {
             request_id: id.to_owned(),
             kind: "cancelled",
@@ -670,7 +671,7 @@ impl<S: Store> Service<S> {
             &mut record,
             verdict::Outcome::Cancelled,
             Some(reason.clone()),
-        );
+        )?;
         let event = EventDraft {
             request_id: record.create.id.clone(),
             kind: "cancelled",
@@ -698,7 +699,7 @@ impl<S: Store> Service<S> {
         if record.state != State::Pending || record.expires_unix > verdict::unix_now() {
             return Ok(record);
         }
-        let jws = self.finish(&mut record, verdict::Outcome::Expired, None);
+        let jws = self.finish(&mut record, verdict::Outcome::Expired, None)?;
         let event = EventDraft {
             request_id: record.create.id.clone(),
             kind: "expired",
@@ -718,7 +719,7 @@ impl<S: Store> Service<S> {
         record: &mut Record,
         outcome: verdict::Outcome,
         reason: Option<String>,
-    ) -> String {
+    ) -> Result<String, ServiceError> {
         let now = verdict::unix_now();
         let claims = Claims {
             rid: record.create.id.clone(),
@@ -737,9 +738,10 @@ impl<S: Store> Service<S> {
             verdict::Outcome::Expired => State::Expired,
             verdict::Outcome::Cancelled => State::Cancelled,
         };
-        let jws = verdict::sign(&claims, &self.key);
+        let jws = verdict::sign(&claims, &self.key)
+            .map_err(|e| ServiceError::Internal(format!("cannot sign the verdict: {e}")))?;
         record.verdict = Some(jws.clone());
-        jws
+        Ok(jws)
     }
 }
 

@@ -5,6 +5,7 @@
 //! hash chain. The decisions (who may approve, quorum, signing) live in `service.rs`, once,
 //! for every backend.
 
+use crate::audit::canonical::canonical_json;
 use std::future::Future;
 
 use serde::{Deserialize, Serialize};
@@ -132,48 +133,6 @@ impl super::audit::HashedRow for RequestRow {
             "body": self.body,
         });
         crate::audit::ledger::sha256_hex(canonical_json(&row).as_bytes())
-    }
-}
-
-/// JSON with every object's members sorted by key (byte order of their UTF-8), no
-/// whitespace, strings and numbers as `serde_json` writes them. The sort is done here, not
-/// left to `serde_json`'s map type: with its `preserve_order` feature (which any crate in
-/// the build can switch on) a map keeps insertion order, and a hash over that would change
-/// with the order fields were written in.
-pub fn canonical_json(value: &serde_json::Value) -> String {
-    let mut out = String::new();
-    write_canonical(value, &mut out);
-    out
-}
-
-fn write_canonical(value: &serde_json::Value, out: &mut String) {
-    use serde_json::Value;
-    match value {
-        Value::Object(map) => {
-            let mut members: Vec<(&String, &Value)> = map.iter().collect();
-            members.sort_by(|a, b| a.0.cmp(b.0));
-            out.push('{');
-            for (i, (key, value)) in members.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                out.push_str(&serde_json::to_string(key).unwrap_or_default());
-                out.push(':');
-                write_canonical(value, out);
-            }
-            out.push('}');
-        }
-        Value::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_canonical(item, out);
-            }
-            out.push(']');
-        }
-        other => out.push_str(&serde_json::to_string(other).unwrap_or_default()),
     }
 }
 

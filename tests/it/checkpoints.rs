@@ -785,7 +785,8 @@ fn a_forged_checkpoint_is_refused_by_verify() {
 
     // A checkpoint of the real head, signed by another key: proves nothing.
     let (_, forged) =
-        gatekeep::api::checkpoint::sign(last.seq, &last.hash, "2026-01-01T00:00:00.000Z", &other);
+        gatekeep::api::checkpoint::sign(last.seq, &last.hash, "2026-01-01T00:00:00.000Z", &other)
+            .unwrap();
     let file = run.safe.path().join("forged.jsonl");
     let line = serde_json::to_string(&gatekeep::api::checkpoint::Line::of(&forged)).unwrap();
     std::fs::write(&file, format!("{line}\n")).unwrap();
@@ -918,9 +919,10 @@ fn fake_serve(
                 &"7".repeat(64),
                 "2026-12-05T00:00:00.000Z",
                 checkpoint_key,
-            );
+            )
+            .unwrap();
             (
-                Some(gatekeep::api::verdict::sign(&claims, key)),
+                Some(gatekeep::api::verdict::sign(&claims, key).unwrap()),
                 Some(checkpoint),
             )
         } else {

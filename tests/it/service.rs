@@ -1954,7 +1954,7 @@ fn forged_replayed_and_altered_verdicts_never_run_the_command() {
     {
         let real = real.clone();
         fake.set_forge(Box::new(move |c| {
-            Some(verdict::sign(&claims_for(c), &real))
+            Some(verdict::sign(&claims_for(c), &real).unwrap())
         }));
     }
     let (code, err) = agent.exec("touch marker-control && exit 4").finish();
@@ -1973,7 +1973,7 @@ fn forged_replayed_and_altered_verdicts_never_run_the_command() {
             "not the pinned key",
             Box::new({
                 let other = other.clone();
-                move |c| Some(verdict::sign(&claims_for(c), &other))
+                move |c| Some(verdict::sign(&claims_for(c), &other).unwrap())
             }),
         ),
         (
@@ -2041,7 +2041,7 @@ fn forged_replayed_and_altered_verdicts_never_run_the_command() {
                     let mut claims = claims_for(c);
                     claims.iat -= 600;
                     claims.exp = claims.iat + 120;
-                    Some(verdict::sign(&claims, &real))
+                    Some(verdict::sign(&claims, &real).unwrap())
                 }
             }),
         ),
@@ -2054,7 +2054,7 @@ fn forged_replayed_and_altered_verdicts_never_run_the_command() {
                     let mut claims = claims_for(c);
                     claims.iat += 3600;
                     claims.exp = claims.iat + 120;
-                    Some(verdict::sign(&claims, &real))
+                    Some(verdict::sign(&claims, &real).unwrap())
                 }
             }),
         ),
@@ -2066,7 +2066,7 @@ fn forged_replayed_and_altered_verdicts_never_run_the_command() {
                 move |c| {
                     let mut claims = claims_for(c);
                     claims.nonce = "another-nonce-from-another-run".into();
-                    Some(verdict::sign(&claims, &real))
+                    Some(verdict::sign(&claims, &real).unwrap())
                 }
             }),
         ),
@@ -2078,7 +2078,7 @@ fn forged_replayed_and_altered_verdicts_never_run_the_command() {
                 move |c| {
                     let mut claims = claims_for(c);
                     claims.digest = "0".repeat(64);
-                    Some(verdict::sign(&claims, &real))
+                    Some(verdict::sign(&claims, &real).unwrap())
                 }
             }),
         ),
@@ -2123,7 +2123,7 @@ fn login_refuses_a_server_without_the_pinned_key() {
     let impostor = SigningKey::from_bytes(&[9u8; 32]);
     let fake = Fake::start(
         impostor.verifying_key(),
-        Box::new(move |c| Some(verdict::sign(&claims_for(c), &impostor))),
+        Box::new(move |c| Some(verdict::sign(&claims_for(c), &impostor).unwrap())),
     );
     let out = agent.try_login(&fake.url, &server.key_id, &server.agent_token());
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
@@ -2157,7 +2157,7 @@ fn pointing_the_config_at_another_server_does_not_move_the_pinned_key() {
     let impostor = SigningKey::from_bytes(&[9u8; 32]);
     let fake = Fake::start(
         impostor.verifying_key(),
-        Box::new(move |c| Some(verdict::sign(&claims_for(c), &impostor))),
+        Box::new(move |c| Some(verdict::sign(&claims_for(c), &impostor).unwrap())),
     );
     // It also takes the agent's token (as if copied) so that the request reaches it.
     agent.login(
@@ -2193,7 +2193,7 @@ fn a_project_file_cannot_name_another_server_or_key() {
     let key = B64.encode(impostor.verifying_key().to_bytes());
     let fake = Fake::start(
         impostor.verifying_key(),
-        Box::new(move |c| Some(verdict::sign(&claims_for(c), &impostor))),
+        Box::new(move |c| Some(verdict::sign(&claims_for(c), &impostor).unwrap())),
     );
     std::fs::write(
         agent.file(".gatekeep.toml"),
