@@ -10,6 +10,8 @@ use std::process::{Command, Output, Stdio};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
+use crate::support;
+
 const GK: &str = env!("CARGO_BIN_EXE_gatekeep");
 
 struct Env {
@@ -29,16 +31,12 @@ impl Env {
 
     /// `args` run by gatekeep in a new session (no terminal), with `stdin` fed in.
     fn run(&self, args: &[&str], stdin: &[u8]) -> Output {
-        let mut child = Command::new("setsid")
+        let mut cmd = Command::new("setsid");
+        support::sandbox::isolate(&mut cmd, self.dir(), None);
+        let mut child = cmd
             .arg("-w")
             .arg(GK)
             .args(args)
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", self.dir())
-            .env("XDG_CONFIG_HOME", self.dir().join(".config"))
-            .env("XDG_STATE_HOME", self.dir().join("state"))
-            .current_dir(self.dir())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -25,6 +25,8 @@ use gatekeep::audit::ledger::record_hash;
 use serde_json::Value;
 use tempfile::TempDir;
 
+use crate::support;
+
 const GK: &str = env!("CARGO_BIN_EXE_gatekeep");
 
 /// How long any single step may take before the test gives up.
@@ -241,15 +243,7 @@ impl Machine {
     }
 
     fn isolate(&self, cmd: &mut Command) {
-        cmd.env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", self.dir())
-            .env("USER", &self.user)
-            .env("XDG_CONFIG_HOME", self.dir().join(".config"))
-            .env("XDG_STATE_HOME", self.dir().join("state"))
-            .env("GATEKEEP_KEYRING", "off")
-            .current_dir(self.dir())
-            .stdin(Stdio::null());
+        support::sandbox::isolate(cmd, self.dir(), Some(&self.user));
     }
 
     fn run(&self, args: &[&str]) -> Output {

@@ -71,13 +71,7 @@ impl Env {
 
     fn command(&self, program: &str) -> Command {
         let mut cmd = Command::new(program);
-        cmd.env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", self.dir())
-            .env("XDG_CONFIG_HOME", self.dir().join(".config"))
-            .env("XDG_STATE_HOME", self.dir().join("state"))
-            .env("TERM", "xterm")
-            .current_dir(self.dir());
+        support::sandbox::isolate(&mut cmd, self.dir(), None).env("TERM", "xterm");
         cmd
     }
 

@@ -569,18 +569,8 @@ impl Approver {
     }
 
     fn gatekeep(&self) -> Command {
-        let dir = self.home.path();
         let mut cmd = Command::new(GK);
-        cmd.env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", dir)
-            .env("USER", "alice")
-            .env("XDG_CONFIG_HOME", dir.join(".config"))
-            .env("XDG_STATE_HOME", dir.join("state"))
-            .env("XDG_DATA_HOME", dir.join("data"))
-            .env("GATEKEEP_KEYRING", "off")
-            .current_dir(dir)
-            .stdin(Stdio::null());
+        support::sandbox::isolate(&mut cmd, self.home.path(), Some("alice"));
         cmd
     }
 

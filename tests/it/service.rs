@@ -401,16 +401,7 @@ impl Machine {
     }
 
     fn isolate(&self, cmd: &mut Command) {
-        cmd.env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", self.dir())
-            .env("USER", &self.user)
-            .env("XDG_CONFIG_HOME", self.dir().join(".config"))
-            .env("XDG_STATE_HOME", self.dir().join("state"))
-            .env("XDG_DATA_HOME", self.dir().join("data"))
-            .env("GATEKEEP_KEYRING", "off")
-            .current_dir(self.dir())
-            .stdin(Stdio::null());
+        support::sandbox::isolate(cmd, self.dir(), Some(&self.user));
     }
 
     /// Runs `gatekeep ARGS` to the end.

@@ -27,6 +27,8 @@ use gatekeep::api::protocol::{RequestView, State};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
+use crate::support;
+
 const GK: &str = env!("CARGO_BIN_EXE_gatekeep");
 
 /// How long any single step may take before the test gives up.
@@ -259,17 +261,8 @@ impl Machine {
     }
 
     fn isolate(&self, cmd: &mut Command) {
-        cmd.env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", self.dir())
-            .env("USER", &self.user)
-            .env("XDG_CONFIG_HOME", self.dir().join(".config"))
-            .env("XDG_STATE_HOME", self.dir().join("state"))
-            .env("XDG_DATA_HOME", self.dir().join("data"))
-            .env("GATEKEEP_KEYRING", "off")
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .current_dir(self.dir())
-            .stdin(Stdio::null());
+        support::sandbox::isolate(cmd, self.dir(), Some(&self.user));
+        cmd.envs(self.env.iter().map(|(k, v)| (k, v)));
     }
 
     fn run(&self, args: &[&str]) -> Output {

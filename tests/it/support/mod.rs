@@ -3,3 +3,4 @@
 #![expect(clippy::unwrap_used, reason = "a test fails loudly on setup errors")]
 
 pub mod pty;
+pub mod sandbox;
