@@ -18,7 +18,9 @@ fi
 build() {
   local rev=${1:-} src=. target=target
   if [ -n "$rev" ]; then
-    src=$(mktemp -d)/src
+    # Inside the project, so the toolchain chosen for it (a rustup override) applies.
+    src=$PWD/target/baseline-src
+    git worktree remove --force "$src" 2>/dev/null || rm -rf "$src"
     git worktree add -q --detach "$src" "$rev"
     target=$PWD/target/baseline
   fi
