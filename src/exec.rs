@@ -37,7 +37,7 @@ use nix::unistd::{Pid, getpgrp, isatty, tcgetpgrp, tcsetpgrp};
 
 /// How a supervised child ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-pub struct Outcome {
+pub struct ExitStatus {
     /// The exit code gatekeep itself exits with: the child's, or 128+N for signal N.
     pub exit_code: i32,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -89,7 +89,7 @@ const FORWARDED: [Signal; 6] = [
 
 /// Runs `argv` as a supervised child and waits for it, forwarding signals. `close` are
 /// descriptors of gatekeep's own (a result channel) that the child must not inherit.
-pub fn run_supervised(argv: &[String], close: &[i32]) -> io::Result<Outcome> {
+pub fn run_supervised(argv: &[String], close: &[i32]) -> io::Result<ExitStatus> {
     if argv.is_empty() {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
@@ -156,7 +156,7 @@ pub fn run_supervised(argv: &[String], close: &[i32]) -> io::Result<Outcome> {
     terminal.take_back();
     let _ = previous.thread_set_mask();
     let (exit_code, signal) = result?;
-    Ok(Outcome {
+    Ok(ExitStatus {
         exit_code,
         signal,
         duration_ms: started.elapsed().as_millis().try_into().unwrap_or(u64::MAX),

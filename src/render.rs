@@ -287,7 +287,7 @@ fn wrap(text: &str, room: usize) -> Vec<String> {
     lines
 }
 
-/// The columns `text` takes on a terminal (see [`char_columns`]).
+/// The columns `text` takes on a terminal (see `char_columns`).
 pub fn columns(text: &str) -> usize {
     text.chars().map(char_columns).sum()
 }

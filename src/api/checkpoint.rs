@@ -166,7 +166,7 @@ pub fn read_lines(text: &str) -> Result<Vec<(usize, String)>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::verdict::{Approval, Outcome};
+    use crate::api::verdict::{Approval, FinalState};
 
     #[test]
     fn a_checkpoint_verifies_with_its_key_only() {
@@ -198,7 +198,7 @@ mod tests {
             digest: "d".into(),
             nonce: "n".into(),
             shown: Some("s".into()),
-            decision: Outcome::Approved,
+            decision: FinalState::Approved,
             approvers: vec![Approval {
                 name: "bob".into(),
                 decision: "approved".into(),

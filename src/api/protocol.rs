@@ -305,7 +305,7 @@ pub struct RequestView {
     pub verdict: Option<String>,
     /// How the command ended, once the requester has reported it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub outcome: Option<Outcome>,
+    pub outcome: Option<RunReport>,
     /// Once final: a signed checkpoint of the service's audit chain (a compact JWS, see
     /// [`crate::api::checkpoint`]) that covers the event holding the verdict. The client checks
     /// it with the pinned key and keeps it in its ledger. Absent from older servers.
@@ -322,7 +322,7 @@ pub struct Decide {
 
 /// `POST /v1/requests/{id}/outcome`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Outcome {
+pub struct RunReport {
     pub exit_code: i32,
     pub duration_ms: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -20,20 +20,20 @@ pub const TYP: &str = "gatekeep-verdict+jwt";
 /// The final state of a request, as signed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Outcome {
+pub enum FinalState {
     Approved,
     Denied,
     Expired,
     Cancelled,
 }
 
-impl std::fmt::Display for Outcome {
+impl std::fmt::Display for FinalState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
-            Outcome::Approved => "approved",
-            Outcome::Denied => "denied",
-            Outcome::Expired => "expired",
-            Outcome::Cancelled => "cancelled",
+            FinalState::Approved => "approved",
+            FinalState::Denied => "denied",
+            FinalState::Expired => "expired",
+            FinalState::Cancelled => "cancelled",
         })
     }
 }
@@ -72,7 +72,7 @@ pub struct Claims {
     /// predate it, which [`Expected::check`] refuses.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shown: Option<String>,
-    pub decision: Outcome,
+    pub decision: FinalState,
     pub approvers: Vec<Approval>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
@@ -381,7 +381,7 @@ mod tests {
             digest: "d1".into(),
             nonce: "n1".into(),
             shown: Some("s1".into()),
-            decision: Outcome::Approved,
+            decision: FinalState::Approved,
             approvers: vec![Approval {
                 name: "bob".into(),
                 decision: "approved".into(),
@@ -478,7 +478,7 @@ mod tests {
 
         // A payload changed after signing (denied → approved is the attack; any change).
         let mut altered = claims();
-        altered.decision = Outcome::Denied;
+        altered.decision = FinalState::Denied;
         let payload = B64.encode(serde_json::to_vec(&altered).unwrap());
         let forged = format!("{}.{payload}.{}", parts[0], parts[2]);
         assert_eq!(verify(&forged, &pinned), Err(VerdictError::BadSignature));

@@ -46,7 +46,7 @@ impl AnchorReport {
     }
 }
 
-/// Compares the ledger's `records` (as [`super::ledger::Ledger::records`] reads them) with the
+/// Compares the ledger's `records` (as [`crate::audit::ledger::Ledger::records`] reads them) with the
 /// service's `anchors`, keeping only those made from `user`@`host`.
 pub fn check(records: &[Value], anchors: &[Anchor], user: &str, host: &str) -> AnchorReport {
     let mut report = AnchorReport::default();

@@ -24,8 +24,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::api::protocol::{
-    Anchor, CreateRequest, Decide, ErrorBody, Identity, MAX_WAIT_SECS, Outcome, PAGE_MAX,
-    RequestView, Role,
+    Anchor, CreateRequest, Decide, ErrorBody, Identity, MAX_WAIT_SECS, PAGE_MAX, RequestView, Role,
+    RunReport,
 };
 use crate::api::routes;
 use crate::api::verdict::{self, JwkSet};
@@ -173,7 +173,7 @@ fn trusted_file(file: &std::fs::File) -> Result<(), String> {
 }
 
 /// One configuration file's `[server]`: `None` when the file is missing or names no server.
-/// The file must be one only its owner (you or root) can write; see [`trusted_file`].
+/// The file must be one only its owner (you or root) can write; see `trusted_file`.
 pub fn read_config(path: &Path) -> Result<Option<ServerConfig>, RemoteError> {
     read_config_checking(path, true)
 }
@@ -472,7 +472,7 @@ impl Client {
         )
     }
 
-    pub fn outcome(&self, id: &str, outcome: &Outcome) -> Result<(), RemoteError> {
+    pub fn outcome(&self, id: &str, outcome: &RunReport) -> Result<(), RemoteError> {
         self.call::<serde_json::Value>("POST", &routes::with_id(routes::OUTCOME, id), Some(outcome))
             .map(|_| ())
     }

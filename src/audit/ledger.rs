@@ -14,7 +14,7 @@
 //! it with a newline (never dropping or rewriting it), chains onto its bytes, and notes it,
 //! and `verify` reports it.
 //!
-//! Every path that reads or writes the ledger or its head goes through [`Ledger::open`]: it
+//! Every path that reads or writes the ledger or its head goes through `Ledger::open`: it
 //! never follows a symbolic link (`O_NOFOLLOW`; a FIFO planted there does not hang it), and
 //! it checks the opened descriptor the way ssh checks a private key, except that others may
 //! read: a regular file, owned by us (or root), writable by nobody else. The directory
@@ -497,7 +497,7 @@ fn check_owner(path: &Path, meta: &Metadata) -> Result<(), LedgerError> {
     Ok(())
 }
 
-/// SHA-256 of a record's canonical JSON ([`canonical_json`]: keys sorted, no `hash`). The
+/// SHA-256 of a record's canonical JSON ([`canonical_object`]: keys sorted, no `hash`). The
 /// same bytes serde_json writes for a map that keeps keys sorted (its default), so ledgers
 /// written before the canonical form existed verify unchanged.
 pub fn record_hash(record: &Map<String, Value>) -> String {

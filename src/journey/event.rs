@@ -23,7 +23,7 @@ pub enum LedgerEvent {
     /// What was decided, and by whom.
     Decision(Decided),
     /// How the command ended, or why it could not start.
-    Outcome(RunReport),
+    Outcome(RunRecord),
     /// Telling the approval service how the command ended failed.
     OutcomeReport { reported: bool, error: String },
 }
@@ -126,7 +126,7 @@ impl From<Decided> for LedgerEvent {
 
 /// How a command run by gatekeep ended.
 #[derive(Clone, Debug, Serialize)]
-pub struct RunReport {
+pub struct RunRecord {
     pub exit_code: i32,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub signal: Option<i32>,
@@ -137,9 +137,9 @@ pub struct RunReport {
     pub error: Option<String>,
 }
 
-impl From<crate::exec::Outcome> for RunReport {
-    fn from(o: crate::exec::Outcome) -> RunReport {
-        RunReport {
+impl From<crate::exec::ExitStatus> for RunRecord {
+    fn from(o: crate::exec::ExitStatus) -> RunRecord {
+        RunRecord {
             exit_code: o.exit_code,
             signal: o.signal,
             duration_ms: Some(o.duration_ms),
@@ -148,10 +148,10 @@ impl From<crate::exec::Outcome> for RunReport {
     }
 }
 
-impl RunReport {
+impl RunRecord {
     /// A command that could not be started.
-    pub fn failed(exit_code: i32, error: &dyn std::fmt::Display) -> RunReport {
-        RunReport {
+    pub fn failed(exit_code: i32, error: &dyn std::fmt::Display) -> RunRecord {
+        RunRecord {
             exit_code,
             signal: None,
             duration_ms: None,
@@ -177,7 +177,7 @@ mod tests {
             serde_json::json!({"event": "decision", "decision": "approve", "decided_by": "bob (cli)", "channel": "service", "verdict": "a.b.c"})
         );
         assert_eq!(
-            serde_json::to_value(LedgerEvent::Outcome(RunReport::failed(127, &"not found")))
+            serde_json::to_value(LedgerEvent::Outcome(RunRecord::failed(127, &"not found")))
                 .unwrap(),
             serde_json::json!({"event": "outcome", "exit_code": 127, "error": "not found"})
         );

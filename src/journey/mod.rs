@@ -30,7 +30,7 @@ use crate::exit;
 use crate::policy::{Assessment, Decision, Policy, PolicyError, PolicyPaths, Requirements};
 use crate::render::{self, Safe};
 use crate::shell;
-use event::{Decided, DecisionKind, LedgerEvent, RunReport};
+use event::{Decided, DecisionKind, LedgerEvent, RunRecord};
 use refusal::{Refusal, RefusalKind};
 
 /// A command as handed to gatekeep.
@@ -207,7 +207,7 @@ fn exec_journey(
             let error = exec::exec_in_place(&argv);
             let code = exec::spawn_error_code(&error);
             eprintln!("gatekeep: cannot run `{}`: {error}", Safe(&argv[0]));
-            let _ = journey.record(LedgerEvent::Outcome(RunReport::failed(code, &error)), true);
+            let _ = journey.record(LedgerEvent::Outcome(RunRecord::failed(code, &error)), true);
             code
         }
         Decision::Deny => {
@@ -417,7 +417,7 @@ impl<'a> Journey<'a> {
                     Safe(&self.command.display())
                 );
                 let ran = self.run(argv);
-                let outcome = protocol::Outcome {
+                let outcome = protocol::RunReport {
                     exit_code: ran.exit_code,
                     duration_ms: ran.duration_ms.unwrap_or(0),
                     signal: ran.signal.map(|s| format!("signal {s}")),
@@ -450,16 +450,16 @@ impl<'a> Journey<'a> {
     }
 
     /// Runs the command supervised and records how it ended.
-    fn run(&self, argv: &[String]) -> RunReport {
+    fn run(&self, argv: &[String]) -> RunRecord {
         let close: Vec<i32> = match &self.opts.result {
             Some(ResultSink::Fd(fd)) => vec![*fd],
             _ => Vec::new(),
         };
         let ran = match exec::run_supervised(argv, &close) {
-            Ok(outcome) => RunReport::from(outcome),
+            Ok(outcome) => RunRecord::from(outcome),
             Err(e) => {
                 eprintln!("gatekeep: cannot run `{}`: {e}", Safe(&argv[0]));
-                RunReport::failed(exec::spawn_error_code(&e), &e)
+                RunRecord::failed(exec::spawn_error_code(&e), &e)
             }
         };
         let _ = self.record(LedgerEvent::Outcome(ran.clone()), true);

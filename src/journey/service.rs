@@ -8,7 +8,7 @@ use super::event::{Decided, DecisionKind, LedgerEvent};
 use super::refusal::{Refusal, RefusalKind};
 use super::{Asked, Journey};
 use crate::api::protocol::{self, CreateRequest, Origin, Role};
-use crate::api::verdict::Outcome;
+use crate::api::verdict::FinalState;
 use crate::approval::{credentials, prompt, remote};
 use crate::audit::redact;
 use crate::policy::{Assessment, Requirements};
@@ -163,20 +163,20 @@ impl Journey<'_> {
             d
         };
         let (d, asked) = match claims.decision {
-            Outcome::Approved => (
+            FinalState::Approved => (
                 decided(DecisionKind::Approve),
                 Asked::Approved {
                     by: by.clone(),
                     client: Some(client),
                 },
             ),
-            Outcome::Denied => {
+            FinalState::Denied => {
                 let mut d = decided(DecisionKind::Deny);
                 d.denial_reason = claims.reason.clone();
                 let refusal = Refusal::new(RefusalKind::Denied, &by, claims.reason.as_deref());
                 (d, Asked::Refused(refusal))
             }
-            Outcome::Expired => {
+            FinalState::Expired => {
                 let mut d = decided(DecisionKind::Expired);
                 d.timeout_secs = Some(req.timeout_secs);
                 let refusal = Refusal::new(
@@ -187,7 +187,7 @@ impl Journey<'_> {
                 (d, Asked::Refused(refusal))
             }
             // Only the server cancels a request this client did not (a revoked token).
-            Outcome::Cancelled => (
+            FinalState::Cancelled => (
                 decided(DecisionKind::Cancelled),
                 Asked::Refused(Refusal::new(
                     RefusalKind::Cancelled,

@@ -14,8 +14,8 @@ use serde::Deserialize;
 use super::service::{Service, ServiceError};
 use super::store::Store;
 use crate::api::protocol::{
-    Anchor, CreateRequest, Decide, ErrorBody, Identity, MAX_WAIT_SECS, Outcome, PAGE_MAX,
-    RequestView,
+    Anchor, CreateRequest, Decide, ErrorBody, Identity, MAX_WAIT_SECS, PAGE_MAX, RequestView,
+    RunReport,
 };
 use crate::api::routes;
 use crate::api::verdict::{Jwk, JwkSet};
@@ -295,7 +295,7 @@ async fn outcome<S: Store>(
     AxState(app): Shared<S>,
     headers: HeaderMap,
     Path(id): Path<String>,
-    Json(outcome): Json<Outcome>,
+    Json(outcome): Json<RunReport>,
 ) -> ApiResult<StatusCode> {
     let who = authenticate(&app, &headers).await?;
     app.service.outcome(&who, &id, outcome).await?;

@@ -18,7 +18,7 @@ use super::limits::{Limits, validate};
 use super::names;
 use super::store::{EventDraft, Record, Store};
 use crate::api::protocol::{
-    Anchor, CreateRequest, Identity, LedgerHead, Outcome, Role, Shown, State,
+    Anchor, CreateRequest, Identity, LedgerHead, Role, RunReport, Shown, State,
 };
 use crate::api::verdict::{self, Approval, Claims};
 use crate::audit::redact;
@@ -512,9 +512,9 @@ impl<S: Store> Service<S> {
         };
         if done {
             let outcome = if approve {
-                verdict::Outcome::Approved
+                verdict::FinalState::Approved
             } else {
-                verdict::Outcome::Denied
+                verdict::FinalState::Denied
             };
             event.detail["verdict"] = json!(self.finish(&mut record, outcome, reason)?);
         }
@@ -546,7 +546,7 @@ impl<S: Store> Service<S> {
             return Ok(record);
         }
         let reason = reason.as_deref().map(redact::mask_text);
-        let jws = self.finish(&mut record, verdict::Outcome::Cancelled, reason.clone())?;
+        let jws = self.finish(&mut record, verdict::FinalState::Cancelled, reason.clone())?;
         let event = EventDraft {
             request_id: id.to_owned(),
             kind: "cancelled",
@@ -564,7 +564,7 @@ impl<S: Store> Service<S> {
         &self,
         who: &Identity,
         id: &str,
-        outcome: Outcome,
+        outcome: RunReport,
     ) -> Result<(), ServiceError> {
         let _guard = self.write.lock().await;
         let mut record = match self.store.request(id).await? {
@@ -669,7 +669,7 @@ impl<S: Store> Service<S> {
         let reason = format!("the token of requester {} was revoked", record.requester);
         let jws = self.finish(
             &mut record,
-            verdict::Outcome::Cancelled,
+            verdict::FinalState::Cancelled,
             Some(reason.clone()),
         )?;
         let event = EventDraft {
@@ -699,7 +699,7 @@ impl<S: Store> Service<S> {
         if record.state != State::Pending || record.expires_unix > verdict::unix_now() {
             return Ok(record);
         }
-        let jws = self.finish(&mut record, verdict::Outcome::Expired, None)?;
+        let jws = self.finish(&mut record, verdict::FinalState::Expired, None)?;
         let event = EventDraft {
             request_id: record.create.id.clone(),
             kind: "expired",
@@ -717,7 +717,7 @@ impl<S: Store> Service<S> {
     fn finish(
         &self,
         record: &mut Record,
-        outcome: verdict::Outcome,
+        outcome: verdict::FinalState,
         reason: Option<String>,
     ) -> Result<String, ServiceError> {
         let now = verdict::unix_now();
@@ -733,10 +733,10 @@ impl<S: Store> Service<S> {
             exp: now + VERDICT_TTL_SECS,
         };
         record.state = match outcome {
-            verdict::Outcome::Approved => State::Approved,
-            verdict::Outcome::Denied => State::Denied,
-            verdict::Outcome::Expired => State::Expired,
-            verdict::Outcome::Cancelled => State::Cancelled,
+            verdict::FinalState::Approved => State::Approved,
+            verdict::FinalState::Denied => State::Denied,
+            verdict::FinalState::Expired => State::Expired,
+            verdict::FinalState::Cancelled => State::Cancelled,
         };
         let jws = verdict::sign(&claims, &self.key)
             .map_err(|e| ServiceError::Internal(format!("cannot sign the verdict: {e}")))?;

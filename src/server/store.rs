@@ -51,7 +51,7 @@ pub struct Record {
     pub verdict: Option<String>,
     /// Set once the requester has reported how the command ended.
     #[serde(default)]
-    pub outcome: Option<crate::api::protocol::Outcome>,
+    pub outcome: Option<crate::api::protocol::RunReport>,
 }
 
 impl Record {

@@ -887,7 +887,7 @@ fn fake_serve(
                 digest: c.digest.clone(),
                 nonce: c.nonce.clone(),
                 shown: Some(Shown::of(c).digest()),
-                decision: gatekeep::api::verdict::Outcome::Approved,
+                decision: gatekeep::api::verdict::FinalState::Approved,
                 approvers: Vec::new(),
                 reason: None,
                 iat: now,

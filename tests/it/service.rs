@@ -30,9 +30,9 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use ed25519_dalek::{Signer, SigningKey};
 use gatekeep::api::protocol::{
-    CreateRequest, Identity, Outcome as RunOutcome, RequestView, Role, State,
+    CreateRequest, Identity, RequestView, Role, RunReport as RunOutcome, State,
 };
-use gatekeep::api::verdict::{self, Approval, Claims, Jwk, JwkSet, Outcome};
+use gatekeep::api::verdict::{self, Approval, Claims, FinalState, Jwk, JwkSet};
 use gatekeep::approval::remote::{Client, RemoteError};
 use serde_json::{Value, json};
 use tempfile::TempDir;
@@ -820,7 +820,7 @@ fn approved_command_runs_and_its_status_is_passed_through_and_audited() {
     let claims = verdict::verify(jws, &server.signing_key().verifying_key()).unwrap();
     assert_eq!(
         (claims.rid.as_str(), claims.decision),
-        (id.as_str(), verdict::Outcome::Approved)
+        (id.as_str(), verdict::FinalState::Approved)
     );
 }
 
@@ -1888,7 +1888,7 @@ fn claims_for(c: &CreateRequest) -> Claims {
         digest: c.digest.clone(),
         nonce: c.nonce.clone(),
         shown: Some(gatekeep::api::protocol::Shown::of(c).digest()),
-        decision: Outcome::Approved,
+        decision: FinalState::Approved,
         approvers: vec![Approval {
             name: "mallory".into(),
             decision: "approved".into(),
