@@ -36,8 +36,14 @@ build() {
   esac
   if [ -n "$rev" ]; then git worktree remove --force "$src"; fi
 }
-bin=$(build)
-bin=$(realpath "$bin")
+bin=$(realpath "$(build)")
+# BASELINE=REV benches/process.sh: the same commands with REV's build, in the same run, so
+# that a change's cost is read side by side under the same machine load. (Built before HOME
+# moves: rustup finds its toolchains through it.)
+base_bin=
+if [ -n "${BASELINE:-}" ]; then
+  base_bin=$(realpath "$(build "$BASELINE")")
+fi
 home=$(mktemp -d)
 trap 'rm -rf "$home"' EXIT
 export HOME=$home XDG_CONFIG_HOME=$home/.config XDG_STATE_HOME=$home/state
@@ -59,12 +65,7 @@ add() {
   )
 }
 add "$bin"
-# BASELINE=REV benches/process.sh: the same commands with REV's build, in the same run, so
-# that a change's cost is read side by side under the same machine load.
-if [ -n "${BASELINE:-}" ]; then
-  base_bin=$(realpath "$(build "$BASELINE")")
-  add "$base_bin"
-fi
+if [ -n "$base_bin" ]; then add "$base_bin"; fi
 
 # `true` is the baseline: what gatekeep adds to an allowed command is the difference
 # between `gatekeep exec -- true` and `true` (medians in the exported JSON); the hook is
