@@ -10,53 +10,56 @@ use serde_json::{Map, Value};
 /// the build can switch on) a map keeps insertion order, and a hash over that would change
 /// with the order fields were written in.
 pub fn canonical_json(value: &Value) -> String {
-    let mut out = String::new();
+    let mut out = Vec::new();
     write_canonical(value, &mut out);
-    out
+    into_string(out)
 }
 
 /// [`canonical_json`] of an object, without building a `Value` around it.
 pub fn canonical_object(map: &Map<String, Value>) -> String {
-    let mut out = String::new();
+    let mut out = Vec::with_capacity(512);
     write_object(map, &mut out);
-    out
+    into_string(out)
 }
 
-fn write_object(map: &Map<String, Value>, out: &mut String) {
+/// Everything written is serde_json's output and ASCII punctuation: valid UTF-8.
+fn into_string(out: Vec<u8>) -> String {
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn write_object(map: &Map<String, Value>, out: &mut Vec<u8>) {
     let mut members: Vec<(&String, &Value)> = map.iter().collect();
-    members.sort_by(|a, b| a.0.cmp(b.0));
-    out.push('{');
+    members.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    out.push(b'{');
     for (i, (key, value)) in members.into_iter().enumerate() {
         if i > 0 {
-            out.push(',');
+            out.push(b',');
         }
-        write_scalar(&Value::String(key.clone()), out);
-        out.push(':');
+        write_scalar(key.as_str(), out);
+        out.push(b':');
         write_canonical(value, out);
     }
-    out.push('}');
+    out.push(b'}');
 }
 
-/// A string, number, bool or null as serde_json writes it. Serialising these cannot fail
-/// (only maps with non-string keys can, and a `Value` has none).
-fn write_scalar(value: &Value, out: &mut String) {
-    if let Ok(text) = serde_json::to_string(value) {
-        out.push_str(&text);
-    }
+/// A string, number, bool or null as serde_json writes it. Writing these into memory
+/// cannot fail (only maps with non-string keys can, and a `Value` has none).
+fn write_scalar<T: serde::Serialize + ?Sized>(value: &T, out: &mut Vec<u8>) {
+    let _ = serde_json::to_writer(&mut *out, value);
 }
 
-fn write_canonical(value: &Value, out: &mut String) {
+fn write_canonical(value: &Value, out: &mut Vec<u8>) {
     match value {
         Value::Object(map) => write_object(map, out),
         Value::Array(items) => {
-            out.push('[');
+            out.push(b'[');
             for (i, item) in items.iter().enumerate() {
                 if i > 0 {
-                    out.push(',');
+                    out.push(b',');
                 }
                 write_canonical(item, out);
             }
-            out.push(']');
+            out.push(b']');
         }
         scalar => write_scalar(scalar, out),
     }
