@@ -116,6 +116,24 @@ impl ConnLimits {
     }
 }
 
+/// The listen backlog asked for (the kernel caps it at `net.core.somaxconn`). The usual 128
+/// overflows under a burst of connections, and a connection whose handshake completes while
+/// the queue is full is dropped by the server but left established at the client, which then
+/// waits on a connection nobody will ever answer.
+const LISTEN_BACKLOG: u32 = 4096;
+
+/// Binds `addr` with [`LISTEN_BACKLOG`] (and `SO_REUSEADDR`, as `TcpListener::bind` sets, so
+/// a restart does not wait out TIME_WAIT).
+pub fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
+    let socket = match addr {
+        SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
 /// Raises the soft open-file limit to the hard one and returns the limit now in force: every
 /// waiting client holds a connection, and the common soft default of 1,024 would cap the
 /// service near a thousand of them.

@@ -210,8 +210,7 @@ pub fn run(opts: &RunOptions) -> Result<()> {
             Some((cert, key)) => Some(tls::server_config(cert, key)?),
             None => None,
         };
-        let listener = tokio::net::TcpListener::bind(opts.listen)
-            .await
+        let listener = conn::listen(opts.listen)
             .with_context(|| format!("cannot listen on {}", opts.listen))?;
         let addr = listener.local_addr()?;
         let kid = verdict::thumbprint(&app.service.verifying_key());
