@@ -1,9 +1,10 @@
 //! The approval service's connections under abuse, with the real `gatekeep server` on
 //! 127.0.0.1 and real sockets: silent and half-sent requests are closed after the header
-//! timeout, connections beyond the cap are answered 503 and closed, one address cannot take
-//! every slot, a long poll outlives the header and idle timeouts, the expiry sweep keeps
-//! working while connections are saturated under a small open-file limit, and the client
-//! waits out a busy service (and says so when it gives up).
+//! timeout; at the cap, silent connections make room for clients with requests while long
+//! polls are kept and newcomers get a 503; one address cannot take every place; a long poll
+//! outlives the header and idle timeouts; the expiry sweep keeps working while connections
+//! are saturated under a small open-file limit; TLS handshakes are bounded too; and the
+//! client waits out a busy service (and says so when it gives up).
 //!
 //! Flood sockets come from 127.0.0.2 and up (all of 127/8 is loopback on Linux), so the
 //! per-address cap can be told apart from the total. Timeouts are set to a second or two by
@@ -514,45 +515,141 @@ fn silent_connections_partial_heads_and_slow_bodies_are_closed() {
     server.wait_healthy();
 }
 
-#[test]
-fn connections_beyond_the_cap_get_a_503_and_the_place_comes_back() {
-    let server = Server::start(
-        &[
-            "--max-connections",
-            "3",
-            "--max-connections-per-address",
-            "3",
-            "--header-timeout",
-            "60",
-        ],
-        None,
-    );
-    let mut held = silent(2, server.port, 3);
-    let mut extra = connect_from(3, server.port).unwrap();
-    let error = assert_refused("the fourth connection", &mut extra);
-    assert!(error.contains("(3 connections)"), "{error}");
-    let mut again = connect_from(1, server.port).unwrap();
-    assert_refused("a fifth, from another address", &mut again);
+/// Whether the server has answered or closed `s` (without waiting): a silent connection or
+/// a long poll with no decision yet gets neither.
+fn has_ended(s: &TcpStream) -> bool {
+    s.set_nonblocking(true).unwrap();
+    let ended = match s.peek(&mut [0u8; 1]) {
+        Ok(_) => true,
+        Err(e) => e.kind() != ErrorKind::WouldBlock,
+    };
+    s.set_nonblocking(false).unwrap();
+    ended
+}
 
-    // The held connections are still open (the server waits for their heads).
-    held[0]
-        .set_read_timeout(Some(Duration::from_millis(300)))
-        .unwrap();
-    let still_open = held[0].read(&mut [0u8; 1]).unwrap_err();
-    assert!(
-        matches!(
-            still_open.kind(),
-            ErrorKind::WouldBlock | ErrorKind::TimedOut
+/// A raw long poll on request `id`, as the agent's client makes it.
+fn long_poll(host: u8, port: u16, token: &str, id: &str) -> TcpStream {
+    let mut s = connect_from(host, port).unwrap();
+    send(
+        &mut s,
+        &format!(
+            "GET /v1/requests/{id}/wait?timeout=20 HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {token}\r\nconnection: close\r\n\r\n"
         ),
-        "{still_open}"
     );
-    // A place given back is taken by the next connection.
-    held.pop();
+    s
+}
+
+/// The server options of a service with three places, all open to one address.
+const THREE_PLACES: [&str; 6] = [
+    "--max-connections",
+    "3",
+    "--max-connections-per-address",
+    "3",
+    "--header-timeout",
+    "60",
+];
+
+#[test]
+fn at_the_cap_a_silent_connection_makes_room_for_a_request() {
+    let server = Server::start(&THREE_PLACES, None);
+    // Silent connections fill every place; a client with a request still gets in (once
+    // they are past the second of grace a new connection has), and one of them is closed.
+    let quiet = silent(2, server.port, 3);
     server.wait_healthy();
+    let deadline = Instant::now() + STEP;
+    while !quiet.iter().any(has_ended) {
+        assert!(Instant::now() < deadline, "no silent connection was closed");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        quiet.iter().filter(|s| has_ended(s)).count(),
+        1,
+        "one place was needed, one connection closed"
+    );
+}
+
+/// Creates request `id` on a connection of its own, closed after the answer.
+fn create_on_own_connection(server: &Server, token: &str, id: &str) {
+    let body = serde_json::to_string(&request(id, 60)).unwrap();
+    let mut s = connect_from(1, server.port).unwrap();
+    send(
+        &mut s,
+        &format!(
+            "POST /v1/requests HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {token}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        ),
+    );
+    let answer = read_to_close(&mut s).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
 }
 
 #[test]
-fn one_address_filling_its_share_leaves_healthz_and_approvals_to_others() {
+fn at_the_cap_long_polls_are_kept_and_newcomers_get_a_503() {
+    let server = Server::start(&THREE_PLACES, None);
+    let agent_token = server.agent_token();
+    for id in ["held-1", "held-2", "held-3"] {
+        create_on_own_connection(&server, &agent_token, id);
+    }
+    // Long polls fill every place: they are never closed to make room, so newcomers are
+    // answered 503 (once any connection left from the creates is gone).
+    let mut polls: Vec<TcpStream> = ["held-1", "held-2", "held-3"]
+        .iter()
+        .map(|id| long_poll(4, server.port, &agent_token, id))
+        .collect();
+    let deadline = Instant::now() + STEP;
+    let error = loop {
+        let mut s = connect_from(3, server.port).unwrap();
+        send(
+            &mut s,
+            "GET /healthz HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n",
+        );
+        let answer = read_to_close(&mut s).unwrap();
+        if answer.starts_with("HTTP/1.1 503") {
+            let body = answer.split_once("\r\n\r\n").unwrap().1;
+            let body: Value = serde_json::from_str(body).unwrap();
+            break body["error"].as_str().unwrap().to_owned();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "never refused: {answer}\nserver log:\n{}",
+            server.log.text()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(
+        error.contains("connection limit (3 connections)"),
+        "{error}"
+    );
+    // Past the grace a new connection has: still refused.
+    std::thread::sleep(Duration::from_millis(1200));
+    let mut again = connect_from(1, server.port).unwrap();
+    assert_refused("a connection while every place is a long poll", &mut again);
+    assert!(
+        !polls.iter().any(has_ended),
+        "a long poll was cut or refused"
+    );
+
+    // Give one place back: an approver gets in, and a kept long poll gets its decision.
+    drop(polls.pop());
+    let approver = Client::new(&server.url, Some(server.approver_token()));
+    let deadline = Instant::now() + STEP;
+    let decided = loop {
+        match approver.decide("held-1", true, None) {
+            Ok(view) => break view,
+            Err(e) => {
+                assert!(Instant::now() < deadline, "cannot approve: {e}");
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    };
+    assert_eq!(decided.state, State::Approved);
+    let answer = read_to_close(&mut polls[0]).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("\"approved\""), "{answer}");
+}
+
+#[test]
+fn floods_leave_healthz_and_approvals_to_others() {
     let server = Server::start(
         &[
             "--max-connections",
@@ -567,28 +664,30 @@ fn one_address_filling_its_share_leaves_healthz_and_approvals_to_others() {
     let agent = Machine::new(&server, "agent-user", &server.agent_token());
     let approver = Machine::new(&server, "bob", &server.approver_token());
 
-    // The flood takes every place 127.0.0.2 may hold; the rest are refused.
-    let _flood = silent(2, server.port, 6);
-    let mut refused = 0;
-    for _ in 0..6 {
+    // One address takes every place it may hold; the rest of its connections are refused.
+    let mut flood = silent(2, server.port, 6);
+    for _ in 0..3 {
         let mut s = connect_from(2, server.port).unwrap();
         let error = assert_refused("a flood connection past its address's share", &mut s);
         assert!(
             error.contains("for your address (6 connections)"),
             "{error}"
         );
-        refused += 1;
     }
-    assert_eq!(refused, 6);
-
     server.wait_healthy();
-    let marker = agent.home.path().join("marker-flood");
+    // A second address fills the total: silent connections, which make room for requests.
+    flood.extend(silent(3, server.port, 6));
+    server.wait_healthy();
+
     let mut waiting = agent.exec("touch marker-flood");
     let id = waiting.request_id();
     approver.approve(&id);
     let (code, err) = waiting.finish();
     assert_eq!(code, Some(0), "{err}");
-    assert!(marker.exists(), "the approved command ran:\n{err}");
+    assert!(
+        agent.home.path().join("marker-flood").exists(),
+        "the approved command ran:\n{err}"
+    );
 }
 
 #[test]
@@ -634,13 +733,19 @@ fn the_sweep_and_the_database_keep_their_descriptors_under_a_flood() {
             }
         }
     }
-    // Every place is taken: the next connection is refused, not served (answered 503, or
-    // closed at once while more than REFUSING_MAX others are being answered).
+    // Every place is taken: a newcomer is served in the place of a silent connection, or
+    // refused (503, or closed at once while too many others are being refused) — never left
+    // hanging.
     let mut extra = connect_from(9, server.port).unwrap();
-    send(&mut extra, "GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n");
+    send(
+        &mut extra,
+        "GET /healthz HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n",
+    );
     let answer = read_to_close(&mut extra).unwrap();
     assert!(
-        answer.is_empty() || answer.starts_with("HTTP/1.1 503 Service Unavailable"),
+        answer.is_empty()
+            || answer.starts_with("HTTP/1.1 200")
+            || answer.starts_with("HTTP/1.1 503"),
         "a connection while saturated: {answer:?}"
     );
 
@@ -670,10 +775,9 @@ fn the_sweep_and_the_database_keep_their_descriptors_under_a_flood() {
 
 #[test]
 fn the_client_waits_out_a_busy_service_and_says_so_when_it_gives_up() {
+    // Everything here comes from 127.0.0.1, which may hold 2 connections.
     let server = Server::start(
         &[
-            "--max-connections",
-            "2",
             "--max-connections-per-address",
             "2",
             "--header-timeout",
@@ -685,7 +789,7 @@ fn the_client_waits_out_a_busy_service_and_says_so_when_it_gives_up() {
     let approver = Machine::new(&server, "bob", &server.approver_token());
 
     // Busy, then free again: the create goes through and the approval flow completes.
-    let held = silent(2, server.port, 2);
+    let held = silent(1, server.port, 2);
     let mut waiting = agent.exec("touch marker-busy");
     waiting.wait_for("the approval service is busy");
     drop(held);
@@ -696,7 +800,7 @@ fn the_client_waits_out_a_busy_service_and_says_so_when_it_gives_up() {
     assert!(agent.home.path().join("marker-busy").exists(), "{err}");
 
     // Busy for longer than the request may wait (2 s): refused, with the reason, not run.
-    let _held = silent(2, server.port, 2);
+    let _held = silent(1, server.port, 2);
     let (code, err) = agent.exec("touch expiring-busy").finish();
     assert_eq!(code, Some(69), "{err}");
     assert!(
@@ -704,4 +808,91 @@ fn the_client_waits_out_a_busy_service_and_says_so_when_it_gives_up() {
         "{err}"
     );
     assert!(!agent.home.path().join("expiring-busy").exists());
+}
+
+/// A CA and a certificate for 127.0.0.1 that it signed, as `ca.pem`, `server.pem` and
+/// `server.key` in `dir` (as in tests/tls.rs).
+fn make_pki(dir: &Path) {
+    use rcgen::{
+        BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose,
+    };
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(DnType::CommonName, "gatekeep connections test CA");
+    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca, ca_key);
+    let key = KeyPair::generate().unwrap();
+    let mut leaf = CertificateParams::new(vec!["127.0.0.1".to_owned()]).unwrap();
+    leaf.distinguished_name
+        .push(DnType::CommonName, "127.0.0.1");
+    let cert = leaf.signed_by(&key, &issuer).unwrap();
+    std::fs::write(dir.join("ca.pem"), ca_cert.pem()).unwrap();
+    std::fs::write(dir.join("server.pem"), cert.pem()).unwrap();
+    std::fs::write(dir.join("server.key"), key.serialize_pem()).unwrap();
+}
+
+#[test]
+fn over_tls_stalled_handshakes_are_closed_and_the_cap_answers_503() {
+    let pki = tempfile::tempdir().unwrap();
+    make_pki(pki.path());
+    let cert = pki.path().join("server.pem");
+    let key = pki.path().join("server.key");
+    let tls = [
+        "--tls-cert",
+        cert.to_str().unwrap(),
+        "--tls-key",
+        key.to_str().unwrap(),
+    ];
+
+    // The handshake counts against the header timeout: nothing, or half a ClientHello.
+    let server = Server::start(&[&tls[..], &["--header-timeout", "1"]].concat(), None);
+    let mut quiet = connect_from(1, server.port).unwrap();
+    let mut partial = connect_from(1, server.port).unwrap();
+    partial
+        .write_all(&[0x16, 0x03, 0x01, 0x02, 0x00, 0x01])
+        .unwrap();
+    assert_closed("a silent TLS connection", &mut quiet, "");
+    assert_closed("half a ClientHello", &mut partial, "");
+    drop(server);
+
+    // Past its address's cap, a TLS client reads the 503 (after its handshake) as a refusal.
+    let server = Server::start(
+        &[
+            &tls[..],
+            &[
+                "--max-connections-per-address",
+                "2",
+                "--header-timeout",
+                "60",
+            ],
+        ]
+        .concat(),
+        None,
+    );
+    assert!(server.url.starts_with("https://"), "{}", server.url);
+    let connection = gatekeep::approval::remote::Connection {
+        ca: Some(pki.path().join("ca.pem")),
+        ..Default::default()
+    };
+    let token = server.agent_token();
+    let client = Client::connect(&server.url, &connection, Some(token.clone())).unwrap();
+    assert_eq!(
+        client.whoami().unwrap().name,
+        "ci-bot",
+        "served below the cap"
+    );
+    drop(client);
+    let held = silent(1, server.port, 2);
+    let client = Client::connect(&server.url, &connection, Some(token)).unwrap();
+    match client.whoami() {
+        Err(gatekeep::approval::remote::RemoteError::Refused { status, message }) => {
+            assert_eq!(status, 503);
+            assert!(message.contains("connection limit"), "{message}");
+        }
+        other => panic!("expected a 503 refusal, got {other:?}"),
+    }
+    drop(held);
 }

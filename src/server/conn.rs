@@ -1,10 +1,14 @@
 //! The service's connections: its own accept loop over hyper, so that what a connection may
 //! hold is bounded whoever opens it, authenticated or not.
 //!
-//! - **A cap on connections**, total and per peer address. Beyond it, a connection gets a
-//!   `503 Service Unavailable` with `Retry-After` and a JSON `{"error": ...}` body, written by
-//!   its own short-lived task (the accept loop never waits on a client) and then closed. Those
-//!   answering tasks are capped too; past that cap a connection is closed at once.
+//! - **A cap on connections**, total and per peer address. When the total is reached, a new
+//!   connection takes the place of the quietest open one that is not in a handler (of a
+//!   sample): silent connections cannot keep out clients that send requests, while long
+//!   polls are never cut. When every sampled connection is in a handler, or the peer's
+//!   address is at its own cap, the new connection gets a `503 Service Unavailable` with
+//!   `Retry-After` and a JSON `{"error": ...}` body, written by its own short-lived task (the
+//!   accept loop never waits on a client) and then closed. Those answering tasks are capped
+//!   too; past that cap a connection is closed at once.
 //! - **A header timeout**: a connection must deliver a complete request head within it,
 //!   counted from the accept (the TLS handshake included) or from the end of its previous
 //!   response. A connection that says nothing, sends part of a head, or sits idle between
@@ -48,7 +52,14 @@ use tokio_rustls::TlsAcceptor;
 /// plus temporary files), the signing key, logs, and headroom for the sweep.
 pub const FD_RESERVE: u64 = 128;
 /// Connections being answered `503` at once; past this they are closed without an answer.
-pub const REFUSING_MAX: usize = 128;
+pub const REFUSING_MAX: usize = 64;
+/// Connections told to close to make room (see [`Gate::admit`]) that have not closed yet.
+pub const EVICTING_MAX: usize = 64;
+/// How many open connections are looked at to pick one to close when the cap is reached.
+const EVICTION_SAMPLE: usize = 32;
+/// A connection younger than this is never closed to make room: it has had no chance yet to
+/// send its request.
+const EVICTION_GRACE_MS: u64 = 1000;
 /// The most connections a default configuration accepts, whatever the open-file limit: each
 /// held connection costs memory (see the load figures in the README).
 pub const DEFAULT_CEILING: usize = 32_768;
@@ -87,7 +98,7 @@ impl ConnLimits {
         header_timeout: Duration,
         idle_timeout: Duration,
     ) -> Result<ConnLimits> {
-        let reserve = FD_RESERVE + REFUSING_MAX as u64;
+        let reserve = FD_RESERVE + (REFUSING_MAX + EVICTING_MAX) as u64;
         let room = usize::try_from(nofile.saturating_sub(reserve)).unwrap_or(usize::MAX);
         if room < 16 {
             bail!(
@@ -199,10 +210,20 @@ fn address_key(ip: IpAddr) -> IpAddr {
     }
 }
 
-/// The open connections, counted in total and per address.
+/// The open connections, counted per address, and listed so that one can be picked to close.
+#[derive(Default)]
+struct Open {
+    live: Vec<Arc<Activity>>,
+    by_address: HashMap<IpAddr, usize>,
+    /// Connections told to close that have not closed yet (still in `live`).
+    evicting: usize,
+    /// State of the xorshift that picks the sample.
+    seed: u64,
+}
+
 struct Gate {
     limits: ConnLimits,
-    open: Mutex<(usize, HashMap<IpAddr, usize>)>,
+    open: Mutex<Open>,
     refusing: AtomicUsize,
     /// Last time (seconds since start) a full-gate warning was logged.
     warned: AtomicU64,
@@ -213,39 +234,59 @@ struct Gate {
 struct Permit {
     gate: Arc<Gate>,
     key: IpAddr,
+    activity: Arc<Activity>,
 }
 
 impl Gate {
     fn new(limits: ConnLimits) -> Arc<Gate> {
         Arc::new(Gate {
             limits,
-            open: Mutex::new((0, HashMap::new())),
+            open: Mutex::new(Open {
+                seed: 0x9e37_79b9_7f4a_7c15,
+                ..Open::default()
+            }),
             refusing: AtomicUsize::new(0),
             warned: AtomicU64::new(0),
             started: Instant::now(),
         })
     }
 
+    /// A place for a connection from `ip`. At the total cap, the quietest of a sample of open
+    /// connections that are not in a handler is told to close and the new one takes its place
+    /// (a connection that says nothing must not keep out one that has a request to make); if
+    /// none can go, or too many are already closing, or `ip` is at its own cap: refused.
     fn admit(self: &Arc<Self>, ip: IpAddr) -> Result<Permit, Full> {
         let key = address_key(ip);
         let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
-        if open.0 >= self.limits.max {
-            return Err(Full::Total);
-        }
-        let from = open.1.entry(key).or_insert(0);
-        if *from >= self.limits.per_address {
+        if open.by_address.get(&key).copied().unwrap_or(0) >= self.limits.per_address {
             return Err(Full::Address);
         }
-        *from += 1;
-        open.0 += 1;
+        if open.live.len() - open.evicting >= self.limits.max {
+            if open.evicting >= EVICTING_MAX {
+                return Err(Full::Total);
+            }
+            let now_ms = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+            let victim = open.quietest(now_ms).ok_or(Full::Total)?;
+            victim.evicted.store(true, Ordering::Relaxed);
+            victim.evict.notify_one();
+            open.evicting += 1;
+        }
+        *open.by_address.entry(key).or_insert(0) += 1;
+        let activity = Arc::new(Activity::new(self.started, open.live.len()));
+        open.live.push(activity.clone());
         Ok(Permit {
             gate: self.clone(),
             key,
+            activity,
         })
     }
 
     fn open(&self) -> usize {
-        self.open.lock().unwrap_or_else(PoisonError::into_inner).0
+        self.open
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .live
+            .len()
     }
 
     /// Logs at most one warning every ten seconds about refusals.
@@ -269,6 +310,36 @@ impl Gate {
     }
 }
 
+impl Open {
+    /// The connection quiet for longest, among a pseudo-random sample of those open, that is
+    /// not in a handler and not already closing.
+    fn quietest(&mut self, now_ms: u64) -> Option<Arc<Activity>> {
+        let n = self.live.len();
+        if n == 0 {
+            return None;
+        }
+        let mut best: Option<&Arc<Activity>> = None;
+        for _ in 0..EVICTION_SAMPLE.min(n) {
+            // xorshift64: cheap and good enough to spread the sample.
+            self.seed ^= self.seed << 13;
+            self.seed ^= self.seed >> 7;
+            self.seed ^= self.seed << 17;
+            let candidate = &self.live[usize::try_from(self.seed % n as u64).unwrap_or(0)];
+            if candidate.handling.load(Ordering::Relaxed) > 0
+                || candidate.evicted.load(Ordering::Relaxed)
+                || candidate.accepted_ms + EVICTION_GRACE_MS > now_ms
+            {
+                continue;
+            }
+            let last = candidate.last.load(Ordering::Relaxed);
+            if best.is_none_or(|b| last < b.last.load(Ordering::Relaxed)) {
+                best = Some(candidate);
+            }
+        }
+        best.cloned()
+    }
+}
+
 impl Drop for Permit {
     fn drop(&mut self) {
         let mut open = self
@@ -276,11 +347,20 @@ impl Drop for Permit {
             .open
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        open.0 = open.0.saturating_sub(1);
-        if let Some(from) = open.1.get_mut(&self.key) {
+        let slot = self.activity.slot.load(Ordering::Relaxed);
+        if slot < open.live.len() && Arc::ptr_eq(&open.live[slot], &self.activity) {
+            open.live.swap_remove(slot);
+            if let Some(moved) = open.live.get(slot) {
+                moved.slot.store(slot, Ordering::Relaxed);
+            }
+        }
+        if self.activity.evicted.load(Ordering::Relaxed) {
+            open.evicting = open.evicting.saturating_sub(1);
+        }
+        if let Some(from) = open.by_address.get_mut(&self.key) {
             *from -= 1;
             if *from == 0 {
-                open.1.remove(&self.key);
+                open.by_address.remove(&self.key);
             }
         }
     }
@@ -348,7 +428,13 @@ pub async fn serve(
                 let tls = tls.clone();
                 let stopped = stopped.clone();
                 tokio::spawn(async move {
-                    connection(stream, peer, tls, router, limits, stopped).await;
+                    let activity = permit.activity.clone();
+                    tokio::select! {
+                        () = connection(stream, peer, tls, router, limits, activity.clone(), stopped) => {}
+                        () = activity.evict.notified() => {
+                            tracing::debug!(%peer, "closed a quiet connection to make room");
+                        }
+                    }
                     drop(permit);
                 });
             }
@@ -420,20 +506,33 @@ async fn refuse_on<S: AsyncRead + AsyncWrite + Unpin>(mut io: S, answer: &[u8]) 
     Ok(())
 }
 
-/// When a connection last moved a byte, and how many of its requests are in a handler.
+/// When a connection last moved a byte, how many of its requests are in a handler, and
+/// whether it was told to close to make room.
 struct Activity {
+    /// The gate's start: one clock for every connection, so they can be compared.
     base: Instant,
-    /// Milliseconds since `base` of the last byte read or written.
+    /// Milliseconds since `base` of the last byte read or written (or of the accept).
     last: AtomicU64,
     handling: AtomicUsize,
+    /// Its index in [`Open::live`].
+    slot: AtomicUsize,
+    /// Milliseconds since `base` of the accept.
+    accepted_ms: u64,
+    evicted: std::sync::atomic::AtomicBool,
+    evict: tokio::sync::Notify,
 }
 
 impl Activity {
-    fn new() -> Activity {
+    fn new(base: Instant, slot: usize) -> Activity {
+        let accepted_ms = u64::try_from(base.elapsed().as_millis()).unwrap_or(u64::MAX);
         Activity {
-            base: Instant::now(),
-            last: AtomicU64::new(0),
+            base,
+            last: AtomicU64::new(accepted_ms),
+            accepted_ms,
             handling: AtomicUsize::new(0),
+            slot: AtomicUsize::new(slot),
+            evicted: std::sync::atomic::AtomicBool::new(false),
+            evict: tokio::sync::Notify::new(),
         }
     }
 
@@ -577,10 +676,10 @@ async fn connection(
     tls: Option<Arc<ServerConfig>>,
     router: Router,
     limits: ConnLimits,
+    activity: Arc<Activity>,
     stopped: tokio::sync::watch::Receiver<bool>,
 ) {
     let _ = stream.set_nodelay(true);
-    let activity = Arc::new(Activity::new());
     let io = Tracked {
         inner: stream,
         activity: activity.clone(),
@@ -694,19 +793,49 @@ mod tests {
     }
 
     #[test]
-    fn the_gate_counts_in_total_and_per_address_and_gives_places_back() {
+    fn the_gate_counts_per_address_and_makes_room_only_by_closing_quiet_connections() {
         let limits = ConnLimits::resolve(1024, Some(3), Some(2), secs(1), secs(1)).unwrap();
         let gate = Gate::new(limits);
         let a: IpAddr = "127.0.0.2".parse().unwrap();
         let b: IpAddr = "127.0.0.1".parse().unwrap();
         let a1 = gate.admit(a).unwrap();
-        let _a2 = gate.admit(a).unwrap();
+        let a2 = gate.admit(a).unwrap();
         assert_eq!(gate.admit(a).err(), Some(Full::Address));
-        let _b1 = gate.admit(b).unwrap();
+        let b1 = gate.admit(b).unwrap();
+
+        // Full: while every connection is in a handler (a long poll), a new one is refused.
+        let busy: Vec<Handling> = [&a1, &a2, &b1]
+            .iter()
+            .map(|p| Handling::start(&p.activity))
+            .collect();
         assert_eq!(gate.admit(b).err(), Some(Full::Total));
+        // Quiet but just accepted: not closed yet, it may still send its request.
+        drop(busy);
+        assert_eq!(gate.admit(b).err(), Some(Full::Total));
+        // Once one is quiet past the grace, it is told to close and the new one takes its
+        // place.
+        std::thread::sleep(Duration::from_millis(EVICTION_GRACE_MS + 50));
+        let b2 = gate.admit(b).unwrap();
+        let evicted: Vec<bool> = [&a1, &a2, &b1]
+            .iter()
+            .map(|p| p.activity.evicted.load(Ordering::Relaxed))
+            .collect();
+        assert_eq!(evicted.iter().filter(|e| **e).count(), 1, "{evicted:?}");
+        assert!(!b2.activity.evicted.load(Ordering::Relaxed));
+        assert_eq!(
+            gate.open(),
+            4,
+            "the evicted one holds its place until it closes"
+        );
         drop(a1);
-        assert_eq!(gate.open(), 2);
-        let _b2 = gate.admit(b).unwrap();
+        drop(a2);
+        drop(b1);
+        assert_eq!(gate.open(), 1);
+        let o = gate.open.lock().unwrap();
+        assert_eq!((o.evicting, o.by_address.len()), (0, 1));
+        drop(o);
+        drop(b2);
+        assert!(gate.open.lock().unwrap().by_address.is_empty());
 
         // One IPv6 /64 is one address; an IPv4-mapped address is its IPv4 address.
         let x: IpAddr = "2001:db8:1:2::7".parse().unwrap();
