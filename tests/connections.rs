@@ -19,7 +19,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use gatekeep::approval::protocol::{CreateRequest, Origin, State};
+use gatekeep::approval::protocol::{CreateRequest, State};
 use gatekeep::approval::remote::Client;
 use serde_json::Value;
 use tempfile::TempDir;
@@ -313,27 +313,22 @@ fn assert_refused(what: &str, s: &mut TcpStream) -> String {
     error
 }
 
+/// A valid create body. Built from JSON so that fields added later with serde defaults
+/// need no change here.
 fn request(id: &str, timeout_secs: u64) -> CreateRequest {
-    CreateRequest {
-        id: id.to_owned(),
-        nonce: format!("nonce-{id}-0123456789"),
-        argv: vec!["touch".into(), "marker".into()],
-        digest: "ab".repeat(32),
-        origin: Origin {
-            user: "agent-user".into(),
-            host: "build-1".into(),
-            agent: None,
-            cwd: "/work".into(),
-        },
-        reason: None,
-        rules: vec!["ask-marker".into()],
-        risk: "high".into(),
-        quorum: 1,
-        groups: Vec::new(),
-        group_sets: Vec::new(),
-        timeout_secs,
-        ledger: None,
-    }
+    serde_json::from_value(serde_json::json!({
+        "id": id,
+        "nonce": format!("nonce-{id}-0123456789"),
+        "argv": ["touch", "marker"],
+        "digest": "ab".repeat(32),
+        "origin": {"user": "agent-user", "host": "build-1", "cwd": "/work"},
+        "rules": ["ask-marker"],
+        "risk": "high",
+        "quorum": 1,
+        "groups": [],
+        "timeout_secs": timeout_secs,
+    }))
+    .unwrap()
 }
 
 /// A machine with an isolated home, logged in to the server.
