@@ -1542,7 +1542,7 @@ _gatekeep() {
             return 0
             ;;
         gatekeep__subcmd__server)
-            opts="-h --listen --max-timeout --max-pending --max-creates-per-minute --tls-cert --tls-key --data --help token audit report help"
+            opts="-h --listen --max-timeout --max-pending --max-creates-per-minute --max-connections --max-connections-per-address --header-timeout --idle-timeout --tls-cert --tls-key --data --help token audit report help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1561,6 +1561,22 @@ _gatekeep() {
                     return 0
                     ;;
                 --max-creates-per-minute)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-connections)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-connections-per-address)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --header-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --idle-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

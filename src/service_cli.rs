@@ -38,6 +38,30 @@ pub struct ServerArgs {
     #[arg(long, value_name = "N", default_value_t = 120,
           value_parser = clap::value_parser!(u32).range(1..))]
     pub max_creates_per_minute: u32,
+    /// Connections open at once; beyond it a connection is answered 503 and closed.
+    /// Default: what the open-file limit (raised to its hard limit) leaves after a reserve
+    /// for the database and logs, up to 32768.
+    #[arg(long, value_name = "N",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_connections: Option<u64>,
+    /// Connections open at once from one peer address (an IPv6 /64 counts as one).
+    /// Default: half of --max-connections. Behind a reverse proxy every connection comes
+    /// from the proxy: set it to --max-connections there.
+    #[arg(long, value_name = "N",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_connections_per_address: Option<u64>,
+    /// Seconds a connection has to send a complete request head (and finish its TLS
+    /// handshake), from connecting or from its previous response; idle keep-alive
+    /// connections are closed after it too.
+    #[arg(long, value_name = "SECS", default_value_t = server::conn::ConnLimits::DEFAULT_HEADER_SECS,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub header_timeout: u64,
+    /// Seconds a connection may go without sending or reading a byte while none of its
+    /// requests is being handled (a long poll waiting for a decision never counts); a
+    /// request body must arrive in full within it.
+    #[arg(long, value_name = "SECS", default_value_t = server::conn::ConnLimits::DEFAULT_IDLE_SECS,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub idle_timeout: u64,
     /// Serve HTTPS with this PEM certificate chain (server certificate first).
     #[arg(long, value_name = "FILE", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
@@ -164,6 +188,16 @@ pub fn server(args: ServerArgs) -> Result<ExitCode> {
                 limits: server::Limits {
                     pending_per_requester: usize::try_from(args.max_pending).unwrap_or(usize::MAX),
                     creates_per_minute: args.max_creates_per_minute,
+                },
+                connections: server::ConnOptions {
+                    max: args
+                        .max_connections
+                        .map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
+                    per_address: args
+                        .max_connections_per_address
+                        .map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
+                    header_timeout: std::time::Duration::from_secs(args.header_timeout),
+                    idle_timeout: std::time::Duration::from_secs(args.idle_timeout),
                 },
                 tls: args.tls_cert.zip(args.tls_key),
             })?;

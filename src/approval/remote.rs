@@ -68,6 +68,15 @@ pub enum RemoteError {
     InsecureHttp { url: String },
     #[error("cannot set up the connection to {url}: {why}")]
     Setup { url: String, why: String },
+    /// The service kept answering 503 (at its connection limit) for as long as we could wait.
+    #[error(
+        "the approval service at {url} stayed busy for {secs} s: {message}\nhint: try again in a minute; if it keeps happening, ask its operator to look at `gatekeep server --max-connections` and what is holding its connections"
+    )]
+    Busy {
+        url: String,
+        secs: u64,
+        message: String,
+    },
     #[error(transparent)]
     Credentials(#[from] super::credentials::CredentialError),
 }
@@ -519,6 +528,48 @@ impl Client {
             &routes::with_id(route, id),
             Some(&Decide { reason }),
         )
+    }
+}
+
+/// Creates `req`, retrying what is worth retrying: a lost connection twice, briefly (a create
+/// is idempotent on its id, nonce and digest), and a service at its connection limit (503)
+/// with backoff for up to `busy_for`, saying so once on stderr. Past that, [`RemoteError::Busy`].
+pub fn create_patiently(
+    client: &Client,
+    req: &CreateRequest,
+    busy_for: Duration,
+) -> Result<RequestView, RemoteError> {
+    let started = Instant::now();
+    let mut lost = 0;
+    let mut backoff = Duration::from_millis(250);
+    let mut told = false;
+    loop {
+        match client.create(req) {
+            Err(RemoteError::Unreachable { .. }) if lost < 2 => lost += 1,
+            Err(RemoteError::Refused {
+                status: 503,
+                message,
+            }) => {
+                if started.elapsed() + backoff > busy_for {
+                    return Err(RemoteError::Busy {
+                        url: client.url.clone(),
+                        secs: started.elapsed().as_secs().max(1),
+                        message,
+                    });
+                }
+                if !told {
+                    eprintln!(
+                        "gatekeep: the approval service is busy ({}); retrying for up to {} s",
+                        Safe(&message),
+                        busy_for.as_secs()
+                    );
+                    told = true;
+                }
+            }
+            result => return result,
+        }
+        std::thread::sleep(backoff);
+        backoff = (backoff * 2).min(Duration::from_secs(3));
     }
 }
 

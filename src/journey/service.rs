@@ -13,6 +13,9 @@ use crate::approval::{credentials, prompt, remote};
 use crate::audit::redact;
 use crate::policy::{Assessment, Requirements};
 
+/// The longest a create waits out an approval service at its connection limit (503).
+const BUSY_RETRY_SECS: u64 = 30;
+
 impl Journey<'_> {
     /// Asks the service at `server`; every ending is recorded before it is returned.
     pub(crate) fn ask_service(
@@ -67,16 +70,10 @@ impl Journey<'_> {
             Ok(client) => client,
             Err(e) => return unavailable(&e.to_string()),
         };
-        // A create is idempotent on (id, nonce, digest): retrying a lost response is safe.
-        let mut created = client.create(&create);
-        for delay in [250, 750] {
-            if !matches!(created, Err(remote::RemoteError::Unreachable { .. })) {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(delay));
-            created = client.create(&create);
-        }
-        let view = match created {
+        // A service at its connection limit answers 503: worth waiting out, but no longer
+        // than the request itself could wait, and never more than half a minute.
+        let busy_for = Duration::from_secs(req.timeout_secs.clamp(1, BUSY_RETRY_SECS));
+        let view = match remote::create_patiently(&client, &create, busy_for) {
             Ok(view) => view,
             Err(e) => return unavailable(&e.to_string()),
         };

@@ -8,6 +8,7 @@
 //! 0600), both created on first start.
 
 pub mod audit;
+pub mod conn;
 pub mod error;
 pub mod http;
 pub mod limits;
@@ -135,8 +136,31 @@ pub struct RunOptions {
     pub data: PathBuf,
     pub max_timeout_secs: u64,
     pub limits: Limits,
+    /// Connection caps and timeouts: `None` caps are derived from the open-file limit.
+    pub connections: ConnOptions,
     /// `--tls-cert` and `--tls-key`: serve HTTPS.
     pub tls: Option<(PathBuf, PathBuf)>,
+}
+
+/// `--max-connections`, `--max-connections-per-address`, `--header-timeout` and
+/// `--idle-timeout` as given (see [`conn::ConnLimits::resolve`]).
+#[derive(Clone, Copy, Debug)]
+pub struct ConnOptions {
+    pub max: Option<usize>,
+    pub per_address: Option<usize>,
+    pub header_timeout: Duration,
+    pub idle_timeout: Duration,
+}
+
+impl Default for ConnOptions {
+    fn default() -> ConnOptions {
+        ConnOptions {
+            max: None,
+            per_address: None,
+            header_timeout: Duration::from_secs(conn::ConnLimits::DEFAULT_HEADER_SECS),
+            idle_timeout: Duration::from_secs(conn::ConnLimits::DEFAULT_IDLE_SECS),
+        }
+    }
 }
 
 /// The warning for plain HTTP on an address other hosts can reach, if that is the case:
@@ -163,24 +187,20 @@ fn init_logs() {
         .try_init();
 }
 
-/// Raises the open-file limit to its hard maximum: every waiting client holds a connection,
-/// and the common soft default of 1,024 would refuse clients near a thousand.
-fn raise_file_limit() {
-    use nix::sys::resource::{Resource, getrlimit, setrlimit};
-    if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE)
-        && soft < hard
-    {
-        match setrlimit(Resource::RLIMIT_NOFILE, hard, hard) {
-            Ok(()) => tracing::debug!(from = soft, to = hard, "raised the open-file limit"),
-            Err(e) => tracing::warn!(error = %e, soft, "cannot raise the open-file limit"),
-        }
-    }
-}
-
 /// Runs the service until SIGINT or SIGTERM.
 pub fn run(opts: &RunOptions) -> Result<()> {
     init_logs();
-    raise_file_limit();
+    // Before the runtime, the database and the listener take any descriptor: the cap on
+    // connections is what the limit leaves after the reserve.
+    let nofile = conn::raise_file_limit();
+    let c = opts.connections;
+    let limits = conn::ConnLimits::resolve(
+        nofile,
+        c.max,
+        c.per_address,
+        c.header_timeout,
+        c.idle_timeout,
+    )?;
     runtime()?.block_on(async {
         let store = open_store(&opts.data).await?;
         let key = signing_key(&opts.data)?;
@@ -194,8 +214,7 @@ pub fn run(opts: &RunOptions) -> Result<()> {
             Some((cert, key)) => Some(tls::server_config(cert, key)?),
             None => None,
         };
-        let listener = tokio::net::TcpListener::bind(opts.listen)
-            .await
+        let listener = conn::listen(opts.listen)
             .with_context(|| format!("cannot listen on {}", opts.listen))?;
         let addr = listener.local_addr()?;
         let kid = verdict::thumbprint(&app.service.verifying_key());
@@ -210,7 +229,16 @@ pub fn run(opts: &RunOptions) -> Result<()> {
             eprintln!("gatekeep server: warning: {warning}");
             tracing::warn!(%addr, "listening without TLS on an address other hosts can reach");
         }
-        tracing::info!(%addr, data = %opts.data.display(), %kid, tls = tls.is_some(), "started");
+        tracing::info!(
+            %addr,
+            data = %opts.data.display(),
+            %kid,
+            tls = tls.is_some(),
+            max_connections = limits.max,
+            per_address = limits.per_address,
+            open_files = nofile,
+            "started"
+        );
 
         let sweeper = {
             let app = app.clone();
@@ -246,20 +274,7 @@ pub fn run(opts: &RunOptions) -> Result<()> {
             // Long polls return at once; their clients reconnect after the restart.
             let _ = stop.send(true);
         };
-        match tls {
-            None => axum::serve(listener, router)
-                .with_graceful_shutdown(graceful)
-                .await
-                .context("the server failed")?,
-            Some(tls) => {
-                let (listener, handshakes) = tls::TlsListener::start(listener, tls.config);
-                let served = axum::serve(listener, router)
-                    .with_graceful_shutdown(graceful)
-                    .await;
-                handshakes.abort();
-                served.context("the server failed")?;
-            }
-        }
+        conn::serve(listener, router, tls.map(|t| t.config), limits, graceful).await;
         sweeper.abort();
         checkpointer.abort();
         // The last word on shutdown: a checkpoint of the chain as this run leaves it.

@@ -1,26 +1,15 @@
 //! HTTPS for `gatekeep server --tls-cert FILE --tls-key FILE`: rustls on ring (the provider
-//! the client already uses; no OpenSSL), served through axum's own `serve`, so graceful
-//! shutdown and long polls behave exactly as over plain HTTP.
-//!
-//! Handshakes run in their own tasks, off the accept loop: a client that connects and then
-//! stalls cannot hold up everyone else's connections.
+//! the client already uses; no OpenSSL). Connections are served by [`super::conn`], the same
+//! way as plain HTTP: the handshake runs in the connection's own task, off the accept loop,
+//! within the header timeout, so a client that connects and stalls holds up no one else.
 
-use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use rustls::ServerConfig;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
-use tokio_rustls::TlsAcceptor;
-use tokio_rustls::server::TlsStream;
-
-/// How long a client has to complete its TLS handshake.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The server's TLS settings and the pin clients may put in `tls_pin`.
 pub struct Tls {
@@ -68,67 +57,4 @@ pub fn server_config(cert: &Path, key: &Path) -> Result<Tls> {
         config: Arc::new(config),
         pin,
     })
-}
-
-/// A listener that yields connections whose TLS handshake has completed.
-pub struct TlsListener {
-    ready: mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
-    local: SocketAddr,
-}
-
-impl TlsListener {
-    /// Starts accepting on `tcp`; the returned task does the accepting and handshakes (abort it
-    /// once serving ends).
-    pub fn start(
-        tcp: TcpListener,
-        config: Arc<ServerConfig>,
-    ) -> (TlsListener, tokio::task::JoinHandle<()>) {
-        let local = tcp
-            .local_addr()
-            .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
-        let (tx, ready) = mpsc::channel(64);
-        let acceptor = TlsAcceptor::from(config);
-        let task = tokio::spawn(async move {
-            loop {
-                let (stream, peer) = match tcp.accept().await {
-                    Ok(accepted) => accepted,
-                    Err(e) => {
-                        // Out of descriptors and the like: wait instead of spinning.
-                        tracing::warn!(error = %e, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(100)).await;
-                        continue;
-                    }
-                };
-                let acceptor = acceptor.clone();
-                let tx = tx.clone();
-                tokio::spawn(async move {
-                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-                        Ok(Ok(tls)) => {
-                            let _ = tx.send((tls, peer)).await;
-                        }
-                        Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
-                        Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
-                    }
-                });
-            }
-        });
-        (TlsListener { ready, local }, task)
-    }
-}
-
-impl axum::serve::Listener for TlsListener {
-    type Io = TlsStream<TcpStream>;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        match self.ready.recv().await {
-            Some(accepted) => accepted,
-            // The accepting task ended (aborted at shutdown): nothing more will come.
-            None => std::future::pending().await,
-        }
-    }
-
-    fn local_addr(&self) -> std::io::Result<Self::Addr> {
-        Ok(self.local)
-    }
 }

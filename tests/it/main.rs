@@ -15,6 +15,7 @@ mod anchor;
 mod assets;
 mod checkpoints;
 mod cli;
+mod connections;
 mod corpus;
 mod doctor;
 mod exec;

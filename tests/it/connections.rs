@@ -1,0 +1,900 @@
+//! The approval service's connections under abuse, with the real `gatekeep server` on
+//! 127.0.0.1 and real sockets: silent and half-sent requests are closed after the header
+//! timeout; at the cap, silent connections make room for clients with requests while long
+//! polls are kept and newcomers get a 503; one address cannot take every place; a long poll
+//! outlives the header and idle timeouts; the expiry sweep keeps working while connections
+//! are saturated under a small open-file limit; TLS handshakes are bounded too; and the
+//! client waits out a busy service (and says so when it gives up).
+//!
+//! Flood sockets come from 127.0.0.2 and up (all of 127/8 is loopback on Linux), so the
+//! per-address cap can be told apart from the total. Timeouts are set to a second or two by
+//! flags; nothing here asserts how long anything took, only that it ended within [`STEP`].
+
+#![expect(clippy::unwrap_used, reason = "a test fails loudly on setup errors")]
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use gatekeep::api::protocol::{CreateRequest, State};
+use gatekeep::approval::remote::Client;
+use serde_json::Value;
+use tempfile::TempDir;
+
+const GK: &str = env!("CARGO_BIN_EXE_gatekeep");
+
+/// How long any single step may take before the test gives up.
+const STEP: Duration = Duration::from_secs(20);
+
+/// The agent's policy: `marker*` needs one approval within a minute, `expiring*` within 2 s.
+const POLICY: &str = r#"
+[[rule]]
+id = "ask-marker"
+decision = "approve"
+risk = "high"
+message = "Touching a marker needs approval."
+program = ["touch"]
+args = ["marker*"]
+timeout = 60
+
+[[rule]]
+id = "ask-expiring"
+decision = "approve"
+risk = "medium"
+message = "Touching an expiring file needs approval within 2 s."
+program = ["touch"]
+args = ["expiring*"]
+timeout = 2
+"#;
+
+fn text(out: &Output) -> String {
+    format!(
+        "status {:?}\nstdout: {}\nstderr: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// A child's stderr, read on a thread.
+#[derive(Clone, Default)]
+struct Pipe(Arc<Mutex<Vec<u8>>>);
+
+impl Pipe {
+    fn collect(mut pipe: impl Read + Send + 'static) -> Pipe {
+        let collected = Pipe::default();
+        let sink = collected.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = pipe.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.0.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
+        });
+        collected
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+/// A `gatekeep server` on 127.0.0.1 with its own data directory; killed on drop.
+struct Server {
+    data: TempDir,
+    child: Child,
+    log: Pipe,
+    port: u16,
+    url: String,
+    key_id: String,
+}
+
+impl Server {
+    /// Starts `gatekeep server OPTIONS`, optionally under a lower open-file limit.
+    fn start(options: &[&str], nofile: Option<u32>) -> Server {
+        let data = tempfile::tempdir().unwrap();
+        let mut cmd = match nofile {
+            // `ulimit -n` lowers both limits, so the server cannot raise them back.
+            Some(n) => {
+                let mut cmd = Command::new("sh");
+                cmd.args(["-c", &format!("ulimit -n {n} && exec \"$0\" \"$@\""), GK]);
+                cmd
+            }
+            None => Command::new(GK),
+        };
+        isolate_server(&mut cmd, data.path());
+        let mut child = cmd
+            .arg("server")
+            .args(["--listen", "127.0.0.1:0", "--data"])
+            .arg(data.path())
+            .args(options)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let log = Pipe::collect(child.stderr.take().unwrap());
+        let deadline = Instant::now() + STEP;
+        let (url, key_id) = loop {
+            let log = log.text();
+            let find = |prefix: &str| {
+                log.lines()
+                    .find_map(|l| l.strip_prefix(prefix))
+                    .map(|v| v.trim().to_owned())
+            };
+            if let (Some(url), Some(key)) = (
+                find("gatekeep server: listening on "),
+                find("gatekeep server: signing key "),
+            ) {
+                break (url, key);
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("gatekeep server exited with {status}:\n{log}");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the server did not start:\n{log}"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        let port = url.rsplit(':').next().unwrap().parse().unwrap();
+        Server {
+            data,
+            child,
+            log,
+            port,
+            url,
+            key_id,
+        }
+    }
+
+    fn admin(&self, args: &[&str]) -> Output {
+        let mut cmd = Command::new(GK);
+        isolate_server(&mut cmd, self.data.path());
+        cmd.arg("server")
+            .args(args)
+            .arg("--data")
+            .arg(self.data.path())
+            .output()
+            .unwrap()
+    }
+
+    fn token(&self, args: &[&str]) -> String {
+        let out = self.admin(&[&["token", "create"], args].concat());
+        assert!(out.status.success(), "token create: {}", text(&out));
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    }
+
+    fn agent_token(&self) -> String {
+        self.token(&["--agent", "ci-bot", "--on-behalf-of", "alice"])
+    }
+
+    fn approver_token(&self) -> String {
+        self.token(&["--approver", "bob"])
+    }
+
+    /// The audit trail, read from the database by a separate process (no connection).
+    fn events(&self) -> Vec<Value> {
+        let out = self.admin(&["audit", "export"]);
+        assert!(out.status.success(), "audit export: {}", text(&out));
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    /// `GET /healthz` from 127.0.0.1 on a fresh connection: the status line, or the error.
+    fn healthz(&self) -> Result<String, String> {
+        let mut s = connect_from(1, self.port).map_err(|e| e.to_string())?;
+        send(
+            &mut s,
+            "GET /healthz HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n",
+        );
+        let answer = read_to_close(&mut s).map_err(|e| e.to_string())?;
+        Ok(answer)
+    }
+
+    /// Waits until `/healthz` answers 200 from 127.0.0.1.
+    fn wait_healthy(&self) {
+        let deadline = Instant::now() + STEP;
+        loop {
+            let answer = self.healthz();
+            if answer
+                .as_deref()
+                .is_ok_and(|a| a.starts_with("HTTP/1.1 200"))
+            {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "healthz never came back: {answer:?}\nserver log:\n{}",
+                self.log.text()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn isolate_server(cmd: &mut Command, home: &Path) {
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home)
+        .env("USER", "ops")
+        .env("GATEKEEP_KEYRING", "off")
+        .env("GATEKEEP_LOG", "warn");
+}
+
+/// A TCP connection to the server from 127.0.0.`host`.
+fn connect_from(host: u8, port: u16) -> std::io::Result<TcpStream> {
+    static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    let rt = RT.get_or_init(|| {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .build()
+            .unwrap()
+    });
+    let stream = rt.block_on(async {
+        let socket = tokio::net::TcpSocket::new_v4()?;
+        socket.bind(SocketAddr::from((Ipv4Addr::new(127, 0, 0, host), 0)))?;
+        socket
+            .connect(SocketAddr::from((Ipv4Addr::LOCALHOST, port)))
+            .await?
+            .into_std()
+    })?;
+    stream.set_nonblocking(false)?;
+    stream.set_read_timeout(Some(STEP))?;
+    Ok(stream)
+}
+
+fn send(s: &mut TcpStream, what: &str) {
+    s.write_all(what.as_bytes()).unwrap();
+}
+
+/// Everything the server sends until it closes; a reset after some bytes counts as closed.
+/// Fails if the server keeps the connection open past [`STEP`].
+fn read_to_close(s: &mut TcpStream) -> std::io::Result<String> {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == ErrorKind::ConnectionReset => break,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(String::from_utf8_lossy(&got).into_owned())
+}
+
+/// Asserts that the server closes `s` (within [`STEP`]), after sending `expect_prefix`.
+fn assert_closed(what: &str, s: &mut TcpStream, expect_prefix: &str) {
+    match read_to_close(s) {
+        Ok(answer) => assert!(
+            answer.starts_with(expect_prefix),
+            "{what}: the server sent {answer:?}"
+        ),
+        Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+            panic!("{what}: still open after {STEP:?}")
+        }
+        Err(e) => panic!("{what}: {e}"),
+    }
+}
+
+/// The server's answer on a connection beyond its cap: a 503 with a JSON error, then closed.
+fn assert_refused(what: &str, s: &mut TcpStream) -> String {
+    send(s, "GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n");
+    let answer = read_to_close(s).unwrap();
+    let (head, body) = answer
+        .split_once("\r\n\r\n")
+        .unwrap_or_else(|| panic!("{what}: not an HTTP answer: {answer:?}"));
+    assert!(
+        head.starts_with("HTTP/1.1 503 Service Unavailable"),
+        "{what}: {answer}"
+    );
+    assert!(
+        head.to_ascii_lowercase().contains("retry-after:"),
+        "{what}: {head}"
+    );
+    let body: Value = serde_json::from_str(body).unwrap();
+    let error = body["error"].as_str().unwrap().to_owned();
+    assert!(error.contains("connection limit"), "{what}: {error}");
+    error
+}
+
+/// A valid create body. Built from JSON so that fields added later with serde defaults
+/// need no change here.
+fn request(id: &str, timeout_secs: u64) -> CreateRequest {
+    serde_json::from_value(serde_json::json!({
+        "id": id,
+        "nonce": format!("nonce-{id}-0123456789"),
+        "argv": ["touch", "marker"],
+        "digest": "ab".repeat(32),
+        "origin": {"user": "agent-user", "host": "build-1", "cwd": "/work"},
+        "rules": ["ask-marker"],
+        "risk": "high",
+        "quorum": 1,
+        "groups": [],
+        "timeout_secs": timeout_secs,
+    }))
+    .unwrap()
+}
+
+/// A machine with an isolated home, logged in to the server.
+struct Machine {
+    home: TempDir,
+    user: String,
+}
+
+impl Machine {
+    fn new(server: &Server, user: &str, token: &str) -> Machine {
+        let home = tempfile::tempdir().unwrap();
+        for dir in [".config/gatekeep", "state", "data"] {
+            std::fs::create_dir_all(home.path().join(dir)).unwrap();
+        }
+        std::fs::write(home.path().join(".config/gatekeep/policy.toml"), POLICY).unwrap();
+        let m = Machine {
+            home,
+            user: user.to_owned(),
+        };
+        let mut child = m
+            .gk()
+            .args(["login", "--server", &server.url])
+            .arg(format!("--key={}", server.key_id))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        writeln!(child.stdin.take().unwrap(), "{token}").unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "login as {user}: {}", text(&out));
+        m
+    }
+
+    fn gk(&self) -> Command {
+        let mut cmd = Command::new(GK);
+        self.isolate(&mut cmd);
+        cmd
+    }
+
+    fn isolate(&self, cmd: &mut Command) {
+        let dir = self.home.path();
+        cmd.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", dir)
+            .env("USER", &self.user)
+            .env("XDG_CONFIG_HOME", dir.join(".config"))
+            .env("XDG_STATE_HOME", dir.join("state"))
+            .env("XDG_DATA_HOME", dir.join("data"))
+            .env("GATEKEEP_KEYRING", "off")
+            .current_dir(dir)
+            .stdin(Stdio::null());
+    }
+
+    /// `gatekeep exec -- sh -c SCRIPT` without a terminal, so it goes to the service.
+    fn exec(&self, script: &str) -> Waiting {
+        let mut cmd = Command::new("setsid");
+        self.isolate(&mut cmd);
+        let mut child = cmd
+            .args(["-w", GK, "exec", "--", "sh", "-c", script])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = Pipe::collect(child.stderr.take().unwrap());
+        Waiting { child, stderr }
+    }
+
+    fn approve(&self, id: &str) {
+        let out = self.gk().args(["approve", id]).output().unwrap();
+        assert!(out.status.success(), "approve {id}: {}", text(&out));
+    }
+}
+
+struct Waiting {
+    child: Child,
+    stderr: Pipe,
+}
+
+impl Waiting {
+    /// Waits until stderr shows `needle`, and returns it all.
+    fn wait_for(&mut self, needle: &str) -> String {
+        let deadline = Instant::now() + STEP;
+        loop {
+            let err = self.stderr.text();
+            if err.contains(needle) {
+                return err;
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                std::thread::sleep(Duration::from_millis(100));
+                let err = self.stderr.text();
+                assert!(
+                    err.contains(needle),
+                    "exec ended ({status}) without {needle:?}:\n{err}"
+                );
+                return err;
+            }
+            assert!(Instant::now() < deadline, "no {needle:?} in:\n{err}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The request id from the waiting line.
+    fn request_id(&mut self) -> String {
+        const LINE: &str = "gatekeep: waiting for approval of request ";
+        let err = self.wait_for(" (approver runs:");
+        let rest = &err[err.find(LINE).unwrap() + LINE.len()..];
+        rest.split_whitespace().next().unwrap().to_owned()
+    }
+
+    fn finish(mut self) -> (Option<i32>, String) {
+        let deadline = Instant::now() + STEP;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "exec did not finish:\n{}",
+                self.stderr.text()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        std::thread::sleep(Duration::from_millis(100));
+        (status.code(), self.stderr.text())
+    }
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        if self.child.try_wait().unwrap().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Opens `n` connections from 127.0.0.`host` that say nothing.
+fn silent(host: u8, port: u16, n: usize) -> Vec<TcpStream> {
+    (0..n).map(|_| connect_from(host, port).unwrap()).collect()
+}
+
+#[test]
+fn silent_connections_partial_heads_and_slow_bodies_are_closed() {
+    let server = Server::start(&["--header-timeout", "1", "--idle-timeout", "2"], None);
+
+    let mut quiet = connect_from(1, server.port).unwrap();
+    let mut partial = connect_from(1, server.port).unwrap();
+    send(&mut partial, "GET /healthz HTTP/1.1\r\nhost: x\r\nx-slow: ");
+    // A keep-alive connection is served, then closed once it sits idle.
+    let mut kept = connect_from(1, server.port).unwrap();
+    send(&mut kept, "GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n");
+    // A body that stops arriving: half of a create.
+    let mut slow = connect_from(1, server.port).unwrap();
+    send(
+        &mut slow,
+        "POST /v1/requests HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{\"id\":",
+    );
+
+    assert_closed("a silent connection", &mut quiet, "");
+    assert_closed("a partial head", &mut partial, "");
+    assert_closed(
+        "an idle keep-alive connection",
+        &mut kept,
+        "HTTP/1.1 200 OK",
+    );
+    // Refused (its body did not arrive within the idle timeout) and closed, not held.
+    let answer = read_to_close(&mut slow)
+        .unwrap_or_else(|e| panic!("a stalled body's connection is still open: {e}"));
+    assert!(
+        answer.is_empty() || answer.starts_with("HTTP/1.1 4"),
+        "a stalled body: {answer:?}"
+    );
+    // Still serving.
+    server.wait_healthy();
+}
+
+/// Whether the server has answered or closed `s` (without waiting): a silent connection or
+/// a long poll with no decision yet gets neither.
+fn has_ended(s: &TcpStream) -> bool {
+    s.set_nonblocking(true).unwrap();
+    let ended = match s.peek(&mut [0u8; 1]) {
+        Ok(_) => true,
+        Err(e) => e.kind() != ErrorKind::WouldBlock,
+    };
+    s.set_nonblocking(false).unwrap();
+    ended
+}
+
+/// A raw long poll on request `id`, as the agent's client makes it.
+fn long_poll(host: u8, port: u16, token: &str, id: &str) -> TcpStream {
+    let mut s = connect_from(host, port).unwrap();
+    send(
+        &mut s,
+        &format!(
+            "GET /v1/requests/{id}/wait?timeout=20 HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {token}\r\nconnection: close\r\n\r\n"
+        ),
+    );
+    s
+}
+
+/// The server options of a service with three places, all open to one address.
+const THREE_PLACES: [&str; 6] = [
+    "--max-connections",
+    "3",
+    "--max-connections-per-address",
+    "3",
+    "--header-timeout",
+    "60",
+];
+
+#[test]
+fn at_the_cap_a_silent_connection_makes_room_for_a_request() {
+    let server = Server::start(&THREE_PLACES, None);
+    // Silent connections fill every place; a client with a request still gets in (once
+    // they are past the second of grace a new connection has), and one of them is closed.
+    let quiet = silent(2, server.port, 3);
+    server.wait_healthy();
+    let deadline = Instant::now() + STEP;
+    while !quiet.iter().any(has_ended) {
+        assert!(Instant::now() < deadline, "no silent connection was closed");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        quiet.iter().filter(|s| has_ended(s)).count(),
+        1,
+        "one place was needed, one connection closed"
+    );
+}
+
+/// Creates request `id` on a connection of its own, closed after the answer.
+fn create_on_own_connection(server: &Server, token: &str, id: &str) {
+    let body = serde_json::to_string(&request(id, 60)).unwrap();
+    let mut s = connect_from(1, server.port).unwrap();
+    send(
+        &mut s,
+        &format!(
+            "POST /v1/requests HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {token}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        ),
+    );
+    let answer = read_to_close(&mut s).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
+}
+
+#[test]
+fn at_the_cap_long_polls_are_kept_and_newcomers_get_a_503() {
+    let server = Server::start(&THREE_PLACES, None);
+    let agent_token = server.agent_token();
+    for id in ["held-1", "held-2", "held-3"] {
+        create_on_own_connection(&server, &agent_token, id);
+    }
+    // Long polls fill every place: they are never closed to make room, so newcomers are
+    // answered 503 (once any connection left from the creates is gone).
+    let mut polls: Vec<TcpStream> = ["held-1", "held-2", "held-3"]
+        .iter()
+        .map(|id| long_poll(4, server.port, &agent_token, id))
+        .collect();
+    let deadline = Instant::now() + STEP;
+    let error = loop {
+        let mut s = connect_from(3, server.port).unwrap();
+        send(
+            &mut s,
+            "GET /healthz HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n",
+        );
+        let answer = read_to_close(&mut s).unwrap();
+        if answer.starts_with("HTTP/1.1 503") {
+            let body = answer.split_once("\r\n\r\n").unwrap().1;
+            let body: Value = serde_json::from_str(body).unwrap();
+            break body["error"].as_str().unwrap().to_owned();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "never refused: {answer}\nserver log:\n{}",
+            server.log.text()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(
+        error.contains("connection limit (3 connections)"),
+        "{error}"
+    );
+    // Past the grace a new connection has: still refused.
+    std::thread::sleep(Duration::from_millis(1200));
+    let mut again = connect_from(1, server.port).unwrap();
+    assert_refused("a connection while every place is a long poll", &mut again);
+    assert!(
+        !polls.iter().any(has_ended),
+        "a long poll was cut or refused"
+    );
+
+    // Give one place back: an approver gets in, and a kept long poll gets its decision.
+    drop(polls.pop());
+    let approver = Client::new(&server.url, Some(server.approver_token()));
+    let deadline = Instant::now() + STEP;
+    let decided = loop {
+        match approver.decide("held-1", true, None) {
+            Ok(view) => break view,
+            Err(e) => {
+                assert!(Instant::now() < deadline, "cannot approve: {e}");
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    };
+    assert_eq!(decided.state, State::Approved);
+    let answer = read_to_close(&mut polls[0]).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("\"approved\""), "{answer}");
+}
+
+#[test]
+fn floods_leave_healthz_and_approvals_to_others() {
+    let server = Server::start(
+        &[
+            "--max-connections",
+            "12",
+            "--max-connections-per-address",
+            "6",
+            "--header-timeout",
+            "60",
+        ],
+        None,
+    );
+    let agent = Machine::new(&server, "agent-user", &server.agent_token());
+    let approver = Machine::new(&server, "bob", &server.approver_token());
+
+    // One address takes every place it may hold; the rest of its connections are refused.
+    let mut flood = silent(2, server.port, 6);
+    for _ in 0..3 {
+        let mut s = connect_from(2, server.port).unwrap();
+        let error = assert_refused("a flood connection past its address's share", &mut s);
+        assert!(
+            error.contains("for your address (6 connections)"),
+            "{error}"
+        );
+    }
+    server.wait_healthy();
+    // A second address fills the total: silent connections, which make room for requests.
+    flood.extend(silent(3, server.port, 6));
+    server.wait_healthy();
+
+    let mut waiting = agent.exec("touch marker-flood");
+    let id = waiting.request_id();
+    approver.approve(&id);
+    let (code, err) = waiting.finish();
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        agent.home.path().join("marker-flood").exists(),
+        "the approved command ran:\n{err}"
+    );
+}
+
+#[test]
+fn a_long_poll_outlives_the_header_and_idle_timeouts() {
+    let server = Server::start(&["--header-timeout", "1", "--idle-timeout", "1"], None);
+    let agent_token = server.agent_token();
+    let agent = Client::new(&server.url, Some(agent_token.clone()));
+    let approver = Client::new(&server.url, Some(server.approver_token()));
+    agent.create(&request("long-poll-1", 60)).unwrap();
+
+    let mut poll = connect_from(1, server.port).unwrap();
+    send(
+        &mut poll,
+        &format!(
+            "GET /v1/requests/long-poll-1/wait?timeout=20 HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {agent_token}\r\nconnection: close\r\n\r\n"
+        ),
+    );
+    // Longer than both timeouts, and than the sweep's tick.
+    std::thread::sleep(Duration::from_secs(3));
+    approver.decide("long-poll-1", true, None).unwrap();
+    let answer = read_to_close(&mut poll).unwrap();
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap();
+    assert!(head.starts_with("HTTP/1.1 200"), "{answer}");
+    let view: Value = serde_json::from_str(body).unwrap();
+    assert_eq!(view["state"], "approved", "{view}");
+}
+
+#[test]
+fn the_sweep_and_the_database_keep_their_descriptors_under_a_flood() {
+    // 320 open files: the default cap is what is left after the reserve, half per address.
+    let server = Server::start(&["--header-timeout", "60"], Some(320));
+    let agent = Client::new(&server.url, Some(server.agent_token()));
+    agent.create(&request("swept-1", 2)).unwrap();
+
+    // Four addresses, 90 silent connections each: past the cap, and past the open-file limit
+    // itself (which, with no cap, would starve the sweep of descriptors).
+    let mut flood = Vec::new();
+    for host in 2..6 {
+        for _ in 0..90 {
+            match connect_from(host, server.port) {
+                Ok(s) => flood.push(s),
+                Err(e) => panic!("the flood could not connect: {e}"),
+            }
+        }
+    }
+    // Every place is taken: a newcomer is served in the place of a silent connection, or
+    // refused (503, or closed at once while too many others are being refused) — never left
+    // hanging.
+    let mut extra = connect_from(9, server.port).unwrap();
+    send(
+        &mut extra,
+        "GET /healthz HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n",
+    );
+    let answer = read_to_close(&mut extra).unwrap();
+    assert!(
+        answer.is_empty()
+            || answer.starts_with("HTTP/1.1 200")
+            || answer.starts_with("HTTP/1.1 503"),
+        "a connection while saturated: {answer:?}"
+    );
+
+    // The sweep still reaches the database: the request expires while the flood holds on.
+    let deadline = Instant::now() + STEP;
+    while !server
+        .events()
+        .iter()
+        .any(|e| e["request_id"] == "swept-1" && e["kind"] == "expired")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the request never expired:\n{}",
+            server.log.text()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    drop(flood);
+    server.wait_healthy();
+    assert_eq!(agent.get("swept-1").unwrap().state, State::Expired);
+    let log = server.log.text();
+    assert!(
+        !log.contains("Too many open files") && !log.contains("sweep failed"),
+        "{log}"
+    );
+}
+
+#[test]
+fn the_client_waits_out_a_busy_service_and_says_so_when_it_gives_up() {
+    // Everything here comes from 127.0.0.1, which may hold 2 connections.
+    let server = Server::start(
+        &[
+            "--max-connections-per-address",
+            "2",
+            "--header-timeout",
+            "60",
+        ],
+        None,
+    );
+    let agent = Machine::new(&server, "agent-user", &server.agent_token());
+    let approver = Machine::new(&server, "bob", &server.approver_token());
+
+    // Busy, then free again: the create goes through and the approval flow completes.
+    let held = silent(1, server.port, 2);
+    let mut waiting = agent.exec("touch marker-busy");
+    waiting.wait_for("the approval service is busy");
+    drop(held);
+    let id = waiting.request_id();
+    approver.approve(&id);
+    let (code, err) = waiting.finish();
+    assert_eq!(code, Some(0), "{err}");
+    assert!(agent.home.path().join("marker-busy").exists(), "{err}");
+
+    // Busy for longer than the request may wait (2 s): refused, with the reason, not run.
+    let _held = silent(1, server.port, 2);
+    let (code, err) = agent.exec("touch expiring-busy").finish();
+    assert_eq!(code, Some(69), "{err}");
+    assert!(
+        err.contains("stayed busy") && err.contains("connection limit"),
+        "{err}"
+    );
+    assert!(!agent.home.path().join("expiring-busy").exists());
+}
+
+/// A CA and a certificate for 127.0.0.1 that it signed, as `ca.pem`, `server.pem` and
+/// `server.key` in `dir` (as in tests/tls.rs).
+fn make_pki(dir: &Path) {
+    use rcgen::{
+        BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose,
+    };
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(DnType::CommonName, "gatekeep connections test CA");
+    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca, ca_key);
+    let key = KeyPair::generate().unwrap();
+    let mut leaf = CertificateParams::new(vec!["127.0.0.1".to_owned()]).unwrap();
+    leaf.distinguished_name
+        .push(DnType::CommonName, "127.0.0.1");
+    let cert = leaf.signed_by(&key, &issuer).unwrap();
+    std::fs::write(dir.join("ca.pem"), ca_cert.pem()).unwrap();
+    std::fs::write(dir.join("server.pem"), cert.pem()).unwrap();
+    std::fs::write(dir.join("server.key"), key.serialize_pem()).unwrap();
+}
+
+#[test]
+fn over_tls_stalled_handshakes_are_closed_and_the_cap_answers_503() {
+    let pki = tempfile::tempdir().unwrap();
+    make_pki(pki.path());
+    let cert = pki.path().join("server.pem");
+    let key = pki.path().join("server.key");
+    let tls = [
+        "--tls-cert",
+        cert.to_str().unwrap(),
+        "--tls-key",
+        key.to_str().unwrap(),
+    ];
+
+    // The handshake counts against the header timeout: nothing, or half a ClientHello.
+    let server = Server::start(&[&tls[..], &["--header-timeout", "1"]].concat(), None);
+    let mut quiet = connect_from(1, server.port).unwrap();
+    let mut partial = connect_from(1, server.port).unwrap();
+    partial
+        .write_all(&[0x16, 0x03, 0x01, 0x02, 0x00, 0x01])
+        .unwrap();
+    assert_closed("a silent TLS connection", &mut quiet, "");
+    assert_closed("half a ClientHello", &mut partial, "");
+    drop(server);
+
+    // Past its address's cap, a TLS client reads the 503 (after its handshake) as a refusal.
+    let server = Server::start(
+        &[
+            &tls[..],
+            &[
+                "--max-connections-per-address",
+                "2",
+                "--header-timeout",
+                "60",
+            ],
+        ]
+        .concat(),
+        None,
+    );
+    assert!(server.url.starts_with("https://"), "{}", server.url);
+    let connection = gatekeep::approval::remote::Connection {
+        ca: Some(pki.path().join("ca.pem")),
+        ..Default::default()
+    };
+    let token = server.agent_token();
+    let client = Client::connect(&server.url, &connection, Some(token.clone())).unwrap();
+    assert_eq!(
+        client.whoami().unwrap().name,
+        "ci-bot",
+        "served below the cap"
+    );
+    drop(client);
+    let mut held = silent(1, server.port, 2);
+    // The connection of the client just dropped may still count when the silent ones arrive,
+    // and then one of them is the one refused: while a client still gets in, hold one more
+    // silent connection and ask again (each client's connection goes with it).
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let client = Client::connect(&server.url, &connection, Some(token.clone())).unwrap();
+        match client.whoami() {
+            Err(gatekeep::approval::remote::RemoteError::Refused { status, message }) => {
+                assert_eq!(status, 503);
+                assert!(message.contains("connection limit"), "{message}");
+                break;
+            }
+            Ok(_) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(100));
+                held.extend(silent(1, server.port, 1));
+            }
+            other => panic!("expected a 503 refusal, got {other:?}"),
+        }
+    }
+    drop(held);
+}
