@@ -55,7 +55,8 @@ pub enum Cmd {
     #[command(subcommand)]
     Hook(HookCmd),
     /// Run the approval service, or manage its tokens, audit trail and reports.
-    Server(crate::service_cli::ServerArgs),
+    #[cfg(feature = "server")]
+    Server(crate::server::cli::ServerArgs),
     /// Connect this machine to an approval service: check a token (read from stdin), pin the
     /// service's signing key, and store both.
     Login(crate::service_cli::LoginArgs),
@@ -317,7 +318,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             yes,
         }) => crate::integrations::hooks::install(agent, project, yes),
         Cmd::Audit(cmd) => audit(cmd),
-        Cmd::Server(args) => crate::service_cli::server(args),
+        #[cfg(feature = "server")]
+        Cmd::Server(args) => crate::server::cli::server(args),
         Cmd::Login(args) => crate::service_cli::login(args),
         Cmd::Logout => crate::service_cli::logout(),
         Cmd::Whoami => crate::service_cli::whoami(),

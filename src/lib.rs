@@ -20,6 +20,7 @@ pub mod integrations;
 pub mod journey;
 pub mod policy;
 pub mod render;
+#[cfg(feature = "server")]
 pub mod server;
 pub mod service_cli;
 pub mod shell;

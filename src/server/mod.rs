@@ -8,6 +8,7 @@
 //! 0600), both created on first start.
 
 pub mod audit;
+pub mod cli;
 pub mod conn;
 pub mod error;
 pub mod http;
