@@ -13,7 +13,7 @@ use ed25519_dalek::SigningKey;
 use serde_json::json;
 use tokio::sync::Notify;
 
-use super::limits::{Limits, validate};
+use super::limits::{Limits, validate, validate_outcome, validate_reason};
 use super::names;
 use super::store::{EventDraft, Record, Store, StoreError};
 use crate::approval::protocol::{
@@ -403,6 +403,7 @@ impl<S: Store> Service<S> {
                 "a requester token cannot approve or deny; run `gatekeep login` with an approver token".into(),
             ));
         }
+        validate_reason(reason.as_deref())?;
         let reason = reason.as_deref().map(redact::mask_text);
         if !approve && reason.as_deref().is_none_or(|r| r.trim().is_empty()) {
             return Err(ServiceError::Invalid(
@@ -496,6 +497,7 @@ impl<S: Store> Service<S> {
         id: &str,
         reason: Option<String>,
     ) -> Result<Record, ServiceError> {
+        validate_reason(reason.as_deref())?;
         let _guard = self.write.lock().await;
         let record = match self.store.request(id).await? {
             Some(r) if r.requester == who.name && who.role == Role::Requester => r,
@@ -531,6 +533,7 @@ impl<S: Store> Service<S> {
         id: &str,
         outcome: Outcome,
     ) -> Result<(), ServiceError> {
+        validate_outcome(&outcome)?;
         let _guard = self.write.lock().await;
         let mut record = match self.store.request(id).await? {
             Some(r) if r.requester == who.name && who.role == Role::Requester => r,
