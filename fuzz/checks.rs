@@ -57,8 +57,8 @@ const DANGEROUS_FIRST: &str = "rm -rf /";
 
 /// The fuzzer's bytes as a command line: a NUL-separated argv when they hold a NUL (the
 /// `gatekeep exec -- ARGV` form), else one `bash -c` string. A leading `*` asks for a bomb:
-/// the rest repeated (the count is the next byte) up to just past [`MAX_INPUT`], so that the
-/// limits on input size and on the number of commands are reached from small inputs.
+/// the rest repeated 64 times the next byte, so that the limits on input size and on the
+/// number of commands are reached from small inputs.
 pub fn shell_classify(data: &[u8]) {
     let policy = builtin();
     if let [b'*', count, rest @ ..] = data {
@@ -66,8 +66,14 @@ pub fn shell_classify(data: &[u8]) {
         if text.is_empty() {
             return;
         }
-        let times = (usize::from(*count) * 64).min(MAX_INPUT / text.len() + 2);
-        classify_shell(&text.repeat(times.max(1)), policy);
+        // Up to 32 KiB (past the command limit for short pieces), or else just past the
+        // input limit (refused before parsing): the sizes in between cost parse time and
+        // reach no limit the smaller bombs do not.
+        let mut times = (usize::from(*count) * 64).max(1);
+        if text.len() * times > 32 * 1024 {
+            times = MAX_INPUT / text.len() + 2;
+        }
+        classify_shell(&text.repeat(times), policy);
         return;
     }
     if data.contains(&0) {
