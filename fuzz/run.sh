@@ -37,9 +37,10 @@ for target in "${targets[@]}"; do
     # -timeout: an input slower than 10 s is a hang (the parser's backtracking was one).
     # -rss_limit_mb: a policy or command line that eats memory is a finding too.
     cargo fuzz run --sanitizer none "$target" "$work" -- \
-        -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=4096 \
+        -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=1024 \
         -print_final_stats=1
-    # Keep only what adds coverage to the committed corpus.
+    # Keep only what adds coverage to the committed corpus (-max_len keeps it small: the
+    # corpus is committed, and tests/fuzz_corpus.rs holds it under 2 MB).
     cargo fuzz run --sanitizer none "$target" "corpus/$target" "$work" -- -merge=1
     rm -rf "$work"
     trap - EXIT
