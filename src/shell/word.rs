@@ -216,8 +216,7 @@ pub(crate) fn overflows_parser_number(text: &str) -> bool {
             i = end.max(i + 1);
         } else if bytes[i].is_ascii_digit() {
             let end = digits_end(bytes, i);
-            if matches!(bytes.get(end), Some(b'<' | b'>')) && text[i..end].parse::<i32>().is_err()
-            {
+            if matches!(bytes.get(end), Some(b'<' | b'>')) && text[i..end].parse::<i32>().is_err() {
                 return true;
             }
             i = end;
