@@ -2,7 +2,7 @@
 //! every create, and the per-requester limits the service enforces (see `Service::create`).
 
 use super::error::ServiceError;
-use crate::api::protocol::CreateRequest;
+use crate::api::protocol::{CreateRequest, RunReport};
 
 /// What one requester may hold and send, so that one flooding token cannot starve the
 /// approvers or the other requesters (the README lists the figures).
@@ -31,7 +31,13 @@ pub const MAX_REASON_BYTES: usize = 2048;
 pub const MAX_FIELD_BYTES: usize = 4096;
 pub const MAX_LIST_ITEMS: usize = 32;
 
-pub(super) fn validate(req: &CreateRequest) -> Result<(), ServiceError> {
+/// The longest signal name an outcome may report (`signal 15`, `SIGTERM`).
+pub const MAX_SIGNAL_BYTES: usize = 64;
+
+/// Checks a create's fields before anything else looks at them: ids, digests and the size
+/// limits above. Public for the fuzz targets (`fuzz/checks.rs`), which hold every body the
+/// service reads against it.
+pub fn validate(req: &CreateRequest) -> Result<(), ServiceError> {
     let id_ok = !req.id.is_empty()
         && req.id.len() <= 64
         && req
@@ -124,4 +130,28 @@ pub(super) fn validate(req: &CreateRequest) -> Result<(), ServiceError> {
         )));
     }
     Ok(())
+}
+
+/// Checks the reason of an approval, denial or cancel: the same limit as a request's reason.
+/// Without it the only bound is the body limit, and a cancel's reason goes into the signed
+/// verdict and the audit trail.
+pub fn validate_reason(reason: Option<&str>) -> Result<(), ServiceError> {
+    match reason {
+        Some(r) if r.len() > MAX_REASON_BYTES => Err(ServiceError::TooLarge(format!(
+            "the reason is {} bytes, over the service's limit of {MAX_REASON_BYTES}",
+            r.len()
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// Checks a reported outcome: its signal name is short (it is stored in the audit trail).
+pub fn validate_outcome(outcome: &RunReport) -> Result<(), ServiceError> {
+    match &outcome.signal {
+        Some(s) if s.len() > MAX_SIGNAL_BYTES => Err(ServiceError::TooLarge(format!(
+            "the outcome's signal is {} bytes, over the service's limit of {MAX_SIGNAL_BYTES}",
+            s.len()
+        ))),
+        _ => Ok(()),
+    }
 }

@@ -14,7 +14,7 @@ use serde_json::json;
 use tokio::sync::Notify;
 
 pub use super::error::ServiceError;
-use super::limits::{Limits, validate};
+use super::limits::{Limits, validate, validate_outcome, validate_reason};
 use super::names;
 use super::store::{EventDraft, Record, Store};
 use crate::api::protocol::{
@@ -438,6 +438,7 @@ impl<S: Store> Service<S> {
                 "a requester token cannot approve or deny; run `gatekeep login` with an approver token".into(),
             ));
         }
+        validate_reason(reason.as_deref())?;
         let reason = reason.as_deref().map(redact::mask_text);
         if !approve && reason.as_deref().is_none_or(|r| r.trim().is_empty()) {
             return Err(ServiceError::Invalid(
@@ -531,6 +532,7 @@ impl<S: Store> Service<S> {
         id: &str,
         reason: Option<String>,
     ) -> Result<Record, ServiceError> {
+        validate_reason(reason.as_deref())?;
         let _guard = self.write.lock().await;
         let record = match self.store.request(id).await? {
             Some(r) if r.requester == who.name && who.role == Role::Requester => r,
@@ -566,6 +568,7 @@ impl<S: Store> Service<S> {
         id: &str,
         outcome: RunReport,
     ) -> Result<(), ServiceError> {
+        validate_outcome(&outcome)?;
         let _guard = self.write.lock().await;
         let mut record = match self.store.request(id).await? {
             Some(r) if r.requester == who.name && who.role == Role::Requester => r,

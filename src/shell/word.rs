@@ -31,9 +31,14 @@ pub fn expand(raw: &str) -> Expanded {
         substitutions: Vec::new(),
         unreadable: Vec::new(),
     };
-    let pieces = match brush_parser::word::parse(raw, &parser_options()) {
+    let parsed = if overflows_parser_number(raw) {
+        Err(())
+    } else {
+        brush_parser::word::parse(raw, &parser_options()).map_err(|_| ())
+    };
+    let pieces = match parsed {
         Ok(pieces) => pieces,
-        Err(_) => {
+        Err(()) => {
             out.word = Word::dynamic(raw, "the word could not be parsed");
             out.unreadable
                 .push(format!("the word `{raw}` could not be parsed"));
@@ -75,6 +80,11 @@ pub fn heredoc_substitutions(body: &str) -> Expanded {
         substitutions: Vec::new(),
         unreadable: Vec::new(),
     };
+    if overflows_parser_number(body) {
+        out.unreadable
+            .push("a here-document body holds a number too large to read".into());
+        return out;
+    }
     match brush_parser::word::parse_heredoc(body, &parser_options()) {
         Ok(pieces) => {
             let (mut value, mut why, mut unquoted) = (String::new(), None, String::new());
@@ -109,6 +119,9 @@ pub fn heredoc_substitutions(body: &str) -> Expanded {
 /// the values come from `lookup`, which the policy stage answers from the environment the
 /// command runs with and the line's earlier assignments.
 pub fn substitute(raw: &str, lookup: &mut dyn FnMut(&str) -> Option<String>) -> Option<String> {
+    if overflows_parser_number(raw) {
+        return None;
+    }
     let pieces = brush_parser::word::parse(raw, &parser_options()).ok()?;
     let mut value = String::new();
     let mut unquoted = String::new();
@@ -180,6 +193,45 @@ fn substitute_pieces(
         }
     }
     Some(())
+}
+
+/// Whether `text` holds a number that brush-parser 0.4.0 reads with `parse().unwrap()` and
+/// that does not fit its type, so that parsing it panics (found by `fuzz/`): an I/O number
+/// before a redirection (`echo 99999999999>x`, an `i32`) or a directory-stack index after a
+/// tilde (`~99999999999999999999`, `~+N`, `~-N`, a `usize`). Checked anywhere in the text,
+/// quoted or not: a false alarm only escalates a command bash would refuse or read oddly.
+pub(crate) fn overflows_parser_number(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'~' {
+            let mut start = i + 1;
+            if matches!(bytes.get(start), Some(b'+' | b'-')) {
+                start += 1;
+            }
+            let end = digits_end(bytes, start);
+            if end > start && text[start..end].parse::<usize>().is_err() {
+                return true;
+            }
+            i = end.max(i + 1);
+        } else if bytes[i].is_ascii_digit() {
+            let end = digits_end(bytes, i);
+            if matches!(bytes.get(end), Some(b'<' | b'>')) && text[i..end].parse::<i32>().is_err() {
+                return true;
+            }
+            i = end;
+        } else {
+            i += 1;
+        }
+    }
+    false
+}
+
+fn digits_end(bytes: &[u8], from: usize) -> usize {
+    from + bytes[from.min(bytes.len())..]
+        .iter()
+        .take_while(|b| b.is_ascii_digit())
+        .count()
 }
 
 pub(crate) fn parser_options() -> brush_parser::ParserOptions {
@@ -426,6 +478,39 @@ mod tests {
             Word::Literal(s) => s,
             Word::Dynamic { why, .. } => panic!("{raw} was dynamic: {why}"),
         }
+    }
+
+    /// brush-parser panics on these numbers (found by fuzz/); they must be caught first.
+    #[test]
+    fn numbers_the_parser_cannot_hold_are_caught() {
+        let caught = [
+            "echo 99999999999>x",
+            "echo x 2222222222222222222222222222>> f",
+            "cat 2147483648<f",
+            "ls ~99999999999999999999999/x",
+            "ls ~+99999999999999999999999",
+            "ls ~-99999999999999999999999",
+        ];
+        for text in caught {
+            assert!(overflows_parser_number(text), "{text}");
+        }
+        let read = [
+            "echo 2147483647>x",
+            "ls 2>&1",
+            "sleep 99999999999999999999999",
+            "ls ~/x ~+ ~- ~1 ~-2 ~bob",
+            "echo ~",
+            "echo 1234567890123",
+            "",
+        ];
+        for text in read {
+            assert!(!overflows_parser_number(text), "{text}");
+        }
+        assert!(matches!(
+            expand("~99999999999999999999999").word,
+            Word::Dynamic { .. }
+        ));
+        assert_eq!(substitute("~99999999999999999999999", &mut |_| None), None);
     }
 
     #[test]

@@ -20,6 +20,7 @@ mod corpus;
 mod doctor;
 mod exec;
 mod fuzz;
+mod fuzz_corpus;
 mod layers;
 mod ledger;
 mod protected;

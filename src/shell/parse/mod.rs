@@ -153,6 +153,14 @@ impl Walker {
             );
             return;
         }
+        if word::overflows_parser_number(text) {
+            self.unreadable(
+                text,
+                "a redirection's file descriptor or a `~N` directory-stack index too large to read",
+                ctx,
+            );
+            return;
+        }
         if text.contains('\0') {
             self.unreadable(
                 text,
