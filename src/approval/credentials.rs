@@ -482,7 +482,7 @@ mod keyring {
         // mask a TERM or INT sent to a waiting `gatekeep exec` lands on one of them and kills
         // the process by default action, so the request is never cancelled on the server.
         // Block every signal while the worker is created: it and everything it starts leave
-        // the signals to the thread that waits for them (see `remote::wait_for_verdict`).
+        // the signals to the thread that waits for them (see `wait::wait_for_verdict`).
         let old_mask = SigSet::all().thread_swap_mask(SigmaskHow::SIG_BLOCK).ok();
         let spawned = std::thread::Builder::new()
             .name("gatekeep-keyring".into())

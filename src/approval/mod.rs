@@ -6,3 +6,4 @@ pub mod credentials;
 pub mod prompt;
 pub mod remote;
 pub mod tls;
+pub mod wait;

@@ -9,7 +9,7 @@ use super::refusal::{Refusal, RefusalKind};
 use super::{Asked, Journey};
 use crate::api::protocol::{self, CreateRequest, Origin, Role};
 use crate::api::verdict::FinalState;
-use crate::approval::{credentials, prompt, remote};
+use crate::approval::{credentials, prompt, remote, wait};
 use crate::audit::redact;
 use crate::policy::{Assessment, Requirements};
 
@@ -87,9 +87,9 @@ impl Journey<'_> {
             let _ = client.cancel(&self.id, Some("the requester could not record it".into()));
             return Asked::Stopped(code);
         }
-        let view = match remote::wait_for_verdict(&client, &self.id, view.expires_unix) {
-            remote::WaitEnd::Final(view) => view,
-            remote::WaitEnd::Signal(sig) => {
+        let view = match wait::wait_for_verdict(&client, &self.id, view.expires_unix) {
+            wait::WaitEnd::Final(view) => view,
+            wait::WaitEnd::Signal(sig) => {
                 let cancelled = client.cancel(
                     &self.id,
                     Some(format!("the requester was stopped by signal {sig}")),
@@ -101,7 +101,7 @@ impl Journey<'_> {
                 let _ = self.record(d, true);
                 return Asked::Interrupted(sig);
             }
-            remote::WaitEnd::Failed(why) => return unavailable(&why),
+            wait::WaitEnd::Failed(why) => return unavailable(&why),
         };
         let expected = crate::api::verdict::Expected {
             rid: &self.id,

@@ -53,7 +53,7 @@ use tokio_rustls::TlsAcceptor;
 pub const FD_RESERVE: u64 = 128;
 /// Connections being answered `503` at once; past this they are closed without an answer.
 pub const REFUSING_MAX: usize = 64;
-/// Connections told to close to make room (see [`Gate::admit`]) that have not closed yet.
+/// Connections told to close to make room (see `Gate::admit`) that have not closed yet.
 pub const EVICTING_MAX: usize = 64;
 /// How many open connections are looked at to pick one to close when the cap is reached.
 const EVICTION_SAMPLE: usize = 32;
@@ -133,7 +133,7 @@ impl ConnLimits {
 /// waits on a connection nobody will ever answer.
 const LISTEN_BACKLOG: u32 = 4096;
 
-/// Binds `addr` with [`LISTEN_BACKLOG`] (and `SO_REUSEADDR`, as `TcpListener::bind` sets, so
+/// Binds `addr` with `LISTEN_BACKLOG` (and `SO_REUSEADDR`, as `TcpListener::bind` sets, so
 /// a restart does not wait out TIME_WAIT).
 pub fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
     let socket = match addr {
