@@ -397,9 +397,22 @@ impl Machine {
         Waiting { child, stderr }
     }
 
+    /// `gatekeep approve ID`, asked again while the service answers 503 (at its connection
+    /// cap with every connection in a handler, a person would retry too), for at most 20 s.
     fn approve(&self, id: &str) {
-        let out = self.gk().args(["approve", id]).output().unwrap();
-        assert!(out.status.success(), "approve {id}: {}", text(&out));
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let out = self.gk().args(["approve", id]).output().unwrap();
+            if out.status.success() {
+                return;
+            }
+            assert!(
+                text(&out).contains("HTTP 503") && Instant::now() < deadline,
+                "approve {id}: {}",
+                text(&out)
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
     }
 }
 
