@@ -160,10 +160,15 @@ pub fn decide(agent: Agent, input: &[u8], how: HookMode) -> Verdict {
     // The command runs in the harness's directory with (as far as gatekeep can know) the
     // environment the hook was started with.
     let assessment = journey::assess_in(&command, &policy, &crate::host::LiveHost::new(&cwd));
-    let session = value
+    // The session id is the agent's text: it names the requester in every record and request,
+    // so it is bounded (the service refuses origin fields over 4 KiB outright).
+    let session: String = value
         .get("session_id")
         .and_then(Value::as_str)
-        .unwrap_or("");
+        .unwrap_or("")
+        .chars()
+        .take(128)
+        .collect();
     let agent_name = format!(
         "{}{}",
         agent.name(),

@@ -55,7 +55,12 @@ impl Journey<'_> {
             },
             reason: self.opts.reason.as_deref().map(redact::mask_text),
             rules: asking.iter().map(|r| r.0.clone()).collect(),
-            messages: asking.into_iter().map(|r| r.3).collect(),
+            // A project's policy file is text the agent may have written: masked like the
+            // reason before it is stored, shown or sent.
+            messages: asking
+                .into_iter()
+                .map(|r| redact::mask_text(&r.3))
+                .collect(),
             risk: a.risk.to_string(),
             quorum: req.quorum.max(1),
             groups: req.approvers.clone(),
