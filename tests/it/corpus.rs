@@ -86,12 +86,38 @@ fn the_corpus_copy_matches_the_shared_corpus() {
 
 #[test]
 fn own_cases_are_classified_as_expected() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/cases.jsonl");
-    let (count, failures) = check_file(&path);
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+    let (count, failures) = check_file(&root.join("cases.jsonl"));
     assert!(count > 100, "expected the case table, found {count} lines");
     assert!(
         failures.is_empty(),
         "{} of {count} misclassified:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+/// The adversarial tables, one file per family of techniques (`tests/data/cases/*.jsonl`),
+/// each with benign twins that must stay allowed.
+#[test]
+fn adversarial_tables_are_classified_as_expected() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/cases");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
+        .map(|e| e.expect("a directory entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "no tables in {}", dir.display());
+    let mut failures = Vec::new();
+    for file in &files {
+        let (count, failed) = check_file(file);
+        assert!(count > 0, "{} is empty", file.display());
+        failures.extend(failed);
+    }
+    assert!(
+        failures.is_empty(),
+        "{} misclassified:\n{}",
         failures.len(),
         failures.join("\n")
     );
