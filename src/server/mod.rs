@@ -11,6 +11,7 @@ pub mod audit;
 pub mod cli;
 pub mod conn;
 pub mod error;
+pub mod event;
 pub mod http;
 pub mod limits;
 pub mod names;
@@ -29,15 +30,15 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use ed25519_dalek::SigningKey;
-use serde_json::json;
 
 use crate::api::protocol::{Identity, Role};
 use crate::api::verdict;
 use crate::audit::ledger::sha256_hex;
+use event::{EventDetail, EventDraft};
 pub use limits::Limits;
 use service::Service;
 use sqlite::Sqlite;
-use store::{EventDraft, Store, TokenRow};
+use store::{Store, TokenRow};
 
 /// How often the running service checkpoints its chain (when it moved).
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(60);
@@ -330,13 +331,14 @@ pub fn token_create(data: &Path, identity: Identity) -> Result<(String, TokenRow
             created_at: crate::time::now_rfc3339(),
             revoked_at: None,
         };
-        let event = EventDraft {
-            request_id: String::new(),
-            kind: "token_created",
-            actor: admin(),
-            channel: None,
-            detail: json!({"id": row.id, "name": row.identity.name, "kind": row.identity.role, "groups": row.identity.groups, "on_behalf_of": row.identity.on_behalf_of}),
+        let detail = EventDetail::TokenCreated {
+            id: row.id.clone(),
+            name: row.identity.name.clone(),
+            kind: row.identity.role,
+            groups: row.identity.groups.clone(),
+            on_behalf_of: row.identity.on_behalf_of.clone(),
         };
+        let event = EventDraft::new("", admin(), None, detail);
         store.add_token(&row, event).await?;
         Ok((token, row))
     })
@@ -349,15 +351,8 @@ pub fn token_list(data: &Path) -> Result<Vec<TokenRow>> {
 pub fn token_revoke(data: &Path, id_or_name: &str) -> Result<usize> {
     runtime()?.block_on(async {
         let store = open_store(data).await?;
-        let event = EventDraft {
-            request_id: String::new(),
-            kind: "token_revoked",
-            actor: admin(),
-            channel: None,
-            detail: json!({"token": id_or_name}),
-        };
         Ok(store
-            .revoke(id_or_name, &crate::time::now_rfc3339(), event)
+            .revoke(id_or_name, &crate::time::now_rfc3339(), &admin())
             .await?)
     })
 }
@@ -447,6 +442,53 @@ mod tests {
             let w = plain_http_warning(&addr, false).unwrap();
             assert!(w.contains("without TLS") && w.contains("--tls-cert"), "{w}");
             assert_eq!(plain_http_warning(&addr, true), None, "{addr} with TLS");
+        }
+    }
+
+    /// What `token revoke` records reads back as that token's revocation (servers before
+    /// typed events recorded only the name given, which the report took for a token it
+    /// never issued).
+    #[test]
+    fn a_revocation_is_reported_on_the_token_it_revoked() {
+        let dir = tempfile::tempdir().unwrap();
+        let approver = |name: &str| Identity {
+            name: name.into(),
+            role: Role::Approver,
+            groups: vec!["sre".into()],
+            on_behalf_of: None,
+        };
+        let (_, bob) = token_create(dir.path(), approver("bob")).unwrap();
+        token_create(dir.path(), approver("carol")).unwrap();
+        assert_eq!(token_revoke(dir.path(), &bob.id).unwrap(), 1);
+        assert_eq!(token_revoke(dir.path(), "carol").unwrap(), 1);
+        assert_eq!(
+            token_revoke(dir.path(), "carol").unwrap(),
+            0,
+            "already revoked"
+        );
+        let events = events(dir.path()).unwrap();
+        let revoked: Vec<_> = events
+            .iter()
+            .filter(|e| e.kind == "token_revoked")
+            .map(|e| event::EventDetail::from_stored(&e.kind, &e.detail).unwrap())
+            .collect();
+        assert_eq!(revoked.len(), 2, "one event per token revoked");
+        assert!(
+            matches!(&revoked[0], event::EventDetail::TokenRevoked { id: Some(id), name: Some(n), .. } if *id == bob.id && n == "bob")
+        );
+        let md = report::report(&events, None, None, report::ReportFormat::Md).unwrap();
+        assert!(!md.contains("never issued"), "{md}");
+        for name in ["bob", "carol"] {
+            let row = md
+                .lines()
+                .find(|l| l.starts_with(&format!("| {name} | approver |")))
+                .unwrap_or_else(|| panic!("no token row for {name} in\n{md}"));
+            let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+            // | name | kind | groups | for | issued | by | revoked | by |
+            assert!(
+                cells[7].starts_with("20") && cells[8].starts_with("admin"),
+                "not shown revoked: {row}"
+            );
         }
     }
 

@@ -10,16 +10,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ed25519_dalek::SigningKey;
-use serde_json::json;
 use tokio::sync::Notify;
 
 pub use super::error::ServiceError;
+use super::event::{Created, EventDetail, EventDraft, Requester};
 use super::limits::{Limits, validate, validate_outcome, validate_reason};
 use super::names;
-use super::store::{EventDraft, Record, Store};
-use crate::api::protocol::{
-    Anchor, CreateRequest, Identity, LedgerHead, Role, RunReport, Shown, State,
-};
+use super::store::{Record, Store};
+use crate::api::protocol::{Anchor, CreateRequest, Identity, Role, RunReport, Shown, State};
 use crate::api::verdict::{self, Approval, Claims};
 use crate::audit::redact;
 use crate::time::rfc3339;
@@ -177,18 +175,13 @@ impl<S: Store> Service<S> {
             budget.used += 1;
             std::mem::take(&mut budget.suppressed)
         };
-        let event = EventDraft {
-            request_id: String::new(),
-            kind: "refused",
-            actor: actor.to_owned(),
-            channel: channel.map(str::to_owned),
-            detail: json!({
-                "action": action,
-                "request": request,
-                "reason": why,
-                "uncounted_before": suppressed,
-            }),
+        let detail = EventDetail::Refused {
+            action: action.to_owned(),
+            request: request.to_owned(),
+            reason: why.to_owned(),
+            uncounted_before: suppressed,
         };
+        let event = EventDraft::new("", actor, channel, detail);
         if let Err(e) = self.store.record_events(vec![event]).await {
             tracing::warn!(error = %e, "could not record a refused attempt");
         }
@@ -277,43 +270,35 @@ impl<S: Store> Service<S> {
             create: req,
         };
         let c = &record.create;
-        let created = EventDraft {
-            request_id: c.id.clone(),
-            kind: "created",
-            actor: who.name.clone(),
-            channel: None,
-            detail: json!({
-                "command": record.command,
-                "shown": record.shown,
-                "argv": c.argv,
-                "digest": c.digest,
-                "requester": {
-                    "agent": c.origin.agent,
-                    "on_behalf_of": who.on_behalf_of,
-                    "user": c.origin.user,
-                    "host": c.origin.host,
-                    "cwd": c.origin.cwd,
-                },
-                "reason": c.reason,
-                "rules": c.rules,
-                "messages": c.messages,
-                "risk": c.risk,
-                "quorum": c.quorum,
-                "groups": c.groups,
-                "group_sets": c.group_sets,
-                "expires_at": record.expires_at,
-                "ledger": c.ledger,
-            }),
-        };
+        let detail = EventDetail::Created(Box::new(Created {
+            command: record.command.clone(),
+            shown: record.shown.clone(),
+            argv: c.argv.clone(),
+            digest: c.digest.clone(),
+            requester: Requester {
+                agent: c.origin.agent.clone(),
+                on_behalf_of: who.on_behalf_of.clone(),
+                user: c.origin.user.clone(),
+                host: c.origin.host.clone(),
+                cwd: c.origin.cwd.clone(),
+            },
+            reason: c.reason.clone(),
+            rules: c.rules.clone(),
+            messages: c.messages.clone(),
+            risk: c.risk.clone(),
+            quorum: c.quorum,
+            groups: c.groups.clone(),
+            group_sets: c.group_sets.clone(),
+            expires_at: record.expires_at.clone(),
+            ledger: c.ledger.clone(),
+        }));
+        let created = EventDraft::new(&c.id, &who.name, None, detail);
         // Approvers learn of pending requests through `gatekeep pending` (the CLI channel);
         // chat channels will add their own notifications here.
-        let notified = EventDraft {
-            request_id: c.id.clone(),
-            kind: "notified",
-            actor: "server".into(),
-            channel: Some("cli".into()),
-            detail: json!({"channel": "cli"}),
+        let detail = EventDetail::Notified {
+            channel: "cli".into(),
         };
+        let notified = EventDraft::new(&c.id, "server", Some("cli"), detail);
         self.store.save(&record, vec![created, notified]).await?;
         Ok((record, true))
     }
@@ -331,21 +316,21 @@ impl<S: Store> Service<S> {
         Ok(events
             .into_iter()
             .filter_map(|e| {
-                let d = &e.detail;
-                let head: LedgerHead = serde_json::from_value(d.get("ledger")?.clone()).ok()?;
-                let field = |k: &str| {
-                    d.get("requester")
-                        .and_then(|r| r.get(k))
-                        .and_then(|v| v.as_str())
-                        .unwrap_or("")
-                        .to_owned()
+                let EventDetail::Created(created) =
+                    EventDetail::from_stored(&e.kind, &e.detail).ok()?
+                else {
+                    return None;
                 };
+                let Created {
+                    ledger, requester, ..
+                } = *created;
+                let head = ledger?;
                 Some(Anchor {
-                    request_id: e.request_id.clone(),
+                    request_id: e.request_id,
                     seq: head.seq,
                     hash: head.hash,
-                    user: field("user"),
-                    host: field("host"),
+                    user: requester.user,
+                    host: requester.host,
                     event_seq: e.seq,
                     time: e.time,
                 })
@@ -466,13 +451,11 @@ impl<S: Store> Service<S> {
             if self.store.live(&approval.name, Role::Approver).await? {
                 kept.push(approval);
             } else {
-                events.push(EventDraft {
-                    request_id: id.to_owned(),
-                    kind: "approval_withdrawn",
-                    actor: "server".into(),
-                    channel: None,
-                    detail: json!({"approver": approval.name, "reason": "the approver's token was revoked before the quorum was reached"}),
-                });
+                let detail = EventDetail::ApprovalWithdrawn {
+                    approver: approval.name,
+                    reason: "the approver's token was revoked before the quorum was reached".into(),
+                };
+                events.push(EventDraft::new(id, "server", None, detail));
             }
         }
         record.approvals = kept;
@@ -500,26 +483,29 @@ impl<S: Store> Service<S> {
         let unmet = unmet_sets(&record);
         let done = !approve
             || (approvals >= usize::try_from(quorum).unwrap_or(usize::MAX) && unmet.is_empty());
-        let mut event = EventDraft {
-            request_id: id.to_owned(),
-            kind: if approve { "approved" } else { "denied" },
-            actor: who.name.clone(),
-            channel: Some(channel.to_owned()),
-            detail: if approve {
-                json!({"reason": reason, "approvals": approvals, "quorum": quorum, "unmet_groups": unmet, "final": done})
-            } else {
-                json!({"reason": reason})
-            },
-        };
-        if done {
+        let verdict = if done {
             let outcome = if approve {
                 verdict::FinalState::Approved
             } else {
                 verdict::FinalState::Denied
             };
-            event.detail["verdict"] = json!(self.finish(&mut record, outcome, reason)?);
-        }
-        events.push(event);
+            Some(self.finish(&mut record, outcome, reason.clone())?)
+        } else {
+            None
+        };
+        let detail = if approve {
+            EventDetail::Approved {
+                reason,
+                approvals,
+                quorum,
+                unmet_groups: unmet,
+                done,
+                verdict,
+            }
+        } else {
+            EventDetail::Denied { reason, verdict }
+        };
+        events.push(EventDraft::new(id, &who.name, Some(channel), detail));
         self.store.save(&record, events).await?;
         self.wake(id);
         Ok(record)
@@ -548,14 +534,13 @@ impl<S: Store> Service<S> {
             return Ok(record);
         }
         let reason = reason.as_deref().map(redact::mask_text);
-        let jws = self.finish(&mut record, verdict::FinalState::Cancelled, reason.clone())?;
-        let event = EventDraft {
-            request_id: id.to_owned(),
-            kind: "cancelled",
-            actor: who.name.clone(),
-            channel: None,
-            detail: json!({"reason": reason, "verdict": jws}),
-        };
+        let verdict = self.finish(&mut record, verdict::FinalState::Cancelled, reason.clone())?;
+        let event = EventDraft::new(
+            id,
+            &who.name,
+            None,
+            EventDetail::Cancelled { reason, verdict },
+        );
         self.store.save(&record, vec![event]).await?;
         self.wake(id);
         Ok(record)
@@ -590,13 +575,12 @@ impl<S: Store> Service<S> {
                 "the outcome of request {id} is already recorded"
             )));
         }
-        let event = EventDraft {
-            request_id: id.to_owned(),
-            kind: "outcome",
-            actor: who.name.clone(),
-            channel: None,
-            detail: json!({"exit_code": outcome.exit_code, "duration_ms": outcome.duration_ms, "signal": outcome.signal}),
+        let detail = EventDetail::Outcome {
+            exit_code: outcome.exit_code,
+            duration_ms: outcome.duration_ms,
+            signal: outcome.signal.clone(),
         };
+        let event = EventDraft::new(id, &who.name, None, detail);
         record.outcome = Some(outcome);
         self.store.save(&record, vec![event]).await?;
         Ok(())
@@ -670,18 +654,16 @@ impl<S: Store> Service<S> {
             return Ok(record);
         }
         let reason = format!("the token of requester {} was revoked", record.requester);
-        let jws = self.finish(
+        let verdict = self.finish(
             &mut record,
             verdict::FinalState::Cancelled,
             Some(reason.clone()),
         )?;
-        let event = EventDraft {
-            request_id: record.create.id.clone(),
-            kind: "cancelled",
-            actor: "server".into(),
-            channel: None,
-            detail: json!({"reason": reason, "verdict": jws}),
+        let detail = EventDetail::Cancelled {
+            reason: Some(reason),
+            verdict,
         };
+        let event = EventDraft::new(&record.create.id, "server", None, detail);
         self.store.save(&record, vec![event]).await?;
         self.wake(&record.create.id);
         Ok(record)
@@ -702,14 +684,9 @@ impl<S: Store> Service<S> {
         if record.state != State::Pending || record.expires_unix > verdict::unix_now() {
             return Ok(record);
         }
-        let jws = self.finish(&mut record, verdict::FinalState::Expired, None)?;
-        let event = EventDraft {
-            request_id: record.create.id.clone(),
-            kind: "expired",
-            actor: "server".into(),
-            channel: None,
-            detail: json!({"verdict": jws}),
-        };
+        let verdict = self.finish(&mut record, verdict::FinalState::Expired, None)?;
+        let detail = EventDetail::Expired { verdict };
+        let event = EventDraft::new(&record.create.id, "server", None, detail);
         self.store.save(&record, vec![event]).await?;
         self.wake(&record.create.id);
         Ok(record)

@@ -12,6 +12,7 @@ use sqlx::sqlite::{
 };
 
 use super::audit::{Event, FIRST_PREV};
+use super::event::EventDetail;
 use super::store::{
     EventDraft, Record, RequestRow, Store, StoreError, StoredCheckpoint, TokenRow, stamp_row,
 };
@@ -119,14 +120,17 @@ impl Sqlite {
         };
         for draft in events {
             seq += 1;
+            let (kind, detail) = draft
+                .stored()
+                .map_err(|e| StoreError::Corrupt(format!("event detail: {e}")))?;
             let mut event = Event {
                 seq,
                 time: crate::time::now_rfc3339(),
                 request_id: draft.request_id,
-                kind: draft.kind.to_owned(),
+                kind,
                 actor: draft.actor,
                 channel: draft.channel,
-                detail: draft.detail,
+                detail,
                 prev: prev.clone(),
                 hash: String::new(),
             };
@@ -250,28 +254,38 @@ impl Store for Sqlite {
         tx.commit().await.map_err(db)
     }
 
-    async fn revoke(
-        &self,
-        id_or_name: &str,
-        at: &str,
-        event: EventDraft,
-    ) -> Result<usize, StoreError> {
+    async fn revoke(&self, id_or_name: &str, at: &str, actor: &str) -> Result<usize, StoreError> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
-        let done = sqlx::query(
-            "UPDATE tokens SET revoked_at = ? WHERE (id = ? OR name = ?) AND revoked_at IS NULL",
+        let rows = sqlx::query(
+            "SELECT * FROM tokens WHERE (id = ? OR name = ?) AND revoked_at IS NULL ORDER BY id",
         )
-        .bind(at)
         .bind(id_or_name)
         .bind(id_or_name)
-        .execute(&mut *tx)
+        .fetch_all(&mut *tx)
         .await
         .map_err(db)?
-        .rows_affected();
-        if done > 0 {
-            Self::append(&mut tx, vec![event]).await?;
+        .iter()
+        .map(token_row)
+        .collect::<Result<Vec<_>, _>>()?;
+        let mut events = Vec::new();
+        for row in &rows {
+            sqlx::query("UPDATE tokens SET revoked_at = ? WHERE id = ?")
+                .bind(at)
+                .bind(&row.id)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+            let detail = EventDetail::TokenRevoked {
+                token: id_or_name.to_owned(),
+                id: Some(row.id.clone()),
+                name: Some(row.identity.name.clone()),
+                kind: Some(row.identity.role),
+            };
+            events.push(EventDraft::new("", actor, None, detail));
         }
+        Self::append(&mut tx, events).await?;
         tx.commit().await.map_err(db)?;
-        Ok(usize::try_from(done).unwrap_or(usize::MAX))
+        Ok(rows.len())
     }
 
     async fn request(&self, id: &str) -> Result<Option<Record>, StoreError> {

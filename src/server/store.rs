@@ -11,6 +11,7 @@ use std::future::Future;
 use serde::{Deserialize, Serialize};
 
 use super::audit::{Event, HashedRow};
+pub use super::event::EventDraft;
 use crate::api::protocol::{CreateRequest, Identity, RequestView, Role, State};
 use crate::api::verdict::Approval;
 
@@ -145,9 +146,7 @@ pub fn stamp_row(record: &Record, events: &mut [EventDraft]) -> Result<(), Store
         .iter_mut()
         .filter(|e| e.request_id == record.create.id)
     {
-        if let serde_json::Value::Object(detail) = &mut event.detail {
-            detail.insert("row".into(), serde_json::Value::from(hash.clone()));
-        }
+        event.row = Some(hash.clone());
     }
     Ok(())
 }
@@ -160,16 +159,6 @@ pub struct StoredCheckpoint {
     pub time: String,
     /// The compact JWS (see [`crate::api::checkpoint`]).
     pub jws: String,
-}
-
-/// An audit event before the store numbers and chains it.
-#[derive(Clone, Debug, PartialEq)]
-pub struct EventDraft {
-    pub request_id: String,
-    pub kind: &'static str,
-    pub actor: String,
-    pub channel: Option<String>,
-    pub detail: serde_json::Value,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -203,12 +192,13 @@ pub trait Store: Send + Sync + 'static {
         &self,
         events: Vec<EventDraft>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
-    /// Revokes the live token with this id or name; returns how many were revoked.
+    /// Revokes the live tokens with this id or name, recording a `token_revoked` event by
+    /// `actor` for each in the same transaction; returns how many were revoked.
     fn revoke(
         &self,
         id_or_name: &str,
         at: &str,
-        event: EventDraft,
+        actor: &str,
     ) -> impl Future<Output = Result<usize, StoreError>> + Send;
     fn request(&self, id: &str) -> impl Future<Output = Result<Option<Record>, StoreError>> + Send;
     /// Requests in `state` (all when `None`), oldest first.

@@ -104,14 +104,13 @@ impl Trail {
         name: &str,
         groups: &[&str],
     ) -> &mut Self {
-        self.push(
-            time,
-            "",
-            kind,
-            "admin",
-            None,
-            json!({"name": name, "kind": "approver", "groups": groups, "on_behalf_of": null}),
-        )
+        let id = format!("{:0>12}", name.len());
+        let detail = if kind == "token_revoked" {
+            json!({"token": name, "id": id, "name": name, "kind": "approver"})
+        } else {
+            json!({"id": id, "name": name, "kind": "approver", "groups": groups, "on_behalf_of": null})
+        };
+        self.push(time, "", kind, "admin", None, detail)
     }
 }
 
@@ -314,7 +313,15 @@ pub(super) fn characterization_trail() -> Vec<Event> {
         None,
         json!({"action": "read", "request": "r9", "reason": "not your request", "uncounted_before": 7}),
     )
-    .token("2025-03-02T09:00:00.000Z", "token_revoked", "zed", &[]);
+    // As servers before typed events recorded a revocation: only what the operator named.
+    .push(
+        "2025-03-02T09:00:00.000Z",
+        "",
+        "token_revoked",
+        "admin",
+        None,
+        json!({"token": "zed"}),
+    );
     t.created(
         "2025-03-21T10:00:00.000Z",
         "r7",
@@ -365,7 +372,7 @@ pub(super) fn characterization_trail() -> Vec<Event> {
         "outcome",
         "ci-agent",
         None,
-        json!({"exit_code": null, "signal": "SIGTERM", "duration_ms": 10}),
+        json!({"exit_code": 143, "signal": "SIGTERM", "duration_ms": 10}),
     )
     .push(
         "2025-03-22T10:06:00.000Z",

@@ -292,7 +292,7 @@ fn anomalies_are_listed() {
         "outcome",
         "ci-agent",
         None,
-        json!({"exit_code": null, "signal": "SIGTERM", "duration_ms": 10}),
+        json!({"exit_code": 143, "signal": "SIGTERM", "duration_ms": 10}),
     )
     .push(
         "2025-03-23T10:00:00.000Z",

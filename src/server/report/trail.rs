@@ -3,38 +3,23 @@
 //! the way (verdicts after a request closed, self-approval, an approver without a valid token
 //! or outside the groups asked, commands that ran without an approval, refused attempts).
 //!
-//! Reads events by their kind and detail keys as the service writes them; an event of an
-//! unknown kind is an anomaly, never ignored.
+//! Reads events as the service writes them ([`EventDetail`]); an event of an unknown kind, or
+//! whose detail does not read, is an anomaly, never ignored.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
-use serde_json::Value;
-
 use super::period::{between, norm};
 use crate::server::audit::Event;
+use crate::server::event::{self, Created, EventDetail};
 
-/// A field of an event's detail as text; `None` when absent, null or empty.
-fn text(detail: &Value, key: &str) -> Option<String> {
-    match detail.get(key)? {
-        Value::Null => None,
-        Value::String(s) if s.is_empty() => None,
-        Value::String(s) => Some(s.clone()),
-        other => Some(other.to_string()),
-    }
+/// Text that may be empty, as the report shows it: `None` when empty.
+fn given(text: &str) -> Option<String> {
+    (!text.is_empty()).then(|| text.to_owned())
 }
 
-fn texts(detail: &Value, key: &str) -> Vec<String> {
-    detail
-        .get(key)
-        .and_then(Value::as_array)
-        .map(|items| {
-            items
-                .iter()
-                .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default()
+fn given_opt(text: Option<&str>) -> Option<String> {
+    text.and_then(given)
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -149,6 +134,8 @@ impl Request<'_> {
 
 /// An access token's life, from `token_created` and `token_revoked` events.
 pub(super) struct Token<'a> {
+    /// Empty in trails from servers that did not record it.
+    pub(super) id: String,
     pub(super) name: String,
     pub(super) kind: String,
     pub(super) groups: Vec<String>,
@@ -214,64 +201,93 @@ impl<'a> Trail<'a> {
     }
 
     fn read_tokens(&mut self, events: &'a [Event]) {
-        for event in events {
-            let d = &event.detail;
-            let name = text(d, "name").unwrap_or_default();
-            match event.kind.as_str() {
-                "token_created" => self.tokens.push(Token {
+        for event in events.iter().filter(|e| e.request_id.is_empty()) {
+            let time = norm(&event.time);
+            let detail = match EventDetail::from_stored(&event.kind, &event.detail) {
+                Ok(detail) => detail,
+                Err(e) => {
+                    self.anomalies.push(Anomaly {
+                        time,
+                        request: String::new(),
+                        what: unreadable(&event.kind, &e),
+                    });
+                    continue;
+                }
+            };
+            match detail {
+                EventDetail::TokenCreated {
+                    id,
                     name,
-                    kind: text(d, "kind").unwrap_or_default(),
-                    groups: texts(d, "groups"),
-                    on_behalf_of: text(d, "on_behalf_of"),
-                    issued_at: norm(&event.time),
+                    kind,
+                    groups,
+                    on_behalf_of,
+                } => self.tokens.push(Token {
+                    id,
+                    name,
+                    kind: kind.to_string(),
+                    groups,
+                    on_behalf_of,
+                    issued_at: time,
                     issued_by: &event.actor,
                     revoked: None,
                 }),
-                "token_revoked" => {
-                    let kind = text(d, "kind");
+                EventDetail::TokenRevoked {
+                    token: named,
+                    id,
+                    name,
+                    kind,
+                } => {
+                    let kind = kind.map(|k| k.to_string());
+                    // Servers before typed events recorded only what the operator named.
+                    let (id, name) = (id.as_deref(), name.as_deref());
                     let token = self.tokens.iter_mut().rev().find(|t| {
-                        t.name == name
-                            && t.revoked.is_none()
+                        t.revoked.is_none()
                             && kind.as_ref().is_none_or(|k| *k == t.kind)
+                            && match (id, name) {
+                                (Some(id), _) if !t.id.is_empty() => t.id == id,
+                                (_, Some(name)) => t.name == name,
+                                _ => t.name == named || (!t.id.is_empty() && t.id == named),
+                            }
                     });
                     match token {
-                        Some(token) => token.revoked = Some((norm(&event.time), &event.actor)),
+                        Some(token) => token.revoked = Some((time, &event.actor)),
                         None => self.anomalies.push(Anomaly {
-                            time: norm(&event.time),
+                            time,
                             request: String::new(),
                             what: format!(
-                                "{} revoked a token for {name} that the trail never issued",
-                                event.actor
+                                "{} revoked a token for {} that the trail never issued",
+                                event.actor,
+                                name.unwrap_or(&named)
                             ),
                         }),
                     }
                 }
-                "refused" => {
-                    let uncounted = d
-                        .get("uncounted_before")
-                        .and_then(Value::as_u64)
-                        .unwrap_or(0);
+                EventDetail::Refused {
+                    action,
+                    request,
+                    reason,
+                    uncounted_before,
+                } => {
                     self.anomalies.push(Anomaly {
-                        time: norm(&event.time),
-                        request: text(d, "request").unwrap_or_default(),
+                        time,
+                        request,
                         what: format!(
-                            "refused: {} tried to {}{}: {}{}",
+                            "refused: {} tried to {action}{}: {reason}{}",
                             event.actor,
-                            text(d, "action").unwrap_or_default(),
                             event
                                 .channel
                                 .as_deref()
                                 .map(|c| format!(" through {c}"))
                                 .unwrap_or_default(),
-                            text(d, "reason").unwrap_or_default(),
-                            if uncounted > 0 {
-                                format!(" ({uncounted} more refusals before this one were over the recording budget and only counted)")
+                            if uncounted_before > 0 {
+                                format!(" ({uncounted_before} more refusals before this one were over the recording budget and only counted)")
                             } else {
                                 String::new()
                             }
                         ),
                     });
                 }
+                // Request events without a request id are the orphans' section's.
                 _ => {}
             }
         }
@@ -288,27 +304,43 @@ impl<'a> Trail<'a> {
             .map_or(Access::Denied, |t| Access::Groups(&t.groups))
     }
 
-    /// One request from its events; `None` when none of them is `created`.
+    /// One request from its events; `None` when none of them is a `created` that reads.
     fn read_request(&mut self, events: &[&'a Event]) -> Option<Request<'a>> {
-        let created = events.iter().find(|e| e.kind == "created")?;
-        let d = &created.detail;
-        let requester = d.get("requester").unwrap_or(&Value::Null);
+        let (created, c) =
+            events
+                .iter()
+                .find_map(|e| match EventDetail::from_stored(&e.kind, &e.detail) {
+                    Ok(EventDetail::Created(c)) => Some((*e, c)),
+                    _ => None,
+                })?;
+        let Created {
+            command,
+            digest,
+            requester,
+            reason,
+            rules,
+            risk,
+            quorum,
+            groups,
+            expires_at,
+            ..
+        } = *c;
         let mut request = Request {
             id: &created.request_id,
             created: norm(&created.time),
             requester: &created.actor,
-            agent: text(requester, "agent"),
-            on_behalf_of: text(requester, "on_behalf_of"),
-            user: text(requester, "user"),
-            host: text(requester, "host"),
-            command: text(d, "command").unwrap_or_default(),
-            digest: text(d, "digest").unwrap_or_default(),
-            reason: text(d, "reason"),
-            rules: texts(d, "rules"),
-            risk: text(d, "risk").unwrap_or_default(),
-            quorum: d.get("quorum").and_then(Value::as_u64).unwrap_or(1),
-            groups: texts(d, "groups"),
-            expires_at: text(d, "expires_at").map(|t| norm(&t)),
+            agent: given_opt(requester.agent.as_deref()),
+            on_behalf_of: given_opt(requester.on_behalf_of.as_deref()),
+            user: given(&requester.user),
+            host: given(&requester.host),
+            command,
+            digest,
+            reason: given_opt(reason.as_deref()),
+            rules,
+            risk,
+            quorum: u64::from(quorum),
+            groups,
+            expires_at: given(&expires_at).map(|t| norm(&t)),
             approvals: Vec::new(),
             denial: None,
             cancellation: None,
@@ -328,28 +360,35 @@ impl<'a> Trail<'a> {
                     what,
                 });
             };
-            let verdict = || Verdict {
+            if std::ptr::eq(*event, created) {
+                continue;
+            }
+            if event.kind == "created" {
+                note("created a second time".to_owned());
+                continue;
+            }
+            let detail = match EventDetail::from_stored(&event.kind, &event.detail) {
+                Ok(detail) => detail,
+                Err(e) => {
+                    note(unreadable(&event.kind, &e));
+                    continue;
+                }
+            };
+            let verdict = |reason: Option<String>, approvals: usize, asked: u32| Verdict {
                 actor: &event.actor,
                 channel: event.channel.as_deref().unwrap_or(""),
                 time: time.clone(),
-                reason: text(&event.detail, "reason"),
-                approvals: event
-                    .detail
-                    .get("approvals")
-                    .and_then(Value::as_u64)
-                    .unwrap_or(0),
-                quorum: event
-                    .detail
-                    .get("quorum")
-                    .and_then(Value::as_u64)
-                    .unwrap_or(quorum),
+                reason: given_opt(reason.as_deref()),
+                approvals: approvals as u64,
+                // 0: not recorded (older servers); the request's own quorum applies.
+                quorum: if asked == 0 { quorum } else { u64::from(asked) },
                 completes: false,
             };
-            let late = match event.kind.as_str() {
-                "approved" => Some("an approval"),
-                "denied" => Some("a denial"),
-                "expired" => Some("an expiry"),
-                "cancelled" => Some("a cancellation"),
+            let late = match detail {
+                EventDetail::Approved { .. } => Some("an approval"),
+                EventDetail::Denied { .. } => Some("a denial"),
+                EventDetail::Expired { .. } => Some("an expiry"),
+                EventDetail::Cancelled { .. } => Some("a cancellation"),
                 _ => None,
             };
             if let Some(late) = late
@@ -361,59 +400,63 @@ impl<'a> Trail<'a> {
                     request.state.name()
                 ));
             }
-            match event.kind.as_str() {
-                "created" if !std::ptr::eq(*event, *created) => {
-                    note("created a second time".to_owned());
+            let approve = matches!(detail, EventDetail::Approved { .. });
+            if approve || matches!(detail, EventDetail::Denied { .. }) {
+                // Denying one's own request is harmless; approving it is not.
+                if approve
+                    && [Some(request.requester), request.on_behalf_of.as_deref()]
+                        .into_iter()
+                        .flatten()
+                        .any(|name| crate::server::names::same(name, &event.actor))
+                {
+                    note(format!(
+                        "{} approved a request made by or for themselves",
+                        event.actor
+                    ));
                 }
-                "created" | "notified" => {}
-                "approved" | "denied" => {
-                    // Denying one's own request is harmless; approving it is not.
-                    if event.kind == "approved"
-                        && [Some(request.requester), request.on_behalf_of.as_deref()]
-                            .into_iter()
-                            .flatten()
-                            .any(|name| crate::server::names::same(name, &event.actor))
+                match self.access(&event.actor, &time) {
+                    Access::Denied => note(format!(
+                        "{} decided without an approver token valid at that time",
+                        event.actor
+                    )),
+                    Access::Groups(groups)
+                        if !groups.is_empty()
+                            && !request.groups.is_empty()
+                            && !groups.iter().any(|g| request.groups.contains(g)) =>
                     {
                         note(format!(
-                            "{} approved a request made by or for themselves",
-                            event.actor
+                            "{} decided although none of their groups ({}) was asked ({})",
+                            event.actor,
+                            groups.join(", "),
+                            request.groups.join(", ")
                         ));
                     }
-                    match self.access(&event.actor, &time) {
-                        Access::Denied => note(format!(
-                            "{} decided without an approver token valid at that time",
-                            event.actor
-                        )),
-                        Access::Groups(groups)
-                            if !groups.is_empty()
-                                && !request.groups.is_empty()
-                                && !groups.iter().any(|g| request.groups.contains(g)) =>
-                        {
-                            note(format!(
-                                "{} decided although none of their groups ({}) was asked ({})",
-                                event.actor,
-                                groups.join(", "),
-                                request.groups.join(", ")
-                            ));
-                        }
-                        Access::Unknown | Access::Groups(_) => {}
+                    Access::Unknown | Access::Groups(_) => {}
+                }
+            }
+            match detail {
+                EventDetail::Created(_) | EventDetail::Notified { .. } => {}
+                EventDetail::Denied { reason, .. } => {
+                    if request.state == State::Open {
+                        request.state = State::Denied;
+                        request.closed_at = Some(time.clone());
                     }
-                    if event.kind == "denied" {
-                        if request.state == State::Open {
-                            request.state = State::Denied;
-                            request.closed_at = Some(time.clone());
-                        }
-                        request.denial.get_or_insert_with(verdict);
-                        continue;
-                    }
+                    request.denial.get_or_insert_with(|| verdict(reason, 0, 0));
+                }
+                EventDetail::Approved {
+                    reason,
+                    approvals,
+                    quorum: asked,
+                    done,
+                    ..
+                } => {
                     if request.approvals.iter().any(|a| a.actor == event.actor) {
                         note(format!("{} approved twice", event.actor));
                     }
-                    let completes = request.state == State::Open
-                        && event.detail.get("final").and_then(Value::as_bool) == Some(true);
+                    let completes = request.state == State::Open && done;
                     request.approvals.push(Verdict {
                         completes,
-                        ..verdict()
+                        ..verdict(reason, approvals, asked)
                     });
                     if completes {
                         let distinct: BTreeSet<&str> = request.approvers().into_iter().collect();
@@ -428,29 +471,33 @@ impl<'a> Trail<'a> {
                         request.closed_at = Some(time.clone());
                     }
                 }
-                "approval_withdrawn" => {
-                    let who = text(&event.detail, "approver").unwrap_or_default();
-                    request.approvals.retain(|a| a.actor != who);
+                EventDetail::ApprovalWithdrawn { approver, reason } => {
+                    request.approvals.retain(|a| a.actor != approver);
                     note(format!(
-                        "the approval of {who} was withdrawn: {}",
-                        text(&event.detail, "reason").unwrap_or_default()
+                        "the approval of {approver} was withdrawn: {reason}"
                     ));
                 }
-                "expired" => {
+                EventDetail::Expired { .. } => {
                     if request.state == State::Open {
                         request.state = State::Expired;
                         request.closed_at = Some(time.clone());
                     }
                     request.expired.get_or_insert_with(|| time.clone());
                 }
-                "cancelled" => {
+                EventDetail::Cancelled { reason, .. } => {
                     if request.state == State::Open {
                         request.state = State::Cancelled;
                         request.closed_at = Some(time.clone());
                     }
-                    request.cancellation.get_or_insert_with(verdict);
+                    request
+                        .cancellation
+                        .get_or_insert_with(|| verdict(reason, 0, 0));
                 }
-                "outcome" => {
+                EventDetail::Outcome {
+                    exit_code,
+                    duration_ms,
+                    signal,
+                } => {
                     if request.state != State::Approved {
                         note(format!(
                             "an outcome was reported although the request was {}: the command ran without an approval",
@@ -460,18 +507,30 @@ impl<'a> Trail<'a> {
                     if request.outcome.is_some() {
                         note("a second outcome: the command ran again".to_owned());
                     }
-                    let d = &event.detail;
                     request.outcome = Some(Outcome {
                         time: time.clone(),
-                        exit_code: text(d, "exit_code"),
-                        signal: text(d, "signal"),
-                        duration_ms: d.get("duration_ms").and_then(Value::as_i64),
+                        exit_code: Some(exit_code.to_string()),
+                        signal: given_opt(signal.as_deref()),
+                        duration_ms: i64::try_from(duration_ms).ok(),
                     });
                 }
-                other => note(format!("an event of unknown kind {other:?}")),
+                EventDetail::Refused { .. }
+                | EventDetail::TokenCreated { .. }
+                | EventDetail::TokenRevoked { .. } => {
+                    note(format!("a {} event about a request", event.kind));
+                }
             }
         }
         self.anomalies.extend(anomalies);
         Some(request)
+    }
+}
+
+/// The anomaly for an event that does not read as [`EventDetail`].
+fn unreadable(kind: &str, error: &serde_json::Error) -> String {
+    if event::KINDS.contains(&kind) {
+        format!("a {kind:?} event whose detail does not read: {error}")
+    } else {
+        format!("an event of unknown kind {kind:?}")
     }
 }
