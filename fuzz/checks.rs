@@ -592,37 +592,41 @@ fn create_body(body: &[u8]) {
     // What the service derives before and after its checks never panics, whatever passes.
     let shown = Shown::of(&req);
     assert_eq!(shown.digest().len(), 64);
-    assert_eq!(redact::mask_argv(&req.argv).len(), req.argv.len());
-    let _ = protocol::display_argv(&req.argv);
-    let argv_bytes: usize = req.argv.iter().map(String::len).sum();
+    assert_eq!(redact::mask_argv(&req.ask.argv).len(), req.ask.argv.len());
+    let _ = protocol::display_argv(&req.ask.argv);
+    let argv_bytes: usize = req.ask.argv.iter().map(String::len).sum();
     let over = [
         argv_bytes > limits::MAX_ARGV_BYTES,
-        req.argv.len() > limits::MAX_ARGS,
-        req.reason
+        req.ask.argv.len() > limits::MAX_ARGS,
+        req.ask
+            .reason
             .as_ref()
             .is_some_and(|r| r.len() > limits::MAX_REASON_BYTES),
         [
-            &req.origin.user,
-            &req.origin.host,
-            &req.origin.cwd,
-            &req.risk,
+            &req.ask.origin.user,
+            &req.ask.origin.host,
+            &req.ask.origin.cwd,
+            &req.ask.risk,
         ]
         .iter()
         .any(|f| f.len() > limits::MAX_FIELD_BYTES),
-        req.origin
+        req.ask
+            .origin
             .agent
             .as_ref()
             .is_some_and(|a| a.len() > limits::MAX_FIELD_BYTES),
-        req.rules.len() > limits::MAX_LIST_ITEMS,
-        req.groups.len() > limits::MAX_LIST_ITEMS,
-        req.group_sets.len() > limits::MAX_LIST_ITEMS,
-        req.group_sets
+        req.ask.rules.len() > limits::MAX_LIST_ITEMS,
+        req.ask.groups.len() > limits::MAX_LIST_ITEMS,
+        req.ask.group_sets.len() > limits::MAX_LIST_ITEMS,
+        req.ask
+            .group_sets
             .iter()
             .any(|s| s.len() > limits::MAX_LIST_ITEMS),
-        req.rules
+        req.ask
+            .rules
             .iter()
-            .chain(&req.groups)
-            .chain(req.group_sets.iter().flatten())
+            .chain(&req.ask.groups)
+            .chain(req.ask.group_sets.iter().flatten())
             .any(|item| item.len() > 256),
     ];
     match limits::validate(&req) {
@@ -637,8 +641,10 @@ fn create_body(body: &[u8]) {
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
             assert!(id_ok, "request id {:?} passes", req.id);
-            assert!(req.nonce.len() >= 16 && !req.argv.is_empty() && req.quorum <= 10);
-            assert!(req.digest.len() == 64 && req.digest.bytes().all(|b| b.is_ascii_hexdigit()));
+            assert!(req.nonce.len() >= 16 && !req.ask.argv.is_empty() && req.ask.quorum <= 10);
+            assert!(
+                req.ask.digest.len() == 64 && req.ask.digest.bytes().all(|b| b.is_ascii_hexdigit())
+            );
         }
         Err(ServiceError::TooLarge(msg) | ServiceError::Invalid(msg)) => {
             assert!(!msg.is_empty());
@@ -684,7 +690,7 @@ fn outcome_body(body: &[u8]) {
 fn view_body(body: &[u8]) {
     if let Ok(view) = serde_json::from_slice::<RequestView>(body) {
         round_trip(&view);
-        let _ = protocol::display_argv(&view.argv);
+        let _ = protocol::display_argv(&view.ask.argv);
     }
     if let Ok(keys) = serde_json::from_slice::<verdict::JwkSet>(body) {
         for jwk in &keys.keys {
@@ -724,26 +730,28 @@ pub fn body_seeds() -> Vec<(String, Vec<u8>)> {
     let create = CreateRequest {
         id: "r-7f3a9c".into(),
         nonce: "nonce-r-7f3a9c-0123456789".into(),
-        argv: vec![
-            "kubectl".into(),
-            "delete".into(),
-            "ns".into(),
-            "prod".into(),
-        ],
-        digest: "ab".repeat(32),
-        origin: protocol::Origin {
-            user: "agent-user".into(),
-            host: "build-1".into(),
-            agent: Some("claude-code".into()),
-            cwd: "/work".into(),
+        ask: protocol::Ask {
+            argv: vec![
+                "kubectl".into(),
+                "delete".into(),
+                "ns".into(),
+                "prod".into(),
+            ],
+            digest: "ab".repeat(32),
+            origin: protocol::Origin {
+                user: "agent-user".into(),
+                host: "build-1".into(),
+                agent: Some("claude-code".into()),
+                cwd: "/work".into(),
+            },
+            reason: Some("clean up the old namespace".into()),
+            rules: vec!["kubectl-delete".into()],
+            messages: Vec::new(),
+            risk: "high".into(),
+            quorum: 2,
+            groups: vec!["sre".into(), "dba".into()],
+            group_sets: vec![vec!["sre".into()], vec!["dba".into()]],
         },
-        reason: Some("clean up the old namespace".into()),
-        rules: vec!["kubectl-delete".into()],
-        messages: Vec::new(),
-        risk: "high".into(),
-        quorum: 2,
-        groups: vec!["sre".into(), "dba".into()],
-        group_sets: vec![vec!["sre".into()], vec!["dba".into()]],
         timeout_secs: 60,
         ledger: Some(protocol::LedgerHead {
             seq: 3,
@@ -753,18 +761,14 @@ pub fn body_seeds() -> Vec<(String, Vec<u8>)> {
     let view = RequestView {
         id: create.id.clone(),
         state: protocol::State::Approved,
-        command: protocol::display_argv(&create.argv),
-        argv: create.argv.clone(),
-        digest: create.digest.clone(),
+        command: protocol::display_argv(&create.ask.argv),
+        ask: protocol::Ask {
+            quorum: 1,
+            messages: Vec::new(),
+            ..create.ask.clone()
+        },
         requester: "ci-bot".into(),
         on_behalf_of: Some("alice".into()),
-        origin: create.origin.clone(),
-        reason: create.reason.clone(),
-        rules: create.rules.clone(),
-        risk: create.risk.clone(),
-        quorum: 1,
-        groups: create.groups.clone(),
-        group_sets: create.group_sets.clone(),
         created_at: "2027-01-15T08:00:00Z".into(),
         expires_at: "2027-01-15T08:01:00Z".into(),
         expires_unix: NOW + 60,
@@ -772,7 +776,6 @@ pub fn body_seeds() -> Vec<(String, Vec<u8>)> {
         verdict: Some(genuine()[0].jws.clone()),
         outcome: None,
         checkpoint: None,
-        messages: Vec::new(),
     };
     let jwks = verdict::JwkSet {
         keys: vec![verdict::Jwk::from_key(&pinned().verifying_key())],

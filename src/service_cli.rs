@@ -312,15 +312,15 @@ pub fn pending(json: bool) -> Result<ExitCode> {
             out,
             "{}  {:<8}  {}  ({}{}; {} of {} approvals; {}:{:02} left)",
             Safe(&r.id),
-            terminal_safe(&r.risk),
+            terminal_safe(&r.ask.risk),
             Safe(&r.requester),
-            Safe(&r.origin.user),
+            Safe(&r.ask.origin.user),
             r.on_behalf_of
                 .as_deref()
                 .map(|u| format!(" for {}", Safe(u)))
                 .unwrap_or_default(),
             r.approvals.len(),
-            r.quorum,
+            r.ask.quorum,
             left / 60,
             left % 60,
         )?;
@@ -342,10 +342,10 @@ fn print_request(r: &RequestView) -> Result<()> {
     line("command   ", &r.command)?;
     line(
         "risk      ",
-        &format!("{}   rules: {}", r.risk, r.rules.join(", ")),
+        &format!("{}   rules: {}", r.ask.risk, r.ask.rules.join(", ")),
     )?;
     // Each rule's message says why the policy holds the command (the approver's context).
-    for (rule, message) in r.rules.iter().zip(&r.messages) {
+    for (rule, message) in r.ask.rules.iter().zip(&r.ask.messages) {
         line("why       ", &format!("{message} [{rule}]"))?;
     }
     line(
@@ -357,29 +357,33 @@ fn print_request(r: &RequestView) -> Result<()> {
                 .as_deref()
                 .map(|u| format!(" on behalf of {u}"))
                 .unwrap_or_default(),
-            r.origin.user,
-            r.origin.host,
-            r.origin
+            r.ask.origin.user,
+            r.ask.origin.host,
+            r.ask
+                .origin
                 .agent
                 .as_deref()
                 .map(|a| format!(", agent {a}"))
                 .unwrap_or_default(),
-            r.origin.cwd
+            r.ask.origin.cwd
         ),
     )?;
-    if let Some(reason) = &r.reason {
+    if let Some(reason) = &r.ask.reason {
         line("reason    ", reason)?;
     }
     // Several rules' groups must each be met (see `Requirements::approver_sets`).
-    let groups = if r.group_sets.len() > 1 {
-        let sets: Vec<String> = r.group_sets.iter().map(|s| s.join(" or ")).collect();
+    let groups = if r.ask.group_sets.len() > 1 {
+        let sets: Vec<String> = r.ask.group_sets.iter().map(|s| s.join(" or ")).collect();
         format!(", covering each of: {}", sets.join("; "))
-    } else if r.groups.is_empty() {
+    } else if r.ask.groups.is_empty() {
         String::new()
     } else {
-        format!(" from {}", r.groups.join(" or "))
+        format!(" from {}", r.ask.groups.join(" or "))
     };
-    line("needs     ", &format!("{} approver(s){groups}", r.quorum))?;
+    line(
+        "needs     ",
+        &format!("{} approver(s){groups}", r.ask.quorum),
+    )?;
     line(
         "created   ",
         &format!("{}   expires {}", r.created_at, r.expires_at),
@@ -436,7 +440,7 @@ pub fn decide(id: &str, approve: bool, reason: Option<String>) -> Result<ExitCod
         crate::api::protocol::State::Pending => println!(
             "approved request {}: {approvals} of {} approvals; it waits for more",
             Safe(id),
-            r.quorum
+            r.ask.quorum
         ),
         state => println!("request {} is now {state}: {}", Safe(id), Safe(&r.command)),
     }

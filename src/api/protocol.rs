@@ -62,13 +62,11 @@ pub struct Origin {
     pub cwd: String,
 }
 
-/// `POST /v1/requests`.
+/// What a request asks approvers to decide, as the client sent it: the part that a create
+/// ([`CreateRequest`]) and the server's view of it ([`RequestView`]) share, flattened into
+/// both on the wire.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CreateRequest {
-    /// Chosen by the client, so that a retried create is recognised.
-    pub id: String,
-    /// Chosen by the client for this one run; the verdict must carry it back.
-    pub nonce: String,
+pub struct Ask {
     /// The argv, secrets masked. There is deliberately no free-text command beside it: the
     /// server derives what people read from this argv ([`display_argv`]), so the text an
     /// approver reads and the words the client runs cannot be sent apart.
@@ -95,6 +93,17 @@ pub struct CreateRequest {
     /// from one of its groups. Empty: `groups` is the only set (clients before sets).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub group_sets: Vec<Vec<String>>,
+}
+
+/// `POST /v1/requests`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateRequest {
+    /// Chosen by the client, so that a retried create is recognised.
+    pub id: String,
+    /// Chosen by the client for this one run; the verdict must carry it back.
+    pub nonce: String,
+    #[serde(flatten)]
+    pub ask: Ask,
     /// Seconds the request may wait; the server caps it at its own maximum.
     pub timeout_secs: u64,
     /// The head of the requester's local ledger when it asked (its record of this request),
@@ -211,18 +220,18 @@ impl Shown {
     pub fn of(req: &CreateRequest) -> Shown {
         Shown {
             v: 2,
-            command: display_argv(&req.argv),
-            reason: req.reason.as_deref().map(redact::mask_text),
-            rules: req.rules.clone(),
-            messages: req.messages.clone(),
-            risk: req.risk.clone(),
-            quorum: req.quorum,
-            groups: req.groups.clone(),
-            group_sets: req.group_sets.clone(),
-            user: req.origin.user.clone(),
-            host: req.origin.host.clone(),
-            agent: req.origin.agent.clone(),
-            cwd: req.origin.cwd.clone(),
+            command: display_argv(&req.ask.argv),
+            reason: req.ask.reason.as_deref().map(redact::mask_text),
+            rules: req.ask.rules.clone(),
+            messages: req.ask.messages.clone(),
+            risk: req.ask.risk.clone(),
+            quorum: req.ask.quorum,
+            groups: req.ask.groups.clone(),
+            group_sets: req.ask.group_sets.clone(),
+            user: req.ask.origin.user.clone(),
+            host: req.ask.origin.host.clone(),
+            agent: req.ask.origin.agent.clone(),
+            cwd: req.ask.origin.cwd.clone(),
         }
     }
 
@@ -276,24 +285,14 @@ impl std::fmt::Display for State {
 pub struct RequestView {
     pub id: String,
     pub state: State,
+    /// What approvers read, derived by the server from `argv`.
     pub command: String,
-    pub argv: Vec<String>,
-    pub digest: String,
+    #[serde(flatten)]
+    pub ask: Ask,
     /// The requester token's identity name.
     pub requester: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_behalf_of: Option<String>,
-    pub origin: Origin,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    pub rules: Vec<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub messages: Vec<String>,
-    pub risk: String,
-    pub quorum: u32,
-    pub groups: Vec<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub group_sets: Vec<Vec<String>>,
     pub created_at: String,
     pub expires_at: String,
     /// The same deadline in seconds since the epoch.
@@ -349,25 +348,47 @@ mod tests {
         words.iter().map(|w| (*w).to_owned()).collect()
     }
 
+    /// The shared part is flattened: on the wire a create and a view are the flat objects
+    /// they were before [`Ask`] existed, so older clients and servers read them.
+    #[test]
+    fn the_shared_part_is_flat_on_the_wire() {
+        let c = create(argv(&["kubectl", "delete", "ns", "prod"]));
+        let json = serde_json::to_value(&c).unwrap();
+        assert!(json.get("ask").is_none(), "{json}");
+        assert_eq!(json["argv"][1], "delete");
+        assert_eq!(json["origin"]["cwd"], c.ask.origin.cwd);
+        assert_eq!(json["timeout_secs"], c.timeout_secs);
+        let flat = serde_json::json!({
+            "id": "r2", "nonce": "n".repeat(16), "argv": ["ls"], "digest": "ab",
+            "origin": {"user": "u", "host": "h", "cwd": "/"}, "rules": ["r"], "risk": "low",
+            "quorum": 2, "timeout_secs": 5,
+        });
+        let read: CreateRequest = serde_json::from_value(flat).unwrap();
+        assert_eq!((read.ask.quorum, read.ask.groups.len()), (2, 0));
+        assert_eq!(read.ask.argv, ["ls"]);
+    }
+
     fn create(argv: Vec<String>) -> CreateRequest {
         CreateRequest {
             id: "r1".into(),
             nonce: "n".repeat(16),
-            argv,
-            digest: "0".repeat(64),
-            origin: Origin {
-                user: "alice".into(),
-                host: "dev1".into(),
-                agent: Some("claude".into()),
-                cwd: "/work".into(),
+            ask: Ask {
+                argv,
+                digest: "0".repeat(64),
+                origin: Origin {
+                    user: "alice".into(),
+                    host: "dev1".into(),
+                    agent: Some("claude".into()),
+                    cwd: "/work".into(),
+                },
+                reason: Some("rotate the key".into()),
+                rules: vec!["kubectl-delete".into()],
+                messages: vec!["Deleting in a cluster needs approval.".into()],
+                risk: "high".into(),
+                quorum: 1,
+                groups: vec!["sre".into()],
+                group_sets: Vec::new(),
             },
-            reason: Some("rotate the key".into()),
-            rules: vec!["kubectl-delete".into()],
-            messages: vec!["Deleting in a cluster needs approval.".into()],
-            risk: "high".into(),
-            quorum: 1,
-            groups: vec!["sre".into()],
-            group_sets: Vec::new(),
             ledger: None,
             timeout_secs: 60,
         }
@@ -416,8 +437,8 @@ mod tests {
             "e13a11ac922dafdeac4dfe1da70a563ab1c10117263f0f0ea4855ebb4e8ee3d3"
         );
         let mut none = create(argv(&["x"]));
-        none.reason = None;
-        none.origin.agent = None;
+        none.ask.reason = None;
+        none.ask.origin.agent = None;
         let text = Shown::of(&none).canonical();
         assert!(
             text.contains(r#""reason":null"#) && text.contains(r#""agent":null"#),
@@ -425,7 +446,7 @@ mod tests {
         );
         // Escapes as documented: short forms, lowercase \u00xx for other controls, the rest
         // (DEL, non-ASCII) literal.
-        none.reason = Some("a\u{1b}[2K\"\\\n\u{7f}é".into());
+        none.ask.reason = Some("a\u{1b}[2K\"\\\n\u{7f}é".into());
         let text = Shown::of(&none).canonical();
         assert!(
             text.contains("\"reason\":\"a\\u001b[2K\\\"\\\\\\n\u{7f}é\""),
@@ -446,18 +467,18 @@ mod tests {
 
         let base = Shown::of(&sent).digest();
         let changes: [fn(&mut CreateRequest); 12] = [
-            |r| r.argv = argv(&["mysql", "-e", "select 1"]),
-            |r| r.reason = Some("routine".into()),
-            |r| r.rules = vec!["read-only".into()],
-            |r| r.risk = "low".into(),
-            |r| r.quorum = 2,
-            |r| r.groups = Vec::new(),
-            |r| r.messages = vec!["Routine.".into()],
-            |r| r.group_sets = vec![vec!["sre".into()], vec!["dba".into()]],
-            |r| r.origin.cwd = "/tmp".into(),
-            |r| r.origin.host = "other".into(),
-            |r| r.origin.user = "bob".into(),
-            |r| r.origin.agent = None,
+            |r| r.ask.argv = argv(&["mysql", "-e", "select 1"]),
+            |r| r.ask.reason = Some("routine".into()),
+            |r| r.ask.rules = vec!["read-only".into()],
+            |r| r.ask.risk = "low".into(),
+            |r| r.ask.quorum = 2,
+            |r| r.ask.groups = Vec::new(),
+            |r| r.ask.messages = vec!["Routine.".into()],
+            |r| r.ask.group_sets = vec![vec!["sre".into()], vec!["dba".into()]],
+            |r| r.ask.origin.cwd = "/tmp".into(),
+            |r| r.ask.origin.host = "other".into(),
+            |r| r.ask.origin.user = "bob".into(),
+            |r| r.ask.origin.agent = None,
         ];
         for (i, change) in changes.iter().enumerate() {
             let mut r = sent.clone();

@@ -45,26 +45,28 @@ impl Journey<'_> {
         let create = CreateRequest {
             id: self.id.clone(),
             nonce: nonce.clone(),
-            argv: redact::mask_argv(&argv),
-            digest: self.digest.clone(),
-            origin: Origin {
-                user: self.requester.user.clone(),
-                host: self.requester.host.clone(),
-                agent: self.requester.agent.clone(),
-                cwd: self.requester.cwd.clone(),
+            ask: protocol::Ask {
+                argv: redact::mask_argv(&argv),
+                digest: self.digest.clone(),
+                origin: Origin {
+                    user: self.requester.user.clone(),
+                    host: self.requester.host.clone(),
+                    agent: self.requester.agent.clone(),
+                    cwd: self.requester.cwd.clone(),
+                },
+                reason: self.opts.reason.as_deref().map(redact::mask_text),
+                rules: asking.iter().map(|r| r.0.clone()).collect(),
+                // A project's policy file is text the agent may have written: masked like the
+                // reason before it is stored, shown or sent.
+                messages: asking
+                    .into_iter()
+                    .map(|r| redact::mask_text(&r.3))
+                    .collect(),
+                risk: a.risk.to_string(),
+                quorum: req.quorum.max(1),
+                groups: req.approvers.clone(),
+                group_sets: req.approver_sets.clone(),
             },
-            reason: self.opts.reason.as_deref().map(redact::mask_text),
-            rules: asking.iter().map(|r| r.0.clone()).collect(),
-            // A project's policy file is text the agent may have written: masked like the
-            // reason before it is stored, shown or sent.
-            messages: asking
-                .into_iter()
-                .map(|r| redact::mask_text(&r.3))
-                .collect(),
-            risk: a.risk.to_string(),
-            quorum: req.quorum.max(1),
-            groups: req.approvers.clone(),
-            group_sets: req.approver_sets.clone(),
             timeout_secs: req.timeout_secs,
             ledger: self.head.borrow().clone().map(Into::into),
         };

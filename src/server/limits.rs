@@ -54,12 +54,12 @@ pub fn validate(req: &CreateRequest) -> Result<(), ServiceError> {
             "the nonce must be at least 16 characters".into(),
         ));
     }
-    if req.digest.len() != 64 || !req.digest.chars().all(|c| c.is_ascii_hexdigit()) {
+    if req.ask.digest.len() != 64 || !req.ask.digest.chars().all(|c| c.is_ascii_hexdigit()) {
         return Err(ServiceError::Invalid(
             "the digest must be a SHA-256 hex string".into(),
         ));
     }
-    if req.argv.is_empty() {
+    if req.ask.argv.is_empty() {
         return Err(ServiceError::Invalid("the argv is empty".into()));
     }
     if let Some(head) = &req.ledger {
@@ -70,7 +70,7 @@ pub fn validate(req: &CreateRequest) -> Result<(), ServiceError> {
             ));
         }
     }
-    if req.quorum > 10 {
+    if req.ask.quorum > 10 {
         return Err(ServiceError::Invalid(
             "a quorum above 10 is not supported".into(),
         ));
@@ -80,49 +80,50 @@ pub fn validate(req: &CreateRequest) -> Result<(), ServiceError> {
             "the request's {what} is {size} bytes, over the service's limit of {max}"
         )))
     };
-    let argv_bytes: usize = req.argv.iter().map(String::len).sum();
+    let argv_bytes: usize = req.ask.argv.iter().map(String::len).sum();
     if argv_bytes > MAX_ARGV_BYTES {
         return too_large("command", argv_bytes, MAX_ARGV_BYTES);
     }
-    if req.argv.len() > MAX_ARGS {
+    if req.ask.argv.len() > MAX_ARGS {
         return Err(ServiceError::TooLarge(format!(
             "the command has {} arguments, over the service's limit of {MAX_ARGS}",
-            req.argv.len()
+            req.ask.argv.len()
         )));
     }
-    if let Some(reason) = &req.reason
+    if let Some(reason) = &req.ask.reason
         && reason.len() > MAX_REASON_BYTES
     {
         return too_large("reason", reason.len(), MAX_REASON_BYTES);
     }
-    let o = &req.origin;
+    let o = &req.ask.origin;
     for (what, field) in [
         ("user", o.user.as_str()),
         ("host", o.host.as_str()),
         ("agent", o.agent.as_deref().unwrap_or("")),
         ("directory", o.cwd.as_str()),
-        ("risk", req.risk.as_str()),
+        ("risk", req.ask.risk.as_str()),
     ] {
         if field.len() > MAX_FIELD_BYTES {
             return too_large(what, field.len(), MAX_FIELD_BYTES);
         }
     }
-    if let Some(long) = req.messages.iter().find(|m| m.len() > MAX_FIELD_BYTES) {
+    if let Some(long) = req.ask.messages.iter().find(|m| m.len() > MAX_FIELD_BYTES) {
         return too_large("rule message", long.len(), MAX_FIELD_BYTES);
     }
     let lists = [
-        req.rules.len(),
-        req.messages.len(),
-        req.groups.len(),
-        req.group_sets.len(),
+        req.ask.rules.len(),
+        req.ask.messages.len(),
+        req.ask.groups.len(),
+        req.ask.group_sets.len(),
     ]
     .into_iter()
-    .chain(req.group_sets.iter().map(Vec::len));
+    .chain(req.ask.group_sets.iter().map(Vec::len));
     let long_item = req
+        .ask
         .rules
         .iter()
-        .chain(&req.groups)
-        .chain(req.group_sets.iter().flatten())
+        .chain(&req.ask.groups)
+        .chain(req.ask.group_sets.iter().flatten())
         .any(|item| item.len() > 256);
     if lists.max().unwrap_or(0) > MAX_LIST_ITEMS || long_item {
         return Err(ServiceError::TooLarge(format!(

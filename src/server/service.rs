@@ -219,7 +219,7 @@ impl<S: Store> Service<S> {
             // A retry after a lost response carries the same nonce and command.
             if existing.requester == who.name
                 && existing.create.nonce == req.nonce
-                && existing.create.digest == req.digest
+                && existing.create.ask.digest == req.ask.digest
             {
                 return Ok((existing, false));
             }
@@ -249,8 +249,8 @@ impl<S: Store> Service<S> {
         // The server masks again: it stores and shows what the client sent, and a client
         // that forgot to mask must not put a secret into the audit trail.
         let mut req = req;
-        req.argv = redact::mask_argv(&req.argv);
-        req.reason = req.reason.as_deref().map(redact::mask_text);
+        req.ask.argv = redact::mask_argv(&req.ask.argv);
+        req.ask.reason = req.ask.reason.as_deref().map(redact::mask_text);
         let now = std::time::SystemTime::now();
         // `max(1)` on the cap too: `clamp` panics when its bounds cross.
         let timeout = req.timeout_secs.clamp(1, self.max_timeout_secs.max(1));
@@ -273,22 +273,22 @@ impl<S: Store> Service<S> {
         let detail = EventDetail::Created(Box::new(Created {
             command: record.command.clone(),
             shown: record.shown.clone(),
-            argv: c.argv.clone(),
-            digest: c.digest.clone(),
+            argv: c.ask.argv.clone(),
+            digest: c.ask.digest.clone(),
             requester: Requester {
-                agent: c.origin.agent.clone(),
+                agent: c.ask.origin.agent.clone(),
                 on_behalf_of: who.on_behalf_of.clone(),
-                user: c.origin.user.clone(),
-                host: c.origin.host.clone(),
-                cwd: c.origin.cwd.clone(),
+                user: c.ask.origin.user.clone(),
+                host: c.ask.origin.host.clone(),
+                cwd: c.ask.origin.cwd.clone(),
             },
-            reason: c.reason.clone(),
-            rules: c.rules.clone(),
-            messages: c.messages.clone(),
-            risk: c.risk.clone(),
-            quorum: c.quorum,
-            groups: c.groups.clone(),
-            group_sets: c.group_sets.clone(),
+            reason: c.ask.reason.clone(),
+            rules: c.ask.rules.clone(),
+            messages: c.ask.messages.clone(),
+            risk: c.ask.risk.clone(),
+            quorum: c.ask.quorum,
+            groups: c.ask.groups.clone(),
+            group_sets: c.ask.group_sets.clone(),
             expires_at: record.expires_at.clone(),
             ledger: c.ledger.clone(),
         }));
@@ -479,7 +479,7 @@ impl<S: Store> Service<S> {
             .iter()
             .filter(|a| a.decision == "approved")
             .count();
-        let quorum = record.create.quorum.max(1);
+        let quorum = record.create.ask.quorum.max(1);
         let unmet = unmet_sets(&record);
         let done = !approve
             || (approvals >= usize::try_from(quorum).unwrap_or(usize::MAX) && unmet.is_empty());
@@ -703,7 +703,7 @@ impl<S: Store> Service<S> {
         let now = verdict::unix_now();
         let claims = Claims {
             rid: record.create.id.clone(),
-            digest: record.create.digest.clone(),
+            digest: record.create.ask.digest.clone(),
             nonce: record.create.nonce.clone(),
             shown: Some(record.shown.clone()),
             decision: outcome,
@@ -783,10 +783,10 @@ fn may_decide(who: &Identity, record: &Record) -> Result<(), ServiceError> {
 /// [`CreateRequest::group_sets`]); a request from an older client has its flat `groups`.
 fn group_sets(record: &Record) -> Vec<Vec<String>> {
     let c = &record.create;
-    if !c.group_sets.is_empty() {
-        c.group_sets.clone()
-    } else if !c.groups.is_empty() {
-        vec![c.groups.clone()]
+    if !c.ask.group_sets.is_empty() {
+        c.ask.group_sets.clone()
+    } else if !c.ask.groups.is_empty() {
+        vec![c.ask.groups.clone()]
     } else {
         Vec::new()
     }
@@ -814,6 +814,6 @@ fn is_own(who: &Identity, record: &Record) -> bool {
     let same = |name: &str| names::same(name, &who.name);
     same(&record.requester)
         || record.on_behalf_of.as_deref().is_some_and(same)
-        || same(&record.create.origin.user)
-        || record.create.origin.agent.as_deref().is_some_and(same)
+        || same(&record.create.ask.origin.user)
+        || record.create.ask.origin.agent.as_deref().is_some_and(same)
 }

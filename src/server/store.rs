@@ -64,22 +64,13 @@ impl Record {
             state: self.state,
             // Records stored before the server derived the command have none: derive it now.
             command: if self.command.is_empty() {
-                crate::api::protocol::display_argv(&c.argv)
+                crate::api::protocol::display_argv(&c.ask.argv)
             } else {
                 self.command.clone()
             },
-            argv: c.argv.clone(),
-            digest: c.digest.clone(),
+            ask: c.ask.clone(),
             requester: self.requester.clone(),
             on_behalf_of: self.on_behalf_of.clone(),
-            origin: c.origin.clone(),
-            reason: c.reason.clone(),
-            rules: c.rules.clone(),
-            messages: c.messages.clone(),
-            risk: c.risk.clone(),
-            quorum: c.quorum,
-            groups: c.groups.clone(),
-            group_sets: c.group_sets.clone(),
             created_at: self.created_at.clone(),
             expires_at: self.expires_at.clone(),
             expires_unix: self.expires_unix,

@@ -884,7 +884,7 @@ fn fake_serve(
         let (verdict, checkpoint) = if final_ {
             let claims = gatekeep::api::verdict::Claims {
                 rid: c.id.clone(),
-                digest: c.digest.clone(),
+                digest: c.ask.digest.clone(),
                 nonce: c.nonce.clone(),
                 shown: Some(Shown::of(c).digest()),
                 decision: gatekeep::api::verdict::FinalState::Approved,
@@ -914,19 +914,10 @@ fn fake_serve(
             } else {
                 State::Pending
             },
-            command: gatekeep::api::protocol::display_argv(&c.argv),
-            argv: c.argv.clone(),
-            digest: c.digest.clone(),
+            command: gatekeep::api::protocol::display_argv(&c.ask.argv),
+            ask: c.ask.clone(),
             requester: "ci-bot".into(),
             on_behalf_of: None,
-            origin: c.origin.clone(),
-            reason: c.reason.clone(),
-            rules: c.rules.clone(),
-            messages: c.messages.clone(),
-            risk: c.risk.clone(),
-            quorum: c.quorum,
-            groups: c.groups.clone(),
-            group_sets: c.group_sets.clone(),
             created_at: "2026-12-05T00:00:00.000Z".into(),
             expires_at: "2026-12-05T00:01:00.000Z".into(),
             expires_unix: now + 60,

@@ -73,7 +73,7 @@ fn replay(target: &str, check: Check) -> usize {
     let regressions = inputs(&fuzz_dir().join("regressions").join(target));
     assert!(
         !corpus.is_empty(),
-        "no corpus for {target} under fuzz/corpus/{target}: run `cargo test --test fuzz_corpus -- --ignored write_seeds` and fuzz/run.sh"
+        "no corpus for {target} under fuzz/corpus/{target}: run `cargo test --test it -- --ignored write_seeds` and fuzz/run.sh"
     );
     let all: Vec<PathBuf> = corpus.iter().chain(&regressions).cloned().collect();
     let failures = on_main_sized_stack(move || replay_files(check, &all));
@@ -144,7 +144,7 @@ fn corpus_is_small_and_seeded() {
             let committed = std::fs::read(&path).unwrap_or_default();
             assert!(
                 committed == bytes,
-                "{} is missing or stale: run `cargo test --test fuzz_corpus -- --ignored write_seeds`",
+                "{} is missing or stale: run `cargo test --test it -- --ignored write_seeds`",
                 path.display()
             );
         }
@@ -276,9 +276,9 @@ fn write_seeds() {
             );
         }
     }
-    // The policy files of tests/layers.rs: its raw strings, as each layer.
-    let layers = std::fs::read_to_string(root.join("tests/layers.rs"))
-        .unwrap_or_else(|e| panic!("tests/layers.rs: {e}"));
+    // The policy files of tests/it/layers.rs: its raw strings, as each layer.
+    let layers = std::fs::read_to_string(root.join("tests/it/layers.rs"))
+        .unwrap_or_else(|e| panic!("tests/it/layers.rs: {e}"));
     for (i, chunk) in layers.split("r#\"").skip(1).enumerate() {
         if let Some((text, _)) = chunk.split_once("\"#") {
             for layer in ["S", "U", "P", "E"] {

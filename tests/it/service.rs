@@ -719,8 +719,8 @@ fn approved_command_runs_and_its_status_is_passed_through_and_audited() {
             request.id.as_str(),
             request.requester.as_str(),
             request.on_behalf_of.as_deref(),
-            request.origin.user.as_str(),
-            request.rules.clone(),
+            request.ask.origin.user.as_str(),
+            request.ask.rules.clone(),
         ),
         (
             id.as_str(),
@@ -775,7 +775,7 @@ fn approved_command_runs_and_its_status_is_passed_through_and_audited() {
     assert_eq!(view.state, State::Approved);
     assert_eq!(view.approvals[0].name, "bob");
     assert_eq!(view.approvals[0].channel, "cli");
-    assert_eq!(view.messages, ["Touching a marker needs approval."]);
+    assert_eq!(view.ask.messages, ["Touching a marker needs approval."]);
     assert_eq!(view.outcome.as_ref().map(|o| o.exit_code), Some(7));
     // `show` as a person reads it: why the policy held it, and how it ended.
     let out = bob.run(&["show", &id]);
@@ -1145,7 +1145,10 @@ fn quorum_needs_two_distinct_approvers_from_the_group() {
     let mut client = agent.exec("touch quorum-file && exit 3");
     let id = client.request_id();
     let view = bob.show(&id);
-    assert_eq!((view.quorum, view.groups), (2, vec!["sre".to_owned()]));
+    assert_eq!(
+        (view.ask.quorum, view.ask.groups),
+        (2, vec!["sre".to_owned()])
+    );
 
     // Outside the group: refused, and it does not count.
     let out = dave.approve(&id);
@@ -1297,7 +1300,7 @@ approvers = ["devs"]
     let id = client.request_id();
     let view = dave.show(&id);
     assert_eq!(
-        view.group_sets,
+        view.ask.group_sets,
         vec![vec!["sre".to_owned()], vec!["devs".to_owned()]],
         "{view:?}"
     );
@@ -1349,21 +1352,23 @@ fn create_request(id: &str, argv: Vec<String>, reason: Option<String>) -> Create
     CreateRequest {
         id: id.to_owned(),
         nonce: format!("nonce-{id}-0123456789"),
-        argv,
-        digest: "ab".repeat(32),
-        origin: gatekeep::api::protocol::Origin {
-            user: "agent-user".into(),
-            host: "build-1".into(),
-            agent: None,
-            cwd: "/work".into(),
+        ask: gatekeep::api::protocol::Ask {
+            argv,
+            digest: "ab".repeat(32),
+            origin: gatekeep::api::protocol::Origin {
+                user: "agent-user".into(),
+                host: "build-1".into(),
+                agent: None,
+                cwd: "/work".into(),
+            },
+            reason,
+            rules: vec!["ask-marker".into()],
+            messages: vec!["Touching a marker needs approval.".into()],
+            risk: "high".into(),
+            quorum: 1,
+            groups: Vec::new(),
+            group_sets: Vec::new(),
         },
-        reason,
-        rules: vec!["ask-marker".into()],
-        messages: vec!["Touching a marker needs approval.".into()],
-        risk: "high".into(),
-        quorum: 1,
-        groups: Vec::new(),
-        group_sets: Vec::new(),
         timeout_secs: 60,
         ledger: None,
     }
@@ -1812,19 +1817,10 @@ fn route(state: &FakeState, method: &str, path: &str, body: &[u8]) -> (u16, Opti
         let view = RequestView {
             id: create.id.clone(),
             state: st,
-            command: gatekeep::api::protocol::display_argv(&create.argv),
-            argv: create.argv.clone(),
-            digest: create.digest.clone(),
+            command: gatekeep::api::protocol::display_argv(&create.ask.argv),
+            ask: create.ask.clone(),
             requester: "ci-bot".into(),
             on_behalf_of: Some("alice".into()),
-            origin: create.origin.clone(),
-            reason: create.reason.clone(),
-            rules: create.rules.clone(),
-            messages: create.messages.clone(),
-            risk: create.risk.clone(),
-            quorum: create.quorum,
-            groups: create.groups.clone(),
-            group_sets: create.group_sets.clone(),
             created_at: "2026-01-01T00:00:00Z".into(),
             expires_at: "2026-01-01T00:01:00Z".into(),
             expires_unix: now + 60,
@@ -1885,7 +1881,7 @@ fn claims_for(c: &CreateRequest) -> Claims {
     let now = verdict::unix_now();
     Claims {
         rid: c.id.clone(),
-        digest: c.digest.clone(),
+        digest: c.ask.digest.clone(),
         nonce: c.nonce.clone(),
         shown: Some(gatekeep::api::protocol::Shown::of(c).digest()),
         decision: FinalState::Approved,
@@ -2016,7 +2012,7 @@ fn forged_replayed_and_altered_verdicts_never_run_the_command() {
                     let mut claims: Claims =
                         serde_json::from_slice(&B64.decode(parts[1]).unwrap()).unwrap();
                     claims.rid = c.id.clone();
-                    claims.digest = c.digest.clone();
+                    claims.digest = c.ask.digest.clone();
                     claims.nonce = c.nonce.clone();
                     let payload = B64.encode(serde_json::to_vec(&claims).unwrap());
                     Some(format!("{}.{payload}.{}", parts[0], parts[2]))
