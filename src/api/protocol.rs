@@ -223,7 +223,12 @@ impl Shown {
             command: display_argv(&req.ask.argv),
             reason: req.ask.reason.as_deref().map(redact::mask_text),
             rules: req.ask.rules.clone(),
-            messages: req.ask.messages.clone(),
+            messages: req
+                .ask
+                .messages
+                .iter()
+                .map(|m| redact::mask_text(m))
+                .collect(),
             risk: req.ask.risk.clone(),
             quorum: req.ask.quorum,
             groups: req.ask.groups.clone(),

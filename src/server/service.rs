@@ -251,6 +251,12 @@ impl<S: Store> Service<S> {
         let mut req = req;
         req.ask.argv = redact::mask_argv(&req.ask.argv);
         req.ask.reason = req.ask.reason.as_deref().map(redact::mask_text);
+        req.ask.messages = req
+            .ask
+            .messages
+            .iter()
+            .map(|m| redact::mask_text(m))
+            .collect();
         let now = std::time::SystemTime::now();
         // `max(1)` on the cap too: `clamp` panics when its bounds cross.
         let timeout = req.timeout_secs.clamp(1, self.max_timeout_secs.max(1));

@@ -1262,7 +1262,7 @@ fn nobody_approves_their_own_request() {
 /// the groups were joined into one "any of" list, so a tighten-only layer widened who may
 /// approve.
 #[test]
-fn approver_groups_of_several_rules_must_each_be_met() {
+fn approver_groups_of_several_rules_must_each_be_met_and_their_messages_are_masked() {
     let server = Server::start();
     let agent = Machine::agent_of(&server);
     let user_policy = agent.config_dir().join("policy.toml");
@@ -1287,7 +1287,7 @@ approvers = ["sre"]
 id = "ask-devs"
 decision = "approve"
 risk = "high"
-message = "Touching a release file needs a developer too."
+message = "Touching a release file needs a developer too (they hold DEPLOY_TOKEN=hunter2-s3cret)."
 program = ["touch"]
 args = ["release*"]
 approvers = ["devs"]
@@ -1303,6 +1303,18 @@ approvers = ["devs"]
         view.ask.group_sets,
         vec![vec!["sre".to_owned()], vec!["devs".to_owned()]],
         "{view:?}"
+    );
+    // A project's policy is text the agent may have written: a secret in a rule's message
+    // is masked before it is sent, so the service never stores or shows it.
+    assert_eq!(
+        view.ask.messages[1],
+        "Touching a release file needs a developer too (they hold DEPLOY_TOKEN=****).",
+        "{view:?}"
+    );
+    let trail = serde_json::to_string(&server.audit_events()).unwrap();
+    assert!(
+        trail.contains("DEPLOY_TOKEN=****") && !trail.contains("hunter2"),
+        "{trail}"
     );
 
     let out = dave.approve(&id);
