@@ -9,28 +9,17 @@
 //! Without one: a symlinked ledger, head or ledger directory is never followed; a ledger
 //! that others may write is refused; records without their head file are refused.
 //!
-//! The harness (server, machines, waiting clients) is a trimmed copy of `tests/service.rs`'s.
+//! The harness (server, machines, waiting clients) is `support::service`.
 
 #![expect(clippy::unwrap_used, reason = "a test fails loudly on setup errors")]
 
-use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::path::PathBuf;
 
 use gatekeep::audit::ledger::record_hash;
 use serde_json::Value;
-use tempfile::TempDir;
 
-use crate::support;
-
-const GK: &str = env!("CARGO_BIN_EXE_gatekeep");
-
-/// How long any single step may take before the test gives up.
-const STEP: Duration = Duration::from_secs(20);
+use crate::support::service::{Machine, Server, text};
 
 /// Touching a file whose name starts with `marker` needs one approval.
 const POLICY: &str = r#"
@@ -44,233 +33,9 @@ args = ["marker*"]
 timeout = 60
 "#;
 
-/// A child's pipe, read to its end on a thread so that the child never blocks on it.
-#[derive(Clone)]
-struct Pipe {
-    bytes: Arc<Mutex<Vec<u8>>>,
-    closed: Arc<AtomicBool>,
-}
-
-impl Pipe {
-    fn collect(mut pipe: impl Read + Send + 'static) -> Pipe {
-        let collected = Pipe {
-            bytes: Arc::default(),
-            closed: Arc::default(),
-        };
-        let sink = collected.clone();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = pipe.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                sink.bytes.lock().unwrap().extend_from_slice(&buf[..n]);
-            }
-            sink.closed.store(true, Ordering::SeqCst);
-        });
-        collected
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.bytes.lock().unwrap()).into_owned()
-    }
-
-    fn lines(&self) -> Vec<String> {
-        let text = self.text();
-        let complete = text.rfind('\n').map_or("", |end| &text[..end]);
-        complete.lines().map(str::to_owned).collect()
-    }
-
-    fn rest(&self) -> String {
-        let deadline = Instant::now() + STEP;
-        while !self.closed.load(Ordering::SeqCst) {
-            assert!(
-                Instant::now() < deadline,
-                "the pipe stays open:\n{}",
-                self.text()
-            );
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        self.text()
-    }
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "status {:?}\nstdout: {}\nstderr: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-/// A `gatekeep server` on 127.0.0.1 with its own data directory; killed on drop.
-struct Server {
-    data: TempDir,
-    child: Child,
-    url: String,
-    key_id: String,
-}
-
-impl Server {
-    fn start() -> Server {
-        let data = tempfile::tempdir().unwrap();
-        let mut child = Server::command(data.path())
-            .args(["--listen", "127.0.0.1:0", "--data"])
-            .arg(data.path())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let log = Pipe::collect(child.stderr.take().unwrap());
-        let deadline = Instant::now() + STEP;
-        let (url, key_id) = loop {
-            let lines = log.lines();
-            let find = |prefix: &str| {
-                lines
-                    .iter()
-                    .find_map(|l| l.strip_prefix(prefix).map(|v| v.trim().to_owned()))
-            };
-            if let (Some(url), Some(key)) = (
-                find("gatekeep server: listening on "),
-                find("gatekeep server: signing key "),
-            ) {
-                break (url, key);
-            }
-            if let Ok(Some(status)) = child.try_wait() {
-                panic!("gatekeep server exited with {status}:\n{}", log.text());
-            }
-            assert!(Instant::now() < deadline, "no server:\n{}", log.text());
-            std::thread::sleep(Duration::from_millis(10));
-        };
-        Server {
-            data,
-            child,
-            url,
-            key_id,
-        }
-    }
-
-    fn command(data: &Path) -> Command {
-        let mut cmd = Command::new(GK);
-        cmd.env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", data)
-            .env("USER", "ops")
-            .env("GATEKEEP_KEYRING", "off")
-            .env("GATEKEEP_LOG", "warn")
-            .arg("server");
-        cmd
-    }
-
-    /// `gatekeep server token create ARGS`: the token it prints.
-    fn token(&self, args: &[&str]) -> String {
-        let out = Server::command(self.data.path())
-            .args(["token", "create"])
-            .args(args)
-            .arg("--data")
-            .arg(self.data.path())
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "token create: {}", text(&out));
-        String::from_utf8(out.stdout).unwrap().trim().to_owned()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// One machine: an isolated home with its own config and state directories.
-struct Machine {
-    home: TempDir,
-    user: String,
-}
-
 impl Machine {
-    fn new(user: &str) -> Machine {
-        let home = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(home.path().join(".config/gatekeep")).unwrap();
-        std::fs::create_dir_all(home.path().join("state")).unwrap();
-        Machine {
-            home,
-            user: user.to_owned(),
-        }
-    }
-
-    fn login(&self, server: &Server, token: &str) {
-        let mut child = self
-            .gk()
-            .args(["login", "--server", &server.url])
-            .arg(format!("--key={}", server.key_id))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut stdin = child.stdin.take().unwrap();
-        let _ = writeln!(stdin, "{token}");
-        drop(stdin);
-        let out = child.wait_with_output().unwrap();
-        assert!(
-            out.status.success(),
-            "login as {}: {}",
-            self.user,
-            text(&out)
-        );
-    }
-
-    fn dir(&self) -> &Path {
-        self.home.path()
-    }
-
-    fn ledger(&self) -> PathBuf {
-        self.dir().join("state/gatekeep/ledger.jsonl")
-    }
-
     fn head(&self) -> PathBuf {
         self.dir().join("state/gatekeep/ledger.jsonl.head")
-    }
-
-    fn gk(&self) -> Command {
-        let mut cmd = Command::new(GK);
-        self.isolate(&mut cmd);
-        cmd
-    }
-
-    fn isolate(&self, cmd: &mut Command) {
-        support::sandbox::isolate(cmd, self.dir(), Some(&self.user));
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        self.gk().args(args).output().unwrap()
-    }
-
-    /// `gatekeep exec -- sh -c SCRIPT` in a new session: no terminal, so the service asks.
-    fn exec(&self, script: &str) -> Waiting {
-        let mut cmd = Command::new("setsid");
-        self.isolate(&mut cmd);
-        let mut child = cmd
-            .args(["-w", GK, "exec", "--", "sh", "-c", script])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stderr = Pipe::collect(child.stderr.take().unwrap());
-        Waiting { child, stderr }
-    }
-
-    /// Every record of the local ledger.
-    fn records(&self) -> Vec<Value> {
-        std::fs::read_to_string(self.ledger())
-            .unwrap()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect()
     }
 
     /// `gatekeep audit verify --against-server`: exit code and stdout.
@@ -285,62 +50,6 @@ impl Machine {
             out.status.code(),
             String::from_utf8_lossy(&out.stdout).into_owned(),
         )
-    }
-}
-
-/// A `gatekeep exec` waiting on the service.
-struct Waiting {
-    child: Child,
-    stderr: Pipe,
-}
-
-impl Waiting {
-    fn request_id(&mut self) -> String {
-        const LINE: &str = "gatekeep: waiting for approval of request ";
-        let deadline = Instant::now() + STEP;
-        loop {
-            if let Some(rest) = self
-                .stderr
-                .lines()
-                .iter()
-                .find_map(|l| l.strip_prefix(LINE))
-            {
-                return rest.split_whitespace().next().unwrap().to_owned();
-            }
-            if let Ok(Some(status)) = self.child.try_wait() {
-                panic!(
-                    "exec ended ({status}) before waiting:\n{}",
-                    self.stderr.rest()
-                );
-            }
-            assert!(Instant::now() < deadline, "{}", self.stderr.text());
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-
-    fn finish(mut self) -> (Option<i32>, String) {
-        let deadline = Instant::now() + STEP;
-        let status = loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                break status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "exec did not finish:\n{}",
-                self.stderr.text()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        (status.code(), self.stderr.rest())
-    }
-}
-
-impl Drop for Waiting {
-    fn drop(&mut self) {
-        if self.child.try_wait().unwrap().is_none() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
     }
 }
 
@@ -379,8 +88,7 @@ fn rehash(lines: &[String], edit: usize, f: impl Fn(&mut Value)) -> (Vec<String>
 #[test]
 fn the_service_holds_anchors_that_catch_a_wiped_or_rewritten_ledger() {
     let server = Server::start();
-    let agent = Machine::new("agent-user");
-    std::fs::write(agent.dir().join(".config/gatekeep/policy.toml"), POLICY).unwrap();
+    let agent = Machine::with_policy("agent-user", POLICY);
     agent.login(&server, &server.token(&["--agent", "ci-bot"]));
     let bob = Machine::new("bob");
     bob.login(&server, &server.token(&["--approver", "bob"]));
@@ -439,17 +147,17 @@ fn the_service_holds_anchors_that_catch_a_wiped_or_rewritten_ledger() {
         "{v}"
     );
 
-    let ledger_bytes = std::fs::read(agent.ledger()).unwrap();
+    let ledger_bytes = std::fs::read(agent.ledger_path()).unwrap();
     let head_bytes = std::fs::read(agent.head()).unwrap();
     let restore = || {
-        std::fs::write(agent.ledger(), &ledger_bytes).unwrap();
+        std::fs::write(agent.ledger_path(), &ledger_bytes).unwrap();
         std::fs::write(agent.head(), &head_bytes).unwrap();
         assert_eq!(agent.verify_against_server().0, Some(0));
     };
 
     // (b) Wiped: the ledger and its head removed. The ledger alone looks empty and whole;
     // the service knows better, and names what is gone.
-    std::fs::remove_file(agent.ledger()).unwrap();
+    std::fs::remove_file(agent.ledger_path()).unwrap();
     std::fs::remove_file(agent.head()).unwrap();
     let plain = agent.run(&["audit", "verify"]);
     assert!(plain.status.success(), "{}", text(&plain));
@@ -465,7 +173,7 @@ fn the_service_holds_anchors_that_catch_a_wiped_or_rewritten_ledger() {
     restore();
 
     // Wiped with `: > ledger`, the head left: both checks see it.
-    std::fs::write(agent.ledger(), b"").unwrap();
+    std::fs::write(agent.ledger_path(), b"").unwrap();
     let (code, out) = agent.verify_against_server();
     assert_eq!(code, Some(1), "{out}");
     assert!(
@@ -487,7 +195,7 @@ fn the_service_holds_anchors_that_catch_a_wiped_or_rewritten_ledger() {
     let (rewritten, head) = rehash(&lines, edit, |r| {
         r["requester"]["cwd"] = Value::from("/somewhere/harmless");
     });
-    std::fs::write(agent.ledger(), rewritten.join("\n") + "\n").unwrap();
+    std::fs::write(agent.ledger_path(), rewritten.join("\n") + "\n").unwrap();
     std::fs::write(agent.head(), head).unwrap();
     let plain = agent.run(&["audit", "verify"]);
     assert!(
@@ -511,7 +219,7 @@ fn the_service_holds_anchors_that_catch_a_wiped_or_rewritten_ledger() {
     let (rewritten, head) = rehash(&lines, edit, |r| {
         r["requester"]["cwd"] = Value::from("/somewhere/harmless");
     });
-    std::fs::write(agent.ledger(), rewritten.join("\n") + "\n").unwrap();
+    std::fs::write(agent.ledger_path(), rewritten.join("\n") + "\n").unwrap();
     std::fs::write(agent.head(), head).unwrap();
     let (code, out) = agent.verify_against_server();
     assert_eq!(code, Some(1), "{out}");
@@ -572,8 +280,8 @@ fn a_symlinked_ledger_head_or_directory_is_never_followed() {
     // The ledger moved elsewhere and a link left in its place.
     let m = written(2);
     let elsewhere = m.dir().join("elsewhere.jsonl");
-    std::fs::rename(m.ledger(), &elsewhere).unwrap();
-    std::os::unix::fs::symlink(&elsewhere, m.ledger()).unwrap();
+    std::fs::rename(m.ledger_path(), &elsewhere).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, m.ledger_path()).unwrap();
     let before = std::fs::read(&elsewhere).unwrap();
     every_path_refuses(&m, "is a symbolic link");
     assert_eq!(
@@ -620,13 +328,13 @@ fn a_symlinked_ledger_head_or_directory_is_never_followed() {
 fn a_ledger_others_can_write_is_refused() {
     for mode in [0o620, 0o602, 0o666] {
         let m = written(2);
-        std::fs::set_permissions(m.ledger(), std::fs::Permissions::from_mode(mode)).unwrap();
+        std::fs::set_permissions(m.ledger_path(), std::fs::Permissions::from_mode(mode)).unwrap();
         every_path_refuses(
             &m,
             &format!("can be written by other users (mode {mode:04o})"),
         );
         // The head is held to the same rule.
-        std::fs::set_permissions(m.ledger(), std::fs::Permissions::from_mode(0o600)).unwrap();
+        std::fs::set_permissions(m.ledger_path(), std::fs::Permissions::from_mode(0o600)).unwrap();
         assert!(m.run(&["audit", "verify"]).status.success());
         std::fs::set_permissions(m.head(), std::fs::Permissions::from_mode(mode)).unwrap();
         let out = m.run(&["audit", "verify"]);
@@ -651,7 +359,7 @@ fn a_ledger_others_can_write_is_refused() {
     );
     // Readable by others is fine: auditors may read the trail.
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
-    std::fs::set_permissions(m.ledger(), std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::set_permissions(m.ledger_path(), std::fs::Permissions::from_mode(0o644)).unwrap();
     assert!(m.run(&["exec", "--", "true"]).status.success());
     assert!(m.run(&["audit", "verify"]).status.success());
 }
@@ -671,7 +379,7 @@ fn records_without_their_head_are_refused() {
     );
     // The opposite: the head left, the ledger removed.
     let m = written(3);
-    std::fs::remove_file(m.ledger()).unwrap();
+    std::fs::remove_file(m.ledger_path()).unwrap();
     let out = m.run(&["audit", "verify"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(

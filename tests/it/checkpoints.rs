@@ -8,28 +8,24 @@
 //! exported file and by the checkpoints a client holds), a tail re-hashed after an edit, an
 //! edited request row, and forged checkpoints; and the untouched run passes.
 //!
-//! The harness (server, machines, waiting clients) is a trimmed copy of `tests/anchor.rs`'s.
+//! The harness (server, machines, waiting clients) is `support::service`.
 
 #![expect(clippy::unwrap_used, reason = "a test fails loudly on setup errors")]
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::path::PathBuf;
+use std::process::Command;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 use gatekeep::server::audit::Event;
 use serde_json::Value;
 use tempfile::TempDir;
 
-use crate::support;
+use ed25519_dalek::SigningKey;
+use gatekeep::api::protocol::{CreateRequest, Identity, Role, Shown, State};
+use gatekeep::api::verdict;
 
-const GK: &str = env!("CARGO_BIN_EXE_gatekeep");
-
-/// How long any single step may take before the test gives up.
-const STEP: Duration = Duration::from_secs(20);
+use crate::support::fake::{self, Call, FakeHttp};
+use crate::support::service::{Machine, Server, text};
 
 /// Touching a file whose name starts with `marker` needs one approval.
 const POLICY: &str = r#"
@@ -43,176 +39,9 @@ args = ["marker*"]
 timeout = 60
 "#;
 
-/// A child's pipe, read to its end on a thread so that the child never blocks on it.
-#[derive(Clone)]
-struct Pipe {
-    bytes: Arc<Mutex<Vec<u8>>>,
-    closed: Arc<AtomicBool>,
-}
-
-impl Pipe {
-    fn collect(mut pipe: impl Read + Send + 'static) -> Pipe {
-        let collected = Pipe {
-            bytes: Arc::default(),
-            closed: Arc::default(),
-        };
-        let sink = collected.clone();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = pipe.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                sink.bytes.lock().unwrap().extend_from_slice(&buf[..n]);
-            }
-            sink.closed.store(true, Ordering::SeqCst);
-        });
-        collected
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.bytes.lock().unwrap()).into_owned()
-    }
-
-    fn lines(&self) -> Vec<String> {
-        let text = self.text();
-        let complete = text.rfind('\n').map_or("", |end| &text[..end]);
-        complete.lines().map(str::to_owned).collect()
-    }
-
-    fn rest(&self) -> String {
-        let deadline = Instant::now() + STEP;
-        while !self.closed.load(Ordering::SeqCst) {
-            assert!(
-                Instant::now() < deadline,
-                "the pipe stays open:\n{}",
-                self.text()
-            );
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        self.text()
-    }
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "status {:?}\nstdout: {}\nstderr: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-/// A `gatekeep server` on 127.0.0.1 with its own data directory; killed on drop.
-struct Server {
-    data: TempDir,
-    child: Child,
-    url: String,
-    key_id: String,
-}
-
 impl Server {
-    fn start() -> Server {
-        let data = tempfile::tempdir().unwrap();
-        let mut child = Server::command(data.path())
-            .args(["--listen", "127.0.0.1:0", "--data"])
-            .arg(data.path())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let log = Pipe::collect(child.stderr.take().unwrap());
-        let deadline = Instant::now() + STEP;
-        let (url, key_id) = loop {
-            let lines = log.lines();
-            let find = |prefix: &str| {
-                lines
-                    .iter()
-                    .find_map(|l| l.strip_prefix(prefix).map(|v| v.trim().to_owned()))
-            };
-            if let (Some(url), Some(key)) = (
-                find("gatekeep server: listening on "),
-                find("gatekeep server: signing key "),
-            ) {
-                break (url, key);
-            }
-            if let Ok(Some(status)) = child.try_wait() {
-                panic!("gatekeep server exited with {status}:\n{}", log.text());
-            }
-            assert!(Instant::now() < deadline, "no server:\n{}", log.text());
-            std::thread::sleep(Duration::from_millis(10));
-        };
-        Server {
-            data,
-            child,
-            url,
-            key_id,
-        }
-    }
-
-    fn command(data: &Path) -> Command {
-        let mut cmd = Command::new(GK);
-        cmd.env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", data)
-            .env("USER", "ops")
-            .env("GATEKEEP_KEYRING", "off")
-            .env("GATEKEEP_LOG", "warn")
-            .arg("server");
-        cmd
-    }
-
-    /// `gatekeep server token create ARGS`: the token it prints.
-    fn token(&self, args: &[&str]) -> String {
-        let out = Server::command(self.data.path())
-            .args(["token", "create"])
-            .args(args)
-            .arg("--data")
-            .arg(self.data.path())
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "token create: {}", text(&out));
-        String::from_utf8(out.stdout).unwrap().trim().to_owned()
-    }
-}
-
-impl Server {
-    fn data(&self) -> &Path {
-        self.data.path()
-    }
-
     fn db(&self) -> PathBuf {
         self.data().join("gatekeep.db")
-    }
-
-    /// Stops the server the way an operator does (SIGTERM) and waits for it: it signs a
-    /// last checkpoint on the way out.
-    fn stop(&mut self) {
-        let pid = nix::unistd::Pid::from_raw(i32::try_from(self.child.id()).unwrap());
-        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
-        let deadline = Instant::now() + STEP;
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                assert!(status.success(), "the server stopped with {status}");
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the server did not stop on SIGTERM"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// `gatekeep server ARGS --data DIR`.
-    fn admin(&self, args: &[&str]) -> Output {
-        Server::command(self.data())
-            .args(args)
-            .arg("--data")
-            .arg(self.data())
-            .output()
-            .unwrap()
     }
 
     /// `gatekeep server audit verify [ARGS]`: exit code and stdout.
@@ -265,158 +94,6 @@ impl Server {
     }
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// One machine: an isolated home with its own config and state directories.
-struct Machine {
-    home: TempDir,
-    user: String,
-}
-
-impl Machine {
-    fn new(user: &str) -> Machine {
-        let home = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(home.path().join(".config/gatekeep")).unwrap();
-        std::fs::create_dir_all(home.path().join("state")).unwrap();
-        Machine {
-            home,
-            user: user.to_owned(),
-        }
-    }
-
-    fn login(&self, server: &Server, token: &str) {
-        self.login_to(&server.url, &server.key_id, token);
-    }
-
-    fn login_to(&self, url: &str, key_id: &str, token: &str) {
-        let mut child = self
-            .gk()
-            .args(["login", "--server", url])
-            .arg(format!("--key={key_id}"))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut stdin = child.stdin.take().unwrap();
-        let _ = writeln!(stdin, "{token}");
-        drop(stdin);
-        let out = child.wait_with_output().unwrap();
-        assert!(
-            out.status.success(),
-            "login as {}: {}",
-            self.user,
-            text(&out)
-        );
-    }
-
-    fn dir(&self) -> &Path {
-        self.home.path()
-    }
-
-    fn ledger(&self) -> PathBuf {
-        self.dir().join("state/gatekeep/ledger.jsonl")
-    }
-
-    fn gk(&self) -> Command {
-        let mut cmd = Command::new(GK);
-        self.isolate(&mut cmd);
-        cmd
-    }
-
-    fn isolate(&self, cmd: &mut Command) {
-        support::sandbox::isolate(cmd, self.dir(), Some(&self.user));
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        self.gk().args(args).output().unwrap()
-    }
-
-    /// `gatekeep exec -- sh -c SCRIPT` in a new session: no terminal, so the service asks.
-    fn exec(&self, script: &str) -> Waiting {
-        let mut cmd = Command::new("setsid");
-        self.isolate(&mut cmd);
-        let mut child = cmd
-            .args(["-w", GK, "exec", "--", "sh", "-c", script])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stderr = Pipe::collect(child.stderr.take().unwrap());
-        Waiting { child, stderr }
-    }
-
-    /// Every record of the local ledger.
-    fn records(&self) -> Vec<Value> {
-        std::fs::read_to_string(self.ledger())
-            .unwrap()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect()
-    }
-}
-
-/// A `gatekeep exec` waiting on the service.
-struct Waiting {
-    child: Child,
-    stderr: Pipe,
-}
-
-impl Waiting {
-    fn request_id(&mut self) -> String {
-        const LINE: &str = "gatekeep: waiting for approval of request ";
-        let deadline = Instant::now() + STEP;
-        loop {
-            if let Some(rest) = self
-                .stderr
-                .lines()
-                .iter()
-                .find_map(|l| l.strip_prefix(LINE))
-            {
-                return rest.split_whitespace().next().unwrap().to_owned();
-            }
-            if let Ok(Some(status)) = self.child.try_wait() {
-                panic!(
-                    "exec ended ({status}) before waiting:\n{}",
-                    self.stderr.rest()
-                );
-            }
-            assert!(Instant::now() < deadline, "{}", self.stderr.text());
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-
-    fn finish(mut self) -> (Option<i32>, String) {
-        let deadline = Instant::now() + STEP;
-        let status = loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                break status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "exec did not finish:\n{}",
-                self.stderr.text()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        (status.code(), self.stderr.rest())
-    }
-}
-
-impl Drop for Waiting {
-    fn drop(&mut self) {
-        if self.child.try_wait().unwrap().is_none() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
 /// One approved `gatekeep exec` through a real server, which is then stopped.
 struct Run {
     server: Server,
@@ -429,8 +106,7 @@ struct Run {
 
 fn approved_run() -> Run {
     let mut server = Server::start();
-    let agent = Machine::new("agent-user");
-    std::fs::write(agent.dir().join(".config/gatekeep/policy.toml"), POLICY).unwrap();
+    let agent = Machine::with_policy("agent-user", POLICY);
     agent.login(&server, &server.token(&["--agent", "ci-bot"]));
     let bob = Machine::new("bob");
     bob.login(&server, &server.token(&["--approver", "bob"]));
@@ -820,74 +496,17 @@ fn a_forged_checkpoint_is_refused_by_verify() {
 /// An approval service that is not what was pinned for its checkpoints: it signs verdicts
 /// with the pinned key (so the verdict itself verifies) and hands out checkpoints signed by
 /// `checkpoint_key`. Just enough HTTP for `login` and one `exec`; every call is logged.
-struct Fake {
-    url: String,
-    calls: Arc<Mutex<Vec<String>>>,
-}
-
-impl Fake {
-    fn start(key: ed25519_dalek::SigningKey, checkpoint_key: ed25519_dalek::SigningKey) -> Fake {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let calls: Arc<Mutex<Vec<String>>> = Arc::default();
-        let created: Arc<Mutex<Option<gatekeep::api::protocol::CreateRequest>>> = Arc::default();
-        {
-            let calls = calls.clone();
-            // The accept loop ends with the test process.
-            std::thread::spawn(move || {
-                for stream in listener.incoming().flatten() {
-                    let (calls, created) = (calls.clone(), created.clone());
-                    let (key, checkpoint_key) = (key.clone(), checkpoint_key.clone());
-                    std::thread::spawn(move || {
-                        let _ = fake_serve(stream, &key, &checkpoint_key, &calls, &created);
-                    });
-                }
-            });
-        }
-        Fake { url, calls }
-    }
-}
-
-fn fake_serve(
-    stream: TcpStream,
-    key: &ed25519_dalek::SigningKey,
-    checkpoint_key: &ed25519_dalek::SigningKey,
-    calls: &Mutex<Vec<String>>,
-    created: &Mutex<Option<gatekeep::api::protocol::CreateRequest>>,
-) -> std::io::Result<()> {
-    use gatekeep::api::protocol::{Identity, RequestView, Role, Shown, State};
-    let mut reader = BufReader::new(stream.try_clone()?);
-    let mut line = String::new();
-    reader.read_line(&mut line)?;
-    let mut words = line.split_whitespace();
-    let method = words.next().unwrap_or_default().to_owned();
-    let path = words.next().unwrap_or_default().to_owned();
-    let mut length = 0;
-    loop {
-        let mut header = String::new();
-        reader.read_line(&mut header)?;
-        if header.trim().is_empty() {
-            break;
-        }
-        if let Some((name, value)) = header.split_once(':')
-            && name.eq_ignore_ascii_case("content-length")
-        {
-            length = value.trim().parse().unwrap_or(0);
-        }
-    }
-    let mut body = vec![0; length];
-    reader.read_exact(&mut body)?;
-    let path = path.split('?').next().unwrap_or_default().to_owned();
-    calls.lock().unwrap().push(format!("{method} {path}"));
-    let view = |c: &gatekeep::api::protocol::CreateRequest, final_: bool| {
-        let now = gatekeep::api::verdict::unix_now();
-        let (verdict, checkpoint) = if final_ {
-            let claims = gatekeep::api::verdict::Claims {
+fn fake_service(key: SigningKey, checkpoint_key: SigningKey) -> FakeHttp {
+    let created: Mutex<Option<CreateRequest>> = Mutex::default();
+    FakeHttp::start(Arc::new(move |call: &Call| {
+        let approved = |c: &CreateRequest| {
+            let now = verdict::unix_now();
+            let claims = verdict::Claims {
                 rid: c.id.clone(),
                 digest: c.ask.digest.clone(),
                 nonce: c.nonce.clone(),
                 shown: Some(Shown::of(c).digest()),
-                decision: gatekeep::api::verdict::FinalState::Approved,
+                decision: verdict::FinalState::Approved,
                 approvers: Vec::new(),
                 reason: None,
                 iat: now,
@@ -897,78 +516,46 @@ fn fake_serve(
                 7,
                 &"7".repeat(64),
                 "2026-12-05T00:00:00.000Z",
-                checkpoint_key,
+                &checkpoint_key,
             )
             .unwrap();
-            (
-                Some(gatekeep::api::verdict::sign(&claims, key).unwrap()),
-                Some(checkpoint),
-            )
-        } else {
-            (None, None)
+            let jws = verdict::sign(&claims, &key).unwrap();
+            fake::view(c, State::Approved, Some(jws), Some(checkpoint))
         };
-        serde_json::to_value(RequestView {
-            id: c.id.clone(),
-            state: if final_ {
-                State::Approved
-            } else {
-                State::Pending
-            },
-            command: gatekeep::api::protocol::display_argv(&c.ask.argv),
-            ask: c.ask.clone(),
-            requester: "ci-bot".into(),
-            on_behalf_of: None,
-            created_at: "2026-12-05T00:00:00.000Z".into(),
-            expires_at: "2026-12-05T00:01:00.000Z".into(),
-            expires_unix: now + 60,
-            approvals: Vec::new(),
-            verdict,
-            outcome: None,
-            checkpoint,
-        })
-        .unwrap()
-    };
-    let current = created.lock().unwrap().clone();
-    let (status, reply) = match (method.as_str(), path.as_str(), current) {
-        ("GET", "/.well-known/jwks.json", _) => (
-            200,
-            serde_json::to_value(gatekeep::api::verdict::JwkSet {
-                keys: vec![gatekeep::api::verdict::Jwk::from_key(&key.verifying_key())],
-            })
-            .unwrap(),
-        ),
-        ("GET", "/v1/whoami", _) => (
-            200,
-            serde_json::to_value(Identity {
-                name: "ci-bot".into(),
-                role: Role::Requester,
-                groups: Vec::new(),
-                on_behalf_of: None,
-            })
-            .unwrap(),
-        ),
-        ("POST", "/v1/requests", _) => {
-            let c: gatekeep::api::protocol::CreateRequest = serde_json::from_slice(&body).unwrap();
-            *created.lock().unwrap() = Some(c.clone());
-            (201, view(&c, false))
+        let current = created.lock().unwrap().clone();
+        match (call.method.as_str(), call.path.as_str(), current) {
+            ("GET", "/.well-known/jwks.json", _) => (
+                200,
+                Some(
+                    serde_json::to_value(verdict::JwkSet {
+                        keys: vec![verdict::Jwk::from_key(&key.verifying_key())],
+                    })
+                    .unwrap(),
+                ),
+            ),
+            ("GET", "/v1/whoami", _) => (
+                200,
+                Some(
+                    serde_json::to_value(Identity {
+                        name: "ci-bot".into(),
+                        role: Role::Requester,
+                        groups: Vec::new(),
+                        on_behalf_of: None,
+                    })
+                    .unwrap(),
+                ),
+            ),
+            ("POST", "/v1/requests", _) => {
+                let c: CreateRequest = serde_json::from_slice(&call.body).unwrap();
+                *created.lock().unwrap() = Some(c.clone());
+                (201, Some(fake::view(&c, State::Pending, None, None)))
+            }
+            ("GET", p, Some(c)) if p.ends_with("/wait") => (200, Some(approved(&c))),
+            ("POST", p, Some(c)) if p.ends_with("/cancel") => (200, Some(approved(&c))),
+            ("POST", p, Some(_)) if p.ends_with("/outcome") => (204, None),
+            _ => (404, Some(serde_json::json!({"error": "not here"}))),
         }
-        ("GET", p, Some(c)) if p.ends_with("/wait") => (200, view(&c, true)),
-        ("POST", p, Some(c)) if p.ends_with("/cancel") => (200, view(&c, true)),
-        ("POST", p, Some(_)) if p.ends_with("/outcome") => (204, Value::Null),
-        _ => (404, serde_json::json!({"error": "not here"})),
-    };
-    let reply = if reply.is_null() {
-        String::new()
-    } else {
-        reply.to_string()
-    };
-    let mut stream = stream;
-    write!(
-        stream,
-        "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{reply}",
-        reply.len()
-    )?;
-    stream.flush()
+    }))
 }
 
 /// The client checks the checkpoint a verdict carries against the pinned key: signed by
@@ -984,10 +571,9 @@ fn the_client_refuses_a_verdict_whose_checkpoint_is_not_signed_by_the_pinned_key
         } else {
             key.clone()
         };
-        let fake = Fake::start(key.clone(), checkpoint_key);
-        let agent = Machine::new("agent-user");
-        std::fs::write(agent.dir().join(".config/gatekeep/policy.toml"), POLICY).unwrap();
-        agent.login_to(&fake.url, &key_id, "gkr_fake");
+        let fake = fake_service(key.clone(), checkpoint_key);
+        let agent = Machine::with_policy("agent-user", POLICY);
+        agent.login_to(&fake.url, &key_id, "gkr_fake", &[]);
         let (code, err) = agent.exec(&format!("touch {marker}")).finish();
         let records = agent.records();
         let decision = records
@@ -1008,12 +594,7 @@ fn the_client_refuses_a_verdict_whose_checkpoint_is_not_signed_by_the_pinned_key
                 "{decision}"
             );
             assert!(
-                !fake
-                    .calls
-                    .lock()
-                    .unwrap()
-                    .iter()
-                    .any(|c| c.ends_with("/outcome")),
+                !fake.calls().iter().any(|c| c.ends_with("/outcome")),
                 "an outcome was reported for a command that did not run"
             );
         } else {

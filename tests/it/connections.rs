@@ -15,19 +15,13 @@
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use crate::support::service::{Machine, STEP, Server, text};
 use gatekeep::api::protocol::{CreateRequest, State};
 use gatekeep::approval::remote::Client;
 use serde_json::Value;
-use tempfile::TempDir;
-
-const GK: &str = env!("CARGO_BIN_EXE_gatekeep");
-
-/// How long any single step may take before the test gives up.
-const STEP: Duration = Duration::from_secs(20);
 
 /// The agent's policy: `marker*` needs one approval within a minute, `expiring*` within 2 s.
 const POLICY: &str = r#"
@@ -50,144 +44,16 @@ args = ["expiring*"]
 timeout = 2
 "#;
 
-fn text(out: &Output) -> String {
-    format!(
-        "status {:?}\nstdout: {}\nstderr: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-/// A child's stderr, read on a thread.
-#[derive(Clone, Default)]
-struct Pipe(Arc<Mutex<Vec<u8>>>);
-
-impl Pipe {
-    fn collect(mut pipe: impl Read + Send + 'static) -> Pipe {
-        let collected = Pipe::default();
-        let sink = collected.clone();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = pipe.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                sink.0.lock().unwrap().extend_from_slice(&buf[..n]);
-            }
-        });
-        collected
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
-
-/// A `gatekeep server` on 127.0.0.1 with its own data directory; killed on drop.
-struct Server {
-    data: TempDir,
-    child: Child,
-    log: Pipe,
-    port: u16,
-    url: String,
-    key_id: String,
+/// Starts `gatekeep server OPTIONS`, optionally under a lower open-file limit.
+fn start_server(options: &[&str], nofile: Option<u32>) -> Server {
+    let mut server = Server::new(tempfile::tempdir().unwrap());
+    server.options = options.iter().map(|o| (*o).to_owned()).collect();
+    server.nofile = nofile;
+    server.launch();
+    server
 }
 
 impl Server {
-    /// Starts `gatekeep server OPTIONS`, optionally under a lower open-file limit.
-    fn start(options: &[&str], nofile: Option<u32>) -> Server {
-        let data = tempfile::tempdir().unwrap();
-        let mut cmd = match nofile {
-            // `ulimit -n` lowers both limits, so the server cannot raise them back.
-            Some(n) => {
-                let mut cmd = Command::new("sh");
-                cmd.args(["-c", &format!("ulimit -n {n} && exec \"$0\" \"$@\""), GK]);
-                cmd
-            }
-            None => Command::new(GK),
-        };
-        isolate_server(&mut cmd, data.path());
-        let mut child = cmd
-            .arg("server")
-            .args(["--listen", "127.0.0.1:0", "--data"])
-            .arg(data.path())
-            .args(options)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let log = Pipe::collect(child.stderr.take().unwrap());
-        let deadline = Instant::now() + STEP;
-        let (url, key_id) = loop {
-            let log = log.text();
-            let find = |prefix: &str| {
-                log.lines()
-                    .find_map(|l| l.strip_prefix(prefix))
-                    .map(|v| v.trim().to_owned())
-            };
-            if let (Some(url), Some(key)) = (
-                find("gatekeep server: listening on "),
-                find("gatekeep server: signing key "),
-            ) {
-                break (url, key);
-            }
-            if let Ok(Some(status)) = child.try_wait() {
-                panic!("gatekeep server exited with {status}:\n{log}");
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the server did not start:\n{log}"
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        };
-        let port = url.rsplit(':').next().unwrap().parse().unwrap();
-        Server {
-            data,
-            child,
-            log,
-            port,
-            url,
-            key_id,
-        }
-    }
-
-    fn admin(&self, args: &[&str]) -> Output {
-        let mut cmd = Command::new(GK);
-        isolate_server(&mut cmd, self.data.path());
-        cmd.arg("server")
-            .args(args)
-            .arg("--data")
-            .arg(self.data.path())
-            .output()
-            .unwrap()
-    }
-
-    fn token(&self, args: &[&str]) -> String {
-        let out = self.admin(&[&["token", "create"], args].concat());
-        assert!(out.status.success(), "token create: {}", text(&out));
-        String::from_utf8(out.stdout).unwrap().trim().to_owned()
-    }
-
-    fn agent_token(&self) -> String {
-        self.token(&["--agent", "ci-bot", "--on-behalf-of", "alice"])
-    }
-
-    fn approver_token(&self) -> String {
-        self.token(&["--approver", "bob"])
-    }
-
-    /// The audit trail, read from the database by a separate process (no connection).
-    fn events(&self) -> Vec<Value> {
-        let out = self.admin(&["audit", "export"]);
-        assert!(out.status.success(), "audit export: {}", text(&out));
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect()
-    }
-
     /// `GET /healthz` from 127.0.0.1 on a fresh connection: the status line, or the error.
     fn healthz(&self) -> Result<String, String> {
         let mut s = connect_from(1, self.port).map_err(|e| e.to_string())?;
@@ -218,22 +84,6 @@ impl Server {
             std::thread::sleep(Duration::from_millis(100));
         }
     }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn isolate_server(cmd: &mut Command, home: &Path) {
-    cmd.env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", home)
-        .env("USER", "ops")
-        .env("GATEKEEP_KEYRING", "off")
-        .env("GATEKEEP_LOG", "warn");
 }
 
 /// A TCP connection to the server from 127.0.0.`host`.
@@ -331,151 +181,29 @@ fn request(id: &str, timeout_secs: u64) -> CreateRequest {
     .unwrap()
 }
 
-/// A machine with an isolated home, logged in to the server.
-struct Machine {
-    home: TempDir,
-    user: String,
+/// A machine with the agent's policy, logged in to the server.
+fn logged_in(server: &Server, user: &str, token: &str) -> Machine {
+    let m = Machine::with_policy(user, POLICY);
+    m.login(server, token);
+    m
 }
 
-impl Machine {
-    fn new(server: &Server, user: &str, token: &str) -> Machine {
-        let home = tempfile::tempdir().unwrap();
-        for dir in [".config/gatekeep", "state", "data"] {
-            std::fs::create_dir_all(home.path().join(dir)).unwrap();
+/// `gatekeep approve ID` on `approver`, asked again while the service answers 503 (at its
+/// connection cap with every connection in a handler, a person would retry too), for at
+/// most 20 s.
+fn approve_retrying(approver: &Machine, id: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let out = approver.run(&["approve", id]);
+        if out.status.success() {
+            return;
         }
-        std::fs::write(home.path().join(".config/gatekeep/policy.toml"), POLICY).unwrap();
-        let m = Machine {
-            home,
-            user: user.to_owned(),
-        };
-        let mut child = m
-            .gk()
-            .args(["login", "--server", &server.url])
-            .arg(format!("--key={}", server.key_id))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        writeln!(child.stdin.take().unwrap(), "{token}").unwrap();
-        let out = child.wait_with_output().unwrap();
-        assert!(out.status.success(), "login as {user}: {}", text(&out));
-        m
-    }
-
-    fn gk(&self) -> Command {
-        let mut cmd = Command::new(GK);
-        self.isolate(&mut cmd);
-        cmd
-    }
-
-    fn isolate(&self, cmd: &mut Command) {
-        let dir = self.home.path();
-        cmd.env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", dir)
-            .env("USER", &self.user)
-            .env("XDG_CONFIG_HOME", dir.join(".config"))
-            .env("XDG_STATE_HOME", dir.join("state"))
-            .env("XDG_DATA_HOME", dir.join("data"))
-            .env("GATEKEEP_KEYRING", "off")
-            .current_dir(dir)
-            .stdin(Stdio::null());
-    }
-
-    /// `gatekeep exec -- sh -c SCRIPT` without a terminal, so it goes to the service.
-    fn exec(&self, script: &str) -> Waiting {
-        let mut cmd = Command::new("setsid");
-        self.isolate(&mut cmd);
-        let mut child = cmd
-            .args(["-w", GK, "exec", "--", "sh", "-c", script])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stderr = Pipe::collect(child.stderr.take().unwrap());
-        Waiting { child, stderr }
-    }
-
-    /// `gatekeep approve ID`, asked again while the service answers 503 (at its connection
-    /// cap with every connection in a handler, a person would retry too), for at most 20 s.
-    fn approve(&self, id: &str) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let out = self.gk().args(["approve", id]).output().unwrap();
-            if out.status.success() {
-                return;
-            }
-            assert!(
-                text(&out).contains("HTTP 503") && Instant::now() < deadline,
-                "approve {id}: {}",
-                text(&out)
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
-}
-
-struct Waiting {
-    child: Child,
-    stderr: Pipe,
-}
-
-impl Waiting {
-    /// Waits until stderr shows `needle`, and returns it all.
-    fn wait_for(&mut self, needle: &str) -> String {
-        let deadline = Instant::now() + STEP;
-        loop {
-            let err = self.stderr.text();
-            if err.contains(needle) {
-                return err;
-            }
-            if let Ok(Some(status)) = self.child.try_wait() {
-                std::thread::sleep(Duration::from_millis(100));
-                let err = self.stderr.text();
-                assert!(
-                    err.contains(needle),
-                    "exec ended ({status}) without {needle:?}:\n{err}"
-                );
-                return err;
-            }
-            assert!(Instant::now() < deadline, "no {needle:?} in:\n{err}");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// The request id from the waiting line.
-    fn request_id(&mut self) -> String {
-        const LINE: &str = "gatekeep: waiting for approval of request ";
-        let err = self.wait_for(" (approver runs:");
-        let rest = &err[err.find(LINE).unwrap() + LINE.len()..];
-        rest.split_whitespace().next().unwrap().to_owned()
-    }
-
-    fn finish(mut self) -> (Option<i32>, String) {
-        let deadline = Instant::now() + STEP;
-        let status = loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                break status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "exec did not finish:\n{}",
-                self.stderr.text()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        std::thread::sleep(Duration::from_millis(100));
-        (status.code(), self.stderr.text())
-    }
-}
-
-impl Drop for Waiting {
-    fn drop(&mut self) {
-        if self.child.try_wait().unwrap().is_none() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
+        assert!(
+            text(&out).contains("HTTP 503") && Instant::now() < deadline,
+            "approve {id}: {}",
+            text(&out)
+        );
+        std::thread::sleep(Duration::from_millis(200));
     }
 }
 
@@ -486,7 +214,7 @@ fn silent(host: u8, port: u16, n: usize) -> Vec<TcpStream> {
 
 #[test]
 fn silent_connections_partial_heads_and_slow_bodies_are_closed() {
-    let server = Server::start(&["--header-timeout", "1", "--idle-timeout", "2"], None);
+    let server = start_server(&["--header-timeout", "1", "--idle-timeout", "2"], None);
 
     let mut quiet = connect_from(1, server.port).unwrap();
     let mut partial = connect_from(1, server.port).unwrap();
@@ -555,7 +283,7 @@ const THREE_PLACES: [&str; 6] = [
 
 #[test]
 fn at_the_cap_a_silent_connection_makes_room_for_a_request() {
-    let server = Server::start(&THREE_PLACES, None);
+    let server = start_server(&THREE_PLACES, None);
     // Silent connections fill every place; a client with a request still gets in (once
     // they are past the second of grace a new connection has), and one of them is closed.
     let quiet = silent(2, server.port, 3);
@@ -589,7 +317,7 @@ fn create_on_own_connection(server: &Server, token: &str, id: &str) {
 
 #[test]
 fn at_the_cap_long_polls_are_kept_and_newcomers_get_a_503() {
-    let server = Server::start(&THREE_PLACES, None);
+    let server = start_server(&THREE_PLACES, None);
     let agent_token = server.agent_token();
     for id in ["held-1", "held-2", "held-3"] {
         create_on_own_connection(&server, &agent_token, id);
@@ -635,7 +363,7 @@ fn at_the_cap_long_polls_are_kept_and_newcomers_get_a_503() {
 
     // Give one place back: an approver gets in, and a kept long poll gets its decision.
     drop(polls.pop());
-    let approver = Client::new(&server.url, Some(server.approver_token()));
+    let approver = Client::new(&server.url, Some(server.approver_token("bob", "")));
     let deadline = Instant::now() + STEP;
     let decided = loop {
         match approver.decide("held-1", true, None) {
@@ -654,7 +382,7 @@ fn at_the_cap_long_polls_are_kept_and_newcomers_get_a_503() {
 
 #[test]
 fn floods_leave_healthz_and_approvals_to_others() {
-    let server = Server::start(
+    let server = start_server(
         &[
             "--max-connections",
             "12",
@@ -665,8 +393,8 @@ fn floods_leave_healthz_and_approvals_to_others() {
         ],
         None,
     );
-    let agent = Machine::new(&server, "agent-user", &server.agent_token());
-    let approver = Machine::new(&server, "bob", &server.approver_token());
+    let agent = logged_in(&server, "agent-user", &server.agent_token());
+    let approver = logged_in(&server, "bob", &server.approver_token("bob", ""));
 
     // One address takes every place it may hold; the rest of its connections are refused.
     let mut flood = silent(2, server.port, 6);
@@ -685,21 +413,21 @@ fn floods_leave_healthz_and_approvals_to_others() {
 
     let mut waiting = agent.exec("touch marker-flood");
     let id = waiting.request_id();
-    approver.approve(&id);
+    approve_retrying(&approver, &id);
     let (code, err) = waiting.finish();
     assert_eq!(code, Some(0), "{err}");
     assert!(
-        agent.home.path().join("marker-flood").exists(),
+        agent.file("marker-flood").exists(),
         "the approved command ran:\n{err}"
     );
 }
 
 #[test]
 fn a_long_poll_outlives_the_header_and_idle_timeouts() {
-    let server = Server::start(&["--header-timeout", "1", "--idle-timeout", "1"], None);
+    let server = start_server(&["--header-timeout", "1", "--idle-timeout", "1"], None);
     let agent_token = server.agent_token();
     let agent = Client::new(&server.url, Some(agent_token.clone()));
-    let approver = Client::new(&server.url, Some(server.approver_token()));
+    let approver = Client::new(&server.url, Some(server.approver_token("bob", "")));
     agent.create(&request("long-poll-1", 60)).unwrap();
 
     let mut poll = connect_from(1, server.port).unwrap();
@@ -722,7 +450,7 @@ fn a_long_poll_outlives_the_header_and_idle_timeouts() {
 #[test]
 fn the_sweep_and_the_database_keep_their_descriptors_under_a_flood() {
     // 320 open files: the default cap is what is left after the reserve, half per address.
-    let server = Server::start(&["--header-timeout", "60"], Some(320));
+    let server = start_server(&["--header-timeout", "60"], Some(320));
     let agent = Client::new(&server.url, Some(server.agent_token()));
     agent.create(&request("swept-1", 2)).unwrap();
 
@@ -756,7 +484,7 @@ fn the_sweep_and_the_database_keep_their_descriptors_under_a_flood() {
     // The sweep still reaches the database: the request expires while the flood holds on.
     let deadline = Instant::now() + STEP;
     while !server
-        .events()
+        .audit_events()
         .iter()
         .any(|e| e["request_id"] == "swept-1" && e["kind"] == "expired")
     {
@@ -780,7 +508,7 @@ fn the_sweep_and_the_database_keep_their_descriptors_under_a_flood() {
 #[test]
 fn the_client_waits_out_a_busy_service_and_says_so_when_it_gives_up() {
     // Everything here comes from 127.0.0.1, which may hold 2 connections.
-    let server = Server::start(
+    let server = start_server(
         &[
             "--max-connections-per-address",
             "2",
@@ -789,8 +517,8 @@ fn the_client_waits_out_a_busy_service_and_says_so_when_it_gives_up() {
         ],
         None,
     );
-    let agent = Machine::new(&server, "agent-user", &server.agent_token());
-    let approver = Machine::new(&server, "bob", &server.approver_token());
+    let agent = logged_in(&server, "agent-user", &server.agent_token());
+    let approver = logged_in(&server, "bob", &server.approver_token("bob", ""));
 
     // Busy, then free again: the create goes through and the approval flow completes.
     let held = silent(1, server.port, 2);
@@ -798,10 +526,10 @@ fn the_client_waits_out_a_busy_service_and_says_so_when_it_gives_up() {
     waiting.wait_for("the approval service is busy");
     drop(held);
     let id = waiting.request_id();
-    approver.approve(&id);
+    approve_retrying(&approver, &id);
     let (code, err) = waiting.finish();
     assert_eq!(code, Some(0), "{err}");
-    assert!(agent.home.path().join("marker-busy").exists(), "{err}");
+    assert!(agent.file("marker-busy").exists(), "{err}");
 
     // Busy for longer than the request may wait (2 s): refused, with the reason, not run.
     let _held = silent(1, server.port, 2);
@@ -811,7 +539,7 @@ fn the_client_waits_out_a_busy_service_and_says_so_when_it_gives_up() {
         err.contains("stayed busy") && err.contains("connection limit"),
         "{err}"
     );
-    assert!(!agent.home.path().join("expiring-busy").exists());
+    assert!(!agent.file("expiring-busy").exists());
 }
 
 /// A CA and a certificate for 127.0.0.1 that it signed, as `ca.pem`, `server.pem` and
@@ -852,7 +580,7 @@ fn over_tls_stalled_handshakes_are_closed_and_the_cap_answers_503() {
     ];
 
     // The handshake counts against the header timeout: nothing, or half a ClientHello.
-    let server = Server::start(&[&tls[..], &["--header-timeout", "1"]].concat(), None);
+    let server = start_server(&[&tls[..], &["--header-timeout", "1"]].concat(), None);
     let mut quiet = connect_from(1, server.port).unwrap();
     let mut partial = connect_from(1, server.port).unwrap();
     partial
@@ -863,7 +591,7 @@ fn over_tls_stalled_handshakes_are_closed_and_the_cap_answers_503() {
     drop(server);
 
     // Past its address's cap, a TLS client reads the 503 (after its handshake) as a refusal.
-    let server = Server::start(
+    let server = start_server(
         &[
             &tls[..],
             &[

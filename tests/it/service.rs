@@ -17,12 +17,9 @@
     reason = "a test fails loudly on setup errors"
 )]
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -38,11 +35,8 @@ use serde_json::{Value, json};
 use tempfile::TempDir;
 
 use crate::support;
-
-const GK: &str = env!("CARGO_BIN_EXE_gatekeep");
-
-/// How long any single step may take before the test gives up.
-const STEP: Duration = Duration::from_secs(20);
+use crate::support::fake::{self, Call, FakeHttp};
+use crate::support::service::{GK, Machine, Pipe, STEP, Server, Waiting, text};
 
 /// The agent machine's user policy: touching a file whose name starts with `marker` needs
 /// one approval; `quorum*` needs two from group `sre` and never the terminal; `expiring*`
@@ -83,220 +77,10 @@ timeout = 2
 // Harness
 // ---------------------------------------------------------------------------------------
 
-/// A child's pipe, read to its end on a thread so that the child never blocks on it.
-#[derive(Clone)]
-struct Pipe {
-    bytes: Arc<Mutex<Vec<u8>>>,
-    closed: Arc<AtomicBool>,
-}
-
-impl Pipe {
-    fn collect(mut pipe: impl Read + Send + 'static) -> Pipe {
-        let collected = Pipe {
-            bytes: Arc::default(),
-            closed: Arc::default(),
-        };
-        let sink = collected.clone();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = pipe.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                sink.bytes.lock().unwrap().extend_from_slice(&buf[..n]);
-            }
-            sink.closed.store(true, Ordering::SeqCst);
-        });
-        collected
-    }
-
-    /// Everything read so far.
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.bytes.lock().unwrap()).into_owned()
-    }
-
-    /// The complete lines read so far (a line still being written is left out).
-    fn lines(&self) -> Vec<String> {
-        let text = self.text();
-        let complete = text.rfind('\n').map_or("", |end| &text[..end]);
-        complete.lines().map(str::to_owned).collect()
-    }
-
-    /// Everything, once the writer has closed the pipe.
-    fn rest(&self) -> String {
-        let deadline = Instant::now() + STEP;
-        while !self.closed.load(Ordering::SeqCst) {
-            assert!(
-                Instant::now() < deadline,
-                "the pipe stays open:\n{}",
-                self.text()
-            );
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        self.text()
-    }
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "status {:?}\nstdout: {}\nstderr: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-/// A `gatekeep server` on 127.0.0.1 with its own data directory; killed on drop.
-struct Server {
-    data: TempDir,
-    child: Option<Child>,
-    /// The server's stderr.
-    log: Option<Pipe>,
-    port: u16,
-    url: String,
-    /// The signing key's thumbprint, as the server printed it.
-    key_id: String,
-    /// Extra `gatekeep server` options.
-    options: Vec<String>,
-}
-
 impl Server {
-    fn start() -> Server {
-        Server::start_in(tempfile::tempdir().unwrap())
-    }
-
-    /// A server started with extra options (limits).
-    fn start_with(options: &[&str]) -> Server {
-        let mut server = Server::new(tempfile::tempdir().unwrap());
-        server.options = options.iter().map(|o| (*o).to_owned()).collect();
-        server.launch();
-        server
-    }
-
-    /// A server whose data directory was prepared beforehand.
-    fn start_in(data: TempDir) -> Server {
-        let mut server = Server::new(data);
-        server.launch();
-        server
-    }
-
-    fn new(data: TempDir) -> Server {
-        Server {
-            data,
-            child: None,
-            log: None,
-            port: 0,
-            url: String::new(),
-            key_id: String::new(),
-            options: Vec::new(),
-        }
-    }
-
-    /// Starts the server process on `self.port` (0 the first time) and waits for its
-    /// address and key lines.
-    fn launch(&mut self) {
-        assert!(self.child.is_none(), "the server is already running");
-        let mut child = self
-            .command()
-            .arg("--listen")
-            .arg(format!("127.0.0.1:{}", self.port))
-            .arg("--data")
-            .arg(self.data.path())
-            .args(&self.options)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let log = Pipe::collect(child.stderr.take().unwrap());
-        let mut url = None;
-        let mut key = None;
-        let deadline = Instant::now() + STEP;
-        while key.is_none() {
-            {
-                for line in log.lines() {
-                    if let Some(u) = line.strip_prefix("gatekeep server: listening on ") {
-                        url = Some(u.trim().to_owned());
-                    }
-                    if let Some(k) = line.strip_prefix("gatekeep server: signing key ") {
-                        key = Some(k.trim().to_owned());
-                    }
-                }
-            }
-            if let Ok(Some(status)) = child.try_wait() {
-                panic!("gatekeep server exited with {status}:\n{}", log.text());
-            }
-            assert!(
-                Instant::now() < deadline,
-                "gatekeep server did not start:\n{}",
-                log.text()
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        let url = url.expect("the address line comes before the key line");
-        let port = url.rsplit(':').next().unwrap().parse().unwrap();
-        let key = key.unwrap();
-        if self.port != 0 {
-            assert_eq!(
-                (port, key.as_str()),
-                (self.port, self.key_id.as_str()),
-                "a restart keeps its port and key"
-            );
-        }
-        self.port = port;
-        self.url = url;
-        self.key_id = key;
-        self.child = Some(child);
-        self.log = Some(log);
-    }
-
-    /// `gatekeep server` with an isolated environment.
-    fn command(&self) -> Command {
-        let mut cmd = Command::new(GK);
-        cmd.env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", self.data.path())
-            .env("USER", "ops")
-            .env("GATEKEEP_KEYRING", "off")
-            .env("GATEKEEP_LOG", "warn")
-            .arg("server");
-        cmd
-    }
-
-    /// `gatekeep server ARGS --data DIR` (the global `--data` goes last: clap refuses it
-    /// before a subcommand).
-    fn admin(&self, args: &[&str]) -> Output {
-        self.command()
-            .args(args)
-            .arg("--data")
-            .arg(self.data.path())
-            .output()
-            .unwrap()
-    }
-
-    /// `gatekeep server token create ARGS`: the token it prints.
-    fn token(&self, args: &[&str]) -> String {
-        let out = self.admin(&[&["token", "create"], args].concat());
-        assert!(out.status.success(), "token create: {}", text(&out));
-        String::from_utf8(out.stdout).unwrap().trim().to_owned()
-    }
-
-    /// The agent's requester token: `ci-bot`, working for `alice`.
-    fn agent_token(&self) -> String {
-        self.token(&["--agent", "ci-bot", "--on-behalf-of", "alice"])
-    }
-
-    fn approver_token(&self, name: &str, groups: &str) -> String {
-        if groups.is_empty() {
-            self.token(&["--approver", name])
-        } else {
-            self.token(&["--approver", name, "--groups", groups])
-        }
-    }
-
     /// The real signing key, read from the data directory.
     fn signing_key(&self) -> SigningKey {
-        let seed = std::fs::read_to_string(self.data.path().join("signing-key")).unwrap();
+        let seed = std::fs::read_to_string(self.data().join("signing-key")).unwrap();
         let seed: [u8; 32] = B64.decode(seed.trim()).unwrap().try_into().unwrap();
         SigningKey::from_bytes(&seed)
     }
@@ -308,144 +92,30 @@ impl Server {
             out.status.success() && String::from_utf8_lossy(&out.stdout).starts_with("ok:"),
             "audit verify: {}\nserver log:\n{}",
             text(&out),
-            self.log.as_ref().map(Pipe::text).unwrap_or_default()
+            self.log.text()
         );
     }
-
-    /// The audit trail, as `gatekeep server audit export` prints it (JSON lines).
-    fn audit_events(&self) -> Vec<Value> {
-        let out = self.admin(&["audit", "export"]);
-        assert!(out.status.success(), "audit export: {}", text(&out));
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect()
-    }
-
-    /// Kills the server outright (SIGKILL): no graceful shutdown, no flushing.
-    fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-/// One machine: an isolated home with its own config, state and data directories, and a
-/// user name. Agent machines carry [`POLICY`].
-struct Machine {
-    home: TempDir,
-    user: String,
-}
-
+/// Agent machines carry [`POLICY`].
 impl Machine {
-    fn new(user: &str) -> Machine {
-        let home = tempfile::tempdir().unwrap();
-        for dir in [".config/gatekeep", "state", "data"] {
-            std::fs::create_dir_all(home.path().join(dir)).unwrap();
-        }
-        Machine {
-            home,
-            user: user.to_owned(),
-        }
-    }
-
     /// The agent's machine: unix user `agent-user`, with the test policy.
     fn agent() -> Machine {
-        let m = Machine::new("agent-user");
-        std::fs::write(m.config_dir().join("policy.toml"), POLICY).unwrap();
-        m
+        Machine::with_policy("agent-user", POLICY)
     }
 
     /// An agent machine logged in to `server` with the `ci-bot` token.
     fn agent_of(server: &Server) -> Machine {
         let m = Machine::agent();
-        m.login(&server.url, &server.key_id, &server.agent_token());
+        m.login(server, &server.agent_token());
         m
     }
 
     /// An approver's machine logged in to `server` as `name`.
     fn approver_of(server: &Server, name: &str, groups: &str) -> Machine {
         let m = Machine::new(name);
-        m.login(
-            &server.url,
-            &server.key_id,
-            &server.approver_token(name, groups),
-        );
+        m.login(server, &server.approver_token(name, groups));
         m
-    }
-
-    fn dir(&self) -> &Path {
-        self.home.path()
-    }
-
-    fn config_dir(&self) -> PathBuf {
-        self.dir().join(".config/gatekeep")
-    }
-
-    fn file(&self, name: &str) -> PathBuf {
-        self.dir().join(name)
-    }
-
-    /// gatekeep with this machine's environment.
-    fn gk(&self) -> Command {
-        let mut cmd = Command::new(GK);
-        self.isolate(&mut cmd);
-        cmd
-    }
-
-    fn isolate(&self, cmd: &mut Command) {
-        support::sandbox::isolate(cmd, self.dir(), Some(&self.user));
-    }
-
-    /// Runs `gatekeep ARGS` to the end.
-    fn run(&self, args: &[&str]) -> Output {
-        self.gk().args(args).output().unwrap()
-    }
-
-    /// `gatekeep login --server URL --key=KEY` with the token on stdin. (`--key=`: a
-    /// thumbprint may start with `-`; see `login_accepts_a_thumbprint_starting_with_a_dash`.)
-    fn try_login(&self, url: &str, key: &str, token: &str) -> Output {
-        self.login_with(&["login", "--server", url, &format!("--key={key}")], token)
-    }
-
-    /// `gatekeep ARGS` with `token` on stdin.
-    fn login_with(&self, args: &[&str], token: &str) -> Output {
-        let mut child = self
-            .gk()
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut stdin = child.stdin.take().unwrap();
-        // A refused login may exit before it reads the token.
-        let _ = writeln!(stdin, "{token}");
-        drop(stdin);
-        child.wait_with_output().unwrap()
-    }
-
-    fn login(&self, url: &str, key: &str, token: &str) {
-        let out = self.try_login(url, key, token);
-        assert!(
-            out.status.success(),
-            "login as {}: {}",
-            self.user,
-            text(&out)
-        );
-    }
-
-    /// `gatekeep exec -- sh -c SCRIPT` in a new session, so it has no terminal to ask on
-    /// and must go through the service.
-    fn exec(&self, script: &str) -> Waiting {
-        self.exec_with_keyring(script, false)
     }
 
     /// [`Machine::exec`], with the OS keyring looked up first (the default outside tests).
@@ -457,21 +127,6 @@ impl Machine {
                 cmd.env_remove("GATEKEEP_KEYRING");
             }
         })
-    }
-
-    /// [`Machine::exec`] with the environment changed by `env` first.
-    fn exec_in(&self, script: &str, env: impl FnOnce(&mut Command)) -> Waiting {
-        let mut cmd = Command::new("setsid");
-        self.isolate(&mut cmd);
-        env(&mut cmd);
-        let mut child = cmd
-            .args(["-w", GK, "exec", "--", "sh", "-c", script])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stderr = Pipe::collect(child.stderr.take().unwrap());
-        Waiting { child, stderr }
     }
 
     /// `gatekeep hook AGENT FLAGS...` for the Bash command `command`, in a new session (no
@@ -509,119 +164,6 @@ impl Machine {
     fn deny(&self, id: &str, reason: &str) -> Output {
         self.run(&["deny", id, "--reason", reason])
     }
-
-    /// `gatekeep show ID --json`.
-    fn show(&self, id: &str) -> RequestView {
-        let out = self.run(&["show", id, "--json"]);
-        assert!(out.status.success(), "show {id}: {}", text(&out));
-        serde_json::from_slice(&out.stdout).unwrap()
-    }
-
-    /// The records of the local ledger about request `id`.
-    fn ledger(&self, id: &str) -> Vec<Value> {
-        std::fs::read_to_string(self.dir().join("state/gatekeep/ledger.jsonl"))
-            .unwrap_or_default()
-            .lines()
-            .map(|l| serde_json::from_str::<Value>(l).unwrap())
-            .filter(|r| r["id"] == id)
-            .collect()
-    }
-
-    /// The ledger's final decision record about request `id`.
-    fn decision(&self, id: &str) -> Value {
-        self.ledger(id)
-            .into_iter()
-            .rfind(|r| r["event"] == "decision")
-            .unwrap_or_else(|| panic!("no decision recorded for {id}"))
-    }
-}
-
-/// A `gatekeep exec` waiting on the service.
-struct Waiting {
-    child: Child,
-    stderr: Pipe,
-}
-
-impl Waiting {
-    fn stderr(&self) -> String {
-        self.stderr.text()
-    }
-
-    /// Waits until stderr shows `needle`.
-    fn wait_for(&mut self, needle: &str) {
-        let deadline = Instant::now() + STEP;
-        while !self.stderr().contains(needle) {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                let err = self.stderr.rest();
-                assert!(
-                    err.contains(needle),
-                    "exec ended ({status}) without printing {needle:?}:\n{err}"
-                );
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for {needle:?}:\n{}",
-                self.stderr()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// The id of the request the client is waiting on, from its waiting line.
-    fn request_id(&mut self) -> String {
-        const LINE: &str = "gatekeep: waiting for approval of request ";
-        self.wait_for(LINE);
-        // The line may arrive in pieces: read the id from the complete line.
-        let deadline = Instant::now() + STEP;
-        loop {
-            if let Some(rest) = self
-                .stderr
-                .lines()
-                .iter()
-                .find_map(|l| l.strip_prefix(LINE))
-            {
-                return rest.split_whitespace().next().unwrap().to_owned();
-            }
-            assert!(Instant::now() < deadline, "{}", self.stderr());
-            std::thread::sleep(Duration::from_millis(5));
-        }
-    }
-
-    fn is_running(&mut self) -> bool {
-        self.child.try_wait().unwrap().is_none()
-    }
-
-    fn signal(&self, signal: nix::sys::signal::Signal) {
-        let pid = nix::unistd::Pid::from_raw(i32::try_from(self.child.id()).unwrap());
-        nix::sys::signal::kill(pid, signal).unwrap();
-    }
-
-    /// Waits for the exit; returns the exit code and everything written to stderr.
-    fn finish(mut self) -> (Option<i32>, String) {
-        let deadline = Instant::now() + STEP;
-        let status = loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                break status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "exec did not finish:\n{}",
-                self.stderr()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        (status.code(), self.stderr.rest())
-    }
-}
-
-impl Drop for Waiting {
-    fn drop(&mut self) {
-        if self.is_running() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
 }
 
 /// The request id a refusal message names (`  request:    ID (recorded in ...)`).
@@ -649,7 +191,7 @@ impl Pending {
         let server = Server::start();
         let agent = Machine::agent();
         let agent_token = server.agent_token();
-        agent.login(&server.url, &server.key_id, &agent_token);
+        agent.login(&server, &agent_token);
         let bob = Machine::approver_of(&server, "bob", "sre");
         let mut client = agent.exec("touch marker");
         let id = client.request_id();
@@ -682,7 +224,7 @@ fn approved_command_runs_and_its_status_is_passed_through_and_audited() {
     let server = Server::start();
     let agent = Machine::agent();
     let agent_token = server.agent_token();
-    agent.login(&server.url, &server.key_id, &agent_token);
+    agent.login(&server, &agent_token);
     let bob = Machine::approver_of(&server, "bob", "sre");
 
     // The token went to a private file (no keyring here), not into the config.
@@ -1716,135 +1258,53 @@ fn revoking_the_requester_stops_its_pending_request() {
 // ---------------------------------------------------------------------------------------
 
 /// Makes the verdict the fake service hands out for the client's request.
-type Forge = Box<dyn Fn(&CreateRequest) -> Option<String> + Send>;
+type Forge = Box<dyn Fn(&CreateRequest) -> Option<String> + Send + Sync>;
 
 struct FakeState {
     /// The key its JWK Set publishes.
     publishes: ed25519_dalek::VerifyingKey,
     forge: Mutex<Forge>,
-    /// `METHOD path` of every call, in order.
-    calls: Mutex<Vec<String>>,
     created: Mutex<Option<CreateRequest>>,
 }
 
-/// An HTTP server that speaks the approval API just well enough: it accepts any token,
+/// A fake service that speaks the approval API just well enough: it accepts any token,
 /// takes the client's create, and answers every wait with an approved view carrying
 /// whatever verdict [`Forge`] makes.
 struct Fake {
-    url: String,
+    http: FakeHttp,
     state: Arc<FakeState>,
-    stop: Arc<AtomicBool>,
 }
 
 impl Fake {
     fn start(publishes: ed25519_dalek::VerifyingKey, forge: Forge) -> Fake {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
         let state = Arc::new(FakeState {
             publishes,
             forge: Mutex::new(forge),
-            calls: Mutex::default(),
             created: Mutex::default(),
         });
-        let stop = Arc::new(AtomicBool::new(false));
-        {
-            let state = state.clone();
-            let stop = stop.clone();
-            std::thread::spawn(move || {
-                for stream in listener.incoming() {
-                    if stop.load(Ordering::Relaxed) {
-                        break;
-                    }
-                    let Ok(stream) = stream else { continue };
-                    let state = state.clone();
-                    std::thread::spawn(move || {
-                        let _ = serve(stream, &state);
-                    });
-                }
-            });
-        }
-        Fake { url, state, stop }
+        let routes = state.clone();
+        let http = FakeHttp::start(Arc::new(move |call: &Call| route(&routes, call)));
+        Fake { http, state }
+    }
+
+    fn url(&self) -> &str {
+        &self.http.url
     }
 
     fn set_forge(&self, forge: Forge) {
         *self.state.forge.lock().unwrap() = forge;
         *self.state.created.lock().unwrap() = None;
-        self.state.calls.lock().unwrap().clear();
+        self.http.clear_calls();
     }
 
     fn calls(&self) -> Vec<String> {
-        self.state.calls.lock().unwrap().clone()
+        self.http.calls()
     }
 }
 
-impl Drop for Fake {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        // Wake the accept loop so that it sees the flag.
-        let _ = TcpStream::connect(self.url.trim_start_matches("http://"));
-    }
-}
-
-/// Answers one HTTP/1.1 request and closes the connection.
-fn serve(stream: TcpStream, state: &FakeState) -> std::io::Result<()> {
-    let mut reader = BufReader::new(stream.try_clone()?);
-    let mut line = String::new();
-    reader.read_line(&mut line)?;
-    let mut words = line.split_whitespace();
-    let (method, path) = (
-        words.next().unwrap_or_default().to_owned(),
-        words.next().unwrap_or_default().to_owned(),
-    );
-    let mut length = 0;
-    loop {
-        let mut header = String::new();
-        reader.read_line(&mut header)?;
-        if header.trim().is_empty() {
-            break;
-        }
-        if let Some((name, value)) = header.split_once(':')
-            && name.eq_ignore_ascii_case("content-length")
-        {
-            length = value.trim().parse().unwrap_or(0);
-        }
-    }
-    let mut body = vec![0; length];
-    reader.read_exact(&mut body)?;
-    state.calls.lock().unwrap().push(format!("{method} {path}"));
-    let (status, reply) = route(state, &method, &path, &body);
-    let reply = reply.map(|v| v.to_string()).unwrap_or_default();
-    let mut stream = stream;
-    write!(
-        stream,
-        "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{reply}",
-        reply.len()
-    )?;
-    stream.flush()
-}
-
-fn route(state: &FakeState, method: &str, path: &str, body: &[u8]) -> (u16, Option<Value>) {
-    let path = path.split('?').next().unwrap_or_default();
-    let view = |create: &CreateRequest, st: State, verdict: Option<String>| {
-        let now = verdict::unix_now();
-        let view = RequestView {
-            id: create.id.clone(),
-            state: st,
-            command: gatekeep::api::protocol::display_argv(&create.ask.argv),
-            ask: create.ask.clone(),
-            requester: "ci-bot".into(),
-            on_behalf_of: Some("alice".into()),
-            created_at: "2026-01-01T00:00:00Z".into(),
-            expires_at: "2026-01-01T00:01:00Z".into(),
-            expires_unix: now + 60,
-            approvals: Vec::new(),
-            verdict,
-            outcome: None,
-            checkpoint: None,
-        };
-        Some(serde_json::to_value(view).unwrap())
-    };
+fn route(state: &FakeState, call: &Call) -> (u16, Option<Value>) {
     let created = state.created.lock().unwrap().clone();
-    match (method, path) {
+    match (call.method.as_str(), call.path.as_str()) {
         ("GET", "/.well-known/jwks.json") => (
             200,
             Some(
@@ -1861,27 +1321,27 @@ fn route(state: &FakeState, method: &str, path: &str, body: &[u8]) -> (u16, Opti
                     name: "ci-bot".into(),
                     role: Role::Requester,
                     groups: Vec::new(),
-                    on_behalf_of: Some("alice".into()),
+                    on_behalf_of: None,
                 })
                 .unwrap(),
             ),
         ),
         ("POST", "/v1/requests") => {
-            let create: CreateRequest = serde_json::from_slice(body).unwrap();
-            let reply = view(&create, State::Pending, None);
+            let create: CreateRequest = serde_json::from_slice(&call.body).unwrap();
+            let reply = fake::view(&create, State::Pending, None, None);
             *state.created.lock().unwrap() = Some(create);
-            (201, reply)
+            (201, Some(reply))
         }
         ("GET", p) if p.starts_with("/v1/requests/") => match created {
             Some(c) => {
                 let jws = (state.forge.lock().unwrap())(&c);
-                (200, view(&c, State::Approved, jws))
+                (200, Some(fake::view(&c, State::Approved, jws, None)))
             }
             None => (404, Some(json!({"error": "no such request"}))),
         },
         ("POST", p) if p.ends_with("/outcome") => (204, None),
         ("POST", p) if p.ends_with("/cancel") => match created {
-            Some(c) => (200, view(&c, State::Cancelled, None)),
+            Some(c) => (200, Some(fake::view(&c, State::Cancelled, None, None))),
             None => (404, Some(json!({"error": "no such request"}))),
         },
         _ => (404, Some(json!({"error": "not found"}))),
@@ -1946,7 +1406,7 @@ fn forged_replayed_and_altered_verdicts_never_run_the_command() {
     // The impostor publishes the real public key (it is public), so the agent machine's
     // login to it pins the right key; all it cannot do is sign with it.
     let fake = Fake::start(real.verifying_key(), Box::new(|_| None));
-    agent.login(&fake.url, &server.key_id, "gkr_anything");
+    agent.login_to(fake.url(), &server.key_id, "gkr_anything", &[]);
 
     // Control: a verdict that is right in every way runs the command, so the refusals
     // below are about the verdicts and not about the fake.
@@ -2124,7 +1584,7 @@ fn login_refuses_a_server_without_the_pinned_key() {
         impostor.verifying_key(),
         Box::new(move |c| Some(verdict::sign(&claims_for(c), &impostor).unwrap())),
     );
-    let out = agent.try_login(&fake.url, &server.key_id, &server.agent_token());
+    let out = agent.try_login(fake.url(), &server.key_id, &server.agent_token(), &[]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -2159,16 +1619,17 @@ fn pointing_the_config_at_another_server_does_not_move_the_pinned_key() {
         Box::new(move |c| Some(verdict::sign(&claims_for(c), &impostor).unwrap())),
     );
     // It also takes the agent's token (as if copied) so that the request reaches it.
-    agent.login(
-        &fake.url,
+    agent.login_to(
+        fake.url(),
         &verdict::thumbprint(&fake.state.publishes),
         "gkr_x",
+        &[],
     );
     let config = agent.config_dir().join("config.toml");
     let real_key = B64.encode(server.signing_key().verifying_key().to_bytes());
     std::fs::write(
         &config,
-        format!("[server]\nurl = \"{}\"\nkey = \"{real_key}\"\n", fake.url),
+        format!("[server]\nurl = \"{}\"\nkey = \"{real_key}\"\n", fake.url()),
     )
     .unwrap();
     let (code, err) = agent.exec("touch marker").finish();
@@ -2196,7 +1657,7 @@ fn a_project_file_cannot_name_another_server_or_key() {
     );
     std::fs::write(
         agent.file(".gatekeep.toml"),
-        format!("[server]\nurl = \"{}\"\nkey = \"{key}\"\n", fake.url),
+        format!("[server]\nurl = \"{}\"\nkey = \"{key}\"\n", fake.url()),
     )
     .unwrap();
     let (code, err) = agent.exec("touch marker").finish();

@@ -18,21 +18,14 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use gatekeep::api::protocol::{RequestView, State};
+use gatekeep::api::protocol::State;
 use serde_json::{Value, json};
-use tempfile::TempDir;
 
-use crate::support;
-
-const GK: &str = env!("CARGO_BIN_EXE_gatekeep");
-
-/// How long any single step may take before the test gives up.
-const STEP: Duration = Duration::from_secs(20);
+use crate::support::service::{Machine, STEP, Server, text};
 
 /// The agent's policy: touching a `marker*` file needs one approval, never at a terminal.
 const POLICY: &str = r#"
@@ -51,255 +44,30 @@ timeout = 60
 // Harness
 // ---------------------------------------------------------------------------------------
 
-/// A child's pipe, read to its end on a thread so that the child never blocks on it.
-#[derive(Clone)]
-struct Pipe {
-    bytes: Arc<Mutex<Vec<u8>>>,
-    closed: Arc<AtomicBool>,
-}
-
-impl Pipe {
-    fn collect(mut pipe: impl Read + Send + 'static) -> Pipe {
-        let collected = Pipe {
-            bytes: Arc::default(),
-            closed: Arc::default(),
-        };
-        let sink = collected.clone();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = pipe.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                sink.bytes.lock().unwrap().extend_from_slice(&buf[..n]);
-            }
-            sink.closed.store(true, Ordering::SeqCst);
-        });
-        collected
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.bytes.lock().unwrap()).into_owned()
-    }
-
-    /// The complete lines read so far.
-    fn lines(&self) -> Vec<String> {
-        let text = self.text();
-        let complete = text.rfind('\n').map_or("", |end| &text[..end]);
-        complete.lines().map(str::to_owned).collect()
-    }
-
-    fn rest(&self) -> String {
-        let deadline = Instant::now() + STEP;
-        while !self.closed.load(Ordering::SeqCst) {
-            assert!(
-                Instant::now() < deadline,
-                "the pipe stays open:\n{}",
-                self.text()
-            );
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        self.text()
-    }
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "status {:?}\nstdout: {}\nstderr: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-/// A `gatekeep server` with its own data directory; killed on drop.
-struct Server {
-    data: TempDir,
-    child: Child,
-    log: Pipe,
-    url: String,
-    key_id: String,
-    /// The certificate key pin it printed (TLS only).
-    tls_pin: Option<String>,
-}
-
 impl Server {
-    fn start() -> Server {
-        Server::start_with("127.0.0.1:0", &[])
+    /// `gatekeep server --listen LISTEN:0 ARGS`, started.
+    fn start_on(host: &str, args: &[&str]) -> Server {
+        let mut server = Server::new(tempfile::tempdir().unwrap());
+        host.clone_into(&mut server.host);
+        server.options = args.iter().map(|a| (*a).to_owned()).collect();
+        server.launch();
+        server
     }
 
-    /// Starts `gatekeep server --listen LISTEN ARGS` and waits for its address and key.
-    fn start_with(listen: &str, args: &[&str]) -> Server {
-        let data = tempfile::tempdir().unwrap();
-        let mut child = server_command(data.path())
-            .args(["--listen", listen, "--data"])
-            .arg(data.path())
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let log = Pipe::collect(child.stderr.take().unwrap());
-        let deadline = Instant::now() + STEP;
-        let (mut url, mut key) = (None, None);
-        while key.is_none() {
-            for line in log.lines() {
-                if let Some(u) = line.strip_prefix("gatekeep server: listening on ") {
-                    url = Some(u.trim().to_owned());
-                }
-                if let Some(k) = line.strip_prefix("gatekeep server: signing key ") {
-                    key = Some(k.trim().to_owned());
-                }
-            }
-            if let Ok(Some(status)) = child.try_wait() {
-                panic!("gatekeep server exited with {status}:\n{}", log.text());
-            }
-            assert!(Instant::now() < deadline, "no start:\n{}", log.text());
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        // The pin line, when there is one, is printed right after the key line.
-        std::thread::sleep(Duration::from_millis(50));
-        let tls_pin = log.lines().iter().find_map(|l| {
-            l.strip_prefix("gatekeep server: tls key pin ")
-                .map(|p| p.trim().to_owned())
-        });
-        Server {
-            data,
-            child,
-            log,
-            url: url.unwrap(),
-            key_id: key.unwrap(),
-            tls_pin,
-        }
-    }
-
-    fn port(&self) -> u16 {
-        self.url.rsplit(':').next().unwrap().parse().unwrap()
-    }
-
-    fn token(&self, args: &[&str]) -> String {
-        let out = server_command(self.data.path())
-            .args(["token", "create"])
-            .args(args)
-            .arg("--data")
-            .arg(self.data.path())
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "token create: {}", text(&out));
-        String::from_utf8(out.stdout).unwrap().trim().to_owned()
-    }
-
-    fn agent_token(&self) -> String {
-        self.token(&["--agent", "ci-bot", "--on-behalf-of", "alice"])
-    }
-
-    fn approver_token(&self, name: &str) -> String {
-        self.token(&["--approver", name])
+    /// The certificate key pin it printed (TLS only).
+    fn tls_pin(&self) -> String {
+        self.log.line_after("gatekeep server: tls key pin ")
     }
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn server_command(home: &Path) -> Command {
-    let mut cmd = Command::new(GK);
-    cmd.env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", home)
-        .env("USER", "ops")
-        .env("GATEKEEP_KEYRING", "off")
-        .env("GATEKEEP_LOG", "warn")
-        .arg("server");
-    cmd
-}
-
-/// One machine: an isolated home and a user name, and environment variables to add.
-struct Machine {
-    home: TempDir,
-    user: String,
-    env: Vec<(String, String)>,
+/// The agent's machine, with [`POLICY`].
+fn agent_machine() -> Machine {
+    Machine::with_policy("agent-user", POLICY)
 }
 
 impl Machine {
-    fn new(user: &str) -> Machine {
-        let home = tempfile::tempdir().unwrap();
-        for dir in [".config/gatekeep", "state", "data"] {
-            std::fs::create_dir_all(home.path().join(dir)).unwrap();
-        }
-        Machine {
-            home,
-            user: user.to_owned(),
-            env: Vec::new(),
-        }
-    }
-
-    fn agent() -> Machine {
-        let m = Machine::new("agent-user");
-        std::fs::write(m.config_dir().join("policy.toml"), POLICY).unwrap();
-        m
-    }
-
-    fn dir(&self) -> &Path {
-        self.home.path()
-    }
-
-    fn config_dir(&self) -> PathBuf {
-        self.dir().join(".config/gatekeep")
-    }
-
     fn config_path(&self) -> PathBuf {
         self.config_dir().join("config.toml")
-    }
-
-    fn file(&self, name: &str) -> PathBuf {
-        self.dir().join(name)
-    }
-
-    fn isolate(&self, cmd: &mut Command) {
-        support::sandbox::isolate(cmd, self.dir(), Some(&self.user));
-        cmd.envs(self.env.iter().map(|(k, v)| (k, v)));
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        let mut cmd = Command::new(GK);
-        self.isolate(&mut cmd);
-        cmd.args(args).output().unwrap()
-    }
-
-    /// `gatekeep ARGS` with `token` on stdin.
-    fn login_with(&self, args: &[&str], token: &str) -> Output {
-        let mut cmd = Command::new(GK);
-        self.isolate(&mut cmd);
-        let mut child = cmd
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut stdin = child.stdin.take().unwrap();
-        // A refused login may exit before it reads the token.
-        let _ = writeln!(stdin, "{token}");
-        drop(stdin);
-        child.wait_with_output().unwrap()
-    }
-
-    /// `gatekeep login --server URL --key=KEY EXTRA...`, which must succeed.
-    fn login(&self, server: &Server, token: &str, extra: &[&str]) {
-        let key = format!("--key={}", server.key_id);
-        let args = [&["login", "--server", &server.url, &key], extra].concat();
-        let out = self.login_with(&args, token);
-        assert!(
-            out.status.success(),
-            "login as {}: {}",
-            self.user,
-            text(&out)
-        );
     }
 
     /// Sets (or with `None` removes) one key of the `[server]` table of config.toml.
@@ -313,99 +81,6 @@ impl Machine {
             None => server.remove(name),
         };
         std::fs::write(&path, toml::to_string(&doc).unwrap()).unwrap();
-    }
-
-    /// `gatekeep exec -- sh -c SCRIPT` in a new session (no terminal: the service decides).
-    fn exec(&self, script: &str) -> Waiting {
-        let mut cmd = Command::new("setsid");
-        self.isolate(&mut cmd);
-        let mut child = cmd
-            .args(["-w", GK, "exec", "--", "sh", "-c", script])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stderr = Pipe::collect(child.stderr.take().unwrap());
-        Waiting { child, stderr }
-    }
-
-    fn show(&self, id: &str) -> RequestView {
-        let out = self.run(&["show", id, "--json"]);
-        assert!(out.status.success(), "show {id}: {}", text(&out));
-        serde_json::from_slice(&out.stdout).unwrap()
-    }
-
-    fn ledger(&self, id: &str) -> Vec<Value> {
-        std::fs::read_to_string(self.dir().join("state/gatekeep/ledger.jsonl"))
-            .unwrap_or_default()
-            .lines()
-            .map(|l| serde_json::from_str::<Value>(l).unwrap())
-            .filter(|r| r["id"] == id)
-            .collect()
-    }
-
-    fn decision(&self, id: &str) -> Value {
-        self.ledger(id)
-            .into_iter()
-            .rfind(|r| r["event"] == "decision")
-            .unwrap_or_else(|| panic!("no decision recorded for {id}"))
-    }
-}
-
-/// A `gatekeep exec` waiting on the service.
-struct Waiting {
-    child: Child,
-    stderr: Pipe,
-}
-
-impl Waiting {
-    /// The id of the request the client waits on, from its waiting line.
-    fn request_id(&mut self) -> String {
-        const LINE: &str = "gatekeep: waiting for approval of request ";
-        let deadline = Instant::now() + STEP;
-        loop {
-            if let Some(rest) = self
-                .stderr
-                .lines()
-                .iter()
-                .find_map(|l| l.strip_prefix(LINE))
-            {
-                return rest.split_whitespace().next().unwrap().to_owned();
-            }
-            if let Ok(Some(status)) = self.child.try_wait() {
-                panic!(
-                    "exec ended ({status}) before waiting:\n{}",
-                    self.stderr.rest()
-                );
-            }
-            assert!(Instant::now() < deadline, "{}", self.stderr.text());
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-
-    fn finish(mut self) -> (Option<i32>, String) {
-        let deadline = Instant::now() + STEP;
-        let status = loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                break status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "exec did not finish:\n{}",
-                self.stderr.text()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        (status.code(), self.stderr.rest())
-    }
-}
-
-impl Drop for Waiting {
-    fn drop(&mut self) {
-        if self.child.try_wait().unwrap().is_none() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
     }
 }
 
@@ -569,15 +244,25 @@ fn tunnel(
 fn a_proxy_that_changes_what_the_approver_reads_cannot_make_the_command_run() {
     let server = Server::start();
     let mitm = Mitm::start();
-    let agent = Machine::agent();
-    agent.login(&server, &server.agent_token(), &["--proxy", &mitm.url]);
+    let agent = agent_machine();
+    agent.login_to(
+        &server.url,
+        &server.key_id,
+        &server.agent_token(),
+        &["--proxy", &mitm.url],
+    );
     let config = std::fs::read_to_string(agent.config_path()).unwrap();
     assert!(
         config.contains(&format!("proxy = \"{}\"", mitm.url)),
         "{config}"
     );
     let bob = Machine::new("bob");
-    bob.login(&server, &server.approver_token("bob"), &[]);
+    bob.login_to(
+        &server.url,
+        &server.key_id,
+        &server.approver_token("bob", ""),
+        &[],
+    );
 
     // Control: the proxy relays faithfully, and the approved command runs through it.
     let (id, code, err) = approve_flow(&agent, &bob, "touch marker-control");
@@ -653,12 +338,17 @@ fn proxy_variables_in_the_environment_are_ignored() {
     .iter()
     .map(|k| ((*k).to_owned(), trap_url.clone()))
     .collect();
-    let mut agent = Machine::agent();
+    let mut agent = agent_machine();
     agent.env = proxy_env.clone();
-    agent.login(&server, &server.agent_token(), &[]);
+    agent.login_to(&server.url, &server.key_id, &server.agent_token(), &[]);
     let mut bob = Machine::new("bob");
     bob.env = proxy_env;
-    bob.login(&server, &server.approver_token("bob"), &[]);
+    bob.login_to(
+        &server.url,
+        &server.key_id,
+        &server.approver_token("bob", ""),
+        &[],
+    );
 
     let (_, code, err) = approve_flow(&agent, &bob, "touch marker");
     assert_eq!(code, Some(0), "{err}");
@@ -702,24 +392,18 @@ fn the_approve_flow_runs_over_tls_with_a_private_ca_and_refuses_without_it() {
     let pki = tempfile::tempdir().unwrap();
     make_pki(pki.path());
     let p = |name: &str| pki.path().join(name).display().to_string();
-    let server = Server::start_with(
-        "127.0.0.1:0",
-        &[
-            "--tls-cert",
-            &p("server.pem"),
-            "--tls-key",
-            &p("server.key"),
-        ],
-    );
+    let server = Server::start_with(&[
+        "--tls-cert",
+        &p("server.pem"),
+        "--tls-key",
+        &p("server.key"),
+    ]);
     assert!(
         server.url.starts_with("https://127.0.0.1:"),
         "{}",
         server.url
     );
-    let pin = server
-        .tls_pin
-        .clone()
-        .expect("the server prints its key pin");
+    let pin = server.tls_pin();
     assert!(
         !server.log.text().contains("without TLS"),
         "no plain-http warning with TLS:\n{}",
@@ -740,15 +424,21 @@ fn the_approve_flow_runs_over_tls_with_a_private_ca_and_refuses_without_it() {
     assert!(!stranger.config_path().exists());
 
     // With it, the whole flow runs over TLS; `ca` is recorded as an absolute path.
-    let agent = Machine::agent();
-    agent.login(&server, &agent_token, &["--ca", &p("ca.pem")]);
+    let agent = agent_machine();
+    agent.login_to(
+        &server.url,
+        &server.key_id,
+        &agent_token,
+        &["--ca", &p("ca.pem")],
+    );
     let config: toml::Table =
         toml::from_str(&std::fs::read_to_string(agent.config_path()).unwrap()).unwrap();
     assert_eq!(config["server"]["ca"].as_str(), Some(p("ca.pem").as_str()));
     let bob = Machine::new("bob");
-    bob.login(
-        &server,
-        &server.approver_token("bob"),
+    bob.login_to(
+        &server.url,
+        &server.key_id,
+        &server.approver_token("bob", ""),
         &["--ca", &p("ca.pem")],
     );
     let (id, code, err) = approve_flow(&agent, &bob, "touch marker-tls");
@@ -816,21 +506,7 @@ fn the_approve_flow_runs_over_tls_with_a_private_ca_and_refuses_without_it() {
     let mut waiting = agent.exec("touch marker-shutdown");
     waiting.request_id();
     let mut server = server;
-    let pid = nix::unistd::Pid::from_raw(i32::try_from(server.child.id()).unwrap());
-    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
-    let deadline = Instant::now() + STEP;
-    let status = loop {
-        if let Some(status) = server.child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no graceful exit:\n{}",
-            server.log.text()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    assert!(status.success(), "{status}:\n{}", server.log.text());
+    server.stop();
     assert!(!agent.file("marker-shutdown").exists());
 }
 
@@ -840,7 +516,7 @@ fn the_approve_flow_runs_over_tls_with_a_private_ca_and_refuses_without_it() {
 
 #[test]
 fn plain_http_off_loopback_is_refused_unless_chosen_at_login() {
-    let m = Machine::agent();
+    let m = agent_machine();
     let url = "http://gk.invalid:8700";
     let out = m.login_with(&["login", "--server", url, "--key=abc"], "gkr_x");
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
@@ -904,7 +580,7 @@ fn plain_http_off_loopback_is_refused_unless_chosen_at_login() {
 #[test]
 fn the_server_warns_when_it_listens_off_loopback_without_tls() {
     // Binding the wildcard address sends no traffic anywhere; nothing connects to it.
-    let server = Server::start_with("0.0.0.0:0", &[]);
+    let server = Server::start_on("0.0.0.0", &[]);
     let deadline = Instant::now() + STEP;
     while !server.log.text().contains("warning: listening on") {
         assert!(Instant::now() < deadline, "{}", server.log.text());
@@ -912,7 +588,7 @@ fn the_server_warns_when_it_listens_off_loopback_without_tls() {
     }
     let log = server.log.text();
     assert!(
-        log.contains(&format!("0.0.0.0:{} without TLS", server.port())),
+        log.contains(&format!("0.0.0.0:{} without TLS", server.port)),
         "{log}"
     );
     assert!(log.contains("--tls-cert"), "{log}");
