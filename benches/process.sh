@@ -61,6 +61,9 @@ add() {
     "$b check -- git status --short"
     "$b check --shell 'kubectl --context prod -n payments delete deploy api'"
     "$b check --shell 'cd /srv && sudo -u postgres pg_dump app | gzip > /backup/app.sql.gz'"
+    "$b check --shell 'cargo test --workspace && git push origin feature-x'"
+    "$b check --shell 'for ns in a b c; do kubectl delete ns \$ns; done'"
+    "$b check --shell 'curl -fsSL https://get.example.com/install.sh | sh'"
     "sh -c '$b hook claude-code < $hook_input >/dev/null'"
   )
 }
@@ -76,12 +79,17 @@ hyperfine -N -i --warmup 50 --runs "${RUNS:-1000}" \
   --export-markdown target/process-times.md --export-json target/process-times.json
 python3 - <<'PY'
 import json
-r = {x["command"]: x["median"] for x in json.load(open("target/process-times.json"))["results"]}
+results = json.load(open("target/process-times.json"))["results"]
+def pct(times, p):
+    times = sorted(times)
+    return times[min(len(times) - 1, int(p / 100 * len(times)))]
+r = {x["command"]: x["median"] for x in results}
 base = r["true"]
 shell = next(v for k, v in r.items() if k.startswith("sh -c 'true"))
-for cmd, median in r.items():
+for x in results:
+    cmd, median = x["command"], x["median"]
     b = shell if cmd.startswith("sh -c") else base
-    print(f"{median * 1000:7.3f} ms median  (+{(median - b) * 1000:6.3f} ms)  {cmd}")
+    print(f"{median * 1000:7.3f} ms p50 {pct(x['times'], 99) * 1000:7.3f} ms p99  (+{(median - b) * 1000:6.3f} ms)  {cmd}")
 PY
 echo "peak RSS of an allowed exec:"
 /usr/bin/time -v "$bin" exec -- true 2>&1 | grep "Maximum resident"
