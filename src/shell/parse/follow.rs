@@ -41,7 +41,8 @@ impl Walker {
         self.record_written(&inv);
         let fresh = &inv.assignments
             [inv.assignments.len() - fresh_assignments.min(inv.assignments.len())..];
-        let steps = unwrap::steps(&inv, fresh);
+        let mut steps = unwrap::steps(&inv, fresh);
+        steps.extend(self.runtime_builtin(&inv, ctx));
         self.script.invocations.push(inv.clone());
         self.steps_of(steps, &inv, ctx);
     }

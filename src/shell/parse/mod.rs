@@ -9,7 +9,9 @@
 
 use brush_parser::ast;
 
+mod arith;
 mod follow;
+mod runtime;
 mod scope;
 
 use scope::{ScopeChange, scope_change};
@@ -89,6 +91,8 @@ pub(crate) struct Walker {
     written: Vec<String>,
     /// Variables and directories changed so far by the commands read (see [`Scope`]).
     scope: Scope,
+    /// Integer and associative attributes declared so far (see [`arith`]).
+    attrs: arith::Attrs,
 }
 
 impl Walker {
@@ -282,12 +286,33 @@ impl Walker {
             ast::ExtendedTestExpr::Not(a) | ast::ExtendedTestExpr::Parenthesized(a) => {
                 self.extended_test(a, ctx)
             }
-            ast::ExtendedTestExpr::UnaryTest(_, w) => {
-                self.word(&w.value, ctx);
+            ast::ExtendedTestExpr::UnaryTest(op, w) => {
+                let word = self.word(&w.value, ctx).word;
+                if matches!(
+                    op,
+                    ast::UnaryPredicate::ShellVariableIsSetAndAssigned
+                        | ast::UnaryPredicate::ShellVariableIsSetAndNameRef
+                ) {
+                    self.name_arg(&word, "[[ -v ]]", ctx);
+                }
             }
-            ast::ExtendedTestExpr::BinaryTest(_, a, b) => {
+            ast::ExtendedTestExpr::BinaryTest(op, a, b) => {
                 self.word(&a.value, ctx);
                 self.word(&b.value, ctx);
+                use ast::BinaryPredicate as B;
+                if matches!(
+                    op,
+                    B::ArithmeticEqualTo
+                        | B::ArithmeticNotEqualTo
+                        | B::ArithmeticLessThan
+                        | B::ArithmeticLessThanOrEqualTo
+                        | B::ArithmeticGreaterThan
+                        | B::ArithmeticGreaterThanOrEqualTo
+                ) {
+                    // Inside `[[ ]]` both operands are evaluated as arithmetic after expansion.
+                    self.arith_check(&a.value, ctx);
+                    self.arith_check(&b.value, ctx);
+                }
             }
         }
     }
@@ -303,6 +328,15 @@ impl Walker {
             ast::CompoundCommand::ForClause(f) => {
                 for w in f.values.iter().flatten() {
                     self.word(&w.value, ctx);
+                }
+                let words: Vec<String> =
+                    f.values.iter().flatten().map(|w| w.value.clone()).collect();
+                if runtime::numeric_loop(&words) {
+                    // `for i in 1 2 3`: the variable holds an integer in the body.
+                    self.scope.vars.push((
+                        f.variable_name.clone(),
+                        Word::dynamic(format!("$(({}))", words.join(",")), arith::INTEGER),
+                    ));
                 }
                 self.compound_list(&f.body.list, ctx);
             }
@@ -382,6 +416,7 @@ impl Walker {
         if expr.contains("$(") || expr.contains('`') {
             self.unreadable(expr, "arithmetic that runs a command", ctx);
         }
+        self.arith_check(expr, ctx);
     }
 
     /// Expands a word and reads the commands substituted into it.
@@ -404,6 +439,7 @@ impl Walker {
         for why in &expanded.unreadable {
             self.unreadable("", why.clone(), ctx);
         }
+        self.runtime_word(&expanded.runtime, ctx);
     }
 
     fn process_substitution(&mut self, sub: &ast::SubshellCommand, ctx: &Ctx) {
@@ -574,6 +610,7 @@ impl Walker {
             I::Word(w) => parts.argv.push(self.word(&w.value, ctx).word),
             I::AssignmentWord(assignment, raw) => {
                 if in_prefix {
+                    self.assignment_runtime(assignment, ctx);
                     let value = self.assignment_value(&assignment.value, ctx);
                     parts
                         .assignments
