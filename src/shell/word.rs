@@ -91,7 +91,8 @@ pub fn expand(raw: &str) -> Expanded {
 }
 
 /// Reads the body of an unquoted here-document, returning the command substitutions that the
-/// outer shell runs while expanding it.
+/// outer shell runs while expanding it, and as `word` the text the command reads: literal
+/// when nothing in it is only known at run time.
 pub fn heredoc_substitutions(body: &str) -> Expanded {
     let mut out = Expanded {
         word: Word::Literal(body.to_owned()),
@@ -117,12 +118,15 @@ pub fn heredoc_substitutions(body: &str) -> Expanded {
                 &mut unquoted,
                 &mut out,
             );
-            if let Some(why) = why {
-                out.word = Word::Dynamic {
+            out.word = match why {
+                // What the command reads: the body after the outer shell's backslash rules
+                // (`\$` is `$`, `\``...`` is a backquote, `\<newline>` joins lines).
+                None => Word::Literal(value),
+                Some(why) => Word::Dynamic {
                     raw: body.to_owned(),
                     why,
-                };
-            }
+                },
+            };
         }
         Err(_) => out
             .unreadable

@@ -96,6 +96,7 @@ impl Walker {
             via: Vec::new(),
             hidden: ctx.hidden,
             scope: Scope::default(),
+            globs: Vec::new(),
         };
         holder.argv.push(Word::Literal(String::new()));
         self.steps_of(steps, &holder, ctx);
@@ -127,6 +128,7 @@ impl Walker {
                     via: ctx.via.clone(),
                     hidden: outer.hidden,
                     scope: outer.scope.clone(),
+                    globs: outer.globs.clone(),
                 };
                 self.invocation_with(inv, fresh, &ctx);
             }

@@ -16,6 +16,7 @@ mod scope;
 
 use scope::{ScopeChange, scope_change};
 
+use super::brace;
 use super::word::{self, Expanded};
 use super::{Construct, Invocation, PipeSource, Scope, Script, Stdin, Unreadable, Word, basename};
 
@@ -53,6 +54,7 @@ pub fn from_argv(argv: &[String]) -> Script {
         via: Vec::new(),
         hidden: false,
         scope: Scope::default(),
+        globs: Vec::new(),
     };
     walker.invocation(inv, &Ctx::default());
     walker.script
@@ -484,10 +486,17 @@ impl Walker {
             ast::IoRedirect::HereDocument(_, doc) => {
                 let body = &doc.doc.value;
                 if doc.requires_expansion {
+                    // The outer shell expands an unquoted body before the command reads it: a
+                    // shell given it runs `\$(cmd)` as `$(cmd)`, and whatever a variable holds.
                     let expanded = word::heredoc_substitutions(body);
                     self.substitutions(&expanded, ctx);
+                    *stdin = Some(match expanded.word {
+                        Word::Literal(text) => Stdin::Text(text),
+                        dynamic => Stdin::File(dynamic),
+                    });
+                } else {
+                    *stdin = Some(Stdin::Text(body.clone()));
                 }
-                *stdin = Some(Stdin::Text(body.clone()));
             }
             ast::IoRedirect::HereString(_, w) => {
                 let expanded = self.word(&w.value, ctx);
@@ -528,6 +537,7 @@ impl Walker {
             assignments,
             writes: own_writes,
             stdin,
+            globs,
         } = parts;
         writes.extend(own_writes);
 
@@ -570,6 +580,7 @@ impl Walker {
                     via: ctx.via.clone(),
                     hidden: ctx.hidden,
                     scope: self.scope.clone(),
+                    globs: Vec::new(),
                 });
                 self.scope.vars.extend(assignments.iter().cloned());
             }
@@ -588,6 +599,7 @@ impl Walker {
             via: ctx.via.clone(),
             hidden: ctx.hidden,
             scope: self.scope.clone(),
+            globs,
         };
         self.invocation(inv, ctx);
         match change {
@@ -607,7 +619,17 @@ impl Walker {
     ) {
         use ast::CommandPrefixOrSuffixItem as I;
         match item {
-            I::Word(w) => parts.argv.push(self.word(&w.value, ctx).word),
+            I::Word(w) => {
+                // Brace expansion comes first and makes several words of one.
+                let words = brace::expand(&w.value).unwrap_or_else(|| vec![w.value.clone()]);
+                for raw in words {
+                    let expanded = self.word(&raw, ctx);
+                    if let (true, Word::Literal(text)) = (expanded.globs, &expanded.word) {
+                        parts.globs.push(text.clone());
+                    }
+                    parts.argv.push(expanded.word);
+                }
+            }
             I::AssignmentWord(assignment, raw) => {
                 if in_prefix {
                     self.assignment_runtime(assignment, ctx);
@@ -658,6 +680,8 @@ struct Parts {
     assignments: Vec<(String, Word)>,
     writes: Vec<Word>,
     stdin: Option<Stdin>,
+    /// Literal words bash expands as pathname patterns (see [`Invocation::globs`]).
+    globs: Vec<String>,
 }
 
 /// A path compared by its last two parts, so that `./x.sh`, `x.sh` and `/tmp/d/x.sh` written

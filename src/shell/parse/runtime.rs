@@ -27,7 +27,7 @@ const RENAMING_ARRAYS: &[&str] = &["BASH_CMDS", "BASH_ALIASES"];
 /// Options of one builtin read from its words: `(option letter, value)` pairs and the words
 /// that are not options.
 struct Opts<'a> {
-    opts: Vec<(char, Option<&'a Word>)>,
+    opts: Vec<(char, Option<Word>)>,
     rest: Vec<&'a Word>,
 }
 
@@ -56,12 +56,12 @@ fn opts<'a>(args: &'a [Word], takes_value: &str) -> Opts<'a> {
         let body = &text[1..];
         for (pos, c) in body.char_indices() {
             if takes_value.contains(c) {
-                // An attached value is literal text of this word; only a separate one is
-                // handed back as a word.
-                let value = if pos + c.len_utf8() == body.len() {
-                    words.next()
+                // The value is the rest of this word (`-vNAME`) or the next word.
+                let attached = &body[pos + c.len_utf8()..];
+                let value = if attached.is_empty() {
+                    words.next().cloned()
                 } else {
-                    None
+                    Some(Word::Literal(attached.to_owned()))
                 };
                 out.opts.push((c, value));
                 break;
@@ -81,7 +81,7 @@ impl Opts<'_> {
         self.opts
             .iter()
             .find(|(o, _)| *o == c)
-            .and_then(|(_, v)| *v)
+            .and_then(|(_, v)| v.as_ref())
     }
 }
 
@@ -96,7 +96,13 @@ impl Walker {
         match program {
             "read" => {
                 let o = opts(args, "adinNptu");
-                for w in o.value('a').into_iter().chain(o.rest.iter().copied()) {
+                let names: Vec<Word> = o
+                    .value('a')
+                    .into_iter()
+                    .chain(o.rest.iter().copied())
+                    .cloned()
+                    .collect();
+                for w in &names {
                     self.name_arg(w, "read", ctx);
                 }
             }
@@ -113,13 +119,13 @@ impl Walker {
                 }
             }
             "printf" => {
-                if let Some(w) = opts(args, "v").value('v') {
-                    self.name_arg(w, "printf -v", ctx);
+                if let Some(w) = opts(args, "v").value('v').cloned() {
+                    self.name_arg(&w, "printf -v", ctx);
                 }
             }
             "wait" => {
-                if let Some(w) = opts(args, "p").value('p') {
-                    self.name_arg(w, "wait -p", ctx);
+                if let Some(w) = opts(args, "p").value('p').cloned() {
+                    self.name_arg(&w, "wait -p", ctx);
                 }
             }
             "getopts" => {
