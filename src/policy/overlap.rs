@@ -4,8 +4,8 @@
 //! The command's pattern is read with bash's pathname rules (`*`, `?` and classes never match
 //! `/`); the rule's with its own (see [`super::glob`]). The search walks both token lists
 //! together, a product of two small automata, so it costs the product of their lengths.
-//! bash's rule that `*` does not match a leading `.` is ignored: reading a pattern as able to
-//! match more only escalates more.
+//! bash's rule that `*`, `?` and classes do not match a leading `.` is kept (`*.txt` never
+//! names `.env.txt`).
 
 use super::Certainty;
 use super::glob::{Glob, GlobList, Token};
@@ -17,6 +17,7 @@ const MAX_TOKENS: usize = 512;
 /// [`Glob::new`]) and `rule`.
 pub(super) fn overlaps(shell: &Glob, rule: &Glob) -> bool {
     let (a, b) = (shell.tokens(), rule.tokens());
+    let anchored = rule.as_str().starts_with(['/', '~']);
     if a.len() > MAX_TOKENS || b.len() > MAX_TOKENS {
         return true;
     }
@@ -40,8 +41,16 @@ pub(super) fn overlaps(shell: &Glob, rule: &Glob) -> bool {
         if tb.is_some_and(is_star) {
             stack.push((i, j + 1, at_start));
         }
-        // Or both consume one common character.
+        // Or both consume one common character. Against a pattern that may match anywhere
+        // (`**/*.key`, `*.kdbx`), a star of the command's pattern may not stand in for the
+        // rule's literal text: `src/*` could name `src/x.key`, but so could any directory,
+        // and reading every such glob as a credential would block ordinary work. Against an
+        // anchored pattern (`~/.ssh/id_*`, `/etc/shadow`) the directory is the signal, and
+        // any overlap counts.
+        let star_for_literal =
+            !anchored && ta.is_some_and(is_star) && matches!(tb, Some(Token::Char(_)));
         if let (Some(ta), Some(tb)) = (ta, tb)
+            && !star_for_literal
             && common_char(ta, at_start, tb)
         {
             let ni = if is_star(ta) { i } else { i + 1 };
@@ -139,6 +148,12 @@ mod tests {
             ("~/.ssh/*.pub", "~/.ssh/id_*", true),
             ("*.txt", "*.key", false),
             ("src/*.rs", "**/id_rsa", false),
+            ("src/*", "**/*.key", false),
+            ("libssl.so*", "*.kdbx", false),
+            ("/w/*.key", "**/*.key", true),
+            ("*.key", "*.key", true),
+            ("/home/u/*/id_rsa", "**/id_rsa", true),
+            ("keys/id_rs?", "**/id_rsa", true),
             (
                 "~/.config/gatekeep/credentials.tom?",
                 "~/.config/gatekeep/credentials.toml",
@@ -150,7 +165,9 @@ mod tests {
             ("/*/shadow", "/etc/shadow", true),
             ("/*", "/etc/shadow", false),
             ("*.txt", ".env.*", false),
-            (".*", ".env.*", true),
+            // A star does not stand in for the literal text of an unanchored pattern.
+            (".*", ".env.*", false),
+            (".env*", ".env", true),
             ("~/.ssh/*.pub", "**/.env.*", false),
             ("/home/*/.env", "**/.env", true),
         ];
