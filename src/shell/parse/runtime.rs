@@ -172,21 +172,17 @@ impl Walker {
                     });
                 }
             }
-            "fc" => {
-                // `fc -l` lists history; anything else runs a history entry again (`-s`) or
-                // what an editor leaves in it (`-e`, or none): commands gatekeep never saw.
-                if !opts(args, "e").has('l') {
-                    steps.push(Step::Unreadable {
-                        why: "fc runs commands again from the shell's history (or after editing them), which gatekeep cannot read".into(),
-                    });
-                }
+            // `fc -l` lists history; anything else runs a history entry again (`-s`) or what
+            // an editor leaves in it (`-e`, or none): commands gatekeep never saw.
+            "fc" if !opts(args, "e").has('l') => {
+                steps.push(Step::Unreadable {
+                    why: "fc runs commands again from the shell's history (or after editing them), which gatekeep cannot read".into(),
+                });
             }
-            "enable" => {
-                if opts(args, "f").has('f') {
-                    steps.push(Step::Unreadable {
-                        why: "`enable -f` loads a shared object into the shell as a builtin: its code cannot be read".into(),
-                    });
-                }
+            "enable" if opts(args, "f").has('f') => {
+                steps.push(Step::Unreadable {
+                    why: "`enable -f` loads a shared object into the shell as a builtin: its code cannot be read".into(),
+                });
             }
             "env" => {
                 if let Some(w) = args.iter().find(|w| {
