@@ -333,7 +333,8 @@ fn is_arithmetic_expansion(raw: &str) -> bool {
     })
 }
 
-/// A word that is a whole number, or a brace sequence of numbers (`{1..10}`).
+/// A word that is a whole number, a brace sequence of numbers (`{1..10}`), or `seq` of
+/// literal numbers.
 pub(super) fn is_numeric_word(raw: &str) -> bool {
     let number = |s: &str| {
         let s = s.strip_prefix(['-', '+']).unwrap_or(s);
@@ -341,6 +342,11 @@ pub(super) fn is_numeric_word(raw: &str) -> bool {
     };
     if number(raw) {
         return true;
+    }
+    // `$(seq 1 5)`, `$(seq 10)`: seq with plain numbers prints numbers only.
+    if let Some(args) = raw.strip_prefix("$(seq ").and_then(|r| r.strip_suffix(')')) {
+        let args: Vec<&str> = args.split_whitespace().collect();
+        return (1..=3).contains(&args.len()) && args.iter().all(|a| number(a));
     }
     raw.strip_prefix('{')
         .and_then(|r| r.strip_suffix('}'))

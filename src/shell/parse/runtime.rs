@@ -298,6 +298,14 @@ impl Walker {
                 format!("assigning `{name}` makes a command name run another program or text (bash's command hash or alias table)"),
                 ctx,
             );
+        } else if armed_subscript(value) {
+            // Harmless where it is assigned, but any later arithmetic or name that evaluates
+            // it (on this line or on a later one of an interactive shell) runs the command.
+            self.unreadable(
+                display,
+                format!("the value of `{name}` holds an array subscript with a command substitution, which runs when arithmetic or a name lookup evaluates it"),
+                ctx,
+            );
         } else if PROMPTS.contains(&name) && (!literal || runs_in_prompt(value)) {
             self.unreadable(
                 display,
@@ -306,6 +314,16 @@ impl Walker {
             );
         }
     }
+}
+
+/// Whether a value holds `[...$(...)...]` or `` [...`...`...] ``: a subscript that runs a
+/// command when the value is evaluated as arithmetic or used as a variable name.
+fn armed_subscript(value: &str) -> bool {
+    value.match_indices('[').any(|(i, _)| {
+        let rest = &value[i + 1..];
+        let inner = rest.find(']').map_or(rest, |end| &rest[..end]);
+        inner.contains("$(") || inner.contains('`')
+    })
 }
 
 /// Whether prompt expansion of `value` can run code: a command substitution, arithmetic (which
