@@ -7,7 +7,7 @@
 use std::fmt;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-enum Token {
+pub(super) enum Token {
     Char(char),
     Any,
     AnyDeep,
@@ -121,6 +121,11 @@ impl Glob {
 
     pub fn as_str(&self) -> &str {
         &self.source
+    }
+
+    /// The compiled pattern, for [`super::overlap`].
+    pub(super) fn tokens(&self) -> &[Token] {
+        &self.tokens
     }
 
     /// True when the pattern matches every string (`*` on a word without `/`, `**`).

@@ -9,6 +9,7 @@
 
 pub mod glob;
 pub mod layers;
+mod overlap;
 pub mod paths;
 pub mod rule;
 pub mod sql;

@@ -216,12 +216,27 @@ impl<'a> Subject<'a> {
             // Matched as written, and nothing could exempt it: no need to look further.
             return (Certainty::Certain, None);
         }
+        let pattern = match word {
+            Word::Literal(text) if self.inv.globs.contains(text) => Some(text.as_str()),
+            _ => None,
+        };
         if !list.paths {
-            return word_in_list(word, list, self.exemptions);
+            return match pattern {
+                Some(text) => super::overlap::glob_in_list(text, std::iter::once(text), list),
+                None => word_in_list(word, list, self.exemptions),
+            };
         }
         let Some(forms) = self.forms(word, assignments) else {
-            return word_in_list(word, list, self.exemptions);
+            return match pattern {
+                Some(text) => super::overlap::glob_in_list(text, std::iter::once(text), list),
+                None => word_in_list(word, list, self.exemptions),
+            };
         };
+        if let Some(text) = pattern
+            && !forms.all().any(|f| list.matches_positive(f))
+        {
+            return super::overlap::glob_in_list(text, forms.all(), list);
+        }
         if !forms.all().any(|f| list.matches_positive(f)) {
             if let Some(path) = &forms.unknown_dir {
                 let bare: String = path.chars().filter(|c| !matches!(c, '"' | '\'')).collect();

@@ -9,6 +9,7 @@
 //! cannot read, a depth or size limit — becomes an [`Unreadable`] entry, which the policy
 //! stage escalates whatever the rules say.
 
+pub mod brace;
 pub mod parse;
 pub mod unwrap;
 pub mod word;
@@ -97,6 +98,11 @@ pub struct Invocation {
     /// What earlier commands of the same line changed that this one sees: variables and the
     /// directory it runs in. The policy stage needs it to read a path as it will be on disk.
     pub scope: Scope,
+    /// Literal words of `argv` that bash expands as pathname patterns (`~/.ssh/*`,
+    /// `/etc/shad?w`): each stands for any file it may match. Kept by value, so that they
+    /// survive unwrapping (`sudo cat /etc/*`); a quoted word with the same text is rare and
+    /// only ever read as a pattern too.
+    pub globs: Vec<String>,
 }
 
 /// Changes earlier commands of a line make that later commands see (`H=$HOME; cd ~/x &&

@@ -7,7 +7,9 @@
 //! whole word [`Word::Dynamic`]; the text of every command substitution is handed back so the
 //! walker can read the commands inside it.
 
-use brush_parser::word::{TildeExpr, WordPiece, WordPieceWithSource};
+use brush_parser::word::{
+    Parameter, ParameterExpr, ParameterTransformOp, TildeExpr, WordPiece, WordPieceWithSource,
+};
 
 use super::Word;
 
@@ -21,6 +23,22 @@ pub struct Expanded {
     pub substitutions: Vec<String>,
     /// Parts of the word that run code gatekeep cannot read (a substitution inside `${...}`).
     pub unreadable: Vec<String>,
+    /// Run-time code paths the walker judges with what the line assigned before (see
+    /// [`super::parse`]'s arithmetic checker): arithmetic, subscripts, indirection.
+    pub runtime: Vec<Runtime>,
+}
+
+/// A part of a word that bash evaluates beyond substituting text: arithmetic can read a
+/// variable whose value is `a[$(cmd)]` and run `cmd`; `${!x}` dereferences a name that may
+/// carry such a subscript.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Runtime {
+    /// An arithmetic expression (`$((...))`, `$[...]`, a `${s:off:len}` offset).
+    Arithmetic(String),
+    /// The subscript of `${name[index]}`: arithmetic unless `name` is associative.
+    Subscript { name: String, index: String },
+    /// `${!name}`: the value of `name` is used as a variable name.
+    Indirect(String),
 }
 
 /// Performs quote removal on `raw`, as bash would on a word in a command.
@@ -30,6 +48,7 @@ pub fn expand(raw: &str) -> Expanded {
         globs: false,
         substitutions: Vec::new(),
         unreadable: Vec::new(),
+        runtime: Vec::new(),
     };
     let parsed = if overflows_parser_number(raw) {
         Err(())
@@ -72,13 +91,15 @@ pub fn expand(raw: &str) -> Expanded {
 }
 
 /// Reads the body of an unquoted here-document, returning the command substitutions that the
-/// outer shell runs while expanding it.
+/// outer shell runs while expanding it, and as `word` the text the command reads: literal
+/// when nothing in it is only known at run time.
 pub fn heredoc_substitutions(body: &str) -> Expanded {
     let mut out = Expanded {
         word: Word::Literal(body.to_owned()),
         globs: false,
         substitutions: Vec::new(),
         unreadable: Vec::new(),
+        runtime: Vec::new(),
     };
     if overflows_parser_number(body) {
         out.unreadable
@@ -97,12 +118,15 @@ pub fn heredoc_substitutions(body: &str) -> Expanded {
                 &mut unquoted,
                 &mut out,
             );
-            if let Some(why) = why {
-                out.word = Word::Dynamic {
+            out.word = match why {
+                // What the command reads: the body after the outer shell's backslash rules
+                // (`\$` is `$`, `\``...`` is a backquote, `\<newline>` joins lines).
+                None => Word::Literal(value),
+                Some(why) => Word::Dynamic {
                     raw: body.to_owned(),
                     why,
-                };
-            }
+                },
+            };
         }
         Err(_) => out
             .unreadable
@@ -291,13 +315,14 @@ fn join(
                     });
                 }
             },
-            WordPiece::ParameterExpansion(_) => {
+            WordPiece::ParameterExpansion(expr) => {
                 let src = raw.get(piece.start_index..piece.end_index).unwrap_or(raw);
                 if src.contains("$(") || src.contains('`') || src.contains("<(") {
                     out.unreadable.push(format!(
                         "`{src}` runs a command inside a parameter expansion"
                     ));
                 }
+                parameter_runtime(src, expr, out);
                 why.get_or_insert_with(|| "it contains a variable, only known at run time".into());
             }
             WordPiece::CommandSubstitution(text)
@@ -312,9 +337,135 @@ fn join(
                         expr.value
                     ));
                 }
+                out.runtime.push(Runtime::Arithmetic(expr.value.clone()));
                 why.get_or_insert_with(|| "it contains arithmetic, only known at run time".into());
             }
         }
+    }
+}
+
+/// What a parameter expansion evaluates at run time besides substituting a value.
+fn parameter_runtime(src: &str, expr: &ParameterExpr, out: &mut Expanded) {
+    use ParameterExpr as P;
+    let (parameter, indirect) = match expr {
+        P::Parameter {
+            parameter,
+            indirect,
+        }
+        | P::UseDefaultValues {
+            parameter,
+            indirect,
+            ..
+        }
+        | P::AssignDefaultValues {
+            parameter,
+            indirect,
+            ..
+        }
+        | P::IndicateErrorIfNullOrUnset {
+            parameter,
+            indirect,
+            ..
+        }
+        | P::UseAlternativeValue {
+            parameter,
+            indirect,
+            ..
+        }
+        | P::ParameterLength {
+            parameter,
+            indirect,
+        }
+        | P::RemoveSmallestSuffixPattern {
+            parameter,
+            indirect,
+            ..
+        }
+        | P::RemoveLargestSuffixPattern {
+            parameter,
+            indirect,
+            ..
+        }
+        | P::RemoveSmallestPrefixPattern {
+            parameter,
+            indirect,
+            ..
+        }
+        | P::RemoveLargestPrefixPattern {
+            parameter,
+            indirect,
+            ..
+        }
+        | P::Substring {
+            parameter,
+            indirect,
+            ..
+        }
+        | P::Transform {
+            parameter,
+            indirect,
+            ..
+        }
+        | P::UppercaseFirstChar {
+            parameter,
+            indirect,
+            ..
+        }
+        | P::UppercasePattern {
+            parameter,
+            indirect,
+            ..
+        }
+        | P::LowercaseFirstChar {
+            parameter,
+            indirect,
+            ..
+        }
+        | P::LowercasePattern {
+            parameter,
+            indirect,
+            ..
+        }
+        | P::ReplaceSubstring {
+            parameter,
+            indirect,
+            ..
+        } => (parameter, *indirect),
+        // `${!prefix*}` and `${!arr[@]}` list names and keys; nothing is dereferenced.
+        P::VariableNames { .. } | P::MemberKeys { .. } => return,
+    };
+    if let P::Substring { offset, length, .. } = expr {
+        out.runtime.push(Runtime::Arithmetic(offset.value.clone()));
+        if let Some(length) = length {
+            out.runtime.push(Runtime::Arithmetic(length.value.clone()));
+        }
+    }
+    if let P::Transform {
+        op: ParameterTransformOp::PromptExpand,
+        ..
+    } = expr
+    {
+        out.unreadable.push(format!(
+            "`{src}` expands the value as a prompt, which runs any command substitution in it"
+        ));
+    }
+    match parameter {
+        Parameter::NamedWithIndex { name, index } => {
+            out.runtime.push(Runtime::Subscript {
+                name: name.clone(),
+                index: index.clone(),
+            });
+            if indirect {
+                out.runtime
+                    .push(Runtime::Indirect(format!("{name}[{index}]")));
+            }
+        }
+        Parameter::Named(name) | Parameter::NamedWithAllIndices { name, .. } if indirect => {
+            out.runtime.push(Runtime::Indirect(name.clone()));
+        }
+        Parameter::Positional(n) if indirect => out.runtime.push(Runtime::Indirect(n.to_string())),
+        Parameter::Special(_) if indirect => out.runtime.push(Runtime::Indirect(src.to_owned())),
+        _ => {}
     }
 }
 

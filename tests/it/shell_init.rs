@@ -390,7 +390,10 @@ fn bash_preexec() {
     );
     home.rc(
         Sh::Bash,
-        "PROMPT_COMMAND='prompt_count=$((prompt_count + 1))'\nalias tm='touch marker'",
+        // Counted without arithmetic on a variable an earlier line set: `$((n + 1))` on
+        // such a variable is a run-time code path (a value `a[$(cmd)]` runs cmd) and is
+        // escalated; the length of a string is not.
+        "PROMPT_COMMAND='prompt_count=$(( ${#prompt_ticks} + 1 )); prompt_ticks+=x'\nalias tm='touch marker'",
         &load,
     );
     let mut s = Session::start(&home, Sh::Bash);

@@ -41,7 +41,8 @@ impl Walker {
         self.record_written(&inv);
         let fresh = &inv.assignments
             [inv.assignments.len() - fresh_assignments.min(inv.assignments.len())..];
-        let steps = unwrap::steps(&inv, fresh);
+        let mut steps = unwrap::steps(&inv, fresh);
+        steps.extend(self.runtime_builtin(&inv, ctx));
         self.script.invocations.push(inv.clone());
         self.steps_of(steps, &inv, ctx);
     }
@@ -95,6 +96,7 @@ impl Walker {
             via: Vec::new(),
             hidden: ctx.hidden,
             scope: Scope::default(),
+            globs: Vec::new(),
         };
         holder.argv.push(Word::Literal(String::new()));
         self.steps_of(steps, &holder, ctx);
@@ -126,6 +128,7 @@ impl Walker {
                     via: ctx.via.clone(),
                     hidden: outer.hidden,
                     scope: outer.scope.clone(),
+                    globs: outer.globs.clone(),
                 };
                 self.invocation_with(inv, fresh, &ctx);
             }

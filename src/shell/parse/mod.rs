@@ -9,11 +9,14 @@
 
 use brush_parser::ast;
 
+mod arith;
 mod follow;
+mod runtime;
 mod scope;
 
 use scope::{ScopeChange, scope_change};
 
+use super::brace;
 use super::word::{self, Expanded};
 use super::{Construct, Invocation, PipeSource, Scope, Script, Stdin, Unreadable, Word, basename};
 
@@ -51,6 +54,7 @@ pub fn from_argv(argv: &[String]) -> Script {
         via: Vec::new(),
         hidden: false,
         scope: Scope::default(),
+        globs: Vec::new(),
     };
     walker.invocation(inv, &Ctx::default());
     walker.script
@@ -89,6 +93,8 @@ pub(crate) struct Walker {
     written: Vec<String>,
     /// Variables and directories changed so far by the commands read (see [`Scope`]).
     scope: Scope,
+    /// Integer and associative attributes declared so far (see [`arith`]).
+    attrs: arith::Attrs,
 }
 
 impl Walker {
@@ -282,12 +288,33 @@ impl Walker {
             ast::ExtendedTestExpr::Not(a) | ast::ExtendedTestExpr::Parenthesized(a) => {
                 self.extended_test(a, ctx)
             }
-            ast::ExtendedTestExpr::UnaryTest(_, w) => {
-                self.word(&w.value, ctx);
+            ast::ExtendedTestExpr::UnaryTest(op, w) => {
+                let word = self.word(&w.value, ctx).word;
+                if matches!(
+                    op,
+                    ast::UnaryPredicate::ShellVariableIsSetAndAssigned
+                        | ast::UnaryPredicate::ShellVariableIsSetAndNameRef
+                ) {
+                    self.name_arg(&word, "[[ -v ]]", ctx);
+                }
             }
-            ast::ExtendedTestExpr::BinaryTest(_, a, b) => {
+            ast::ExtendedTestExpr::BinaryTest(op, a, b) => {
                 self.word(&a.value, ctx);
                 self.word(&b.value, ctx);
+                use ast::BinaryPredicate as B;
+                if matches!(
+                    op,
+                    B::ArithmeticEqualTo
+                        | B::ArithmeticNotEqualTo
+                        | B::ArithmeticLessThan
+                        | B::ArithmeticLessThanOrEqualTo
+                        | B::ArithmeticGreaterThan
+                        | B::ArithmeticGreaterThanOrEqualTo
+                ) {
+                    // Inside `[[ ]]` both operands are evaluated as arithmetic after expansion.
+                    self.arith_check(&a.value, ctx);
+                    self.arith_check(&b.value, ctx);
+                }
             }
         }
     }
@@ -303,6 +330,15 @@ impl Walker {
             ast::CompoundCommand::ForClause(f) => {
                 for w in f.values.iter().flatten() {
                     self.word(&w.value, ctx);
+                }
+                let words: Vec<String> =
+                    f.values.iter().flatten().map(|w| w.value.clone()).collect();
+                if runtime::numeric_loop(&words) {
+                    // `for i in 1 2 3`: the variable holds an integer in the body.
+                    self.scope.vars.push((
+                        f.variable_name.clone(),
+                        Word::dynamic(format!("$(({}))", words.join(",")), arith::INTEGER),
+                    ));
                 }
                 self.compound_list(&f.body.list, ctx);
             }
@@ -382,6 +418,7 @@ impl Walker {
         if expr.contains("$(") || expr.contains('`') {
             self.unreadable(expr, "arithmetic that runs a command", ctx);
         }
+        self.arith_check(expr, ctx);
     }
 
     /// Expands a word and reads the commands substituted into it.
@@ -404,6 +441,7 @@ impl Walker {
         for why in &expanded.unreadable {
             self.unreadable("", why.clone(), ctx);
         }
+        self.runtime_word(&expanded.runtime, ctx);
     }
 
     fn process_substitution(&mut self, sub: &ast::SubshellCommand, ctx: &Ctx) {
@@ -448,10 +486,17 @@ impl Walker {
             ast::IoRedirect::HereDocument(_, doc) => {
                 let body = &doc.doc.value;
                 if doc.requires_expansion {
+                    // The outer shell expands an unquoted body before the command reads it: a
+                    // shell given it runs `\$(cmd)` as `$(cmd)`, and whatever a variable holds.
                     let expanded = word::heredoc_substitutions(body);
                     self.substitutions(&expanded, ctx);
+                    *stdin = Some(match expanded.word {
+                        Word::Literal(text) => Stdin::Text(text),
+                        dynamic => Stdin::File(dynamic),
+                    });
+                } else {
+                    *stdin = Some(Stdin::Text(body.clone()));
                 }
-                *stdin = Some(Stdin::Text(body.clone()));
             }
             ast::IoRedirect::HereString(_, w) => {
                 let expanded = self.word(&w.value, ctx);
@@ -492,6 +537,7 @@ impl Walker {
             assignments,
             writes: own_writes,
             stdin,
+            globs,
         } = parts;
         writes.extend(own_writes);
 
@@ -534,6 +580,7 @@ impl Walker {
                     via: ctx.via.clone(),
                     hidden: ctx.hidden,
                     scope: self.scope.clone(),
+                    globs: Vec::new(),
                 });
                 self.scope.vars.extend(assignments.iter().cloned());
             }
@@ -552,6 +599,7 @@ impl Walker {
             via: ctx.via.clone(),
             hidden: ctx.hidden,
             scope: self.scope.clone(),
+            globs,
         };
         self.invocation(inv, ctx);
         match change {
@@ -571,9 +619,20 @@ impl Walker {
     ) {
         use ast::CommandPrefixOrSuffixItem as I;
         match item {
-            I::Word(w) => parts.argv.push(self.word(&w.value, ctx).word),
+            I::Word(w) => {
+                // Brace expansion comes first and makes several words of one.
+                let words = brace::expand(&w.value).unwrap_or_else(|| vec![w.value.clone()]);
+                for raw in words {
+                    let expanded = self.word(&raw, ctx);
+                    if let (true, Word::Literal(text)) = (expanded.globs, &expanded.word) {
+                        parts.globs.push(text.clone());
+                    }
+                    parts.argv.push(expanded.word);
+                }
+            }
             I::AssignmentWord(assignment, raw) => {
                 if in_prefix {
+                    self.assignment_runtime(assignment, ctx);
                     let value = self.assignment_value(&assignment.value, ctx);
                     parts
                         .assignments
@@ -621,6 +680,8 @@ struct Parts {
     assignments: Vec<(String, Word)>,
     writes: Vec<Word>,
     stdin: Option<Stdin>,
+    /// Literal words bash expands as pathname patterns (see [`Invocation::globs`]).
+    globs: Vec<String>,
 }
 
 /// A path compared by its last two parts, so that `./x.sh`, `x.sh` and `/tmp/d/x.sh` written

@@ -253,6 +253,11 @@ pub(super) fn at(args: &[Word], via: &str) -> Vec<Step> {
 }
 
 pub(super) fn trap(args: &[Word]) -> Vec<Step> {
+    // `trap -- ACTION SIG` is `trap ACTION SIG`; `-p`, `-l` and `-P` only print.
+    let args = match args.first().and_then(Word::literal) {
+        Some("--") => &args[1..],
+        _ => args,
+    };
     match args.first() {
         Some(w)
             if !matches!(w.literal(), Some("-" | "-p" | "-l" | "--" | "")) && args.len() > 1 =>
