@@ -115,6 +115,10 @@ pub struct Scope {
     /// Directories changed into earlier in the line (`cd DIR &&`, `pushd DIR`), oldest first,
     /// each relative to the one before; `cd` alone is `~`. `cd -` and `popd` are dynamic.
     pub dirs: Vec<Word>,
+    /// Paths earlier commands made into links or moved or copied data into (`ln -s ~/.ssh
+    /// /tmp/x`, `mv ~/.aws /tmp/a`), as written: a path exemption (build or temporary
+    /// directories) never holds at or below them.
+    pub links: Vec<Word>,
 }
 
 impl Scope {
@@ -128,7 +132,7 @@ impl Scope {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.vars.is_empty() && self.dirs.is_empty()
+        self.vars.is_empty() && self.dirs.is_empty() && self.links.is_empty()
     }
 }
 

@@ -10,6 +10,7 @@
 use brush_parser::ast;
 
 mod follow;
+mod links;
 mod scope;
 
 use scope::{ScopeChange, scope_change};
@@ -558,6 +559,7 @@ impl Walker {
             ScopeChange::None => {}
             ScopeChange::Dir(dir) => self.scope.dirs.push(dir),
             ScopeChange::Vars(vars) => self.scope.vars.extend(vars),
+            ScopeChange::Links(paths) => self.scope.links.extend(paths),
         }
         output
     }
