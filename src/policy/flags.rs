@@ -53,8 +53,8 @@ pub fn may_be_flag(raw: &str) -> bool {
         .and_then(|r| r.strip_suffix(')'))
         .or_else(|| raw.strip_prefix('`').and_then(|r| r.strip_suffix('`')));
     inner.is_some_and(|cmd| {
-        let program = cmd.trim_start().split_whitespace().next().unwrap_or("");
-        matches!(crate::shell::basename(program), "echo" | "printf" | "cat" | "tr" | "sed" | "xargs")
+        let program = cmd.split_whitespace().next().unwrap_or("");
+        matches!(crate::shell::basename(program), "echo" | "printf")
     })
 }
 
@@ -78,7 +78,9 @@ pub fn may_split(raw: &str) -> bool {
             '$' if double => {
                 let rest: String = chars[i + 1..].iter().take(64).collect();
                 let braced_list = rest.starts_with('{')
-                    && rest.find('}').is_some_and(|end| rest[..end].contains("[@]"));
+                    && rest
+                        .find('}')
+                        .is_some_and(|end| rest[..end].contains("[@]"));
                 if rest.starts_with('@') || rest.starts_with("{@") || braced_list {
                     return true;
                 }
@@ -155,9 +157,7 @@ pub(super) fn in_force(words: &[FlagWord<'_>], spec: &FlagSpec) -> bool {
         }
         let Some(name) = word.long else { continue };
         let negates = names.iter().any(|n| {
-            name == *n
-                || name.strip_prefix("no-") == Some(n)
-                || n.strip_prefix("no-") == Some(name)
+            name == *n || name.strip_prefix("no-") == Some(n) || n.strip_prefix("no-") == Some(name)
         });
         if negates {
             on = false;
@@ -171,9 +171,10 @@ fn spelled(word: &FlagWord<'_>, spec: &FlagSpec) -> bool {
     let long = word
         .long
         .is_some_and(|n| !word.text.contains('=') && spec.long.iter().any(|l| l == n));
-    let short = spec.short.iter().any(|c| {
-        word.short.contains(c) || (word.text.len() == 2 && word.text.ends_with(*c))
-    });
+    let short = spec
+        .short
+        .iter()
+        .any(|c| word.short.contains(c) || (word.text.len() == 2 && word.text.ends_with(*c)));
     long || short || spec.exact.iter().any(|g| g.is_match(word.text))
 }
 

@@ -10,8 +10,8 @@
 pub mod flags;
 pub mod glob;
 pub mod layers;
+mod moved;
 pub mod paths;
-pub mod program;
 pub mod rule;
 pub mod sql;
 pub mod subject;
@@ -468,7 +468,7 @@ impl Policy {
     /// The rules that fire for one invocation, its path words read as they will be on disk
     /// where `host` says it runs.
     pub fn hits_in(&self, inv: &crate::shell::Invocation, host: &dyn paths::Host) -> Vec<RuleHit> {
-        let key = inv.program().map(program::key);
+        let key = inv.program().map(crate::shell::program::key);
         let (program, candidates) = match key.as_deref() {
             Some(program) => (program, self.candidates(inv, program)),
             // A statement that only assigns variables: only rules about variables apply.
@@ -692,7 +692,7 @@ impl Policy {
             .iter()
             .chain(&script.assignments)
             .any(|inv| {
-                let key = inv.program().map(program::key);
+                let key = inv.program().map(crate::shell::program::key);
                 let program = match key.as_deref() {
                     Some(p) => p,
                     None if inv.argv.is_empty() => "",

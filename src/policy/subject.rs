@@ -329,7 +329,13 @@ impl<'a> Subject<'a> {
             host: self.host,
             scope: &self.inv.scope,
         };
-        let forms = resolver.forms(word, assignments).map(Rc::new);
+        let forms = resolver
+            .forms(word, assignments)
+            .map(|mut f| {
+                super::moved::add_origins(&resolver, &mut f);
+                f
+            })
+            .map(Rc::new);
         self.forms.borrow_mut().push((key, forms.clone()));
         forms
     }
@@ -398,14 +404,16 @@ impl<'a> Subject<'a> {
     /// link or moved or copied data into (`ln -s ~/.ssh /tmp/x; rm -rf /tmp/x/`): no
     /// exemption holds there, whatever its name.
     fn made_by_line(&self, forms: &Forms) -> bool {
-        self.inv.scope.links.iter().any(|dest| {
-            let Some(dest) = self.forms(dest, false) else {
+        self.inv.scope.links.iter().any(|link| {
+            let Some(dest) = self.forms(&link.to, false) else {
                 return false;
             };
             let dests: Vec<&String> = dest.spelled.iter().chain(&dest.lexical).collect();
             forms.spelled.iter().chain(&forms.lexical).any(|f| {
                 dests.iter().any(|d| {
-                    f == *d || f.strip_prefix(d.as_str()).is_some_and(|r| r.starts_with('/'))
+                    f == *d
+                        || f.strip_prefix(d.as_str())
+                            .is_some_and(|r| r.starts_with('/'))
                 })
             })
         })

@@ -10,6 +10,7 @@
 //! stage escalates whatever the rules say.
 
 pub mod parse;
+pub mod program;
 pub mod unwrap;
 pub mod word;
 
@@ -116,9 +117,21 @@ pub struct Scope {
     /// each relative to the one before; `cd` alone is `~`. `cd -` and `popd` are dynamic.
     pub dirs: Vec<Word>,
     /// Paths earlier commands made into links or moved or copied data into (`ln -s ~/.ssh
-    /// /tmp/x`, `mv ~/.aws /tmp/a`), as written: a path exemption (build or temporary
-    /// directories) never holds at or below them.
-    pub links: Vec<Word>,
+    /// /tmp/x`, `mv ~/.aws /tmp/a`), oldest first: a path exemption (build or temporary
+    /// directories) never holds at or below them, and a path below one is also read as the
+    /// path its data came from.
+    pub links: Vec<Link>,
+}
+
+/// What one `ln`, `cp`, `mv` or `install` put where, as written.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Link {
+    /// The sources (for `ln -s`, the link's target).
+    pub from: Vec<Word>,
+    /// The destination: a file, or a directory that the sources went into.
+    pub to: Word,
+    /// A symbolic link: a relative target is read from the link's directory.
+    pub symbolic: bool,
 }
 
 impl Scope {

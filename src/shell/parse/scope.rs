@@ -8,8 +8,8 @@ pub(super) enum ScopeChange {
     None,
     Dir(Word),
     Vars(Vec<(String, Word)>),
-    /// Paths made into links or filled with moved or copied data.
-    Links(Vec<Word>),
+    /// A path made into a link or filled with moved or copied data.
+    Links(Vec<crate::shell::Link>),
 }
 
 /// Reads `cd`, `pushd`, `popd`, `export`/`declare`/`typeset`/`local`/`readonly`, `read`,

@@ -1,4 +1,4 @@
-//! The name rules know a program by, whatever spelling ran it.
+//! The name a program is known by (to unwrapping and to rules), whatever spelling ran it.
 //!
 //! An agent on Windows (Git Bash, MSYS2, Cygwin) or in WSL runs the same tools as
 //! `git.exe`, `C:/Program Files/Git/bin/git.exe`, `C:\…\git.exe` or `KUBECTL.EXE`: a
