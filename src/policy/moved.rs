@@ -17,51 +17,46 @@ use crate::shell::{Word, basename};
 const MAX_LINKS: usize = 16;
 const MAX_ALIASES: usize = 32;
 
-/// Adds to `forms` the places the data at this path came from.
+/// Adds to `forms` the places the data at this path came from. Paths are compared in
+/// every form they have (as spelled, and absolute where the host tells the home and the
+/// directory), so that the mapping holds on a host that knows nothing too.
 pub(super) fn add_origins(resolver: &Resolver<'_>, forms: &mut Forms) {
     let links = &resolver.scope.links;
     if links.is_empty() {
         return;
     }
-    let mut reached: Vec<String> = forms
-        .lexical
-        .iter()
-        .chain(&forms.physical)
-        .filter(|f| f.starts_with('/'))
-        .cloned()
-        .collect();
+    let mut reached: Vec<String> = forms.all().map(str::to_owned).collect();
     let mut origins: Vec<String> = Vec::new();
     for link in links.iter().rev().take(MAX_LINKS) {
-        let Some(dest) = absolute(resolver, &link.to) else {
-            continue;
-        };
-        let dest_dir = parent(&dest);
+        let dests = every_form(resolver, &link.to);
         let mut found = Vec::new();
-        for path in &reached {
-            let Some(rest) = below(path, &dest) else {
+        for (path, dest) in reached
+            .iter()
+            .flat_map(|p| dests.iter().map(move |d| (p, d)))
+        {
+            let Some(rest) = below(path, dest) else {
                 continue;
             };
             for from in &link.from {
                 let Some(value) = resolver.value(from) else {
                     continue;
                 };
-                let source = if link.symbolic && !value.starts_with(['/', '~']) {
-                    normalize_path(&format!("{dest_dir}/{value}"))
+                let sources = if link.symbolic && !value.starts_with(['/', '~']) {
+                    vec![normalize_path(&format!("{}/{value}", parent(dest)))]
                 } else {
-                    match absolute(resolver, from) {
-                        Some(s) => s,
-                        None => continue,
-                    }
+                    every_form(resolver, from)
                 };
-                found.push(normalize_path(&format!("{source}{rest}")));
-                // `DEST/NAME/…` when DEST was a directory the source went into.
-                let name = basename(&source);
-                if let Some(inner) = rest
-                    .strip_prefix('/')
-                    .and_then(|r| r.strip_prefix(name))
-                    .filter(|r| r.is_empty() || r.starts_with('/'))
-                {
-                    found.push(normalize_path(&format!("{source}{inner}")));
+                for source in sources {
+                    found.push(normalize_path(&format!("{source}{rest}")));
+                    // `DEST/NAME/…` when DEST was a directory the source went into.
+                    let name = basename(&source);
+                    if let Some(inner) = rest
+                        .strip_prefix('/')
+                        .and_then(|r| r.strip_prefix(name))
+                        .filter(|r| r.is_empty() || r.starts_with('/'))
+                    {
+                        found.push(normalize_path(&format!("{source}{inner}")));
+                    }
                 }
             }
         }
@@ -77,19 +72,23 @@ pub(super) fn add_origins(resolver: &Resolver<'_>, forms: &mut Forms) {
     }
     for origin in origins {
         if let Some(more) = resolver.forms(&Word::Literal(origin), false) {
-            forms.physical.extend(more.lexical);
-            forms.physical.extend(more.physical);
+            forms.physical.extend(more.all().map(str::to_owned));
         }
     }
 }
 
-/// The absolute, lexically normal path a word names, when it is known.
-fn absolute(resolver: &Resolver<'_>, word: &Word) -> Option<String> {
-    resolver
-        .forms(word, false)?
-        .lexical
-        .into_iter()
-        .find(|f| f.starts_with('/'))
+/// Every form of a word's path (as spelled and absolute), without duplicates.
+fn every_form(resolver: &Resolver<'_>, word: &Word) -> Vec<String> {
+    let Some(forms) = resolver.forms(word, false) else {
+        return Vec::new();
+    };
+    let mut all: Vec<String> = Vec::new();
+    for f in forms.all() {
+        if !f.is_empty() && !all.iter().any(|a| a == f) {
+            all.push(f.to_owned());
+        }
+    }
+    all
 }
 
 /// The rest of `path` at or below `dir` (`""` or `/…`).
@@ -103,7 +102,8 @@ fn below<'p>(path: &'p str, dir: &str) -> Option<&'p str> {
 
 fn parent(path: &str) -> String {
     match path.rfind('/') {
-        Some(0) | None => "/".into(),
+        Some(0) => "/".into(),
+        None => ".".into(),
         Some(i) => path[..i].to_owned(),
     }
 }
