@@ -156,8 +156,13 @@ pub(super) fn in_force(words: &[FlagWord<'_>], spec: &FlagSpec) -> bool {
             continue;
         }
         let Some(name) = word.long else { continue };
+        // Any prefix counts here (`--no-dry` for `--no-dry-run`, as git reads it): a
+        // negation read where there is none only takes an exemption away.
+        let prefix = |given: &str, full: &str| !given.is_empty() && full.starts_with(given);
         let negates = names.iter().any(|n| {
-            name == *n || name.strip_prefix("no-") == Some(n) || n.strip_prefix("no-") == Some(name)
+            name == *n
+                || name.strip_prefix("no-").is_some_and(|m| prefix(m, n))
+                || n.strip_prefix("no-").is_some_and(|m| prefix(name, m))
         });
         if negates {
             on = false;

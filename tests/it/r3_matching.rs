@@ -75,6 +75,8 @@ fn an_exempting_flag_counts_only_when_still_in_force() {
         ("git push -fnv --no-dry-run origin main", true),
         ("git push -f --no-dry-run --dry-run origin main", false),
         ("git push -f --no-dry-run -n origin main", false),
+        ("git push -f --dry-run --no-dry origin main", true),
+        ("git push -f --dry-run --no-verify origin main", false),
     ] {
         assert_eq!(
             fired(&p, line, "git-force-push") == Certainty::Certain,
