@@ -7,9 +7,11 @@
 //! Anything the shell stage could not read escalates to at least `approve` whatever the
 //! rules say: that is not a rule, so no layer can disable it.
 
+pub mod flags;
 pub mod glob;
 pub mod layers;
 mod overlap;
+mod moved;
 pub mod paths;
 pub mod rule;
 pub mod sql;
@@ -437,7 +439,7 @@ impl Policy {
         let Source::Builtin(b) = self.slots[i].source else {
             return false;
         };
-        if b.first_words.is_empty() {
+        if b.first_words.is_empty() || subject.has_other_readings() {
             return false;
         }
         match subject.first_positional() {
@@ -467,7 +469,8 @@ impl Policy {
     /// The rules that fire for one invocation, its path words read as they will be on disk
     /// where `host` says it runs.
     pub fn hits_in(&self, inv: &crate::shell::Invocation, host: &dyn paths::Host) -> Vec<RuleHit> {
-        let (program, candidates) = match inv.program() {
+        let key = inv.program().map(crate::shell::program::key);
+        let (program, candidates) = match key.as_deref() {
             Some(program) => (program, self.candidates(inv, program)),
             // A statement that only assigns variables: only rules about variables apply.
             None if inv.argv.is_empty() && !inv.assignments.is_empty() => {
@@ -690,7 +693,8 @@ impl Policy {
             .iter()
             .chain(&script.assignments)
             .any(|inv| {
-                let program = match inv.program() {
+                let key = inv.program().map(crate::shell::program::key);
+                let program = match key.as_deref() {
                     Some(p) => p,
                     None if inv.argv.is_empty() => "",
                     None => return false,

@@ -209,7 +209,27 @@ impl Rule {
     }
 
     /// How this rule matches one command; `why` names the word that made it only possible.
+    /// When the line reads more than one way (an option gatekeep does not know may take the
+    /// word after it), the strictest reading counts for rules that look for a verb.
     pub fn matches(&self, subject: &Subject<'_>) -> (Certainty, Option<String>) {
+        let mut found = self.matches_reading(subject);
+        // Only where the verb is found: dropping words changes nothing else for the stricter.
+        if self.subcommands.is_empty() && self.not_subcommands.is_empty() {
+            return found;
+        }
+        for other in subject.other_readings() {
+            if found.0 == Certainty::Certain {
+                break;
+            }
+            let m = self.matches_reading(other);
+            if m.0 > found.0 {
+                found = m;
+            }
+        }
+        found
+    }
+
+    fn matches_reading(&self, subject: &Subject<'_>) -> (Certainty, Option<String>) {
         if self.spec.construct.is_some() {
             return (Certainty::No, None);
         }
@@ -242,10 +262,7 @@ impl Rule {
             && self.flags.iter().all(|f| check(subject.flag(f)))
             && (self.any_flag.is_empty()
                 || check(best(self.any_flag.iter().map(|f| subject.flag(f)))))
-            && self
-                .not_flags
-                .iter()
-                .all(|f| subject.flag_exact(f) != Certainty::Certain)
+            && !self.not_flags.iter().any(|f| subject.flag_in_force(f))
             && (self.args.is_empty() || check(subject.args(&self.args, skip)))
             && (self.target.is_empty() || check(subject.target(&self.target, skip)))
             && (self.sql.is_empty() || check(subject.sql(&self.sql)))

@@ -2,12 +2,13 @@
 //! after the tool's global options, flags in every spelling, argument and path globs (after
 //! resolution, see [`super::paths`]), environment, standard input and SQL.
 
-use std::cell::RefCell;
+use std::cell::{OnceCell, RefCell};
 use std::rc::Rc;
 
 use serde::{Deserialize, Serialize};
 
 use super::Certainty;
+use super::flags::{self, FlagWord};
 use super::glob::{Glob, GlobList};
 use super::paths::{Forms, Host, Resolver, Unknown, normalize_path};
 use super::sql;
@@ -38,6 +39,12 @@ pub struct ToolSpec {
     /// for subcommand words and arguments.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub value_options: Vec<String>,
+    /// Options that take a value which stays an argument for rules (`curl -X DELETE`,
+    /// `tar -C DIR`, `ssh -o ProxyCommand=…`): a short-option cluster ends at one, and the
+    /// rest of the word is its value (`curl -sXDELETE`, `-d@file`, `-K-`, `tar -C/etc`,
+    /// `ssh -oProxyCommand=…`), which rules see among the arguments.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub argument_options: Vec<String>,
     /// Whether `-rf` means `-r -f` (true for most tools; false for `find`, `terraform`).
     #[serde(default = "yes")]
     pub short_clusters: bool,
@@ -62,6 +69,10 @@ fn yes() -> bool {
     true
 }
 
+/// How many readings that drop one maybe-value each are tried besides the one that drops
+/// them all: a bound on the work per line, whatever its length.
+const MAX_SINGLE_READINGS: usize = 3;
+
 /// One invocation as rules see it: its words sorted into flags and arguments.
 pub struct Subject<'a> {
     pub inv: &'a Invocation,
@@ -73,6 +84,15 @@ pub struct Subject<'a> {
     short: Vec<char>,
     /// Every flag word as written (before `--`).
     words: Vec<&'a str>,
+    /// The same, in order, with what each sets (for flags cancelled later in the line).
+    flag_words: Vec<FlagWord<'a>>,
+    /// Values attached to an argument option in a cluster (`-d@file`): arguments too.
+    values: Vec<Word>,
+    /// Positions in `positional` of words that follow a leading option gatekeep does not
+    /// know: each may be that option's value rather than an argument (see [`readings`]).
+    maybe_values: Vec<usize>,
+    /// The other readings of the line when `maybe_values` is not empty, built on first use.
+    others: OnceCell<Vec<Subject<'a>>>,
     /// A file redirected in (`< file`): an argument for `args`, never the `target`.
     read_from: Option<&'a Word>,
     /// Dynamic words that may be any flag.
@@ -98,6 +118,10 @@ impl<'a> Subject<'a> {
             long: Vec::new(),
             short: Vec::new(),
             words: Vec::new(),
+            flag_words: Vec::new(),
+            values: Vec::new(),
+            maybe_values: Vec::new(),
+            others: OnceCell::new(),
             dynamic_flags: Vec::new(),
             dynamic_named: Vec::new(),
             read_from: None,
@@ -113,9 +137,24 @@ impl<'a> Subject<'a> {
         };
         let clusters = tool.is_none_or(|t| t.short_clusters);
         let takes_value = |w: &str| tool.is_some_and(|t| t.value_options.iter().any(|o| o == w));
+        let takes_argument =
+            |w: &str| tool.is_some_and(|t| t.argument_options.iter().any(|o| o == w));
         let mut words = inv.argv.iter().skip(1);
         let mut end_of_options = false;
+        // The previous word was a leading option gatekeep does not know: the next word may
+        // be its value.
+        let mut unknown_option = false;
         while let Some(word) = words.next() {
+            let after_unknown = std::mem::take(&mut unknown_option);
+            if after_unknown
+                && s.positional.len() == s.maybe_values.len()
+                && !word
+                    .display()
+                    .trim_start_matches(['"', '\''])
+                    .starts_with('-')
+            {
+                s.maybe_values.push(s.positional.len());
+            }
             let text = match word {
                 Word::Literal(t) => t.as_str(),
                 Word::Dynamic { raw, .. } => {
@@ -135,8 +174,13 @@ impl<'a> Subject<'a> {
                             s.long.push(name);
                             s.dynamic_named.push((name, raw));
                         }
-                        None if bare.starts_with('-') && !end_of_options => {
-                            s.dynamic_flags.push(raw)
+                        // A word that may be a flag may as well be an operand, unless it
+                        // starts with `-`.
+                        None if !end_of_options && flags::may_be_flag(raw) => {
+                            s.dynamic_flags.push(raw);
+                            if !bare.starts_with('-') || flags::may_split(raw) {
+                                s.positional.push(word);
+                            }
                         }
                         None => s.positional.push(word),
                     }
@@ -152,32 +196,121 @@ impl<'a> Subject<'a> {
                 continue;
             }
             s.words.push(text);
+            let leading = s.positional.len() == s.maybe_values.len();
+            let mut flag = FlagWord {
+                text,
+                long: None,
+                short: Vec::new(),
+            };
             if let Some(long) = text.strip_prefix("--") {
                 let (name, inline) = match long.split_once('=') {
                     Some((n, _)) => (n, true),
                     None => (long, false),
                 };
                 s.long.push(name);
-                if !inline && takes_value(&format!("--{name}")) {
+                flag.long = Some(name);
+                let option = format!("--{name}");
+                if !inline && takes_value(&option) {
                     words.next();
+                } else if !inline && !takes_argument(&option) {
+                    unknown_option = leading;
                 }
             } else if clusters {
+                let mut last_known = false;
                 for (pos, c) in text[1..].char_indices() {
                     s.short.push(c);
-                    if takes_value(&format!("-{c}")) {
-                        // `-n prod` takes the next word; `-nprod` carries its value.
-                        if pos + c.len_utf8() == text.len() - 1 {
+                    flag.short.push(c);
+                    let option = format!("-{c}");
+                    // `-n prod` takes the next word; `-nprod` carries its value.
+                    let rest = &text[1 + pos + c.len_utf8()..];
+                    if takes_value(&option) {
+                        if rest.is_empty() {
                             words.next();
                         }
+                        last_known = true;
+                        break;
+                    }
+                    if takes_argument(&option) {
+                        if !rest.is_empty() {
+                            s.values.push(Word::Literal(rest.to_owned()));
+                        }
+                        last_known = true;
                         break;
                     }
                 }
+                unknown_option = leading && !last_known;
             } else if takes_value(text) {
                 words.next();
+            } else {
+                unknown_option = leading && !takes_argument(text);
             }
+            s.flag_words.push(flag);
         }
         s.read_from = stdin_file;
         s
+    }
+
+    /// The other ways the line may read when a leading option gatekeep does not know may
+    /// take the word after it (`npm --loglevel warn publish`, `kubectl --profile-output X
+    /// delete`): every such word read as a value, and each one alone. A rule matches when it
+    /// matches any reading (the stricter result is kept).
+    pub(super) fn other_readings(&self) -> &[Subject<'a>] {
+        self.others.get_or_init(|| {
+            let maybe = &self.maybe_values;
+            if maybe.is_empty() {
+                return Vec::new();
+            }
+            let mut drops: Vec<Vec<usize>> = vec![maybe.clone()];
+            if maybe.len() > 1 {
+                drops.extend(maybe.iter().take(MAX_SINGLE_READINGS).map(|&i| vec![i]));
+            }
+            drops
+                .into_iter()
+                .map(|drop| {
+                    let positional = self
+                        .positional
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, _)| !drop.contains(i))
+                        .map(|(_, w)| *w)
+                        .collect();
+                    self.reading(positional)
+                })
+                .collect()
+        })
+    }
+
+    /// This subject with other arguments.
+    fn reading(&self, positional: Vec<&'a Word>) -> Subject<'a> {
+        Subject {
+            inv: self.inv,
+            program: self.program,
+            tool: self.tool,
+            positional,
+            long: self.long.clone(),
+            short: self.short.clone(),
+            words: self.words.clone(),
+            flag_words: self.flag_words.clone(),
+            values: self.values.clone(),
+            maybe_values: Vec::new(),
+            others: OnceCell::new(),
+            read_from: self.read_from,
+            dynamic_flags: self.dynamic_flags.clone(),
+            dynamic_named: self.dynamic_named.clone(),
+            exemptions: self.exemptions,
+            host: self.host,
+            forms: RefCell::new(Vec::new()),
+        }
+    }
+
+    /// Whether some reading of the line has other arguments than this one.
+    pub(super) fn has_other_readings(&self) -> bool {
+        !self.maybe_values.is_empty()
+    }
+
+    /// Whether the flag `spec` names is in force at the end of the line (for exemptions).
+    pub(super) fn flag_in_force(&self, spec: &FlagSpec) -> bool {
+        flags::in_force(&self.flag_words, spec)
     }
 
     /// Reads path words as they will be on disk where `host` says the command runs.
@@ -196,7 +329,13 @@ impl<'a> Subject<'a> {
             host: self.host,
             scope: &self.inv.scope,
         };
-        let forms = resolver.forms(word, assignments).map(Rc::new);
+        let forms = resolver
+            .forms(word, assignments)
+            .map(|mut f| {
+                super::moved::add_origins(&resolver, &mut f);
+                f
+            })
+            .map(Rc::new);
         self.forms.borrow_mut().push((key, forms.clone()));
         forms
     }
@@ -252,7 +391,7 @@ impl<'a> Subject<'a> {
             }
             return (Certainty::No, None);
         }
-        if !self.exemptions || list.exempt.is_empty() {
+        if !self.exemptions || list.exempt.is_empty() || self.made_by_line(&forms) {
             return (Certainty::Certain, None);
         }
         // An exemption holds for the file the path reaches: when a symlink leads elsewhere,
@@ -274,6 +413,25 @@ impl<'a> Subject<'a> {
         } else {
             (Certainty::Certain, None)
         }
+    }
+
+    /// Whether a path is at or below one that an earlier command of the line made into a
+    /// link or moved or copied data into (`ln -s ~/.ssh /tmp/x; rm -rf /tmp/x/`): no
+    /// exemption holds there, whatever its name.
+    fn made_by_line(&self, forms: &Forms) -> bool {
+        self.inv.scope.links.iter().any(|link| {
+            let Some(dest) = self.forms(&link.to, false) else {
+                return false;
+            };
+            let dests: Vec<&String> = dest.spelled.iter().chain(&dest.lexical).collect();
+            forms.spelled.iter().chain(&forms.lexical).any(|f| {
+                dests.iter().any(|d| {
+                    f == *d
+                        || f.strip_prefix(d.as_str())
+                            .is_some_and(|r| r.starts_with('/'))
+                })
+            })
+        })
     }
 
     /// The first word that is not a flag (where subcommands start).
@@ -320,8 +478,8 @@ impl<'a> Subject<'a> {
         }
     }
 
-    /// Matches a flag by its exact spellings only (used for exemptions such as `--dry-run`).
-    pub(super) fn flag_exact(&self, spec: &FlagSpec) -> Certainty {
+    /// Matches a flag by its spellings (an abbreviated long option counts as the option).
+    fn flag_exact(&self, spec: &FlagSpec) -> Certainty {
         let long = spec.long.iter().any(|l| self.long.contains(&l.as_str()));
         let short = spec.short.iter().any(|c| {
             self.short.contains(c)
@@ -330,10 +488,12 @@ impl<'a> Subject<'a> {
                     .iter()
                     .any(|w| w.len() == 2 && w.ends_with(*c) && w.starts_with('-'))
         });
-        let exact = spec
-            .exact
-            .iter()
-            .any(|g| self.words.iter().any(|w| g.is_match(w)));
+        let exact = spec.exact.iter().any(|g| {
+            self.words.iter().any(|w| {
+                g.is_match(w)
+                    || flags::expand_abbreviation(w, g).is_some_and(|full| g.is_match(&full))
+            })
+        });
         if long || short || exact {
             Certainty::Certain
         } else {
@@ -347,6 +507,7 @@ impl<'a> Subject<'a> {
             args.iter()
                 .copied()
                 .chain(self.read_from)
+                .chain(&self.values)
                 .map(|w| self.path_in_list(w, list, true)),
         )
     }

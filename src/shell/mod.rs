@@ -11,6 +11,7 @@
 
 pub mod brace;
 pub mod parse;
+pub mod program;
 pub mod unwrap;
 pub mod word;
 
@@ -121,6 +122,22 @@ pub struct Scope {
     /// Directories changed into earlier in the line (`cd DIR &&`, `pushd DIR`), oldest first,
     /// each relative to the one before; `cd` alone is `~`. `cd -` and `popd` are dynamic.
     pub dirs: Vec<Word>,
+    /// Paths earlier commands made into links or moved or copied data into (`ln -s ~/.ssh
+    /// /tmp/x`, `mv ~/.aws /tmp/a`), oldest first: a path exemption (build or temporary
+    /// directories) never holds at or below them, and a path below one is also read as the
+    /// path its data came from.
+    pub links: Vec<Link>,
+}
+
+/// What one `ln`, `cp`, `mv` or `install` put where, as written.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Link {
+    /// The sources (for `ln -s`, the link's target).
+    pub from: Vec<Word>,
+    /// The destination: a file, or a directory that the sources went into.
+    pub to: Word,
+    /// A symbolic link: a relative target is read from the link's directory.
+    pub symbolic: bool,
 }
 
 impl Scope {
@@ -134,7 +151,7 @@ impl Scope {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.vars.is_empty() && self.dirs.is_empty()
+        self.vars.is_empty() && self.dirs.is_empty() && self.links.is_empty()
     }
 }
 

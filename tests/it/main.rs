@@ -26,6 +26,7 @@ mod ledger;
 mod protected;
 mod quoting;
 mod r3_runtime;
+mod r3_matching;
 mod render;
 mod service;
 mod shell;

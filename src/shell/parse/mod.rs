@@ -12,6 +12,7 @@ use brush_parser::ast;
 mod arith;
 mod follow;
 mod runtime;
+mod links;
 mod scope;
 
 use scope::{ScopeChange, scope_change};
@@ -606,6 +607,7 @@ impl Walker {
             ScopeChange::None => {}
             ScopeChange::Dir(dir) => self.scope.dirs.push(dir),
             ScopeChange::Vars(vars) => self.scope.vars.extend(vars),
+            ScopeChange::Links(paths) => self.scope.links.extend(paths),
         }
         output
     }

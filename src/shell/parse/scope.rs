@@ -8,6 +8,8 @@ pub(super) enum ScopeChange {
     None,
     Dir(Word),
     Vars(Vec<(String, Word)>),
+    /// A path made into a link or filled with moved or copied data.
+    Links(Vec<crate::shell::Link>),
 }
 
 /// Reads `cd`, `pushd`, `popd`, `export`/`declare`/`typeset`/`local`/`readonly`, `read`,
@@ -40,6 +42,9 @@ pub(super) fn scope_change(argv: &[Word]) -> ScopeChange {
                 }
                 Some(w) => w.clone(),
             })
+        }
+        "ln" | "cp" | "mv" | "install" | "gln" | "gcp" | "gmv" => {
+            ScopeChange::Links(super::links::destinations(program, args))
         }
         "popd" => ScopeChange::Dir(unknown(
             "popd returns to a directory only known at run time",

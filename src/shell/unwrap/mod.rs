@@ -330,6 +330,9 @@ pub fn steps(inv: &Invocation, fresh: &[(String, Word)]) -> Vec<Step> {
     let Some(program) = inv.program() else {
         return steps;
     };
+    // `bash.exe -c`, `C:\…\env.exe`: Windows spellings of the same wrappers.
+    let key = super::program::key(program);
+    let program: &str = &key;
     let args = &inv.argv[1..];
     let name = program.to_owned();
     steps.extend(match program {
