@@ -10,8 +10,8 @@
 pub mod flags;
 pub mod glob;
 pub mod layers;
-mod overlap;
 mod moved;
+mod overlap;
 pub mod paths;
 pub mod rule;
 pub mod sql;

@@ -11,8 +11,8 @@ use brush_parser::ast;
 
 mod arith;
 mod follow;
-mod runtime;
 mod links;
+mod runtime;
 mod scope;
 
 use scope::{ScopeChange, scope_change};
