@@ -25,6 +25,7 @@ mod layers;
 mod ledger;
 mod protected;
 mod quoting;
+mod r3_lists;
 mod render;
 mod service;
 mod shell;

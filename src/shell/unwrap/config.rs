@@ -85,12 +85,9 @@ pub(super) fn git(args: &[Word], assignments: &[(String, Word)]) -> Vec<Step> {
             && let Some((key, value)) = kv.split_once('=')
         {
             let key = key.to_ascii_lowercase();
-            if key == "credential.helper" && !value.starts_with('!') && value.contains([' ', '/'])
-            {
-                steps.push(Step::Script {
-                    text: Word::Literal(value.to_owned()),
-                    via: "git -c credential.helper".into(),
-                });
+            // `tools::git` reads `!command` values; a helper name is a git program.
+            if key == "credential.helper" && !value.starts_with('!') {
+                steps.push(command_of(&key, &Word::Literal(value.to_owned()), "git -c"));
             } else if key.starts_with("protocol.") && key.ends_with(".allow") {
                 steps.push(Step::Unreadable {
                     why: format!("git -c {key}={value} enables a transport (such as `ext::`) that runs commands"),
@@ -180,7 +177,11 @@ fn config_write(args: &[Word]) -> Vec<Step> {
     }
     match words[0].literal() {
         Some(key) if !git_key_runs(&key.to_ascii_lowercase()) => Vec::new(),
-        Some(key) => vec![command_of(&key.to_ascii_lowercase(), &words[1], "git config")],
+        Some(key) => vec![command_of(
+            &key.to_ascii_lowercase(),
+            &words[1],
+            "git config",
+        )],
         None => vec![Step::Unreadable {
             why: format!(
                 "git config stores a value under `{}`, a key only known at run time",
@@ -214,7 +215,7 @@ fn command_of(key: &str, value: &Word, via: &str) -> Step {
         shell.to_owned()
     } else if key.starts_with("alias.") {
         format!("git {value}")
-    } else if key == "credential.helper" && !value.contains([' ', '/']) {
+    } else if key == "credential.helper" && !value.starts_with('/') {
         format!("git credential-{value}")
     } else {
         value.clone()
@@ -275,13 +276,10 @@ fn env_config(assignments: &[(String, Word)], steps: &mut Vec<Step>) {
 /// `.read '|CMD'`, `.output '|CMD'`, `.once '|CMD'`, `.import '|CMD'`, `.load`. Read from
 /// every literal argument (the SQL argument and `-cmd` values) and from known stdin text.
 pub(super) fn sqlite(args: &[Word], stdin: &Stdin) -> Vec<Step> {
-    let texts = args
-        .iter()
-        .filter_map(Word::literal)
-        .chain(match stdin {
-            Stdin::Text(t) => Some(t.as_str()),
-            _ => None,
-        });
+    let texts = args.iter().filter_map(Word::literal).chain(match stdin {
+        Stdin::Text(t) => Some(t.as_str()),
+        _ => None,
+    });
     for text in texts {
         for line in text.lines().flat_map(|l| l.split(';')) {
             let line = line.trim_start();
@@ -374,8 +372,14 @@ mod tests {
 
     #[test]
     fn sqlite_dot_commands() {
-        assert_eq!(sqlite(&words(&["a.db", ".read '|id'"]), &Stdin::Inherited).len(), 1);
-        assert_eq!(sqlite(&words(&["-cmd", ".shell id", "a.db"]), &Stdin::Inherited).len(), 1);
+        assert_eq!(
+            sqlite(&words(&["a.db", ".read '|id'"]), &Stdin::Inherited).len(),
+            1
+        );
+        assert_eq!(
+            sqlite(&words(&["-cmd", ".shell id", "a.db"]), &Stdin::Inherited).len(),
+            1
+        );
         assert!(sqlite(&words(&["a.db", ".read x.sql"]), &Stdin::Inherited).is_empty());
         assert!(sqlite(&words(&["a.db", "select 1"]), &Stdin::Inherited).is_empty());
     }

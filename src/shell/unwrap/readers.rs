@@ -93,7 +93,13 @@ mod tests {
         ] {
             assert!(is_stdin_path(p), "{p}");
         }
-        for p in ["/dev/stdout", "dev/stdin", "/dev/fd/1", "x.sh", "/proc/self/fd/00"] {
+        for p in [
+            "/dev/stdout",
+            "dev/stdin",
+            "/dev/fd/1",
+            "x.sh",
+            "/proc/self/fd/00",
+        ] {
             assert!(!is_stdin_path(p), "{p}");
         }
     }
