@@ -175,8 +175,7 @@ fn the_system_layer_may_set_either() {
 #[test]
 fn a_bad_default_unknown_value_is_an_error() {
     let err = load(&[layer(LayerKind::System, "default_unknown = \"maybe\"\n")])
-        .err()
-        .expect("an unknown value is refused");
+        .expect_err("an unknown value is refused");
     assert!(err.to_string().contains(":1:"), "{err}");
 }
 
