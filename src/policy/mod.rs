@@ -10,6 +10,7 @@
 pub mod glob;
 pub mod layers;
 pub mod paths;
+mod push;
 pub mod rule;
 pub mod sql;
 pub mod subject;
@@ -552,6 +553,7 @@ impl Policy {
             let hits = self.hits_in(inv, host);
             commands.push(verdict(inv.display_argv(), inv.via.clone(), hits));
             commands.extend(self.unknown_program(inv, host));
+            commands.extend(self.push_to_default(inv, host));
         }
         for inv in &script.assignments {
             let hits = self.hits_in(inv, host);

@@ -289,3 +289,78 @@ fn detection_figures() {
         );
     }
 }
+
+/// A repository on a host described in memory: `.git/HEAD` and the remote's default.
+struct Repo {
+    head: &'static str,
+    remote_default: Option<&'static str>,
+}
+
+impl gatekeep::policy::paths::Host for Repo {
+    fn var(&self, _: &str) -> Option<String> {
+        None
+    }
+    fn cwd(&self) -> Option<String> {
+        Some("/work/repo/src".into())
+    }
+    fn resolve(&self, _: &str) -> Option<String> {
+        None
+    }
+    fn read_text(&self, path: &str) -> Option<String> {
+        match path {
+            "/work/repo/.git/HEAD" => Some(format!("ref: refs/heads/{}\n", self.head)),
+            "/work/repo/.git/refs/remotes/origin/HEAD" => self
+                .remote_default
+                .map(|d| format!("ref: refs/remotes/origin/{d}\n")),
+            _ => None,
+        }
+    }
+}
+
+#[test]
+fn a_push_without_a_branch_asks_when_the_default_branch_is_checked_out() {
+    let policy = builtin();
+    let on = |head, remote_default, cmd: &str| {
+        journey::assess_in(
+            &Command::Shell(cmd.to_owned()),
+            &policy,
+            &Repo {
+                head,
+                remote_default,
+            },
+        )
+        .decision
+    };
+    for cmd in ["git push", "git push origin", "git push -u origin HEAD"] {
+        assert_eq!(on("main", None, cmd), Decision::Approve, "{cmd}");
+        assert_eq!(on("trunk", Some("trunk"), cmd), Decision::Approve, "{cmd}");
+        assert_eq!(on("feature-x", None, cmd), Decision::Allow, "{cmd}");
+        // The remote says its default is another branch: `master` is then ordinary.
+        assert_eq!(on("master", Some("develop"), cmd), Decision::Allow, "{cmd}");
+    }
+    assert_eq!(on("main", None, "git push --dry-run"), Decision::Allow);
+    assert_eq!(
+        on("main", None, "git push origin feature-x"),
+        Decision::Allow
+    );
+    // Without a host the push is read as spelled, as before.
+    assert_eq!(decide(&policy, "git push"), Decision::Allow);
+}
+
+#[test]
+fn disabling_the_rule_disables_the_default_branch_push_check() {
+    let policy = load(&[layer(
+        LayerKind::System,
+        "disable = [\"git-push-default-branch\"]\n",
+    )])
+    .expect("loads");
+    let got = journey::assess_in(
+        &Command::Shell("git push".to_owned()),
+        &policy,
+        &Repo {
+            head: "main",
+            remote_default: None,
+        },
+    );
+    assert_eq!(got.decision, Decision::Allow);
+}
