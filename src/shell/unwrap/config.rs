@@ -306,17 +306,26 @@ pub(super) fn sqlite(args: &[Word], stdin: &Stdin) -> Vec<Step> {
 }
 
 /// psql meta-commands and functions that run text gatekeep cannot read: `\gexec` runs query
-/// results as SQL, `\set` makes text that a later `:var` runs, `dblink_exec`/`dblink`
-/// run SQL on another connection. Read from `-c` values and known stdin text.
+/// results as SQL, a variable set by `\set` or `-v` runs where `:var` uses it, and
+/// `dblink_exec`/`dblink` run SQL on another connection. Read from `-c` values and known
+/// stdin text.
 pub(super) fn psql(args: &[Word], stdin: &Stdin) -> Vec<Step> {
     let mut texts: Vec<&str> = args.iter().filter_map(Word::literal).collect();
     if let Stdin::Text(t) = stdin {
         texts.push(t);
     }
     let joined = texts.join("\n").to_ascii_lowercase();
-    let found = ["\\gexec", "\\set", "dblink_exec", "dblink(", "dblink ("]
+    // A variable is set by `\set` or by `-v`/`--set`/`--variable` on the command line.
+    let sets = joined.contains("\\set")
+        || args.iter().filter_map(Word::literal).any(|w| {
+            ["-v", "--set", "--variable"]
+                .iter()
+                .any(|o| w == *o || (w.starts_with(o) && w.len() > o.len()))
+        });
+    let found = ["\\gexec", "dblink_exec", "dblink(", "dblink ("]
         .into_iter()
-        .find(|needle| joined.contains(needle));
+        .find(|needle| joined.contains(needle))
+        .or_else(|| (sets && interpolates(&joined)).then_some(":variable"));
     match found {
         Some(what) => vec![Step::Unreadable {
             why: format!(
@@ -325,6 +334,19 @@ pub(super) fn psql(args: &[Word], stdin: &Stdin) -> Vec<Step> {
         }],
         None => Vec::new(),
     }
+}
+
+/// Whether SQL text uses a psql variable (`:name`, `:'name'`, `:"name"`), which runs what
+/// `\set` put in it; a cast (`::date`) is not one.
+fn interpolates(sql: &str) -> bool {
+    let bytes = sql.as_bytes();
+    bytes.iter().enumerate().any(|(i, &b)| {
+        b == b':'
+            && (i == 0 || bytes[i - 1] != b':')
+            && bytes
+                .get(i + 1)
+                .is_some_and(|&n| n.is_ascii_alphabetic() || matches!(n, b'_' | b'\'' | b'"'))
+    })
 }
 
 #[cfg(test)]
@@ -382,5 +404,25 @@ mod tests {
         );
         assert!(sqlite(&words(&["a.db", ".read x.sql"]), &Stdin::Inherited).is_empty());
         assert!(sqlite(&words(&["a.db", "select 1"]), &Stdin::Inherited).is_empty());
+    }
+
+    #[test]
+    fn psql_runs_sql_built_at_run_time() {
+        let text = |t: &str| Stdin::Text(t.to_owned());
+        assert_eq!(
+            psql(&words(&["-c", "select 'x' \\gexec"]), &Stdin::Inherited).len(),
+            1
+        );
+        assert_eq!(psql(&[], &text("\\set q 'drop table t'\n:q;")).len(), 1);
+        assert!(psql(&[], &text("\\set ON_ERROR_STOP on\nselect now()::date;")).is_empty());
+        assert!(psql(&words(&["-c", "select 1"]), &Stdin::Inherited).is_empty());
+        assert_eq!(
+            psql(
+                &words(&["-v", "q=drop table t", "-c", ":q"]),
+                &Stdin::Inherited
+            )
+            .len(),
+            1
+        );
     }
 }
