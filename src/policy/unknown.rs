@@ -142,6 +142,10 @@ impl Policy {
             let Some(word) = inv.argv[start].literal() else {
                 continue;
             };
+            // Options and assignments are never a program name.
+            if word.starts_with('-') || word.contains('=') {
+                continue;
+            }
             let name = basename(word);
             if name.is_empty() || name == program || !self.guards(name) {
                 continue;
