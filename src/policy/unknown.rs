@@ -25,6 +25,7 @@ use std::sync::OnceLock;
 use serde::{Deserialize, Serialize};
 
 use super::{CommandVerdict, Decision, Policy, Risk, RuleHit, paths, verdict};
+use crate::shell::unwrap::SHELLS;
 use crate::shell::{Invocation, Scope, Stdin, Word, basename};
 
 /// What happens to a program that no rule names and the known-safe list does not hold.
@@ -147,7 +148,10 @@ impl Policy {
                 continue;
             }
             let name = basename(word);
-            if name.is_empty() || name == program || !self.guards(name) {
+            // A shell given a command string is followed through the shell stage, since
+            // what it runs is in the string (`setarch x86_64 bash -c '...'`).
+            let shell = SHELLS.contains(&name) && inv.argv.len() > start + 1;
+            if name.is_empty() || name == program || !(shell || self.guards(name)) {
                 continue;
             }
             // Checked only now, so that commands without such a word never parse the list.
@@ -161,6 +165,12 @@ impl Policy {
             let mut inner = inv.clone();
             inner.argv = inv.argv[start..].to_vec();
             inner.via.push(format!("{program} (may run its arguments)"));
+            if shell {
+                if let Some(found) = self.possible_shell(program, &inner, host) {
+                    return Some(found);
+                }
+                continue;
+            }
             let hits: Vec<RuleHit> = self
                 .hits_in(&inner, host)
                 .into_iter()
@@ -179,6 +189,43 @@ impl Policy {
             }
         }
         None
+    }
+
+    /// A shell with arguments after a program gatekeep does not know: the shell's command
+    /// line is read by the shell stage and decided as a whole; whatever it would need
+    /// (approval, denial, or a person because it cannot be read) escalates.
+    fn possible_shell(
+        &self,
+        program: &str,
+        inner: &Invocation,
+        host: &dyn paths::Host,
+    ) -> Option<CommandVerdict> {
+        let argv: Option<Vec<String>> = inner
+            .argv
+            .iter()
+            .map(|w| w.literal().map(str::to_owned))
+            .collect();
+        let reason = match argv {
+            Some(argv) => {
+                let assessment = self.evaluate_in(&crate::shell::from_argv(&argv), host);
+                if assessment.decision < Decision::Approve {
+                    return None;
+                }
+                assessment.reason
+            }
+            None => "its words are only known at run time".to_owned(),
+        };
+        Some(CommandVerdict {
+            argv: inner.display_argv(),
+            decision: Decision::Approve,
+            risk: Some(Risk::High),
+            rules: Vec::new(),
+            reason: format!(
+                "`{program}` is a program gatekeep does not know; it may run this shell command line, which needs a person: {reason}"
+            ),
+            via: inner.via.clone(),
+            unreadable: false,
+        })
     }
 }
 

@@ -6,7 +6,7 @@ use super::args::{option_value, skip_options};
 use crate::shell::Word;
 
 /// Shells that run a string given with `-c`.
-pub(super) const SHELLS: &[&str] = &[
+pub const SHELLS: &[&str] = &[
     "sh", "bash", "zsh", "dash", "ksh", "ksh93", "mksh", "pdksh", "ash", "yash", "posh", "fish",
     "tcsh", "csh", "rbash", "elvish", "nu", "xonsh", "oksh", "loksh",
 ];

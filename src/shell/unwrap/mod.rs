@@ -22,7 +22,7 @@ mod runners;
 mod tools;
 
 use self::args::{run, skip_word, wrap};
-use self::interpreters::{SHELLS, awk, interpreter, shell};
+use self::interpreters::{awk, interpreter, shell};
 use self::privilege::{env, runuser, sg, su, sudo};
 use self::runners::{
     alias, at, command, entr, fd, find, flock, gatekeep, option_script, parallel, tmux, trap,
@@ -30,7 +30,7 @@ use self::runners::{
 };
 use self::tools::{compose, docker, gcloud, git, ip, kubectl, nix, npx, run_subcommand, ssh};
 pub use files::downloaded_files;
-pub use interpreters::runs_script_files;
+pub use interpreters::{SHELLS, runs_script_files};
 
 use super::{Invocation, Word};
 
