@@ -44,6 +44,18 @@ impl Host for LiveHost {
     fn resolve(&self, absolute: &str) -> Option<String> {
         resolve(Path::new(absolute), 0)?.to_str().map(str::to_owned)
     }
+
+    fn read_text(&self, absolute: &str) -> Option<String> {
+        use std::io::Read;
+        // Bounded: the files asked for are a line long (`.git/HEAD`).
+        let mut text = String::new();
+        std::fs::File::open(absolute)
+            .ok()?
+            .take(4096)
+            .read_to_string(&mut text)
+            .ok()?;
+        Some(text)
+    }
 }
 
 /// The path the kernel would reach: symlinks in the existing part resolved (a final

@@ -17,6 +17,7 @@ use toml::Spanned;
 
 use super::ToolSpec;
 use super::rule::{Rule, RuleSpec};
+use super::unknown::DefaultUnknown;
 use super::{Decision, Policy};
 use crate::env_vars;
 
@@ -204,6 +205,9 @@ struct PolicyFile {
     tools: BTreeMap<String, Spanned<ToolSpec>>,
     #[serde(default, rename = "rule")]
     rules: Vec<Spanned<RuleSpec>>,
+    /// What happens to programs no rule names; only the system layer may set `allow`.
+    #[serde(default)]
+    default_unknown: Option<Spanned<DefaultUnknown>>,
 }
 
 /// Parses one layer's text, reporting errors against its file.
@@ -296,6 +300,28 @@ pub fn combine(sources: &[(Layer, String)]) -> Result<Policy, PolicyError> {
                     ));
                 }
             }
+        }
+        if let Some(setting) = &file.default_unknown {
+            // A lower layer may ask for more approvals, never fewer: `allow` there would undo
+            // the system layer's `approve`, so it is refused like an `allow` rule.
+            let value = *setting.get_ref();
+            if value == DefaultUnknown::Allow && !layer.kind.may_loosen() {
+                return Err(invalid(
+                    layer,
+                    text,
+                    setting.span(),
+                    format!(
+                        "the {} layer cannot set default_unknown = \"allow\"",
+                        layer.kind
+                    ),
+                    loosening_hint,
+                ));
+            }
+            policy.default_unknown = if layer.kind.may_loosen() {
+                value
+            } else {
+                policy.default_unknown.max(value)
+            };
         }
         for (name, tool) in &file.tools {
             if !layer.kind.may_loosen() {

@@ -13,9 +13,11 @@ pub mod layers;
 mod moved;
 mod overlap;
 pub mod paths;
+mod push;
 pub mod rule;
 pub mod sql;
 pub mod subject;
+pub mod unknown;
 
 use std::cell::OnceCell;
 use std::collections::HashMap;
@@ -158,6 +160,8 @@ pub struct Policy {
     pub disabled: Vec<(String, Layer)>,
     /// The layers that were loaded, most trusted first.
     pub layers: Vec<Layer>,
+    /// What happens to programs no rule names (see [`unknown`]).
+    pub default_unknown: unknown::DefaultUnknown,
     index: Index,
 }
 
@@ -552,6 +556,8 @@ impl Policy {
         for inv in &script.invocations {
             let hits = self.hits_in(inv, host);
             commands.push(verdict(inv.display_argv(), inv.via.clone(), hits));
+            commands.extend(self.unknown_program(inv, host));
+            commands.extend(self.push_to_default(inv, host));
         }
         for inv in &script.assignments {
             let hits = self.hits_in(inv, host);

@@ -25,6 +25,7 @@ mod layers;
 mod ledger;
 mod protected;
 mod quoting;
+mod r3_lists;
 mod r3_matching;
 mod r3_runtime;
 mod render;

@@ -6,7 +6,7 @@ use super::args::{option_value, skip_options};
 use crate::shell::Word;
 
 /// Shells that run a string given with `-c`.
-pub(super) const SHELLS: &[&str] = &[
+pub const SHELLS: &[&str] = &[
     "sh", "bash", "zsh", "dash", "ksh", "ksh93", "mksh", "pdksh", "ash", "yash", "posh", "fish",
     "tcsh", "csh", "rbash", "elvish", "nu", "xonsh", "oksh", "loksh",
 ];
@@ -104,12 +104,7 @@ pub(super) fn shell(args: &[Word], via: &str) -> Vec<Step> {
     }
     match args.get(i) {
         Some(file) if !reads_stdin => match file {
-            Word::Literal(path)
-                if matches!(
-                    path.as_str(),
-                    "/dev/stdin" | "/dev/fd/0" | "/proc/self/fd/0"
-                ) =>
-            {
+            Word::Literal(path) if super::readers::is_stdin_path(path) => {
                 vec![Step::StdinScript {
                     reader: via.to_owned(),
                     shell: true,
@@ -338,9 +333,14 @@ pub(super) fn interpreter(args: &[Word], program: &str) -> Vec<Step> {
             i += 1;
             continue;
         }
-        // The first operand is a script file (or, for bun/deno, a subcommand): not inline.
+        // The first operand is a script file (or, for bun/deno, a subcommand): not inline,
+        // unless that file is standard input in another spelling (`python3 /dev/stdin`).
         return match args[i].literal() {
             Some("eval") if interp.names.contains(&"deno") => inline("deno eval"),
+            Some(path) if super::readers::is_stdin_path(path) => vec![Step::StdinScript {
+                reader: program.to_owned(),
+                shell: false,
+            }],
             _ => Vec::new(),
         };
     }

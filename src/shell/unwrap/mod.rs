@@ -13,14 +13,16 @@
 //! the command behind it.
 
 mod args;
+mod config;
 mod files;
 mod interpreters;
 mod privilege;
+mod readers;
 mod runners;
 mod tools;
 
 use self::args::{run, skip_word, wrap};
-use self::interpreters::{SHELLS, awk, interpreter, shell};
+use self::interpreters::{awk, interpreter, shell};
 use self::privilege::{env, runuser, sg, su, sudo};
 use self::runners::{
     alias, at, command, entr, fd, find, flock, gatekeep, option_script, parallel, tmux, trap,
@@ -28,7 +30,7 @@ use self::runners::{
 };
 use self::tools::{compose, docker, gcloud, git, ip, kubectl, nix, npx, run_subcommand, ssh};
 pub use files::downloaded_files;
-pub use interpreters::runs_script_files;
+pub use interpreters::{SHELLS, runs_script_files};
 
 use super::{Invocation, Word};
 
@@ -397,7 +399,13 @@ pub fn steps(inv: &Invocation, fresh: &[(String, Word)]) -> Vec<Step> {
                 args.first().map_or("", |w| w.display())
             ),
         }],
-        "git" => git(args),
+        "git" => {
+            let mut steps = git(args);
+            steps.extend(config::git(args, &inv.assignments));
+            steps
+        }
+        "sqlite3" => config::sqlite(args, &inv.stdin),
+        "psql" | "pgcli" => config::psql(args, &inv.stdin),
         "npx" | "bunx" | "pnpx" => npx(args, &name),
         "npm" => match args.first().and_then(Word::literal) {
             Some("exec" | "x") => npx(&args[1..], "npm exec"),
@@ -431,7 +439,16 @@ pub fn steps(inv: &Invocation, fresh: &[(String, Word)]) -> Vec<Step> {
             run_subcommand(args, &["run"], &["-n", "--name", "-p", "--prefix"], &name)
         }
         "gatekeep" => gatekeep(args),
-        "awk" | "gawk" | "mawk" | "nawk" | "busybox-awk" => awk(args, &name),
+        "awk" | "gawk" | "mawk" | "nawk" | "busybox-awk" => {
+            match readers::program_file(args, &["-f", "--file"], &name) {
+                Some(step) => vec![step],
+                None => awk(args, &name),
+            }
+        }
+        "sed" | "gsed" => readers::program_file(args, &["-f", "--file"], &name)
+            .into_iter()
+            .collect(),
+        "make" | "gmake" | "bmake" => readers::make(args, &name),
         _ if let Some(w) = WRAPPERS.iter().find(|w| w.names.contains(&program)) => {
             wrap(args, w.value_opts, w.positionals, &name)
         }
