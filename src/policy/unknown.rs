@@ -94,6 +94,7 @@ impl Policy {
             via: Vec::new(),
             hidden: false,
             scope: Scope::default(),
+            globs: Vec::new(),
         };
         !self.candidates(&bare, program).is_empty()
     }
