@@ -24,6 +24,11 @@ pub trait Host {
     /// `absolute` with the symlinks in its existing parents, and an existing final symlink,
     /// resolved (the rest appended as written); `None` when that cannot be learnt.
     fn resolve(&self, absolute: &str) -> Option<String>;
+    /// The files of the place the command runs in, for reading the scripts it runs; `None`
+    /// (the default) where they must not be read (case tables, rule examples).
+    fn files(&self) -> Option<&dyn crate::shell::load::Files> {
+        None
+    }
 }
 
 /// A host that knows nothing: words are matched as spelled (and lexically normalised).

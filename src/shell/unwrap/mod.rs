@@ -17,6 +17,7 @@ mod files;
 mod interpreters;
 mod privilege;
 mod runners;
+pub mod scripts;
 mod tools;
 
 use self::args::{run, skip_word, wrap};
