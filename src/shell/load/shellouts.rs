@@ -135,9 +135,14 @@ fn calls(text: &str, name: &str, lang: &Lang, out: &mut Vec<ShellOut>) {
         let start = from + found;
         let end = start + name.len();
         from = end;
+        // Node calls them as methods too (`cp.execSync(...)`, `require(...).exec(...)`).
         let boundary_before = start == 0 || {
             let b = bytes[start - 1];
-            !(b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'$' || b == b'@')
+            !(b.is_ascii_alphanumeric()
+                || b == b'_'
+                || (b == b'.' && *lang != Lang::Node)
+                || b == b'$'
+                || b == b'@')
         };
         let rest = &text[end..];
         let boundary_after = rest
@@ -389,6 +394,10 @@ mod tests {
         ])));
         assert!(got.iter().any(|g| matches!(g, ShellOut::Dynamic(_))));
         assert!(scan(&Lang::Node, "re.exec(s)\n").is_empty());
+        assert_eq!(
+            scan(&Lang::Node, "require('child_process').execSync('make')\n"),
+            [cmd("make")]
+        );
 
         let pl = "system(\"make\");\nmy $x = `ls -l`;\nsystem \"rm -rf $dir\";\nqx{whoami};\n";
         let got = scan(&Lang::Perl, pl);
