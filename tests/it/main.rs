@@ -25,6 +25,7 @@ mod layers;
 mod ledger;
 mod protected;
 mod quoting;
+mod r3_scripts;
 mod render;
 mod service;
 mod shell;
