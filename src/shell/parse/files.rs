@@ -10,6 +10,7 @@
 //! when it runs.
 
 use super::{Ctx, Walker, path_key, pipe_output};
+use crate::shell::load::MAX_FILE;
 use crate::shell::unwrap::{self, Step};
 use crate::shell::{Invocation, Stdin, Word, basename};
 
@@ -41,12 +42,11 @@ pub(crate) struct Names {
 
 impl Names {
     pub(crate) fn file(&self, path: &str) -> Option<&Origin> {
+        if self.files.is_empty() {
+            return None;
+        }
         let key = path_key(path);
-        self.files
-            .iter()
-            .rev()
-            .find(|(k, _)| *k == key)
-            .map(|(_, o)| o)
+        self.files.iter().find(|(k, _)| *k == key).map(|(_, o)| o)
     }
 
     /// Why a file that is not known may have been written by the line (an archive).
@@ -63,13 +63,31 @@ impl Names {
         if key.is_empty() || path.starts_with("/dev/") {
             return;
         }
-        let merged = match (self.file(path), origin) {
+        let origin = match origin {
+            // A here-document with an unquoted delimiter is written after bash removes
+            // its backslashes (`\$(cmd)` is written as `$(cmd)`). Escaped, the text would
+            // only be a literal `$` or backquote; unescaped it may run more: that is read.
+            Origin::Text(t) if t.contains("\\$") || t.contains("\\`") => {
+                Origin::Text(t.replace("\\$", "$").replace("\\`", "`"))
+            }
+            other => other,
+        };
+        let slot = self.files.iter().position(|(k, _)| *k == key);
+        let merged = match (slot.map(|i| &self.files[i].1), origin) {
             // Appending (`>>`) or writing twice: all the text written is read.
-            (Some(Origin::Text(old)), Origin::Text(new)) => Origin::Text(format!("{old}\n{new}")),
+            (Some(Origin::Text(old)), Origin::Text(new)) if old.len() + new.len() <= MAX_FILE => {
+                Origin::Text(format!("{old}\n{new}"))
+            }
+            (Some(Origin::Text(_)), Origin::Text(_)) => {
+                Origin::Unknown(format!("written more than {MAX_FILE} bytes"))
+            }
             (Some(Origin::Unknown(why)), _) => Origin::Unknown(why.clone()),
             (_, origin) => origin,
         };
-        self.files.push((key, merged));
+        match slot {
+            Some(i) => self.files[i].1 = merged,
+            None => self.files.push((key, merged)),
+        }
     }
 
     /// What a copy of `src` holds.
@@ -112,16 +130,23 @@ impl Walker<'_> {
         let args = &inv.argv[1..];
         let mut steps = Vec::new();
         if let Some((_, value)) = self.names.aliases.iter().rev().find(|(n, _)| n == first) {
-            steps.push(Step::Script {
-                text: Word::Literal(append_words(value, args)),
-                via: format!("alias {first}"),
-            });
+            // An alias naming itself (or a loop of them) is read once.
+            let via = format!("alias {first}");
+            if !ctx.via.contains(&via) {
+                steps.push(Step::Script {
+                    text: Word::Literal(append_words(value, args)),
+                    via,
+                });
+            }
         }
-        let via = format!("function {first}");
         if !args.is_empty()
-            && !ctx.via.contains(&via)
             && let Some((_, body)) = self.names.functions.iter().rev().find(|(n, _)| n == first)
+            && !ctx
+                .via
+                .iter()
+                .any(|v| v.strip_prefix("function ") == Some(first))
         {
+            let via = format!("function {first}");
             steps.push(match positional(body, args) {
                 Some(text) => Step::Script {
                     text: Word::Literal(text),
@@ -159,7 +184,11 @@ impl Walker<'_> {
     /// links and moves.
     pub(super) fn record_names(&mut self, inv: &Invocation) {
         let names = &mut self.names;
-        let text = pipe_output(&inv.argv, &inv.stdin).2;
+        let text = if inv.writes.is_empty() {
+            None
+        } else {
+            pipe_output(&inv.argv, &inv.stdin).2
+        };
         for w in &inv.writes {
             let Some(path) = w.literal() else { continue };
             let origin = match (&text, inv.program()) {

@@ -328,6 +328,9 @@ impl Walker<'_> {
             return;
         }
         let ctx = ctx.nested(via);
+        if self.over_budget(via, &ctx) {
+            return;
+        }
         self.file_depth += 1;
         let saved = (!sourced).then(|| self.scope.clone());
         self.parse_text(text, &ctx);
