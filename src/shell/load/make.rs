@@ -132,7 +132,7 @@ impl Makefile {
         self.rules
             .iter()
             .flat_map(|r| &r.targets)
-            .find(|t| !(t.starts_with('.') && !t.contains('/')) && !t.contains('%'))
+            .find(|t| (!t.starts_with('.') || t.contains('/')) && !t.contains('%'))
             .map(String::as_str)
     }
 
@@ -368,8 +368,7 @@ fn assignment(line: &str) -> Option<(String, &'static str, String)> {
     };
     let name = left
         .split_whitespace()
-        .filter(|w| !matches!(*w, "export" | "override" | "private"))
-        .next_back()?;
+        .rfind(|w| !matches!(*w, "export" | "override" | "private"))?;
     if name.contains(['(', ')', '{', '}', '$']) || left.split_whitespace().count() > 3 {
         return None;
     }

@@ -273,7 +273,7 @@ fn string<'a>(s: &'a str, lang: &Lang) -> Option<(String, &'a str)> {
         _ => (false, s),
     };
     let quote = s.chars().next()?;
-    if !matches!(quote, '"' | '\'') && !(quote == '`' && *lang == Lang::Node) {
+    if !(matches!(quote, '"' | '\'') || (quote == '`' && *lang == Lang::Node)) {
         return None;
     }
     let triple: String = std::iter::repeat_n(quote, 3).collect();

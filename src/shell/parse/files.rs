@@ -324,29 +324,27 @@ fn copies(program: &str, args: &[Word], names: &mut Names) {
     };
     for src in sources {
         let origin = names.origin_of(src);
-        if let Some(name) = src.literal() {
-            if sources.len() > 1
+        if let Some(name) = src.literal()
+            && (sources.len() > 1
                 || dst.is_none()
                 || dst
                     .and_then(Word::literal)
-                    .is_some_and(|d| d.ends_with('/'))
-            {
-                names.set_file(basename(name), origin.clone());
-            }
+                    .is_some_and(|d| d.ends_with('/')))
+        {
+            names.set_file(basename(name), origin.clone());
         }
         match dst {
-            Some(Word::Literal(d)) => {
-                if sources.len() == 1 && !d.ends_with('/') {
-                    names.set_file(d, origin.clone());
-                    // DST may be a directory: then the new file is DST/NAME.
-                    if let Some(name) = src.literal()
-                        && path_key(name) != path_key(d)
-                        && !matches!(origin, Origin::Copy(_))
-                    {
-                        names.set_file(basename(name), origin);
-                    }
+            Some(Word::Literal(d)) if sources.len() == 1 && !d.ends_with('/') => {
+                names.set_file(d, origin.clone());
+                // DST may be a directory: then the new file is DST/NAME.
+                if let Some(name) = src.literal()
+                    && path_key(name) != path_key(d)
+                    && !matches!(origin, Origin::Copy(_))
+                {
+                    names.set_file(basename(name), origin);
                 }
             }
+            Some(Word::Literal(_)) => {}
             Some(Word::Dynamic { .. }) => {
                 names.extracted = Some(format!(
                     "`{program}` writes to a path only known at run time"
@@ -463,7 +461,7 @@ fn positional(body: &str, args: &[Word]) -> Option<String> {
     if split_reading {
         // Also the reading where bash splits an unquoted value into words.
         let unquoted = positional_unquoted(body, &values);
-        out.push_str("\n");
+        out.push('\n');
         out.push_str(&unquoted);
     }
     Some(out)

@@ -254,9 +254,9 @@ fn interpreter_script(args: &[Word]) -> Option<Word> {
         if a == "--" {
             return args.get(i + 1).cloned();
         }
-        if a.starts_with('-') {
-            if a.len() == 2 && "cmeErWXIQ".contains(&a[1..]) {
-                if "cmeEr".contains(&a[1..]) {
+        if let Some(letter) = a.strip_prefix('-') {
+            if letter.len() == 1 && "cmeErWXIQ".contains(letter) {
+                if "cmeEr".contains(letter) {
                     return None;
                 }
                 i += 2;
