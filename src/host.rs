@@ -9,6 +9,7 @@
 use std::path::{Component, Path, PathBuf};
 
 use crate::policy::paths::Host;
+use crate::shell::load::{Files, LoadError, MAX_FILE};
 
 /// How many symlinks one path may pass through before it counts as unresolvable (the
 /// kernel's own limit is 40; a loop is refused long before).
@@ -55,6 +56,51 @@ impl Host for LiveHost {
             .read_to_string(&mut text)
             .ok()?;
         Some(text)
+    }
+
+    fn files(&self) -> Option<&dyn Files> {
+        Some(self)
+    }
+}
+
+/// Reading the files a command runs, relative to `cwd`. Only called for commands that run
+/// a file (`bash x.sh`, `make`, `npm run`...): other commands cost no system call here.
+impl Files for LiveHost {
+    fn read(&self, path: &str) -> Result<String, LoadError> {
+        use std::io::Read;
+        let full = self.cwd.join(path);
+        let file = std::fs::File::open(&full).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => LoadError::Missing,
+            _ => LoadError::Unreadable(e.to_string()),
+        })?;
+        let meta = file
+            .metadata()
+            .map_err(|e| LoadError::Unreadable(e.to_string()))?;
+        if meta.is_dir() {
+            return Err(LoadError::Unreadable("it is a directory".into()));
+        }
+        let mut file = file;
+        let mut bytes = Vec::new();
+        // The head first: a compiled program is not read further.
+        let read = |file: &mut std::fs::File, bytes: &mut Vec<u8>, n: u64| {
+            file.take(n)
+                .read_to_end(bytes)
+                .map_err(|e| LoadError::Unreadable(e.to_string()))
+        };
+        read(&mut file, &mut bytes, 1024)?;
+        if bytes.starts_with(b"\x7fELF") || bytes.contains(&0) {
+            return Err(LoadError::Binary);
+        }
+        // One byte over the limit tells a file that is too large from one that fits.
+        read(&mut file, &mut bytes, MAX_FILE as u64 + 1 - 1024)?;
+        if bytes.len() > MAX_FILE {
+            return Err(LoadError::TooLarge(meta.len()));
+        }
+        String::from_utf8(bytes).map_err(|_| LoadError::Unreadable("it is not UTF-8 text".into()))
+    }
+
+    fn home(&self) -> Option<String> {
+        std::env::var("HOME").ok()
     }
 }
 

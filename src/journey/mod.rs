@@ -84,9 +84,11 @@ pub fn assess_in(
     policy: &Policy,
     host: &dyn crate::policy::paths::Host,
 ) -> Assessment {
+    // Files a command runs (scripts, Makefiles, package scripts) are read only where the
+    // host knows the directory it runs in.
     let script = match command {
-        Command::Argv(argv) => shell::from_argv(argv),
-        Command::Shell(text) => shell::parse_shell(text),
+        Command::Argv(argv) => shell::from_argv_in(argv, host.files()),
+        Command::Shell(text) => shell::parse_shell_in(text, host.files()),
     };
     let mut assessment = policy.evaluate_in(&script, host);
     for c in &mut assessment.commands {

@@ -578,10 +578,7 @@ impl Policy {
                 .filter(|&&i| self.rule(i).spec.construct.as_deref() == Some(construct.name()))
                 .map(|&i| self.hit(i, self.rule(i).spec.decision, Certainty::Certain, None))
                 .collect();
-            let name = match construct {
-                crate::shell::Construct::ForkBomb { name } => name.clone(),
-            };
-            commands.push(verdict(vec![format!("{name}()")], Vec::new(), hits));
+            commands.push(verdict(vec![construct.shown()], Vec::new(), hits));
         }
         for u in &script.unreadable {
             commands.push(CommandVerdict {

@@ -30,6 +30,11 @@ pub trait Host {
     fn read_text(&self, _absolute: &str) -> Option<String> {
         None
     }
+    /// The files of the place the command runs in, for reading the scripts it runs; `None`
+    /// (the default) where they must not be read (case tables, rule examples).
+    fn files(&self) -> Option<&dyn crate::shell::load::Files> {
+        None
+    }
 }
 
 /// A host that knows nothing: words are matched as spelled (and lexically normalised).

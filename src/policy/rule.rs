@@ -125,10 +125,10 @@ impl Rule {
             ));
         }
         if let Some(c) = &spec.construct
-            && c != "fork-bomb"
+            && !matches!(c.as_str(), "fork-bomb" | "script-shell-out")
         {
             return Err(format!(
-                "rule `{}`: unknown construct `{c}` (known: fork-bomb)",
+                "rule `{}`: unknown construct `{c}` (known: fork-bomb, script-shell-out)",
                 spec.id
             ));
         }

@@ -10,12 +10,13 @@
 //! stage escalates whatever the rules say.
 
 pub mod brace;
+pub mod load;
 pub mod parse;
 pub mod program;
 pub mod unwrap;
 pub mod word;
 
-pub use parse::{from_argv, parse_shell};
+pub use parse::{from_argv, from_argv_in, parse_shell, parse_shell_in};
 
 use serde::Serialize;
 
@@ -190,6 +191,9 @@ pub struct Unreadable {
 pub enum Construct {
     /// A function that starts copies of itself concurrently (`:(){ :|:& };:`).
     ForkBomb { name: String },
+    /// A program file (Python, Node, Perl, Ruby) that a command runs calls a shell-out
+    /// whose command is not a literal.
+    ScriptShellOut { file: String, call: String },
 }
 
 impl Construct {
@@ -197,6 +201,15 @@ impl Construct {
     pub fn name(&self) -> &'static str {
         match self {
             Construct::ForkBomb { .. } => "fork-bomb",
+            Construct::ScriptShellOut { .. } => "script-shell-out",
+        }
+    }
+
+    /// The construct as shown in a verdict.
+    pub fn shown(&self) -> String {
+        match self {
+            Construct::ForkBomb { name } => format!("{name}()"),
+            Construct::ScriptShellOut { file, call } => format!("{file}: {call}"),
         }
     }
 }

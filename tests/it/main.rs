@@ -28,6 +28,7 @@ mod quoting;
 mod r3_lists;
 mod r3_matching;
 mod r3_runtime;
+mod r3_scripts;
 mod render;
 mod service;
 mod shell;

@@ -2,11 +2,11 @@
 //! wrapper runs, scripts given to shells, code read from standard input), with the files
 //! the same line wrote before it.
 
-use super::{Ctx, Walker, path_key};
+use super::{Ctx, Walker};
 use crate::shell::unwrap::{self, Step};
 use crate::shell::{Invocation, PipeSource, Scope, Stdin, Word};
 
-impl Walker {
+impl Walker<'_> {
     /// Records one invocation and follows whatever it runs in turn.
     pub(crate) fn invocation(&mut self, inv: Invocation, ctx: &Ctx) {
         let fresh_assignments = inv.assignments.len();
@@ -31,55 +31,22 @@ impl Walker {
             );
             return;
         }
-        if let Some(file) = self.runs_written_file(&inv) {
-            self.unreadable(
-                &display,
-                format!("it runs `{file}`, which an earlier command of the same line downloads or writes, so its code cannot be read ahead"),
-                ctx,
-            );
-        }
-        self.record_written(&inv);
+        // Names defined earlier (aliases, functions, copies) and the file it runs, read
+        // with what the line wrote before it; then what it writes or renames.
+        let renamed = self.renamed(&inv, ctx);
+        let read_source = self.run_files(&inv, ctx);
+        self.record_names(&inv);
         let fresh = &inv.assignments
             [inv.assignments.len() - fresh_assignments.min(inv.assignments.len())..];
         let mut steps = unwrap::steps(&inv, fresh);
+        if read_source && matches!(inv.program(), Some("source" | ".")) {
+            // The file was read (or found unreadable) above.
+            steps.retain(|s| !matches!(s, Step::Unreadable { .. }));
+        }
+        steps.extend(renamed);
         steps.extend(self.runtime_builtin(&inv, ctx));
         self.script.invocations.push(inv.clone());
         self.steps_of(steps, &inv, ctx);
-    }
-
-    /// Remembers the files this invocation writes: redirection targets, and what curl, wget
-    /// and friends save.
-    fn record_written(&mut self, inv: &Invocation) {
-        let mut files: Vec<String> = inv
-            .writes
-            .iter()
-            .filter_map(Word::literal)
-            .map(str::to_owned)
-            .collect();
-        files.extend(unwrap::downloaded_files(inv));
-        for file in files {
-            let name = path_key(&file);
-            if !name.is_empty() && !name.starts_with("/dev/") && !self.written.contains(&name) {
-                self.written.push(name);
-            }
-        }
-    }
-
-    /// The file among those written earlier that this invocation runs: as its program, or
-    /// as the script of a shell, interpreter or `source`.
-    fn runs_written_file(&self, inv: &Invocation) -> Option<String> {
-        if self.written.is_empty() {
-            return None;
-        }
-        let program = inv.program()?;
-        let runs_files = unwrap::runs_script_files(program);
-        inv.argv
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| *i == 0 || runs_files)
-            .filter_map(|(_, w)| w.literal())
-            .find(|w| self.written.contains(&path_key(w)))
-            .map(str::to_owned)
     }
 
     /// Walks what assignments alone (`X=1`, `PROMPT_COMMAND='...'`) would run.

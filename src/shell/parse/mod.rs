@@ -10,14 +10,17 @@
 use brush_parser::ast;
 
 mod arith;
+mod files;
 mod follow;
 mod links;
 mod runtime;
 mod scope;
+mod scripts;
 
 use scope::{ScopeChange, scope_change};
 
 use super::brace;
+use super::load::{Budget, Files};
 use super::word::{self, Expanded};
 use super::{Construct, Invocation, PipeSource, Scope, Script, Stdin, Unreadable, Word, basename};
 
@@ -32,9 +35,22 @@ pub const MAX_INPUT: usize = 256 * 1024;
 /// so deeper input is unreadable before it is parsed.
 pub const MAX_NESTING: usize = 16;
 
-/// Reads one shell string as `bash -c` would.
+/// How many invocations a line and the files it runs may produce, once a file was read.
+pub const MAX_SCRIPT_INVOCATIONS: usize = 200_000;
+
+/// Reads one shell string as `bash -c` would. No file is read: a command that runs one is
+/// judged by its words (see [`parse_shell_in`]).
 pub fn parse_shell(text: &str) -> Script {
-    let mut walker = Walker::default();
+    parse_shell_in(text, None)
+}
+
+/// Reads one shell string as `bash -c` would, and the files it runs (scripts, Makefiles,
+/// package scripts) through `files` when given.
+pub fn parse_shell_in(text: &str, files: Option<&dyn Files>) -> Script {
+    let mut walker = Walker {
+        files,
+        ..Walker::default()
+    };
     walker.script_text(text, &Ctx::default());
     walker.script
 }
@@ -42,7 +58,15 @@ pub fn parse_shell(text: &str) -> Script {
 /// Reads an argv as given to `execve`: the words are exact, no shell is involved, but the
 /// program may still be a wrapper or a shell with `-c`.
 pub fn from_argv(argv: &[String]) -> Script {
-    let mut walker = Walker::default();
+    from_argv_in(argv, None)
+}
+
+/// [`from_argv`], reading the files the command runs through `files` when given.
+pub fn from_argv_in(argv: &[String], files: Option<&dyn Files>) -> Script {
+    let mut walker = Walker {
+        files,
+        ..Walker::default()
+    };
     if argv.is_empty() {
         walker.unreadable("", "no command was given", &Ctx::default());
         return walker.script;
@@ -87,18 +111,24 @@ impl Ctx {
 }
 
 #[derive(Default)]
-pub(crate) struct Walker {
+pub(crate) struct Walker<'f> {
     pub script: Script,
-    /// Files that earlier commands of the line download or write: running one of them runs
-    /// code gatekeep never saw (`curl -o x.sh URL && bash x.sh`).
-    written: Vec<String>,
+    /// What names mean so far: aliases, functions, `hash -p`, and the files earlier
+    /// commands of the line wrote, copied or downloaded (see [`files`]).
+    names: files::Names,
     /// Variables and directories changed so far by the commands read (see [`Scope`]).
     scope: Scope,
     /// Integer and associative attributes declared so far (see [`arith`]).
     attrs: arith::Attrs,
+    /// Where the files a command runs are read from; `None`: they are not read.
+    files: Option<&'f dyn Files>,
+    /// Files read so far for this line.
+    budget: Budget,
+    /// How deep files being read run files.
+    file_depth: usize,
 }
 
-impl Walker {
+impl Walker<'_> {
     pub(crate) fn unreadable(&mut self, text: &str, why: impl Into<String>, ctx: &Ctx) {
         self.script.unreadable.push(Unreadable {
             text: text.to_owned(),
@@ -116,10 +146,16 @@ impl Walker {
             );
             return true;
         }
-        if self.script.invocations.len() >= MAX_INVOCATIONS {
+        // Scripts read from files may hold more commands than one line.
+        let limit = if self.budget.files > 0 {
+            MAX_SCRIPT_INVOCATIONS
+        } else {
+            MAX_INVOCATIONS
+        };
+        if self.script.invocations.len() >= limit {
             self.unreadable(
                 text,
-                format!("the line holds more than {MAX_INVOCATIONS} commands"),
+                format!("the line holds more than {limit} commands"),
                 ctx,
             );
             return true;
@@ -141,6 +177,11 @@ impl Walker {
             );
             return;
         }
+        self.parse_text(text, ctx);
+    }
+
+    /// Reads `text` (of any length: the caller bounds it) as a script.
+    pub(crate) fn parse_text(&mut self, text: &str, ctx: &Ctx) {
         if nesting_depth(text) > MAX_NESTING {
             let head: String = text.chars().take(64).collect();
             self.unreadable(
@@ -247,6 +288,8 @@ impl Walker {
             ast::Command::Function(def) => {
                 let mut ctx = ctx.clone();
                 ctx.function = Some(def.fname.value.clone());
+                self.names
+                    .define_function(&def.fname.value, def.body.to_string());
                 ctx.concurrent = false;
                 let ctx = self.redirect_list(def.body.1.as_ref(), &ctx);
                 // The body runs when it is called, not here: what it changes is not in force

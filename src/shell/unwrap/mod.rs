@@ -19,6 +19,7 @@ mod interpreters;
 mod privilege;
 mod readers;
 mod runners;
+pub mod scripts;
 mod tools;
 
 use self::args::{run, skip_word, wrap};
