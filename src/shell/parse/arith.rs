@@ -49,7 +49,7 @@ pub(crate) struct Attrs {
     pub assoc: Vec<String>,
 }
 
-impl Walker {
+impl Walker<'_> {
     /// Judges an arithmetic expression written in the line; names it assigns hold integers
     /// afterwards.
     pub(crate) fn arith_check(&mut self, expr: &str, ctx: &Ctx) {

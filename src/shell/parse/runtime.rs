@@ -85,7 +85,7 @@ impl Opts<'_> {
     }
 }
 
-impl Walker {
+impl Walker<'_> {
     /// What a builtin runs that its words do not show; name arguments are judged on the way.
     pub(super) fn runtime_builtin(&mut self, inv: &Invocation, ctx: &Ctx) -> Vec<Step> {
         let Some(program) = inv.program() else {

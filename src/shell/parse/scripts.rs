@@ -168,6 +168,8 @@ impl Walker<'_> {
                         via: ctx.via.clone(),
                         hidden: false,
                         scope: Scope::default(),
+                        // An argument list runs without a shell: nothing is globbed.
+                        globs: Vec::new(),
                     };
                     self.invocation(inv, &ctx);
                 }
