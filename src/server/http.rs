@@ -14,7 +14,7 @@ use serde::Deserialize;
 use super::service::{Service, ServiceError};
 use super::store::Store;
 use crate::api::protocol::{
-    Anchor, CreateRequest, Decide, ErrorBody, Identity, MAX_WAIT_SECS, PAGE_MAX, RequestView,
+    Anchor, CreateRequest, Decide, ErrorBody, Identity, MAX_WAIT_SECS, PAGE_MAX, RequestView, Role,
     RunReport,
 };
 use crate::api::routes;
@@ -27,6 +27,7 @@ const MAX_BODY_BYTES: usize = 256 * 1024;
 pub struct App<S> {
     pub service: Service<S>,
     pub shutdown: tokio::sync::watch::Receiver<bool>,
+    pub web: super::WebOptions,
 }
 
 type Shared<S> = AxState<Arc<App<S>>>;
@@ -328,6 +329,24 @@ async fn decide<S: Store>(
     reason: Option<String>,
 ) -> ApiResult<Json<RequestView>> {
     let who = authenticate(&app, &headers).await?;
+    if who.role == Role::Approver && !app.web.static_approver_tokens {
+        // `[auth] static_approver_tokens = false`: approvers come through the identity
+        // provider, so a bearer token from `gatekeep server token create` no longer decides.
+        let why = "static approver tokens are switched off on this service; approvers sign in through OIDC";
+        app.service
+            .refused(
+                &who.name,
+                if approve { "approve" } else { "deny" },
+                &id,
+                why,
+                None,
+            )
+            .await;
+        return Err(ApiError(
+            StatusCode::FORBIDDEN,
+            format!("{why}\nhint: sign in at the service's /auth/login"),
+        ));
+    }
     // The CLI says so; anything else calling the API is `api`.
     let channel = match headers
         .get("x-gatekeep-channel")

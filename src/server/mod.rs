@@ -9,6 +9,7 @@
 
 pub mod audit;
 pub mod cli;
+pub mod config;
 pub mod conn;
 pub mod error;
 pub mod event;
@@ -142,6 +143,37 @@ pub struct RunOptions {
     pub connections: ConnOptions,
     /// `--tls-cert` and `--tls-key`: serve HTTPS.
     pub tls: Option<(PathBuf, PathBuf)>,
+    /// What only the settings file sets: the public URL, OIDC, static approver tokens.
+    pub web: WebOptions,
+}
+
+/// The settings of the approver-facing side (see [`config`]).
+#[derive(Clone, Debug)]
+pub struct WebOptions {
+    pub public_url: Option<url::Url>,
+    pub oidc: Option<config::OidcConfig>,
+    /// Whether approver tokens from `gatekeep server token create` may decide.
+    pub static_approver_tokens: bool,
+}
+
+impl Default for WebOptions {
+    fn default() -> WebOptions {
+        WebOptions {
+            public_url: None,
+            oidc: None,
+            static_approver_tokens: true,
+        }
+    }
+}
+
+impl WebOptions {
+    pub fn from_config(config: config::ServerConfig) -> WebOptions {
+        WebOptions {
+            public_url: config.public_url,
+            oidc: config.oidc,
+            static_approver_tokens: config.static_approver_tokens,
+        }
+    }
 }
 
 /// `--max-connections`, `--max-connections-per-address`, `--header-timeout` and
@@ -210,6 +242,7 @@ pub fn run(opts: &RunOptions) -> Result<()> {
         let app = Arc::new(http::App {
             service: Service::with_limits(store, key, opts.max_timeout_secs, opts.limits),
             shutdown,
+            web: opts.web.clone(),
         });
         // Read before binding, so that a bad certificate stops the start with its own error.
         let tls = match &opts.tls {

@@ -79,8 +79,8 @@ fn the_corpus_copy_holds_the_shared_corpus() {
         return;
     }
     let shared_text = std::fs::read_to_string(&shared).expect("the shared corpus");
-    let copy = std::fs::read_to_string(root.join("tests/data/shared/commands.jsonl"))
-        .expect("the copy");
+    let copy =
+        std::fs::read_to_string(root.join("tests/data/shared/commands.jsonl")).expect("the copy");
     assert!(
         copy.starts_with(&shared_text),
         "tests/data/shared/commands.jsonl does not begin with {}\nhint: run tests/data/shared/sync.sh",

@@ -26,6 +26,7 @@ mod ledger;
 mod protected;
 mod quoting;
 mod render;
+mod server_config;
 mod service;
 mod shell;
 mod shell_init;
