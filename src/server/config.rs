@@ -270,7 +270,7 @@ pub fn parse(path: &Path, text: &str) -> Result<ServerConfig, ConfigError> {
 
 /// `text` as a URL that is `https`, or `http` to a loopback host only (tests, a proxy on the
 /// same machine): anything else would carry codes, tokens and cookies in the clear.
-fn secure_url(text: &str) -> Result<url::Url, String> {
+pub(crate) fn secure_url(text: &str) -> Result<url::Url, String> {
     let url = url::Url::parse(text).map_err(|e| format!("`{text}` is not a URL ({e})"))?;
     if !url.username().is_empty() || url.password().is_some() {
         return Err("a URL must not carry credentials".into());

@@ -16,6 +16,7 @@ pub mod event;
 pub mod http;
 pub mod limits;
 pub mod names;
+pub mod oidc;
 pub mod report;
 pub mod service;
 pub mod sqlite;
@@ -238,11 +239,16 @@ pub fn run(opts: &RunOptions) -> Result<()> {
     runtime()?.block_on(async {
         let store = open_store(&opts.data).await?;
         let key = signing_key(&opts.data)?;
+        let oidc = match (&opts.web.oidc, &opts.web.public_url) {
+            (Some(config), Some(public_url)) => Some(oidc::Oidc::new(config.clone(), public_url)?),
+            _ => None,
+        };
         let (stop, shutdown) = tokio::sync::watch::channel(false);
         let app = Arc::new(http::App {
             service: Service::with_limits(store, key, opts.max_timeout_secs, opts.limits),
             shutdown,
             web: opts.web.clone(),
+            oidc,
         });
         // Read before binding, so that a bad certificate stops the start with its own error.
         let tls = match &opts.tls {
@@ -257,6 +263,22 @@ pub fn run(opts: &RunOptions) -> Result<()> {
         // Plain lines for people and scripts (tests read the address from the first one).
         eprintln!("gatekeep server: listening on {scheme}://{addr}");
         eprintln!("gatekeep server: signing key {kid}");
+        if let Some(oidc) = &app.oidc {
+            // Discovery waits for the first sign-in, so that a provider that is down does
+            // not keep requesters from the service.
+            eprintln!(
+                "gatekeep server: approvers sign in at {}/auth/login with {}",
+                opts.web
+                    .public_url
+                    .as_ref()
+                    .map(|u| u.as_str().trim_end_matches('/'))
+                    .unwrap_or_default(),
+                oidc.config.issuer
+            );
+        }
+        if !opts.web.static_approver_tokens {
+            eprintln!("gatekeep server: static approver tokens are off: approvers decide through OIDC sessions");
+        }
         if let Some(tls) = &tls {
             eprintln!("gatekeep server: tls key pin {}", tls.pin);
         }

@@ -13,7 +13,7 @@ use ed25519_dalek::SigningKey;
 use tokio::sync::Notify;
 
 pub use super::error::ServiceError;
-use super::event::{Created, EventDetail, EventDraft, Requester};
+use super::event::{Created, EventDetail, EventDraft, IdpLogin, Requester};
 use super::limits::{Limits, validate, validate_outcome, validate_reason};
 use super::names;
 use super::store::{Record, Store};
@@ -411,14 +411,32 @@ impl<S: Store> Service<S> {
         reason: Option<String>,
         channel: &str,
     ) -> Result<Record, ServiceError> {
+        self.decide_as(who, None, id, approve, reason, channel)
+            .await
+    }
+
+    /// [`Service::decide`] by an approver who signed in through OIDC: `idp` (subject,
+    /// issuer, `auth_time`) goes into the decision's audit event.
+    pub async fn decide_as(
+        &self,
+        who: &Identity,
+        idp: Option<&IdpLogin>,
+        id: &str,
+        approve: bool,
+        reason: Option<String>,
+        channel: &str,
+    ) -> Result<Record, ServiceError> {
         let action = if approve { "approve" } else { "deny" };
-        let result = self.decide_inner(who, id, approve, reason, channel).await;
+        let result = self
+            .decide_inner(who, idp, id, approve, reason, channel)
+            .await;
         self.note(who, action, id, Some(channel), result).await
     }
 
     async fn decide_inner(
         &self,
         who: &Identity,
+        idp: Option<&IdpLogin>,
         id: &str,
         approve: bool,
         reason: Option<String>,
@@ -507,9 +525,14 @@ impl<S: Store> Service<S> {
                 unmet_groups: unmet,
                 done,
                 verdict,
+                idp: idp.cloned(),
             }
         } else {
-            EventDetail::Denied { reason, verdict }
+            EventDetail::Denied {
+                reason,
+                verdict,
+                idp: idp.cloned(),
+            }
         };
         events.push(EventDraft::new(id, &who.name, Some(channel), detail));
         self.store.save(&record, events).await?;

@@ -23,6 +23,7 @@ mod fuzz;
 mod fuzz_corpus;
 mod layers;
 mod ledger;
+mod oidc;
 mod protected;
 mod quoting;
 mod render;

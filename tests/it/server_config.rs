@@ -3,6 +3,8 @@
 //! names never shows, and that `[auth] static_approver_tokens = false` takes decisions away
 //! from static approver tokens while requester tokens keep working.
 
+#![expect(clippy::unwrap_used, reason = "a test fails loudly on setup errors")]
+
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
