@@ -135,6 +135,17 @@ fn a_sign_in_gives_an_approver_session_that_decides_and_is_audited() {
     let session = browser.cookie(&setup.public, "gk_session").unwrap();
     assert!(session.starts_with("gks_"), "{session}");
 
+    // The API takes the session as a bearer token, never from the cookie (a form on
+    // another site could otherwise make this browser decide).
+    let cookie_only = ureq::get(format!("{}/v1/whoami", setup.server.url))
+        .header("cookie", format!("gk_session={session}"))
+        .config()
+        .http_status_as_error(false)
+        .build()
+        .call()
+        .unwrap();
+    assert_eq!(cookie_only.status().as_u16(), 401);
+
     // The session is an approver identity with the provider's name and groups.
     let me = setup.whoami(&session).unwrap();
     assert_eq!(me.name, "bob@example.com");

@@ -164,19 +164,32 @@ impl Oidc {
                 "the provider promises `iss` in its callback and this one has none".into(),
             ));
         }
-        let form = vec![
+        let mut form = vec![
             ("grant_type", "authorization_code".to_owned()),
             ("code", code.to_owned()),
             ("redirect_uri", self.redirect_uri.clone()),
             ("code_verifier", login.verifier),
         ];
+        // `client_secret_basic` is the default the spec gives; `client_secret_post` only for
+        // a provider that says it does not take basic.
+        let basic = provider
+            .metadata
+            .token_endpoint_auth_methods_supported
+            .as_ref()
+            .is_none_or(|m| m.iter().any(|m| m == "client_secret_basic"));
+        let authorization = if basic {
+            Some(self.basic_auth())
+        } else {
+            form.push(("client_id", self.config.client_id.clone()));
+            form.push((
+                "client_secret",
+                self.config.client_secret.expose().to_owned(),
+            ));
+            None
+        };
         let answer: TokenResponse = self
             .fetcher
-            .post_form(
-                &provider.metadata.token_endpoint,
-                form,
-                Some(self.basic_auth()),
-            )
+            .post_form(&provider.metadata.token_endpoint, form, authorization)
             .await?;
         if answer
             .token_type

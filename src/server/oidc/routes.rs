@@ -310,3 +310,37 @@ async fn logout<S: Store>(AxState(app): AxState<Arc<App<S>>>, headers: HeaderMap
     );
     response
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cookies_are_httponly_lax_and_secure_on_https() {
+        let plain = cookie(SESSION_COOKIE, "gks_x", "/", 60, false);
+        assert_eq!(
+            plain.to_str().unwrap(),
+            "gk_session=gks_x; Path=/; Max-Age=60; HttpOnly; SameSite=Lax"
+        );
+        let secure = cookie(SESSION_COOKIE, "gks_x", "/", 60, true);
+        assert!(
+            secure
+                .to_str()
+                .unwrap()
+                .ends_with("; HttpOnly; SameSite=Lax; Secure")
+        );
+    }
+
+    #[test]
+    fn cookie_values_are_found_by_exact_name() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::COOKIE,
+            HeaderValue::from_static("xgk_login=a; gk_login=b"),
+        );
+        headers.append(header::COOKIE, HeaderValue::from_static("gk_session=c"));
+        assert_eq!(cookie_value(&headers, LOGIN_COOKIE), Some("b"));
+        assert_eq!(cookie_value(&headers, SESSION_COOKIE), Some("c"));
+        assert_eq!(cookie_value(&headers, "gk"), None);
+    }
+}
