@@ -204,6 +204,37 @@ fn a_sign_in_gives_an_approver_session_that_decides_and_is_audited() {
     }
 }
 
+/// The agent works for `alice` (its token says `--on-behalf-of alice`): alice, signed in
+/// as alice@example.com (subject `alice`), cannot approve its request; bob can.
+#[test]
+fn an_approver_cannot_approve_what_was_asked_on_their_behalf() {
+    let setup = Setup::new(true);
+    let agent = Machine::with_policy("agent-user", POLICY);
+    agent.login(&setup.server, &setup.server.agent_token());
+    let mut client = agent.exec("touch marker");
+    let id = client.request_id();
+    let alice = setup.session("alice");
+    match Client::new(&setup.server.url, Some(alice)).decide(&id, true, None) {
+        Err(RemoteError::Refused {
+            status: 403,
+            message,
+        }) => {
+            assert!(
+                message.contains("the identity provider says it is their own"),
+                "{message}"
+            );
+        }
+        other => panic!("alice approved her own agent's request: {other:?}"),
+    }
+    let bob = setup.session("bob");
+    let view = Client::new(&setup.server.url, Some(bob))
+        .decide(&id, true, None)
+        .unwrap();
+    assert_eq!(view.state, State::Approved);
+    let (code, err) = client.finish();
+    assert_eq!(code, Some(0), "{err}");
+}
+
 #[test]
 fn a_wrong_state_or_another_browser_is_refused() {
     let setup = Setup::new(true);
