@@ -131,10 +131,8 @@ pub fn parse(path: &Path, text: &str) -> Result<ServerConfig, ConfigError> {
     let raw: RawConfig = toml::from_str(text).map_err(|e| {
         let field = e.span().and_then(|s| field_at(text, s.start));
         let message = match field {
-            Some(field) if !e.message().contains('`') || e.message().starts_with("invalid") => {
-                format!("field `{field}`: {}", e.message().trim())
-            }
-            _ => e.message().trim().to_owned(),
+            Some(field) => format!("field `{field}`: {}", e.message().trim()),
+            None => e.message().trim().to_owned(),
         };
         fail(e.span(), message)
     })?;

@@ -205,9 +205,10 @@ fn a_sign_in_gives_an_approver_session_that_decides_and_is_audited() {
 }
 
 /// The agent works for `alice` (its token says `--on-behalf-of alice`): alice, signed in
-/// as alice@example.com (subject `alice`), cannot approve its request; bob can.
+/// as alice@example.com (subject `alice`), cannot approve its request; carol, outside the
+/// rule's `approvers` group, cannot either; bob can.
 #[test]
-fn an_approver_cannot_approve_what_was_asked_on_their_behalf() {
+fn approvers_cannot_decide_their_own_requests_or_outside_the_rules_groups() {
     let setup = Setup::new(true);
     let agent = Machine::with_policy("agent-user", POLICY);
     agent.login(&setup.server, &setup.server.agent_token());
@@ -225,6 +226,17 @@ fn an_approver_cannot_approve_what_was_asked_on_their_behalf() {
             );
         }
         other => panic!("alice approved her own agent's request: {other:?}"),
+    }
+    // The rule asks for `sre`: carol (platform only) signed in fine but may not decide it.
+    let carol = setup.session("carol");
+    match Client::new(&setup.server.url, Some(carol)).decide(&id, true, None) {
+        Err(RemoteError::Refused {
+            status: 403,
+            message,
+        }) => {
+            assert!(message.contains("not in any group"), "{message}");
+        }
+        other => panic!("carol approved a request for sre: {other:?}"),
     }
     let bob = setup.session("bob");
     let view = Client::new(&setup.server.url, Some(bob))
@@ -456,4 +468,44 @@ fn id_tokens_for_another_audience_expired_or_forged_are_refused() {
     let token =
         jsonwebtoken::encode(&forged, &good, &EncodingKey::from_ec_der(&other_key.pkcs8)).unwrap();
     refused(&token, "InvalidSignature");
+}
+
+/// A token under a `kid` the cached key set lacks makes the validator fetch the set again,
+/// but only once per 30 s: a second new `kid` right after is refused without a fetch (a
+/// stream of made-up kids cannot make the service hammer its provider).
+#[test]
+fn an_unknown_kid_refetches_the_keys_at_most_every_30_seconds() {
+    let mut provider = Provider::start("http://127.0.0.1:1/auth/callback");
+    let oidc = validator(&provider);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let now = gatekeep::api::verdict::unix_now();
+    let claims = json!({
+        "iss": provider.issuer, "sub": "alice", "aud": "gatekeep", "nonce": "n-1",
+        "iat": now, "exp": now + 300,
+    });
+    let verify = |token: &str| runtime.block_on(oidc.verify_id_token(token, "n-1", now));
+    // The first use fetches the set.
+    verify(&sign(&provider, Algorithm::ES256, &claims)).unwrap();
+    // Rotation: the new kid is fetched.
+    provider.rotate();
+    verify(&sign(&provider, Algorithm::ES256, &claims)).unwrap();
+    // Another rotation within 30 s: the refetch is not allowed yet.
+    let third = provider.rotate();
+    let err = verify(&sign(&provider, Algorithm::ES256, &claims))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains(&format!("kid `{}`", third.kid())), "{err}");
+    // Keys already known still verify meanwhile.
+    let mut header = Header::new(Algorithm::ES256);
+    header.kid = Some(provider.keys[1].kid());
+    let token = jsonwebtoken::encode(
+        &header,
+        &claims,
+        &EncodingKey::from_ec_der(&provider.keys[1].pkcs8),
+    )
+    .unwrap();
+    verify(&token).unwrap();
 }
