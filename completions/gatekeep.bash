@@ -1542,12 +1542,16 @@ _gatekeep() {
             return 0
             ;;
         gatekeep__subcmd__server)
-            opts="-h --listen --max-timeout --max-pending --max-creates-per-minute --max-connections --max-connections-per-address --header-timeout --idle-timeout --tls-cert --tls-key --data --help token audit report help"
+            opts="-h --config --listen --max-timeout --max-pending --max-creates-per-minute --max-connections --max-connections-per-address --header-timeout --idle-timeout --tls-cert --tls-key --data --help token audit report help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --listen)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1600,12 +1604,16 @@ _gatekeep() {
             return 0
             ;;
         gatekeep__subcmd__server__subcmd__audit)
-            opts="-h --data --help verify checkpoints export help"
+            opts="-h --config --data --help verify checkpoints export help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --data)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1618,12 +1626,16 @@ _gatekeep() {
             return 0
             ;;
         gatekeep__subcmd__server__subcmd__audit__subcmd__checkpoints)
-            opts="-h --data --help"
+            opts="-h --config --data --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --data)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1636,7 +1648,7 @@ _gatekeep() {
             return 0
             ;;
         gatekeep__subcmd__server__subcmd__audit__subcmd__export)
-            opts="-h --format --data --help"
+            opts="-h --format --config --data --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1644,6 +1656,10 @@ _gatekeep() {
             case "${prev}" in
                 --format)
                     COMPREPLY=($(compgen -W "jsonl csv" -- "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --data)
@@ -1728,13 +1744,17 @@ _gatekeep() {
             return 0
             ;;
         gatekeep__subcmd__server__subcmd__audit__subcmd__verify)
-            opts="-h --checkpoints --data --help"
+            opts="-h --checkpoints --config --data --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --checkpoints)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1904,7 +1924,7 @@ _gatekeep() {
             return 0
             ;;
         gatekeep__subcmd__server__subcmd__report)
-            opts="-h --from --to --format --data --help"
+            opts="-h --from --to --format --config --data --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1922,6 +1942,10 @@ _gatekeep() {
                     COMPREPLY=($(compgen -W "md html csv" -- "${cur}"))
                     return 0
                     ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --data)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1934,12 +1958,16 @@ _gatekeep() {
             return 0
             ;;
         gatekeep__subcmd__server__subcmd__token)
-            opts="-h --data --help create list revoke help"
+            opts="-h --config --data --help create list revoke help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --data)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1952,7 +1980,7 @@ _gatekeep() {
             return 0
             ;;
         gatekeep__subcmd__server__subcmd__token__subcmd__create)
-            opts="-h --agent --on-behalf-of --approver --groups --data --help"
+            opts="-h --agent --on-behalf-of --approver --groups --config --data --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1971,6 +1999,10 @@ _gatekeep() {
                     return 0
                     ;;
                 --groups)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2056,12 +2088,16 @@ _gatekeep() {
             return 0
             ;;
         gatekeep__subcmd__server__subcmd__token__subcmd__list)
-            opts="-h --json --data --help"
+            opts="-h --json --config --data --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --data)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -2074,12 +2110,16 @@ _gatekeep() {
             return 0
             ;;
         gatekeep__subcmd__server__subcmd__token__subcmd__revoke)
-            opts="-h --data --help"
+            opts="-h --config --data --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --data)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -114,7 +114,8 @@ complete -c gatekeep -n "__fish_gatekeep_using_subcommand hook; and __fish_seen_
 complete -c gatekeep -n "__fish_gatekeep_using_subcommand hook; and __fish_seen_subcommand_from help" -f -a "codex" -d 'Codex\'s PreToolUse hook for its Bash tool. Codex has no dialog: with an approval service configured, commands that need approval wait for it'
 complete -c gatekeep -n "__fish_gatekeep_using_subcommand hook; and __fish_seen_subcommand_from help" -f -a "install" -d 'Write the hook into the agent\'s settings file, after showing the change'
 complete -c gatekeep -n "__fish_gatekeep_using_subcommand hook; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c gatekeep -n "__fish_gatekeep_using_subcommand server; and not __fish_seen_subcommand_from token audit report help" -l listen -d 'Address to listen on (port 0 picks a free port and prints it)' -r
+complete -c gatekeep -n "__fish_gatekeep_using_subcommand server; and not __fish_seen_subcommand_from token audit report help" -l config -d 'The server\'s settings file (TOML): `listen`, `data`, `tls_cert`, `tls_key`, and the `[web]`, `[oidc]` and `[auth]` tables. A flag given here wins over the file' -r -F
+complete -c gatekeep -n "__fish_gatekeep_using_subcommand server; and not __fish_seen_subcommand_from token audit report help" -l listen -d 'Address to listen on (port 0 picks a free port and prints it) [default: 127.0.0.1:8700]' -r
 complete -c gatekeep -n "__fish_gatekeep_using_subcommand server; and not __fish_seen_subcommand_from token audit report help" -l max-timeout -d 'The longest a request may wait for approval, whatever its rule asks' -r
 complete -c gatekeep -n "__fish_gatekeep_using_subcommand server; and not __fish_seen_subcommand_from token audit report help" -l max-pending -d 'Pending requests one requester may have at a time' -r
 complete -c gatekeep -n "__fish_gatekeep_using_subcommand server; and not __fish_seen_subcommand_from token audit report help" -l max-creates-per-minute -d 'Requests one requester may create per minute' -r
@@ -130,12 +131,14 @@ complete -c gatekeep -n "__fish_gatekeep_using_subcommand server; and not __fish
 complete -c gatekeep -n "__fish_gatekeep_using_subcommand server; and not __fish_seen_subcommand_from token audit report help" -f -a "audit" -d 'Verify or export the service\'s hash-chained audit trail'
 complete -c gatekeep -n "__fish_gatekeep_using_subcommand server; and not __fish_seen_subcommand_from token audit report help" -f -a "report" -d 'Who requested what, who approved it, when and why, labelled with the controls it evidences (SOC 2, NIST 800-53)'
 complete -c gatekeep -n "__fish_gatekeep_using_subcommand server; and not __fish_seen_subcommand_from token audit report help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c gatekeep -n "__fish_gatekeep_using_subcommand server; and __fish_seen_subcommand_from token" -l config -d 'The server\'s settings file (TOML): `listen`, `data`, `tls_cert`, `tls_key`, and the `[web]`, `[oidc]` and `[auth]` tables. A flag given here wins over the file' -r -F
 complete -c gatekeep -n "__fish_gatekeep_using_subcommand server; and __fish_seen_subcommand_from token" -l data -d 'Where the database and signing key live (default: ~/.local/share/gatekeep/server)' -r -F
 complete -c gatekeep -n "__fish_gatekeep_using_subcommand server; and __fish_seen_subcommand_from token" -s h -l help -d 'Print help'
 complete -c gatekeep -n "__fish_gatekeep_using_subcommand server; and __fish_seen_subcommand_from token" -f -a "create" -d 'Create a token and print it once; only its hash is stored'
 complete -c gatekeep -n "__fish_gatekeep_using_subcommand server; and __fish_seen_subcommand_from token" -f -a "list" -d 'List tokens (never the tokens themselves)'
 complete -c gatekeep -n "__fish_gatekeep_using_subcommand server; and __fish_seen_subcommand_from token" -f -a "revoke" -d 'Revoke a token by its id or name; it stops working at once'
 complete -c gatekeep -n "__fish_gatekeep_using_subcommand server; and __fish_seen_subcommand_from token" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c gatekeep -n "__fish_gatekeep_using_subcommand server; and __fish_seen_subcommand_from audit" -l config -d 'The server\'s settings file (TOML): `listen`, `data`, `tls_cert`, `tls_key`, and the `[web]`, `[oidc]` and `[auth]` tables. A flag given here wins over the file' -r -F
 complete -c gatekeep -n "__fish_gatekeep_using_subcommand server; and __fish_seen_subcommand_from audit" -l data -d 'Where the database and signing key live (default: ~/.local/share/gatekeep/server)' -r -F
 complete -c gatekeep -n "__fish_gatekeep_using_subcommand server; and __fish_seen_subcommand_from audit" -s h -l help -d 'Print help'
 complete -c gatekeep -n "__fish_gatekeep_using_subcommand server; and __fish_seen_subcommand_from audit" -f -a "verify" -d 'Check that no event was altered, removed, inserted or reordered, that the chain still holds every signed checkpoint (so its tail was neither cut nor re-hashed), and that every request row matches the hash its last event carries. Exit status 1 on any finding'
@@ -147,6 +150,7 @@ complete -c gatekeep -n "__fish_gatekeep_using_subcommand server; and __fish_see
 complete -c gatekeep -n "__fish_gatekeep_using_subcommand server; and __fish_seen_subcommand_from report" -l format -r -f -a "md\t'Markdown: headings and GitHub-flavoured tables'
 html\t'One self-contained HTML page (inline CSS, no scripts), printable'
 csv\t'One row per request, for a spreadsheet'"
+complete -c gatekeep -n "__fish_gatekeep_using_subcommand server; and __fish_seen_subcommand_from report" -l config -d 'The server\'s settings file (TOML): `listen`, `data`, `tls_cert`, `tls_key`, and the `[web]`, `[oidc]` and `[auth]` tables. A flag given here wins over the file' -r -F
 complete -c gatekeep -n "__fish_gatekeep_using_subcommand server; and __fish_seen_subcommand_from report" -l data -d 'Where the database and signing key live (default: ~/.local/share/gatekeep/server)' -r -F
 complete -c gatekeep -n "__fish_gatekeep_using_subcommand server; and __fish_seen_subcommand_from report" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c gatekeep -n "__fish_gatekeep_using_subcommand server; and __fish_seen_subcommand_from help" -f -a "token" -d 'Create, list and revoke the tokens requesters and approvers use'

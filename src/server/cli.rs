@@ -18,9 +18,13 @@ use crate::server;
 pub struct ServerArgs {
     #[command(subcommand)]
     pub command: Option<ServerCmd>,
-    /// Address to listen on (port 0 picks a free port and prints it).
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8700")]
-    pub listen: SocketAddr,
+    /// The server's settings file (TOML): `listen`, `data`, `tls_cert`, `tls_key`, and the
+    /// `[web]`, `[oidc]` and `[auth]` tables. A flag given here wins over the file.
+    #[arg(long, value_name = "FILE", global = true)]
+    pub config: Option<PathBuf>,
+    /// Address to listen on (port 0 picks a free port and prints it) [default: 127.0.0.1:8700].
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
     /// The longest a request may wait for approval, whatever its rule asks.
     #[arg(long, value_name = "SECS", default_value_t = 3600,
           value_parser = clap::value_parser!(u64).range(1..))]
@@ -145,11 +149,24 @@ pub enum ServerAuditCmd {
 
 /// `gatekeep server ...`
 pub fn server(args: ServerArgs) -> Result<ExitCode> {
-    let data = args.data.unwrap_or_else(server::default_data_dir);
+    let config = match &args.config {
+        Some(file) => server::config::load(file)?,
+        None => server::config::ServerConfig {
+            static_approver_tokens: true,
+            ..Default::default()
+        },
+    };
+    let data = args
+        .data
+        .or_else(|| config.data.clone())
+        .unwrap_or_else(server::default_data_dir);
     match args.command {
         None => {
             server::run(&server::RunOptions {
-                listen: args.listen,
+                listen: args
+                    .listen
+                    .or(config.listen)
+                    .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8700))),
                 data,
                 max_timeout_secs: args.max_timeout,
                 limits: server::Limits {
@@ -166,7 +183,8 @@ pub fn server(args: ServerArgs) -> Result<ExitCode> {
                     header_timeout: std::time::Duration::from_secs(args.header_timeout),
                     idle_timeout: std::time::Duration::from_secs(args.idle_timeout),
                 },
-                tls: args.tls_cert.zip(args.tls_key),
+                tls: args.tls_cert.zip(args.tls_key).or(config.tls.clone()),
+                web: server::WebOptions::from_config(config),
             })?;
             Ok(exit::code(exit::SUCCESS))
         }

@@ -26,6 +26,8 @@ pub const KINDS: &[&str] = &[
     "refused",
     "token_created",
     "token_revoked",
+    "signed_in",
+    "signed_out",
 ];
 
 /// An audit event's kind and its fields.
@@ -54,11 +56,16 @@ pub enum EventDetail {
         /// The signed verdict, on the approval that completed the quorum.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         verdict: Option<String>,
+        /// The approver's sign-in at the identity provider, when they came through OIDC.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        idp: Option<IdpLogin>,
     },
     Denied {
         reason: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         verdict: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        idp: Option<IdpLogin>,
     },
     /// An approval no longer counts: its approver's token was revoked before the quorum.
     ApprovalWithdrawn { approver: String, reason: String },
@@ -98,6 +105,17 @@ pub enum EventDetail {
         groups: Vec<String>,
         on_behalf_of: Option<String>,
     },
+    /// An approver signed in through OIDC and was given a session (`session` is the first
+    /// 12 hex digits of the session token's hash, never the token).
+    SignedIn {
+        session: String,
+        idp: IdpLogin,
+        #[serde(default)]
+        groups: Vec<String>,
+        expires_at: String,
+    },
+    /// An approver session was ended by its holder.
+    SignedOut { session: String },
     /// A token was revoked; `token` is what the operator named (an id or a name). Servers
     /// before these types recorded only `token`.
     TokenRevoked {
@@ -109,6 +127,20 @@ pub enum EventDetail {
         #[serde(default)]
         kind: Option<Role>,
     },
+}
+
+/// An approver's sign-in at the OpenID provider: who the provider says they are and when
+/// they last authenticated there. Recorded with every decision taken through an approver
+/// session, and when the session starts.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdpLogin {
+    /// The ID token's `sub`.
+    pub subject: String,
+    /// The ID token's `iss`.
+    pub issuer: String,
+    /// The ID token's `auth_time` (seconds since the epoch), when it had one.
+    #[serde(default)]
+    pub auth_time: Option<u64>,
 }
 
 /// The `created` event's fields.
@@ -229,6 +261,7 @@ mod tests {
                 unmet_groups: vec![vec!["sre".into()]],
                 done: false,
                 verdict: None,
+                idp: None,
             },
         );
         draft.row = Some("ab".into());

@@ -11,14 +11,15 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 
+use super::event::IdpLogin;
 use super::service::{Service, ServiceError};
 use super::store::Store;
 use crate::api::protocol::{
-    Anchor, CreateRequest, Decide, ErrorBody, Identity, MAX_WAIT_SECS, PAGE_MAX, RequestView,
+    Anchor, CreateRequest, Decide, ErrorBody, Identity, MAX_WAIT_SECS, PAGE_MAX, RequestView, Role,
     RunReport,
 };
 use crate::api::routes;
-use crate::api::verdict::{Jwk, JwkSet};
+use crate::api::verdict::{Jwk, JwkSet, unix_now};
 use crate::render::Safe;
 
 /// The largest request body read: a create at every field limit fits.
@@ -27,6 +28,9 @@ const MAX_BODY_BYTES: usize = 256 * 1024;
 pub struct App<S> {
     pub service: Service<S>,
     pub shutdown: tokio::sync::watch::Receiver<bool>,
+    pub web: super::WebOptions,
+    /// Sign-in through the OpenID provider, when `[oidc]` is configured.
+    pub oidc: Option<super::oidc::Oidc>,
 }
 
 type Shared<S> = AxState<Arc<App<S>>>;
@@ -47,6 +51,7 @@ pub fn router<S: Store>(app: Arc<App<S>>) -> Router {
         .route(routes::APPROVE, post(approve::<S>))
         .route(routes::DENY, post(deny::<S>))
         .route(routes::ANCHORS, get(anchors::<S>))
+        .merge(super::oidc::routes::router::<S>())
         // Bodies are small (see the field limits in `service`); anything bigger is refused
         // before it is read into memory.
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -92,8 +97,21 @@ impl From<ServiceError> for ApiError {
 
 type ApiResult<T> = Result<T, ApiError>;
 
+/// Who is calling: the identity behind the bearer token, and their sign-in at the identity
+/// provider when the token is an approver session (see [`super::oidc::routes`]).
+pub struct Caller {
+    pub identity: Identity,
+    pub idp: Option<IdpLogin>,
+}
+
 /// The identity behind the request's bearer token.
 async fn authenticate<S: Store>(app: &App<S>, headers: &HeaderMap) -> ApiResult<Identity> {
+    Ok(caller(app, headers).await?.identity)
+}
+
+/// The caller behind the request's bearer token: a token from `gatekeep server token
+/// create`, or an approver session's token.
+async fn caller<S: Store>(app: &App<S>, headers: &HeaderMap) -> ApiResult<Caller> {
     let unauthorized = |why: &str| {
         ApiError(
             StatusCode::UNAUTHORIZED,
@@ -108,8 +126,22 @@ async fn authenticate<S: Store>(app: &App<S>, headers: &HeaderMap) -> ApiResult<
         .and_then(|v| v.strip_prefix("Bearer "))
         .ok_or_else(|| unauthorized("no bearer token"))?;
     let hash = super::token_hash(token.trim());
-    match app.service.store.identity(&hash).await {
-        Ok(Some(identity)) => Ok(identity),
+    let found = match app.service.store.identity(&hash).await {
+        Ok(Some(identity)) => Ok(Some(Caller {
+            identity,
+            idp: None,
+        })),
+        Ok(None) => match app.service.store.session(&hash, unix_now()).await {
+            Ok(session) => Ok(session.map(|s| Caller {
+                identity: s.identity,
+                idp: Some(s.idp),
+            })),
+            Err(e) => Err(e),
+        },
+        Err(e) => Err(e),
+    };
+    match found {
+        Ok(Some(caller)) => Ok(caller),
         Ok(None) => {
             // Evidence of who tried: a revoked token's name, or an unknown token's id (the
             // first 12 hex digits of its hash, as `token list` shows ids; never the token).
@@ -327,7 +359,25 @@ async fn decide<S: Store>(
     approve: bool,
     reason: Option<String>,
 ) -> ApiResult<Json<RequestView>> {
-    let who = authenticate(&app, &headers).await?;
+    let Caller { identity: who, idp } = caller(&app, &headers).await?;
+    if who.role == Role::Approver && idp.is_none() && !app.web.static_approver_tokens {
+        // `[auth] static_approver_tokens = false`: approvers come through the identity
+        // provider, so a bearer token from `gatekeep server token create` no longer decides.
+        let why = "static approver tokens are switched off on this service; approvers sign in through OIDC";
+        app.service
+            .refused(
+                &who.name,
+                if approve { "approve" } else { "deny" },
+                &id,
+                why,
+                None,
+            )
+            .await;
+        return Err(ApiError(
+            StatusCode::FORBIDDEN,
+            format!("{why}\nhint: sign in at the service's /auth/login"),
+        ));
+    }
     // The CLI says so; anything else calling the API is `api`.
     let channel = match headers
         .get("x-gatekeep-channel")
@@ -338,7 +388,7 @@ async fn decide<S: Store>(
     };
     let record = app
         .service
-        .decide(&who, &id, approve, reason, channel)
+        .decide_as(&who, idp.as_ref(), &id, approve, reason, channel)
         .await
         .inspect_err(|e| {
             tracing::warn!(id = %Safe(&id), by = %Safe(&who.name), error = %Safe(&e.to_string()), "decision refused");

@@ -9,12 +9,14 @@
 
 pub mod audit;
 pub mod cli;
+pub mod config;
 pub mod conn;
 pub mod error;
 pub mod event;
 pub mod http;
 pub mod limits;
 pub mod names;
+pub mod oidc;
 pub mod report;
 pub mod service;
 pub mod sqlite;
@@ -142,6 +144,37 @@ pub struct RunOptions {
     pub connections: ConnOptions,
     /// `--tls-cert` and `--tls-key`: serve HTTPS.
     pub tls: Option<(PathBuf, PathBuf)>,
+    /// What only the settings file sets: the public URL, OIDC, static approver tokens.
+    pub web: WebOptions,
+}
+
+/// The settings of the approver-facing side (see [`config`]).
+#[derive(Clone, Debug)]
+pub struct WebOptions {
+    pub public_url: Option<url::Url>,
+    pub oidc: Option<config::OidcConfig>,
+    /// Whether approver tokens from `gatekeep server token create` may decide.
+    pub static_approver_tokens: bool,
+}
+
+impl Default for WebOptions {
+    fn default() -> WebOptions {
+        WebOptions {
+            public_url: None,
+            oidc: None,
+            static_approver_tokens: true,
+        }
+    }
+}
+
+impl WebOptions {
+    pub fn from_config(config: config::ServerConfig) -> WebOptions {
+        WebOptions {
+            public_url: config.public_url,
+            oidc: config.oidc,
+            static_approver_tokens: config.static_approver_tokens,
+        }
+    }
 }
 
 /// `--max-connections`, `--max-connections-per-address`, `--header-timeout` and
@@ -206,10 +239,16 @@ pub fn run(opts: &RunOptions) -> Result<()> {
     runtime()?.block_on(async {
         let store = open_store(&opts.data).await?;
         let key = signing_key(&opts.data)?;
+        let oidc = match (&opts.web.oidc, &opts.web.public_url) {
+            (Some(config), Some(public_url)) => Some(oidc::Oidc::new(config.clone(), public_url)?),
+            _ => None,
+        };
         let (stop, shutdown) = tokio::sync::watch::channel(false);
         let app = Arc::new(http::App {
             service: Service::with_limits(store, key, opts.max_timeout_secs, opts.limits),
             shutdown,
+            web: opts.web.clone(),
+            oidc,
         });
         // Read before binding, so that a bad certificate stops the start with its own error.
         let tls = match &opts.tls {
@@ -224,6 +263,22 @@ pub fn run(opts: &RunOptions) -> Result<()> {
         // Plain lines for people and scripts (tests read the address from the first one).
         eprintln!("gatekeep server: listening on {scheme}://{addr}");
         eprintln!("gatekeep server: signing key {kid}");
+        if let Some(oidc) = &app.oidc {
+            // Discovery waits for the first sign-in, so that a provider that is down does
+            // not keep requesters from the service.
+            eprintln!(
+                "gatekeep server: approvers sign in at {}/auth/login with {}",
+                opts.web
+                    .public_url
+                    .as_ref()
+                    .map(|u| u.as_str().trim_end_matches('/'))
+                    .unwrap_or_default(),
+                oidc.config.issuer
+            );
+        }
+        if !opts.web.static_approver_tokens {
+            eprintln!("gatekeep server: static approver tokens are off: approvers decide through OIDC sessions");
+        }
         if let Some(tls) = &tls {
             eprintln!("gatekeep server: tls key pin {}", tls.pin);
         }

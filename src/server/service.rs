@@ -13,7 +13,7 @@ use ed25519_dalek::SigningKey;
 use tokio::sync::Notify;
 
 pub use super::error::ServiceError;
-use super::event::{Created, EventDetail, EventDraft, Requester};
+use super::event::{Created, EventDetail, EventDraft, IdpLogin, Requester};
 use super::limits::{Limits, validate, validate_outcome, validate_reason};
 use super::names;
 use super::store::{Record, Store};
@@ -411,14 +411,32 @@ impl<S: Store> Service<S> {
         reason: Option<String>,
         channel: &str,
     ) -> Result<Record, ServiceError> {
+        self.decide_as(who, None, id, approve, reason, channel)
+            .await
+    }
+
+    /// [`Service::decide`] by an approver who signed in through OIDC: `idp` (subject,
+    /// issuer, `auth_time`) goes into the decision's audit event.
+    pub async fn decide_as(
+        &self,
+        who: &Identity,
+        idp: Option<&IdpLogin>,
+        id: &str,
+        approve: bool,
+        reason: Option<String>,
+        channel: &str,
+    ) -> Result<Record, ServiceError> {
         let action = if approve { "approve" } else { "deny" };
-        let result = self.decide_inner(who, id, approve, reason, channel).await;
+        let result = self
+            .decide_inner(who, idp, id, approve, reason, channel)
+            .await;
         self.note(who, action, id, Some(channel), result).await
     }
 
     async fn decide_inner(
         &self,
         who: &Identity,
+        idp: Option<&IdpLogin>,
         id: &str,
         approve: bool,
         reason: Option<String>,
@@ -449,6 +467,9 @@ impl<S: Store> Service<S> {
             )));
         }
         may_decide(who, &record)?;
+        if let Some(idp) = idp {
+            refuse_own_by_idp(who, idp, &record)?;
+        }
         // An approver whose token was revoked while the request waited no longer counts
         // towards its quorum: their approval is withdrawn, on the record.
         let mut events = Vec::new();
@@ -507,9 +528,14 @@ impl<S: Store> Service<S> {
                 unmet_groups: unmet,
                 done,
                 verdict,
+                idp: idp.cloned(),
             }
         } else {
-            EventDetail::Denied { reason, verdict }
+            EventDetail::Denied {
+                reason,
+                verdict,
+                idp: idp.cloned(),
+            }
         };
         events.push(EventDraft::new(id, &who.name, Some(channel), detail));
         self.store.save(&record, events).await?;
@@ -811,6 +837,38 @@ fn unmet_sets(record: &Record) -> Vec<Vec<String>> {
             })
         })
         .collect()
+}
+
+/// Refuses an approver who signed in through OIDC and is, by the provider's account, the
+/// person the request was made for or from: the request's `--on-behalf-of` user or unix
+/// user matched against the IdP subject and against the name's mailbox (`alice` is
+/// `alice@example.com`). Wider than [`is_own`] on purpose: here a false match only sends
+/// the request to another approver, a missed one lets a person approve their own agent.
+fn refuse_own_by_idp(who: &Identity, idp: &IdpLogin, record: &Record) -> Result<(), ServiceError> {
+    let mailbox = who.name.rsplit_once('@').map(|(local, _)| local);
+    let same = |user: &str| {
+        names::same(user, &idp.subject) || mailbox.is_some_and(|m| names::same(user, m))
+    };
+    let people = [
+        record.on_behalf_of.as_deref(),
+        Some(record.create.ask.origin.user.as_str()),
+    ];
+    if people
+        .into_iter()
+        .flatten()
+        .any(|u| !u.is_empty() && same(u))
+    {
+        return Err(ServiceError::Forbidden(format!(
+            "{} cannot approve or deny request {}: the identity provider says it is their own (made for {})",
+            who.name,
+            record.create.id,
+            record
+                .on_behalf_of
+                .as_deref()
+                .unwrap_or(&record.create.ask.origin.user)
+        )));
+    }
+    Ok(())
 }
 
 /// Whether `who` is the request's requester, or the person it was made for or from.

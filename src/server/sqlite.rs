@@ -12,9 +12,10 @@ use sqlx::sqlite::{
 };
 
 use super::audit::{Event, FIRST_PREV};
-use super::event::EventDetail;
+use super::event::{EventDetail, IdpLogin};
 use super::store::{
-    EventDraft, Record, RequestRow, Store, StoreError, StoredCheckpoint, TokenRow, stamp_row,
+    EventDraft, Record, RequestRow, SessionRow, Store, StoreError, StoredCheckpoint, TokenRow,
+    stamp_row,
 };
 use crate::api::protocol::{Identity, Role, State};
 
@@ -56,6 +57,18 @@ const SCHEMA: &[&str] = &[
         time TEXT NOT NULL,
         jws TEXT NOT NULL
     )",
+    // Approver sessions from OIDC sign-ins (the token's hash only). Added by a later version.
+    "CREATE TABLE IF NOT EXISTS sessions (
+        hash TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        groups TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        issuer TEXT NOT NULL,
+        auth_time INTEGER,
+        created_at TEXT NOT NULL,
+        expires_unix INTEGER NOT NULL
+    )",
+    "CREATE INDEX IF NOT EXISTS sessions_name ON sessions (name, expires_unix)",
 ];
 
 #[derive(Clone, Debug)]
@@ -245,7 +258,95 @@ impl Store for Sqlite {
                 .fetch_optional(&self.pool)
                 .await
                 .map_err(db)?;
-        Ok(row.is_some())
+        if row.is_some() || role != Role::Approver {
+            return Ok(row.is_some());
+        }
+        let now = i64::try_from(crate::api::verdict::unix_now()).unwrap_or(i64::MAX);
+        let session = sqlx::query("SELECT 1 FROM sessions WHERE name = ? AND expires_unix > ?")
+            .bind(name)
+            .bind(now)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(session.is_some())
+    }
+
+    async fn add_session(&self, session: &SessionRow, event: EventDraft) -> Result<(), StoreError> {
+        let groups = serde_json::to_string(&session.identity.groups)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
+        // Dead sessions are swept here, where new ones arrive: the table stays as small as
+        // the number of live sign-ins.
+        let now = i64::try_from(crate::api::verdict::unix_now()).unwrap_or(i64::MAX);
+        sqlx::query("DELETE FROM sessions WHERE expires_unix <= ?")
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        sqlx::query(
+            "INSERT INTO sessions (hash, name, groups, subject, issuer, auth_time, created_at, expires_unix)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&session.hash)
+        .bind(&session.identity.name)
+        .bind(groups)
+        .bind(&session.idp.subject)
+        .bind(&session.idp.issuer)
+        .bind(session.idp.auth_time.and_then(|t| i64::try_from(t).ok()))
+        .bind(&session.created_at)
+        .bind(i64::try_from(session.expires_unix).unwrap_or(i64::MAX))
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        Self::append(&mut tx, vec![event]).await?;
+        tx.commit().await.map_err(db)
+    }
+
+    async fn session(&self, hash: &str, now: u64) -> Result<Option<SessionRow>, StoreError> {
+        let row = sqlx::query("SELECT * FROM sessions WHERE hash = ? AND expires_unix > ?")
+            .bind(hash)
+            .bind(i64::try_from(now).unwrap_or(i64::MAX))
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let groups: Vec<String> = serde_json::from_str(&row.get::<String, _>("groups"))
+            .map_err(|e| StoreError::Corrupt(format!("session groups: {e}")))?;
+        Ok(Some(SessionRow {
+            hash: row.get("hash"),
+            identity: Identity {
+                name: row.get("name"),
+                role: Role::Approver,
+                groups,
+                on_behalf_of: None,
+            },
+            idp: IdpLogin {
+                subject: row.get("subject"),
+                issuer: row.get("issuer"),
+                auth_time: row
+                    .get::<Option<i64>, _>("auth_time")
+                    .and_then(|t| u64::try_from(t).ok()),
+            },
+            created_at: row.get("created_at"),
+            expires_unix: u64::try_from(row.get::<i64, _>("expires_unix")).unwrap_or(0),
+        }))
+    }
+
+    async fn end_session(&self, hash: &str, event: EventDraft) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
+        let gone = sqlx::query("DELETE FROM sessions WHERE hash = ?")
+            .bind(hash)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?
+            .rows_affected();
+        if gone > 0 {
+            Self::append(&mut tx, vec![event]).await?;
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(gone > 0)
     }
 
     async fn record_events(&self, events: Vec<EventDraft>) -> Result<(), StoreError> {

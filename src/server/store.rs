@@ -29,6 +29,19 @@ pub struct TokenRow {
     pub revoked_at: Option<String>,
 }
 
+/// An approver session, issued after an OIDC sign-in: only the hash of its token is kept.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionRow {
+    /// SHA-256 of the session token (see [`super::token_hash`]).
+    pub hash: String,
+    /// The approver: name and groups from the ID token's claims.
+    pub identity: Identity,
+    pub idp: super::event::IdpLogin,
+    pub created_at: String,
+    /// Seconds since the epoch; the session is dead from then on.
+    pub expires_unix: u64,
+}
+
 /// A request and everything decided about it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Record {
@@ -175,7 +188,28 @@ pub trait Store: Send + Sync + 'static {
         event: EventDraft,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
     fn tokens(&self) -> impl Future<Output = Result<Vec<TokenRow>, StoreError>> + Send;
-    /// Whether `name` still holds a live (not revoked) token of `role`.
+    /// Stores a new approver session and records its `signed_in` event.
+    fn add_session(
+        &self,
+        session: &SessionRow,
+        event: EventDraft,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// The session whose token hashes to `hash`, if it is still alive at `now` (seconds
+    /// since the epoch).
+    fn session(
+        &self,
+        hash: &str,
+        now: u64,
+    ) -> impl Future<Output = Result<Option<SessionRow>, StoreError>> + Send;
+    /// Ends the session whose token hashes to `hash`, recording `event` when there was one;
+    /// returns whether there was.
+    fn end_session(
+        &self,
+        hash: &str,
+        event: EventDraft,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// Whether `name` still holds a live (not revoked) token of `role`, or (approvers) a
+    /// live session.
     fn live(&self, name: &str, role: Role)
     -> impl Future<Output = Result<bool, StoreError>> + Send;
     /// Appends `events` to the chain with no request change (refused attempts).

@@ -516,7 +516,9 @@ impl<'a> Trail<'a> {
                 }
                 EventDetail::Refused { .. }
                 | EventDetail::TokenCreated { .. }
-                | EventDetail::TokenRevoked { .. } => {
+                | EventDetail::TokenRevoked { .. }
+                | EventDetail::SignedIn { .. }
+                | EventDetail::SignedOut { .. } => {
                     note(format!("a {} event about a request", event.kind));
                 }
             }

@@ -3,6 +3,7 @@
 #![expect(clippy::unwrap_used, reason = "a test fails loudly on setup errors")]
 
 pub mod fake;
+pub mod oidc;
 pub mod pty;
 pub mod sandbox;
 pub mod service;

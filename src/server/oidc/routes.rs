@@ -1,0 +1,346 @@
+//! `GET /auth/login`, `GET /auth/callback` and `POST /auth/logout`: the browser's side of
+//! signing in, and the approver session it ends with.
+//!
+//! The session is a random token of this service (not the provider's tokens, which are
+//! dropped once validated); the database keeps only its hash, with the name, groups, IdP
+//! subject, issuer, `auth_time` and expiry ([`super::SESSION_TTL`]). The browser holds it
+//! in a cookie that scripts cannot read (`HttpOnly`), that cross-site requests other than
+//! top-level navigations do not carry (`SameSite=Lax`), and that travels over TLS only
+//! (`Secure`) whenever `public_url` is https. The API takes the same token as a bearer
+//! token (`Authorization: Bearer gks_...`) and never from the cookie, so that no form on
+//! another site can make a signed-in browser approve anything.
+//!
+//! The login's `state` is also set in a short-lived cookie, and the callback must come from
+//! the browser holding it: a callback URL with someone else's code and state (login CSRF)
+//! is refused.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Query, State as AxState};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+
+use super::super::event::{EventDetail, EventDraft};
+use super::super::http::App;
+use super::super::store::{SessionRow, Store};
+use super::{OidcError, SESSION_TTL};
+use crate::api::verdict::{random_b64, unix_now};
+use crate::render::Safe;
+
+pub const LOGIN: &str = "/auth/login";
+pub const CALLBACK: &str = "/auth/callback";
+pub const LOGOUT: &str = "/auth/logout";
+
+/// The session cookie's name.
+pub const SESSION_COOKIE: &str = "gk_session";
+/// The cookie tying a login's callback to the browser that started it.
+const LOGIN_COOKIE: &str = "gk_login";
+
+pub fn router<S: Store>() -> Router<Arc<App<S>>> {
+    Router::new()
+        .route(LOGIN, get(login::<S>))
+        .route(CALLBACK, get(callback::<S>))
+        .route(LOGOUT, post(logout::<S>))
+}
+
+/// A plain-text answer (never HTML: what the provider or the URL says is shown inert).
+fn text(status: StatusCode, body: String) -> Response {
+    (
+        status,
+        [
+            (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+fn not_configured() -> Response {
+    text(
+        StatusCode::NOT_FOUND,
+        "sign-in through OIDC is not configured on this service\nhint: set `[oidc]` in the file given to `gatekeep server --config`\n".into(),
+    )
+}
+
+/// A `Set-Cookie` value with the flags every cookie here has.
+fn cookie(name: &str, value: &str, path: &str, max_age: u64, secure: bool) -> HeaderValue {
+    let secure = if secure { "; Secure" } else { "" };
+    let text =
+        format!("{name}={value}; Path={path}; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}");
+    // Every part is ours: base64url, fixed names and paths.
+    HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// The value of cookie `name` in the request.
+pub fn cookie_value<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+async fn login<S: Store>(AxState(app): AxState<Arc<App<S>>>) -> Response {
+    let Some(oidc) = &app.oidc else {
+        return not_configured();
+    };
+    match oidc.begin().await {
+        Ok(begun) => {
+            let mut response = StatusCode::SEE_OTHER.into_response();
+            let headers = response.headers_mut();
+            if let Ok(location) = HeaderValue::from_str(&begun.location) {
+                headers.insert(header::LOCATION, location);
+            }
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            headers.append(
+                header::SET_COOKIE,
+                cookie(
+                    LOGIN_COOKIE,
+                    &begun.state,
+                    "/auth",
+                    super::flow::LOGIN_TTL.as_secs(),
+                    oidc.secure_cookies,
+                ),
+            );
+            response
+        }
+        Err(e) => {
+            tracing::error!(error = %Safe(&e.to_string()), "cannot start an OIDC sign-in");
+            text(
+                StatusCode::BAD_GATEWAY,
+                format!("cannot start the sign-in: {e}\n"),
+            )
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct CallbackQuery {
+    code: Option<String>,
+    state: Option<String>,
+    iss: Option<String>,
+    error: Option<String>,
+    error_description: Option<String>,
+}
+
+async fn callback<S: Store>(
+    AxState(app): AxState<Arc<App<S>>>,
+    headers: HeaderMap,
+    Query(q): Query<CallbackQuery>,
+) -> Response {
+    let Some(oidc) = &app.oidc else {
+        return not_configured();
+    };
+    let refuse =
+        |status: StatusCode, why: String| text(status, format!("sign-in refused: {why}\n"));
+    let Some(state) = q.state.as_deref() else {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "the callback has no `state`".into(),
+        );
+    };
+    if let Some(error) = &q.error {
+        oidc.pending.take(state);
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "the identity provider answered `{}`{}",
+                Safe(error),
+                q.error_description
+                    .as_deref()
+                    .map(|d| format!(": {}", Safe(d)))
+                    .unwrap_or_default()
+            ),
+        );
+    }
+    if cookie_value(&headers, LOGIN_COOKIE) != Some(state) {
+        // The pending login is dropped too: whoever holds this state cannot retry it.
+        oidc.pending.take(state);
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "this sign-in was not started in this browser (`state` does not match)\nhint: start again at /auth/login".into(),
+        );
+    }
+    let Some(code) = q.code.as_deref() else {
+        oidc.pending.take(state);
+        return refuse(StatusCode::BAD_REQUEST, "the callback has no `code`".into());
+    };
+    let now = unix_now();
+    let claims = match oidc.finish(state, code, q.iss.as_deref(), now).await {
+        Ok(claims) => claims,
+        Err(e) => {
+            let status = match e {
+                OidcError::Provider(_) => StatusCode::BAD_GATEWAY,
+                _ => StatusCode::BAD_REQUEST,
+            };
+            tracing::warn!(error = %Safe(&e.to_string()), "OIDC sign-in refused");
+            return refuse(status, e.to_string());
+        }
+    };
+    let (identity, idp) = match oidc.approver(&claims) {
+        Ok(found) => found,
+        Err(e) => {
+            let who = format!("oidc:{}", claims.subject);
+            app.service
+                .refused(&who, "sign_in", "", &e.to_string(), Some("web"))
+                .await;
+            return refuse(StatusCode::FORBIDDEN, e.to_string());
+        }
+    };
+    let token = match random_b64(32) {
+        Ok(r) => format!("gks_{r}"),
+        Err(e) => {
+            return refuse(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("no randomness: {e}"),
+            );
+        }
+    };
+    let hash = super::super::token_hash(&token);
+    let expires_unix = now + SESSION_TTL.as_secs();
+    let expires_at =
+        crate::time::rfc3339(std::time::UNIX_EPOCH + std::time::Duration::from_secs(expires_unix));
+    let row = SessionRow {
+        hash: hash.clone(),
+        identity: identity.clone(),
+        idp: idp.clone(),
+        created_at: crate::time::now_rfc3339(),
+        expires_unix,
+    };
+    let event = EventDraft::new(
+        "",
+        &identity.name,
+        Some("web"),
+        EventDetail::SignedIn {
+            session: hash[..12].to_owned(),
+            idp,
+            groups: identity.groups.clone(),
+            expires_at: expires_at.clone(),
+        },
+    );
+    if let Err(e) = app.service.store.add_session(&row, event).await {
+        tracing::error!(error = %Safe(&e.to_string()), "cannot store an approver session");
+        return refuse(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the service cannot reach its database; try again".into(),
+        );
+    }
+    tracing::info!(name = %Safe(&identity.name), subject = %Safe(&claims.subject), "approver signed in");
+    let mut response = text(
+        StatusCode::OK,
+        format!(
+            "signed in as {} ({}) until {expires_at}\n",
+            Safe(&identity.name),
+            Safe(&identity.groups.join(", "))
+        ),
+    );
+    let headers = response.headers_mut();
+    headers.append(
+        header::SET_COOKIE,
+        cookie(
+            SESSION_COOKIE,
+            &token,
+            "/",
+            SESSION_TTL.as_secs(),
+            oidc.secure_cookies,
+        ),
+    );
+    headers.append(
+        header::SET_COOKIE,
+        cookie(LOGIN_COOKIE, "", "/auth", 0, oidc.secure_cookies),
+    );
+    response
+}
+
+/// Ends the session named by the bearer token or the cookie.
+async fn logout<S: Store>(AxState(app): AxState<Arc<App<S>>>, headers: HeaderMap) -> Response {
+    let secure = app.oidc.as_ref().is_some_and(|o| o.secure_cookies);
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    let token = bearer.or_else(|| cookie_value(&headers, SESSION_COOKIE));
+    let ended = match token {
+        Some(token) => {
+            let hash = super::super::token_hash(token);
+            let event = EventDraft::new(
+                "",
+                "",
+                Some("web"),
+                EventDetail::SignedOut {
+                    session: hash[..12].to_owned(),
+                },
+            );
+            // The actor is the session's holder, read before it goes.
+            let event = match app.service.store.session(&hash, unix_now()).await {
+                Ok(Some(s)) => EventDraft {
+                    actor: s.identity.name,
+                    ..event
+                },
+                _ => event,
+            };
+            app.service
+                .store
+                .end_session(&hash, event)
+                .await
+                .unwrap_or(false)
+        }
+        None => false,
+    };
+    let mut response = text(
+        StatusCode::OK,
+        if ended {
+            "signed out\n"
+        } else {
+            "no session to end\n"
+        }
+        .into(),
+    );
+    response.headers_mut().append(
+        header::SET_COOKIE,
+        cookie(SESSION_COOKIE, "", "/", 0, secure),
+    );
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cookies_are_httponly_lax_and_secure_on_https() {
+        let plain = cookie(SESSION_COOKIE, "gks_x", "/", 60, false);
+        assert_eq!(
+            plain.to_str().unwrap(),
+            "gk_session=gks_x; Path=/; Max-Age=60; HttpOnly; SameSite=Lax"
+        );
+        let secure = cookie(SESSION_COOKIE, "gks_x", "/", 60, true);
+        assert!(
+            secure
+                .to_str()
+                .unwrap()
+                .ends_with("; HttpOnly; SameSite=Lax; Secure")
+        );
+    }
+
+    #[test]
+    fn cookie_values_are_found_by_exact_name() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::COOKIE,
+            HeaderValue::from_static("xgk_login=a; gk_login=b"),
+        );
+        headers.append(header::COOKIE, HeaderValue::from_static("gk_session=c"));
+        assert_eq!(cookie_value(&headers, LOGIN_COOKIE), Some("b"));
+        assert_eq!(cookie_value(&headers, SESSION_COOKIE), Some("c"));
+        assert_eq!(cookie_value(&headers, "gk"), None);
+    }
+}
