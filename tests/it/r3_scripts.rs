@@ -240,3 +240,22 @@ fn gatekeep_check_reads_scripts_in_its_directory() {
         String::from_utf8_lossy(&out.stdout)
     );
 }
+
+/// Each command keeps the variables assigned before it, so a script of thousands of
+/// assignments would cost memory quadratic in its length: past the line's budget it is too
+/// large to read and escalates, while the same shape at a tenth of the size is read.
+#[test]
+fn a_script_with_too_many_assignments_for_its_commands_escalates() {
+    let script = |n: usize| {
+        (0..n)
+            .map(|i| format!("V_{i}=\"{i}\"\necho \"$V_{i}\"\n"))
+            .collect::<String>()
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    write(dir.path(), "small.sh", &script(150));
+    write(dir.path(), "big.sh", &script(1_500));
+    assert_decides(dir.path(), "bash small.sh", Decision::Allow);
+    let a = decide(dir.path(), "bash big.sh");
+    assert_eq!(a.decision, Decision::Approve, "{}", a.reason);
+    assert!(a.reason.contains("too many variables"), "{}", a.reason);
+}
