@@ -69,7 +69,7 @@ fn bash_2500_line_script(bencher: Bencher) {
     bash_script(bencher, 2_500, Decision::Allow);
 }
 
-/// Over the scope budget (its 1,900 assignments would be copied into every later command):
+/// Over the scope budget (its 630 assignments would be copied into every later command):
 /// escalated as too large to read, at the cost of reading it up to there.
 #[divan::bench(sample_count = 20)]
 fn bash_5000_line_script(bencher: Bencher) {

@@ -133,7 +133,7 @@ pub(crate) struct Walker<'f> {
 /// How many earlier assignments, directories and links the commands of one line may hold
 /// in all. Each command keeps a copy of the scope it runs in, so a script with thousands of
 /// assignments costs memory quadratic in its length; past this (about 100 MB) the line is
-/// too large to read and escalates. The benchmark's 5,000-line script (1,900 assignments)
+/// too large to read and escalates. The benchmark's 5,000-line script (about 630 assignments)
 /// holds 2 million and escalates; half of it holds 0.5 million and is read.
 const MAX_SCOPE_HELD: usize = 1_000_000;
 
