@@ -46,18 +46,6 @@ impl Host for LiveHost {
         resolve(Path::new(absolute), 0)?.to_str().map(str::to_owned)
     }
 
-    fn read_text(&self, absolute: &str) -> Option<String> {
-        use std::io::Read;
-        // Bounded: the files asked for are a line long (`.git/HEAD`).
-        let mut text = String::new();
-        std::fs::File::open(absolute)
-            .ok()?
-            .take(4096)
-            .read_to_string(&mut text)
-            .ok()?;
-        Some(text)
-    }
-
     fn files(&self) -> Option<&dyn Files> {
         Some(self)
     }

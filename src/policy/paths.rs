@@ -24,12 +24,6 @@ pub trait Host {
     /// `absolute` with the symlinks in its existing parents, and an existing final symlink,
     /// resolved (the rest appended as written); `None` when that cannot be learnt.
     fn resolve(&self, absolute: &str) -> Option<String>;
-    /// The text of a small file (a few KB at most), for facts only the disk knows, such as
-    /// the branch a repository has checked out; `None` when it cannot be read. Hosts that
-    /// do not look at the disk keep the default.
-    fn read_text(&self, _absolute: &str) -> Option<String> {
-        None
-    }
     /// The files of the place the command runs in, for reading the scripts it runs; `None`
     /// (the default) where they must not be read (case tables, rule examples).
     fn files(&self) -> Option<&dyn crate::shell::load::Files> {

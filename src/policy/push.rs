@@ -63,16 +63,14 @@ impl Policy {
             Some(g) => join(&dir, g),
             None => find_git_dir(&dir, host)?,
         };
-        let head = host.read_text(&format!("{git_dir}/HEAD"))?;
+        let head = read(host, &format!("{git_dir}/HEAD"))?;
         let branch = head.trim().strip_prefix("ref: refs/heads/")?.to_owned();
         let remote = push.remote.as_deref().unwrap_or("origin");
-        let default = host
-            .read_text(&format!("{git_dir}/refs/remotes/{remote}/HEAD"))
-            .and_then(|t| {
-                t.trim()
-                    .strip_prefix(&format!("ref: refs/remotes/{remote}/"))
-                    .map(str::to_owned)
-            });
+        let default = read(host, &format!("{git_dir}/refs/remotes/{remote}/HEAD")).and_then(|t| {
+            t.trim()
+                .strip_prefix(&format!("ref: refs/remotes/{remote}/"))
+                .map(str::to_owned)
+        });
         let is_default = match &default {
             Some(d) => *d == branch,
             None => branch == "main" || branch == "master",
@@ -152,16 +150,22 @@ fn join(base: &str, path: &str) -> String {
     }
 }
 
+/// The text of a file of the repository, through the host's files (none where files are not
+/// read: case tables, rule examples).
+fn read(host: &dyn paths::Host, path: &str) -> Option<String> {
+    host.files()?.read(path).ok()
+}
+
 /// The repository's git directory: `.git` in `dir` or a parent, or the directory a `.git`
 /// file points to (worktrees, submodules).
 fn find_git_dir(dir: &str, host: &dyn paths::Host) -> Option<String> {
     let mut dir = dir.trim_end_matches('/').to_owned();
     for _ in 0..MAX_DEPTH {
         let candidate = format!("{dir}/.git");
-        if host.read_text(&format!("{candidate}/HEAD")).is_some() {
+        if read(host, &format!("{candidate}/HEAD")).is_some() {
             return Some(candidate);
         }
-        if let Some(pointer) = host.read_text(&candidate)
+        if let Some(pointer) = read(host, &candidate)
             && let Some(target) = pointer.trim().strip_prefix("gitdir: ")
         {
             return Some(join(&dir, target));

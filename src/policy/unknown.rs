@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{CommandVerdict, Decision, Policy, Risk, RuleHit, paths, verdict};
 use crate::shell::unwrap::SHELLS;
-use crate::shell::{Invocation, Scope, Stdin, Word, basename};
+use crate::shell::{Invocation, Word, basename};
 
 /// What happens to a program that no rule names and the known-safe list does not hold.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize)]
@@ -86,16 +86,7 @@ impl KnownSafe {
 impl Policy {
     /// Whether some rule in force names `program` (literally or by a glob).
     pub(super) fn guards(&self, program: &str) -> bool {
-        let bare = Invocation {
-            argv: vec![Word::Literal(program.to_owned())],
-            assignments: Vec::new(),
-            writes: Vec::new(),
-            stdin: Stdin::Inherited,
-            via: Vec::new(),
-            hidden: false,
-            scope: Scope::default(),
-            globs: Vec::new(),
-        };
+        let bare = Invocation::literal([program.to_owned()]);
         !self.candidates(&bare, program).is_empty()
     }
 

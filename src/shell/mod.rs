@@ -157,6 +157,22 @@ impl Scope {
 }
 
 impl Invocation {
+    /// A command of literal words run on its own: no assignments, redirections or scope (a
+    /// program named in a rule probe, an argv given directly, a shell-out's argument list,
+    /// which runs without a shell and so globs nothing).
+    pub fn literal(argv: impl IntoIterator<Item = String>) -> Invocation {
+        Invocation {
+            argv: argv.into_iter().map(Word::Literal).collect(),
+            assignments: Vec::new(),
+            writes: Vec::new(),
+            stdin: Stdin::Inherited,
+            via: Vec::new(),
+            hidden: false,
+            scope: Scope::default(),
+            globs: Vec::new(),
+        }
+    }
+
     /// The program's name: the basename of `argv[0]` when it is literal.
     pub fn program(&self) -> Option<&str> {
         let first = self.argv.first()?.literal()?;

@@ -2,36 +2,10 @@
 //! layer may disable, redefine or allow; every bad file is an error naming file, line and
 //! column, never a silent allow.
 
-use std::path::PathBuf;
-
 use gatekeep::journey::{self, Command};
-use gatekeep::policy::layers::{self, PolicyError};
-use gatekeep::policy::{Decision, Layer, LayerKind, Policy, PolicyPaths};
+use gatekeep::policy::{Decision, Layer, LayerKind, PolicyPaths};
 
-fn layer(kind: LayerKind, text: &str) -> (Layer, String) {
-    let name = match kind {
-        LayerKind::System => "/etc/gatekeep/policy.toml",
-        LayerKind::User => "/home/u/.config/gatekeep/policy.toml",
-        LayerKind::Project => "/work/repo/.gatekeep.toml",
-        LayerKind::Env => "/tmp/env-policy.toml",
-        LayerKind::Builtin => unreachable!("the built-in layer is compiled in"),
-    };
-    (
-        Layer {
-            kind,
-            path: Some(PathBuf::from(name)),
-        },
-        text.to_owned(),
-    )
-}
-
-fn load(layers: &[(Layer, String)]) -> Result<Policy, PolicyError> {
-    layers::combine(layers)
-}
-
-fn decide(policy: &Policy, cmd: &str) -> Decision {
-    journey::assess(&Command::Shell(cmd.to_owned()), policy).decision
-}
+use crate::support::policy::{decide, layer, load};
 
 /// The error message for a layer that should be refused; fails the test if it loads.
 fn refused(layers: &[(Layer, String)]) -> String {
@@ -156,7 +130,7 @@ args = ["/"]
 
 #[test]
 fn system_layer_may_loosen() {
-    let builtin = layers::combine(&[]).unwrap();
+    let builtin = load(&[]).unwrap();
     assert_eq!(
         decide(&builtin, "kubectl delete pod api-0"),
         Decision::Approve

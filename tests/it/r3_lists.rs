@@ -8,33 +8,10 @@
 use std::path::PathBuf;
 
 use gatekeep::journey::{self, Command};
-use gatekeep::policy::layers::{self, PolicyError};
-use gatekeep::policy::{Certainty, Decision, Layer, LayerKind, Policy};
+use gatekeep::policy::{Certainty, Decision, LayerKind, Policy};
+use gatekeep::shell::load::{Files, LoadError};
 
-fn layer(kind: LayerKind, text: &str) -> (Layer, String) {
-    let name = match kind {
-        LayerKind::System => "/etc/gatekeep/policy.toml",
-        LayerKind::User => "/home/u/.config/gatekeep/policy.toml",
-        LayerKind::Project => "/work/repo/.gatekeep.toml",
-        LayerKind::Env => "/tmp/env-policy.toml",
-        LayerKind::Builtin => unreachable!("the built-in layer is compiled in"),
-    };
-    (
-        Layer {
-            kind,
-            path: Some(PathBuf::from(name)),
-        },
-        text.to_owned(),
-    )
-}
-
-fn load(layers: &[(Layer, String)]) -> Result<Policy, PolicyError> {
-    layers::combine(layers)
-}
-
-fn decide(policy: &Policy, cmd: &str) -> Decision {
-    journey::assess(&Command::Shell(cmd.to_owned()), policy).decision
-}
+use crate::support::policy::{decide, layer, load};
 
 fn builtin() -> Policy {
     load(&[]).expect("built-in policy loads")
@@ -306,14 +283,24 @@ impl gatekeep::policy::paths::Host for Repo {
     fn resolve(&self, _: &str) -> Option<String> {
         None
     }
-    fn read_text(&self, path: &str) -> Option<String> {
+    fn files(&self) -> Option<&dyn Files> {
+        Some(self)
+    }
+}
+
+impl Files for Repo {
+    fn read(&self, path: &str) -> Result<String, LoadError> {
         match path {
-            "/work/repo/.git/HEAD" => Some(format!("ref: refs/heads/{}\n", self.head)),
+            "/work/repo/.git/HEAD" => Ok(format!("ref: refs/heads/{}\n", self.head)),
             "/work/repo/.git/refs/remotes/origin/HEAD" => self
                 .remote_default
-                .map(|d| format!("ref: refs/remotes/origin/{d}\n")),
-            _ => None,
+                .map(|d| format!("ref: refs/remotes/origin/{d}\n"))
+                .ok_or(LoadError::Missing),
+            _ => Err(LoadError::Missing),
         }
+    }
+    fn home(&self) -> Option<String> {
+        None
     }
 }
 

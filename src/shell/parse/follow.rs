@@ -4,7 +4,7 @@
 
 use super::{Ctx, Walker};
 use crate::shell::unwrap::{self, Step};
-use crate::shell::{Invocation, PipeSource, Scope, Stdin, Word};
+use crate::shell::{Invocation, PipeSource, Stdin, Word};
 
 impl Walker<'_> {
     /// Records one invocation and follows whatever it runs in turn.
@@ -55,17 +55,10 @@ impl Walker<'_> {
         if steps.is_empty() {
             return;
         }
-        let mut holder = Invocation {
-            argv: Vec::new(),
-            assignments: Vec::new(),
-            writes: Vec::new(),
-            stdin: Stdin::Inherited,
-            via: Vec::new(),
+        let holder = Invocation {
             hidden: ctx.hidden,
-            scope: Scope::default(),
-            globs: Vec::new(),
+            ..Invocation::literal([String::new()])
         };
-        holder.argv.push(Word::Literal(String::new()));
         self.steps_of(steps, &holder, ctx);
     }
 

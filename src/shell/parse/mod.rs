@@ -71,16 +71,7 @@ pub fn from_argv_in(argv: &[String], files: Option<&dyn Files>) -> Script {
         walker.unreadable("", "no command was given", &Ctx::default());
         return walker.script;
     }
-    let inv = Invocation {
-        argv: argv.iter().map(|a| Word::Literal(a.clone())).collect(),
-        assignments: Vec::new(),
-        writes: Vec::new(),
-        stdin: Stdin::Inherited,
-        via: Vec::new(),
-        hidden: false,
-        scope: Scope::default(),
-        globs: Vec::new(),
-    };
+    let inv = Invocation::literal(argv.iter().cloned());
     walker.invocation(inv, &Ctx::default());
     walker.script
 }

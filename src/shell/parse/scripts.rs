@@ -11,7 +11,7 @@ use crate::shell::load::package::{just_recipes, package_scripts};
 use crate::shell::load::shellouts::{ShellOut, scan};
 use crate::shell::load::{Lang, LoadError, MAX_FILE_DEPTH};
 use crate::shell::unwrap::scripts::{RunsFile, runs_file};
-use crate::shell::{Construct, Invocation, Scope, Stdin, Word};
+use crate::shell::{Construct, Invocation, Scope, Word};
 
 /// A file's text as far as gatekeep can know it before the line runs.
 enum Content {
@@ -161,15 +161,8 @@ impl Walker<'_> {
                 ShellOut::Argv(argv) => {
                     let ctx = ctx.nested(via);
                     let inv = Invocation {
-                        argv: argv.into_iter().map(Word::Literal).collect(),
-                        assignments: Vec::new(),
-                        writes: Vec::new(),
-                        stdin: Stdin::Inherited,
                         via: ctx.via.clone(),
-                        hidden: false,
-                        scope: Scope::default(),
-                        // An argument list runs without a shell: nothing is globbed.
-                        globs: Vec::new(),
+                        ..Invocation::literal(argv)
                     };
                     self.invocation(inv, &ctx);
                 }
