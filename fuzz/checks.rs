@@ -751,6 +751,7 @@ pub fn body_seeds() -> Vec<(String, Vec<u8>)> {
             quorum: 2,
             groups: vec!["sre".into(), "dba".into()],
             group_sets: vec![vec!["sre".into()], vec!["dba".into()]],
+            fresh_auth: None,
         },
         timeout_secs: 60,
         ledger: Some(protocol::LedgerHead {

@@ -93,6 +93,10 @@ pub struct Ask {
     /// from one of its groups. Empty: `groups` is the only set (clients before sets).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub group_sets: Vec<Vec<String>>,
+    /// Step-up: the oldest, in seconds, that an approver's sign-in at the identity provider
+    /// may be (the strictest `fresh_auth` of the rules). Absent: any approver session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fresh_auth: Option<u64>,
 }
 
 /// `POST /v1/requests`.
@@ -195,6 +199,11 @@ pub fn display_argv(argv: &[String]) -> String {
 ///
 /// `{"v":2,"command":…,"reason":…,"rules":[…],"messages":[…],"risk":…,"quorum":…,"groups":[…],"group_sets":[[…],…],"user":…,"host":…,"agent":…,"cwd":…}`
 ///
+/// with `,"fresh_auth":N` appended before the closing brace only when the request asks for
+/// step-up: a request without it encodes exactly as before, and one with it cannot have its
+/// step-up dropped on the way (a server that ignored the field computes another digest, and
+/// its verdict is refused).
+///
 /// `command` is [`display_argv`] of the argv and `reason` is the reason masked with
 /// [`redact::mask_text`], both computed from the request as sent; the other members are the
 /// request's own values.
@@ -213,6 +222,8 @@ pub struct Shown {
     pub host: String,
     pub agent: Option<String>,
     pub cwd: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fresh_auth: Option<u64>,
 }
 
 impl Shown {
@@ -237,6 +248,7 @@ impl Shown {
             host: req.ask.origin.host.clone(),
             agent: req.ask.origin.agent.clone(),
             cwd: req.ask.origin.cwd.clone(),
+            fresh_auth: req.ask.fresh_auth,
         }
     }
 
@@ -393,6 +405,7 @@ mod tests {
                 quorum: 1,
                 groups: vec!["sre".into()],
                 group_sets: Vec::new(),
+                fresh_auth: None,
             },
             ledger: None,
             timeout_secs: 60,
@@ -471,7 +484,8 @@ mod tests {
         assert!(!Shown::of(&sent).command.contains("hunter2"));
 
         let base = Shown::of(&sent).digest();
-        let changes: [fn(&mut CreateRequest); 12] = [
+        let changes: [fn(&mut CreateRequest); 13] = [
+            |r| r.ask.fresh_auth = Some(300),
             |r| r.ask.argv = argv(&["mysql", "-e", "select 1"]),
             |r| r.ask.reason = Some("routine".into()),
             |r| r.ask.rules = vec!["read-only".into()],

@@ -66,6 +66,7 @@ impl Journey<'_> {
                 quorum: req.quorum.max(1),
                 groups: req.approvers.clone(),
                 group_sets: req.approver_sets.clone(),
+                fresh_auth: req.fresh_auth,
             },
             timeout_secs: req.timeout_secs,
             ledger: self.head.borrow().clone().map(Into::into),

@@ -215,6 +215,10 @@ pub struct Requirements {
     pub local_approval: bool,
     /// Seconds to wait for approval: the shortest of the rules' timeouts.
     pub timeout_secs: u64,
+    /// Step-up: the smallest of the rules' `fresh_auth`, the oldest an approver's sign-in at
+    /// the identity provider may be. A rule that adds one, or a smaller one, only tightens.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fresh_auth: Option<u64>,
 }
 
 /// How long an approval may wait when no rule says.
@@ -615,6 +619,7 @@ impl Policy {
                 quorum: 1,
                 local_approval: true,
                 timeout_secs: DEFAULT_APPROVAL_TIMEOUT_SECS,
+                fresh_auth: None,
             };
             for hit in commands
                 .iter()
@@ -623,7 +628,14 @@ impl Policy {
             {
                 let spec = &self.rule(hit.rule).spec;
                 req.quorum = req.quorum.max(spec.quorum.unwrap_or(1));
-                req.local_approval &= spec.local_approval.unwrap_or(true);
+                // A person at the terminal has no sign-in at the identity provider to be
+                // fresh: a rule with `fresh_auth` is decided by the service only.
+                req.local_approval &=
+                    spec.local_approval.unwrap_or(true) && spec.fresh_auth.is_none();
+                req.fresh_auth = match (req.fresh_auth, spec.fresh_auth) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
                 req.timeout_secs = req
                     .timeout_secs
                     .min(spec.timeout.unwrap_or(DEFAULT_APPROVAL_TIMEOUT_SECS));

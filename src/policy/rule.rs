@@ -75,6 +75,11 @@ pub struct RuleSpec {
     /// Seconds to wait for an approval before the request expires (default 300).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<u64>,
+    /// Step-up: an approval needs a sign-in at the identity provider no older than this
+    /// many seconds (the approver's `auth_time`); static approver tokens and older sessions
+    /// are refused, and the terminal prompt cannot approve.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fresh_auth: Option<u64>,
     /// Commands this rule must match (checked when the policy loads and by `policy test`).
     #[serde(default, rename = "match", skip_serializing_if = "Vec::is_empty")]
     pub must_match: Vec<String>,
@@ -150,6 +155,12 @@ impl Rule {
         }
         if spec.quorum == Some(0) {
             return Err(format!("rule `{}`: quorum must be at least 1", spec.id));
+        }
+        if spec.fresh_auth == Some(0) {
+            return Err(format!(
+                "rule `{}`: fresh_auth must be at least 1 second (a sign-in that old at most)",
+                spec.id
+            ));
         }
         let globs = |list: &[String]| -> Result<Vec<Glob>, String> {
             list.iter().map(|p| Glob::new(p)).collect()

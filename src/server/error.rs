@@ -19,6 +19,9 @@ pub enum ServiceError {
     TooMany(String),
     #[error("{0}")]
     TooLarge(String),
+    /// The approval needs a fresher sign-in at the identity provider (`fresh_auth`): 401.
+    #[error("{0}")]
+    StepUp(super::step_up::StepUp),
     #[error(transparent)]
     Store(#[from] StoreError),
     /// A bug: the service could not do what it must (sign a verdict). Nothing was changed.

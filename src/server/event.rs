@@ -164,6 +164,9 @@ pub struct Created {
     pub groups: Vec<String>,
     #[serde(default)]
     pub group_sets: Vec<Vec<String>>,
+    /// Step-up asked by the rules (absent from events before it existed, and when unset).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fresh_auth: Option<u64>,
     pub expires_at: String,
     /// The requester's local ledger head when it asked.
     #[serde(default)]

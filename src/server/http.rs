@@ -76,6 +76,9 @@ impl From<ServiceError> for ApiError {
             ServiceError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ServiceError::TooMany(_) => StatusCode::TOO_MANY_REQUESTS,
             ServiceError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            // RFC 9470's `insufficient_user_authentication`: the token is good, its sign-in
+            // is too old for this request.
+            ServiceError::StepUp(_) => StatusCode::UNAUTHORIZED,
             ServiceError::Store(e) => {
                 tracing::error!(error = %Safe(&e.to_string()), "storage failed");
                 return ApiError(

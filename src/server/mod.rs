@@ -20,6 +20,7 @@ pub mod oidc;
 pub mod report;
 pub mod service;
 pub mod sqlite;
+pub mod step_up;
 pub mod store;
 pub mod tls;
 

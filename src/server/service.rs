@@ -196,8 +196,15 @@ impl<S: Store> Service<S> {
         channel: Option<&str>,
         result: Result<T, ServiceError>,
     ) -> Result<T, ServiceError> {
-        if let Err(ServiceError::Forbidden(why)) = &result {
-            self.refused(&who.name, action, id, why, channel).await;
+        match &result {
+            Err(ServiceError::Forbidden(why)) => {
+                self.refused(&who.name, action, id, why, channel).await;
+            }
+            Err(ServiceError::StepUp(why)) => {
+                self.refused(&who.name, action, id, &why.to_string(), channel)
+                    .await;
+            }
+            _ => {}
         }
         result
     }
@@ -295,6 +302,7 @@ impl<S: Store> Service<S> {
             quorum: c.ask.quorum,
             groups: c.ask.groups.clone(),
             group_sets: c.ask.group_sets.clone(),
+            fresh_auth: c.ask.fresh_auth,
             expires_at: record.expires_at.clone(),
             ledger: c.ledger.clone(),
         }));
@@ -469,6 +477,10 @@ impl<S: Store> Service<S> {
         may_decide(who, &record)?;
         if let Some(idp) = idp {
             refuse_own_by_idp(who, idp, &record)?;
+        }
+        if approve {
+            super::step_up::check(record.create.ask.fresh_auth, idp, verdict::unix_now())
+                .map_err(ServiceError::StepUp)?;
         }
         // An approver whose token was revoked while the request waited no longer counts
         // towards its quorum: their approval is withdrawn, on the record.

@@ -922,6 +922,7 @@ fn create_request(id: &str, argv: Vec<String>, reason: Option<String>) -> Create
             quorum: 1,
             groups: Vec::new(),
             group_sets: Vec::new(),
+            fresh_auth: None,
         },
         timeout_secs: 60,
         ledger: None,
