@@ -3,6 +3,7 @@
 //! signed checkpoints of the audit chain ([`checkpoint`]). Nothing here does I/O.
 
 pub mod checkpoint;
+pub mod cli_login;
 pub mod protocol;
 pub mod routes;
 pub mod verdict;

@@ -29,6 +29,10 @@ pub struct Metadata {
     pub authorization_endpoint: String,
     pub token_endpoint: String,
     pub jwks_uri: String,
+    /// RFC 8628: where a terminal's sign-in starts; without it `gatekeep login --oidc`
+    /// falls back to a loopback redirect.
+    #[serde(default)]
+    pub device_authorization_endpoint: Option<String>,
     #[serde(default)]
     pub id_token_signing_alg_values_supported: Vec<String>,
     #[serde(default)]
@@ -75,6 +79,13 @@ fn check(issuer: &str, metadata: Metadata) -> Result<Provider, OidcError> {
     ] {
         crate::server::config::secure_url(url)
             .map_err(|why| OidcError::Provider(format!("the provider's {what}: {why}")))?;
+    }
+    if let Some(url) = &metadata.device_authorization_endpoint {
+        crate::server::config::secure_url(url).map_err(|why| {
+            OidcError::Provider(format!(
+                "the provider's device_authorization_endpoint: {why}"
+            ))
+        })?;
     }
     if let Some(methods) = &metadata.code_challenge_methods_supported
         && !methods.iter().any(|m| m == "S256")

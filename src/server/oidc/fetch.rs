@@ -83,6 +83,42 @@ impl Fetcher {
     }
 }
 
+impl Fetcher {
+    /// [`Fetcher::post_form`] that also reads an error answer: the status and the JSON body
+    /// whatever the status (the device flow's token endpoint answers 400 with
+    /// `{"error": "authorization_pending"}` while the person has not finished).
+    pub async fn post_form_any(
+        &self,
+        url: &str,
+        form: Vec<(&'static str, String)>,
+        basic: Option<String>,
+    ) -> Result<(u16, serde_json::Value), OidcError> {
+        let agent = self.agent.clone();
+        let url = url.to_owned();
+        blocking(move || {
+            let mut request = agent.post(&url).header("accept", "application/json");
+            if let Some(basic) = &basic {
+                request = request.header("authorization", basic);
+            }
+            let mut answer = request
+                .send_form(form.iter().map(|(k, v)| (*k, v.as_str())))
+                .map_err(|e| OidcError::Provider(format!("cannot reach {url}: {e}")))?;
+            let status = answer.status().as_u16();
+            let text = answer
+                .body_mut()
+                .with_config()
+                .limit(MAX_ANSWER_BYTES)
+                .read_to_string()
+                .map_err(|e| OidcError::Provider(format!("cannot read the answer of {url}: {e}")))?;
+            let value = serde_json::from_str(&text).map_err(|e| {
+                OidcError::Provider(format!("{url} answered {status} with unreadable JSON: {e}"))
+            })?;
+            Ok((status, value))
+        })
+        .await
+    }
+}
+
 async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, OidcError> + Send + 'static,
 ) -> Result<T, OidcError> {

@@ -28,6 +28,16 @@ struct PendingLogin {
     nonce: String,
     verifier: String,
     started: Instant,
+    options: BeginOptions,
+}
+
+/// What a login asks besides signing in.
+#[derive(Clone, Debug, Default)]
+pub struct BeginOptions {
+    /// `max_age` sent to the provider (step-up), and then checked against `auth_time`.
+    pub max_age: Option<u64>,
+    /// A terminal's sign-in by loopback redirect: where the browser goes at the end.
+    pub loopback: Option<super::cli_login::Loopback>,
 }
 
 #[derive(Default)]
@@ -46,6 +56,7 @@ pub struct Begun {
 pub struct Taken {
     pub nonce: String,
     pub verifier: String,
+    pub options: BeginOptions,
 }
 
 impl PendingLogins {
@@ -70,6 +81,7 @@ impl PendingLogins {
         (login.started.elapsed() < LOGIN_TTL).then_some(Taken {
             nonce: login.nonce,
             verifier: login.verifier,
+            options: login.options,
         })
     }
 }
@@ -84,7 +96,7 @@ struct TokenResponse {
 impl Oidc {
     /// Starts a login: new `state`, `nonce` and PKCE verifier, and the provider's
     /// authorization URL carrying them (the verifier as its S256 challenge).
-    pub async fn begin(&self) -> Result<Begun, OidcError> {
+    pub async fn begin(&self, options: BeginOptions) -> Result<Begun, OidcError> {
         let (provider, _) = self.provider().await?;
         let random =
             |n| random_b64(n).map_err(|e| OidcError::Provider(format!("no randomness: {e}")));
@@ -93,18 +105,7 @@ impl Oidc {
         let verifier = random(32)?;
         let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .encode(Sha256::digest(verifier.as_bytes()));
-        // `openid`, plus what the provider offers of what names and groups people.
-        let mut scopes = vec!["openid"];
-        for wanted in ["email", "profile", self.config.groups_claim.as_str()] {
-            let offered = provider
-                .metadata
-                .scopes_supported
-                .as_ref()
-                .is_none_or(|s| s.iter().any(|o| o == wanted));
-            if offered && !scopes.contains(&wanted) && wanted != "roles" {
-                scopes.push(wanted);
-            }
-        }
+        let scopes = self.scopes(provider);
         let mut location = url::Url::parse(&provider.metadata.authorization_endpoint)
             .map_err(|e| OidcError::Provider(format!("authorization_endpoint: {e}")))?;
         location
@@ -117,12 +118,18 @@ impl Oidc {
             .append_pair("nonce", &nonce)
             .append_pair("code_challenge", &challenge)
             .append_pair("code_challenge_method", "S256");
+        if let Some(max_age) = options.max_age {
+            location
+                .query_pairs_mut()
+                .append_pair("max_age", &max_age.to_string());
+        }
         self.pending.insert(
             state.clone(),
             PendingLogin {
                 nonce,
                 verifier,
                 started: Instant::now(),
+                options,
             },
         );
         Ok(Begun {
@@ -141,7 +148,7 @@ impl Oidc {
         code: &str,
         iss: Option<&str>,
         now: u64,
-    ) -> Result<super::id_token::IdClaims, OidcError> {
+    ) -> Result<(super::id_token::IdClaims, BeginOptions), OidcError> {
         let login = self.pending.take(state).ok_or_else(|| {
             OidcError::Flow(
                 "this sign-in is unknown, already used or expired (`state`)\nhint: start again at /auth/login".into(),
@@ -170,23 +177,7 @@ impl Oidc {
             ("redirect_uri", self.redirect_uri.clone()),
             ("code_verifier", login.verifier),
         ];
-        // `client_secret_basic` is the default the spec gives; `client_secret_post` only for
-        // a provider that says it does not take basic.
-        let basic = provider
-            .metadata
-            .token_endpoint_auth_methods_supported
-            .as_ref()
-            .is_none_or(|m| m.iter().any(|m| m == "client_secret_basic"));
-        let authorization = if basic {
-            Some(self.basic_auth())
-        } else {
-            form.push(("client_id", self.config.client_id.clone()));
-            form.push((
-                "client_secret",
-                self.config.client_secret.expose().to_owned(),
-            ));
-            None
-        };
+        let authorization = self.client_auth(provider, &mut form);
         let answer: TokenResponse = self
             .fetcher
             .post_form(&provider.metadata.token_endpoint, form, authorization)
@@ -203,7 +194,50 @@ impl Oidc {
         let id_token = answer.id_token.ok_or_else(|| {
             OidcError::Provider("the token endpoint answered without an ID token".into())
         })?;
-        self.verify_id_token(&id_token, &login.nonce, now).await
+        let claims = self.verify_id_token(&id_token, &login.nonce, now).await?;
+        super::id_token::check_max_age(&claims, login.options.max_age, now)?;
+        Ok((claims, login.options))
+    }
+
+    /// `openid`, plus what the provider offers of what names and groups people.
+    pub(super) fn scopes<'a>(&'a self, provider: &super::discovery::Provider) -> Vec<&'a str> {
+        let mut scopes = vec!["openid"];
+        for wanted in ["email", "profile", self.config.groups_claim.as_str()] {
+            let offered = provider
+                .metadata
+                .scopes_supported
+                .as_ref()
+                .is_none_or(|s| s.iter().any(|o| o == wanted));
+            if offered && !scopes.contains(&wanted) && wanted != "roles" {
+                scopes.push(wanted);
+            }
+        }
+        scopes
+    }
+
+    /// This client's authentication at the provider: `client_secret_basic` (the default the
+    /// spec gives) as the returned header, or `client_secret_post` added to `form` for a
+    /// provider that says it does not take basic.
+    pub(super) fn client_auth(
+        &self,
+        provider: &super::discovery::Provider,
+        form: &mut Vec<(&'static str, String)>,
+    ) -> Option<String> {
+        let basic = provider
+            .metadata
+            .token_endpoint_auth_methods_supported
+            .as_ref()
+            .is_none_or(|m| m.iter().any(|m| m == "client_secret_basic"));
+        if basic {
+            Some(self.basic_auth())
+        } else {
+            form.push(("client_id", self.config.client_id.clone()));
+            form.push((
+                "client_secret",
+                self.config.client_secret.expose().to_owned(),
+            ));
+            None
+        }
     }
 
     /// `client_secret_basic` (RFC 6749 §2.3.1): id and secret form-encoded, then base64.

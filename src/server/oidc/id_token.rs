@@ -8,7 +8,11 @@
 //!   present);
 //! - `exp` not passed and `nbf` reached, `iat` present and not in the future, each with
 //!   [`SKEW_SECS`] of clock skew;
-//! - `nonce` is the one this login sent (a replayed or injected token carries another);
+//! - `nonce` is the one this login sent (a replayed or injected token carries another), in
+//!   the code flow; the device flow (RFC 8628) has no authorization request that could
+//!   carry a nonce, and its token comes straight from the token endpoint to this server
+//!   over TLS in answer to a device code only this server holds, so there is none to check;
+//! - `auth_time` is no older than the `max_age` the login sent, when it sent one;
 //! - `sub` is present.
 
 use jsonwebtoken::{DecodingKey, Validation};
@@ -26,7 +30,8 @@ pub const SKEW_SECS: u64 = 60;
 pub struct Expected<'a> {
     pub issuer: &'a str,
     pub client_id: &'a str,
-    pub nonce: &'a str,
+    /// The code flow's nonce; `None` for the device flow, which has none.
+    pub nonce: Option<&'a str>,
 }
 
 /// A validated ID token's claims.
@@ -101,7 +106,9 @@ fn check_claims(
         }
         None => {}
     }
-    if claims.get("nonce").and_then(Value::as_str) != Some(expected.nonce) {
+    if let Some(nonce) = expected.nonce
+        && claims.get("nonce").and_then(Value::as_str) != Some(nonce)
+    {
         return Err(bad("its `nonce` is not this sign-in's"));
     }
     let subject = claims
@@ -133,6 +140,24 @@ fn check_claims(
     })
 }
 
+/// The provider honoured a login's `max_age` (OpenID Connect Core §3.1.2.1): the token
+/// names an `auth_time` within it, with [`SKEW_SECS`] for the provider's clock.
+pub fn check_max_age(claims: &IdClaims, max_age: Option<u64>, now: u64) -> Result<(), OidcError> {
+    let Some(max_age) = max_age else {
+        return Ok(());
+    };
+    match claims.auth_time {
+        Some(t) if now.saturating_sub(t) <= max_age + SKEW_SECS => Ok(()),
+        Some(t) => Err(OidcError::Token(format!(
+            "the identity provider did not make you sign in again: the sign-in it reports is {} s old, more than the {max_age} s asked (`max_age`)",
+            now.saturating_sub(t)
+        ))),
+        None => Err(OidcError::Token(
+            "the ID token has no `auth_time`, so the sign-in's age (`max_age`) cannot be checked".into(),
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -145,7 +170,7 @@ mod tests {
     const EXPECTED: Expected<'static> = Expected {
         issuer: "https://idp",
         client_id: "gk",
-        nonce: "n1",
+        nonce: Some("n1"),
     };
 
     #[test]

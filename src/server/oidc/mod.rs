@@ -11,12 +11,15 @@
 //! whose only backend is ring), and the code flow ([`flow`]). HTTP goes through the ureq
 //! and rustls client the binary already has ([`fetch`]).
 
+pub mod cli_login;
+pub mod device;
 pub mod discovery;
 pub mod fetch;
 pub mod flow;
 pub mod id_token;
 pub mod jwks;
 pub mod routes;
+pub mod session;
 
 use std::time::Duration;
 
@@ -62,6 +65,8 @@ pub struct Oidc {
     fetcher: Fetcher,
     provider: tokio::sync::OnceCell<(Provider, KeyCache)>,
     pub pending: flow::PendingLogins,
+    /// Terminal sign-ins in progress (device flow and loopback redirect).
+    pub cli: cli_login::CliLogins,
 }
 
 impl Oidc {
@@ -74,6 +79,7 @@ impl Oidc {
             fetcher: Fetcher::new()?,
             provider: tokio::sync::OnceCell::new(),
             pending: flow::PendingLogins::default(),
+            cli: cli_login::CliLogins::default(),
         })
     }
 
@@ -101,7 +107,23 @@ impl Oidc {
         let expected = id_token::Expected {
             issuer: &self.config.issuer,
             client_id: &self.config.client_id,
-            nonce,
+            nonce: Some(nonce),
+        };
+        id_token::verify(token, provider, keys, &self.fetcher, &expected, now).await
+    }
+
+    /// Validates an ID token from the device flow: every check of
+    /// [`Oidc::verify_id_token`] but the nonce, which that flow does not have.
+    pub async fn verify_device_id_token(
+        &self,
+        token: &str,
+        now: u64,
+    ) -> Result<id_token::IdClaims, OidcError> {
+        let (provider, keys) = self.provider().await?;
+        let expected = id_token::Expected {
+            issuer: &self.config.issuer,
+            client_id: &self.config.client_id,
+            nonce: None,
         };
         id_token::verify(token, provider, keys, &self.fetcher, &expected, now).await
     }

@@ -25,9 +25,9 @@ use serde::Deserialize;
 
 use super::super::event::{EventDetail, EventDraft};
 use super::super::http::App;
-use super::super::store::{SessionRow, Store};
+use super::super::store::Store;
 use super::{OidcError, SESSION_TTL};
-use crate::api::verdict::{random_b64, unix_now};
+use crate::api::verdict::unix_now;
 use crate::render::Safe;
 
 pub const LOGIN: &str = "/auth/login";
@@ -44,10 +44,11 @@ pub fn router<S: Store>() -> Router<Arc<App<S>>> {
         .route(LOGIN, get(login::<S>))
         .route(CALLBACK, get(callback::<S>))
         .route(LOGOUT, post(logout::<S>))
+        .merge(super::cli_login::router::<S>())
 }
 
 /// A plain-text answer (never HTML: what the provider or the URL says is shown inert).
-fn text(status: StatusCode, body: String) -> Response {
+pub(super) fn text(status: StatusCode, body: String) -> Response {
     (
         status,
         [
@@ -87,11 +88,38 @@ pub fn cookie_value<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
         .map(|(_, v)| v)
 }
 
-async fn login<S: Store>(AxState(app): AxState<Arc<App<S>>>) -> Response {
+/// `GET /auth/login[?max_age=SECONDS][&cli=HANDLE]`: `max_age` asks the provider for a
+/// sign-in no older than that (step-up, see [`crate::server::step_up`]); `cli` continues a
+/// terminal's loopback sign-in ([`super::cli_login`]), whose own `max_age` then applies.
+#[derive(Deserialize)]
+struct LoginQuery {
+    max_age: Option<u64>,
+    cli: Option<String>,
+}
+
+async fn login<S: Store>(
+    AxState(app): AxState<Arc<App<S>>>,
+    Query(q): Query<LoginQuery>,
+) -> Response {
     let Some(oidc) = &app.oidc else {
         return not_configured();
     };
-    match oidc.begin().await {
+    let options = match &q.cli {
+        Some(handle) => match oidc.cli.take_loopback(handle) {
+            Some(options) => options,
+            None => {
+                return text(
+                    StatusCode::BAD_REQUEST,
+                    "this terminal sign-in is unknown, already used or expired\nhint: run `gatekeep login --server URL --oidc` again\n".into(),
+                );
+            }
+        },
+        None => super::flow::BeginOptions {
+            max_age: q.max_age,
+            loopback: None,
+        },
+    };
+    match oidc.begin(options).await {
         Ok(begun) => {
             let mut response = StatusCode::SEE_OTHER.into_response();
             let headers = response.headers_mut();
@@ -173,8 +201,8 @@ async fn callback<S: Store>(
         return refuse(StatusCode::BAD_REQUEST, "the callback has no `code`".into());
     };
     let now = unix_now();
-    let claims = match oidc.finish(state, code, q.iss.as_deref(), now).await {
-        Ok(claims) => claims,
+    let (claims, options) = match oidc.finish(state, code, q.iss.as_deref(), now).await {
+        Ok(found) => found,
         Err(e) => {
             let status = match e {
                 OidcError::Provider(_) => StatusCode::BAD_GATEWAY,
@@ -188,51 +216,26 @@ async fn callback<S: Store>(
         Ok(found) => found,
         Err(e) => {
             let who = format!("oidc:{}", claims.subject);
+            let channel = if options.loopback.is_some() { "cli" } else { "web" };
             app.service
-                .refused(&who, "sign_in", "", &e.to_string(), Some("web"))
+                .refused(&who, "sign_in", "", &e.to_string(), Some(channel))
                 .await;
             return refuse(StatusCode::FORBIDDEN, e.to_string());
         }
     };
-    let token = match random_b64(32) {
-        Ok(r) => format!("gks_{r}"),
-        Err(e) => {
-            return refuse(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                format!("no randomness: {e}"),
-            );
-        }
-    };
-    let hash = super::super::token_hash(&token);
-    let expires_unix = now + SESSION_TTL.as_secs();
-    let expires_at =
-        crate::time::rfc3339(std::time::UNIX_EPOCH + std::time::Duration::from_secs(expires_unix));
-    let row = SessionRow {
-        hash: hash.clone(),
-        identity: identity.clone(),
-        idp: idp.clone(),
-        created_at: crate::time::now_rfc3339(),
-        expires_unix,
-    };
-    let event = EventDraft::new(
-        "",
-        &identity.name,
-        Some("web"),
-        EventDetail::SignedIn {
-            session: hash[..12].to_owned(),
-            idp,
-            groups: identity.groups.clone(),
-            expires_at: expires_at.clone(),
-        },
-    );
-    if let Err(e) = app.service.store.add_session(&row, event).await {
-        tracing::error!(error = %Safe(&e.to_string()), "cannot store an approver session");
-        return refuse(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "the service cannot reach its database; try again".into(),
-        );
+    if let Some(loopback) = &options.loopback {
+        // A terminal's sign-in: the browser takes a one-time code back to the terminal,
+        // which exchanges it (with its verifier) for the session.
+        return super::cli_login::to_loopback(oidc, loopback, identity, idp);
     }
-    tracing::info!(name = %Safe(&identity.name), subject = %Safe(&claims.subject), "approver signed in");
+    let issued = match super::session::issue(&app, &identity, idp, "web", now).await {
+        Ok(issued) => issued,
+        Err(e @ super::session::IssueError::Store) => {
+            return refuse(StatusCode::SERVICE_UNAVAILABLE, e.to_string());
+        }
+        Err(e) => return refuse(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    };
+    let (token, expires_at) = (issued.token, issued.expires_at);
     let mut response = text(
         StatusCode::OK,
         format!(
