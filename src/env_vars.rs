@@ -21,3 +21,6 @@ pub const GATEKEEP_LOG: &str = "GATEKEEP_LOG";
 /// the Secret Service (headless servers, tests). Unset, or any other value: the OS keyring
 /// when one answers, the file when none does. `0`, `false` and `no` also mean `off`.
 pub const GATEKEEP_KEYRING: &str = "GATEKEEP_KEYRING";
+/// A browser to open `gatekeep login --oidc`'s sign-in URL with (only when set; the URL is
+/// always printed).
+pub const BROWSER: &str = "BROWSER";

@@ -43,6 +43,18 @@ pub struct LoginArgs {
     /// `insecure_http = true`.
     #[arg(long)]
     pub insecure_http: bool,
+    /// Sign in as an approver at the service's identity provider (OpenID Connect) instead
+    /// of reading a token: a user code to enter at the provider (device flow), or a
+    /// browser sign-in that returns to this machine when the provider has no device flow.
+    #[arg(long)]
+    pub oidc: bool,
+    /// With --oidc: skip the device flow and sign in through a browser on this machine.
+    #[arg(long, requires = "oidc")]
+    pub no_device: bool,
+    /// With --oidc: make the provider ask for the password again unless you signed in
+    /// there within SECONDS (what a request with `fresh_auth` asks for).
+    #[arg(long, value_name = "SECONDS", requires = "oidc")]
+    pub max_age: Option<u64>,
 }
 
 /// Reads a token: from stdin when it is piped, else typed at the terminal without echo.
@@ -112,7 +124,7 @@ pub fn login(args: LoginArgs) -> Result<ExitCode> {
     }
     // The token first, as the README shows: asked after the key question, a pasted token
     // would land in the [y/N] answer, echoed on the screen.
-    let token = read_token()?;
+    let token = if args.oidc { None } else { Some(read_token()?) };
     let anonymous = Client::connect(&url, &connection, None)?;
     let jwks = anonymous.jwks().context("cannot read the service's key")?;
     let keys: Vec<_> = jwks.keys.iter().filter_map(|k| k.key()).collect();
@@ -145,6 +157,18 @@ pub fn login(args: LoginArgs) -> Result<ExitCode> {
             verdict::thumbprint(&key)
         );
     }
+    let token = match token {
+        Some(token) => token,
+        None => {
+            let options = crate::approval::oidc_login::Options {
+                no_device: args.no_device,
+                max_age: args.max_age,
+            };
+            crate::approval::oidc_login::sign_in(&anonymous, &options)
+                .context("the sign-in at the identity provider failed")?
+                .token
+        }
+    };
     let client = Client::connect(&url, &connection, Some(token.clone()))?;
     let me = client
         .whoami()

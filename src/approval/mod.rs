@@ -3,6 +3,7 @@
 
 pub mod anchors;
 pub mod credentials;
+pub mod oidc_login;
 pub mod prompt;
 pub mod remote;
 pub mod tls;

@@ -393,7 +393,9 @@ impl Client {
         Ok(Client { url, token, agent })
     }
 
-    fn call<T: DeserializeOwned>(
+    /// One call: `method` (GET or POST) on `path` with `body` as JSON, the answer read as
+    /// `T`; an answer other than 2xx is [`RemoteError::Refused`] with the service's message.
+    pub fn call<T: DeserializeOwned>(
         &self,
         method: &str,
         path: &str,

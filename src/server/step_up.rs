@@ -43,8 +43,12 @@ impl StepUp {
 impl std::fmt::Display for StepUp {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let yours = match (self.session, self.auth_time) {
-            (false, _) => "a static approver token has no sign-in at the identity provider".to_owned(),
-            (true, None) => "the identity provider did not say when you signed in (no `auth_time`)".to_owned(),
+            (false, _) => {
+                "a static approver token has no sign-in at the identity provider".to_owned()
+            }
+            (true, None) => {
+                "the identity provider did not say when you signed in (no `auth_time`)".to_owned()
+            }
             (true, Some(t)) => format!("you signed in {} s ago", self.now.saturating_sub(t)),
         };
         write!(
@@ -104,6 +108,9 @@ mod tests {
         assert!(unknown.to_string().contains("no `auth_time`"), "{unknown}");
         let token = check(Some(60), None, 1000).unwrap_err();
         assert!(!token.session);
-        assert!(token.to_string().contains("static approver token"), "{token}");
+        assert!(
+            token.to_string().contains("static approver token"),
+            "{token}"
+        );
     }
 }

@@ -24,6 +24,7 @@ mod fuzz_corpus;
 mod layers;
 mod ledger;
 mod oidc;
+mod oidc_cli;
 mod protected;
 mod quoting;
 mod r3_lists;

@@ -117,7 +117,10 @@ pub(super) async fn start<S: Store>(
         }
         Err(e) => {
             tracing::warn!(error = %Safe(&e.to_string()), "cannot start a device sign-in");
-            return error(StatusCode::BAD_GATEWAY, format!("cannot start the sign-in: {e}"));
+            return error(
+                StatusCode::BAD_GATEWAY,
+                format!("cannot start the sign-in: {e}"),
+            );
         }
     };
     let handle = match random(32) {
@@ -225,7 +228,9 @@ pub(super) async fn poll<S: Store>(
         let code = answer.get("error").and_then(Value::as_str).unwrap_or("");
         return match code {
             "authorization_pending" => {
-                let interval = devices.with(&body.handle, |l| l.interval).unwrap_or(DEFAULT_INTERVAL);
+                let interval = devices
+                    .with(&body.handle, |l| l.interval)
+                    .unwrap_or(DEFAULT_INTERVAL);
                 pending(PollStatus::Pending, interval)
             }
             "slow_down" => {

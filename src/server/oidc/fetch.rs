@@ -109,7 +109,9 @@ impl Fetcher {
                 .with_config()
                 .limit(MAX_ANSWER_BYTES)
                 .read_to_string()
-                .map_err(|e| OidcError::Provider(format!("cannot read the answer of {url}: {e}")))?;
+                .map_err(|e| {
+                    OidcError::Provider(format!("cannot read the answer of {url}: {e}"))
+                })?;
             let value = serde_json::from_str(&text).map_err(|e| {
                 OidcError::Provider(format!("{url} answered {status} with unreadable JSON: {e}"))
             })?;

@@ -153,7 +153,8 @@ pub fn check_max_age(claims: &IdClaims, max_age: Option<u64>, now: u64) -> Resul
             now.saturating_sub(t)
         ))),
         None => Err(OidcError::Token(
-            "the ID token has no `auth_time`, so the sign-in's age (`max_age`) cannot be checked".into(),
+            "the ID token has no `auth_time`, so the sign-in's age (`max_age`) cannot be checked"
+                .into(),
         )),
     }
 }

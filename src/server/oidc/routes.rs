@@ -216,7 +216,11 @@ async fn callback<S: Store>(
         Ok(found) => found,
         Err(e) => {
             let who = format!("oidc:{}", claims.subject);
-            let channel = if options.loopback.is_some() { "cli" } else { "web" };
+            let channel = if options.loopback.is_some() {
+                "cli"
+            } else {
+                "web"
+            };
             app.service
                 .refused(&who, "sign_in", "", &e.to_string(), Some(channel))
                 .await;

@@ -218,7 +218,7 @@ fn origin(url: &str) -> String {
     rest.split('/').next().unwrap_or_default().to_owned()
 }
 
-fn resolve(base: &str, location: &str) -> String {
+pub fn resolve(base: &str, location: &str) -> String {
     if location.starts_with("http://") || location.starts_with("https://") {
         location.to_owned()
     } else {
@@ -345,7 +345,7 @@ impl Browser {
 }
 
 /// The first form's action and its inputs (name, value).
-fn form(html: &str) -> (String, Vec<(String, String)>) {
+pub fn form(html: &str) -> (String, Vec<(String, String)>) {
     let start = html.find("<form").unwrap();
     let end = html[start..]
         .find("</form>")
