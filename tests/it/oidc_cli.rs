@@ -42,6 +42,16 @@ program = ["touch"]
 args = ["fresh*"]
 fresh_auth = 3
 timeout = 60
+
+[[rule]]
+id = "ask-fresh-cli"
+decision = "approve"
+risk = "critical"
+message = "Touching a CLI marker needs a sign-in within 12 s."
+program = ["touch"]
+args = ["cli-fresh*"]
+fresh_auth = 12
+timeout = 60
 "#;
 
 /// A provider and a gatekeep server that sends approvers to it (static approver tokens on,
@@ -109,6 +119,18 @@ impl Idp {
 /// first redirect that leaves the places in `stay` (returned), or at a page with no form
 /// (the device flow's end, returned as its body).
 fn drive(browser: &mut Browser, url: &str, login: &str, abort: bool, stay: &[&str]) -> String {
+    drive_counting(browser, url, login, abort, stay).0
+}
+
+/// [`drive`], also telling whether the provider showed its login form.
+fn drive_counting(
+    browser: &mut Browser,
+    url: &str,
+    login: &str,
+    abort: bool,
+    stay: &[&str],
+) -> (String, bool) {
+    let mut asked = false;
     let mut url = url.to_owned();
     let mut answer = browser.get(&url);
     let mut aborted = false;
@@ -117,7 +139,7 @@ fn drive(browser: &mut Browser, url: &str, login: &str, abort: bool, stay: &[&st
             301..=303 | 307 | 308 => {
                 let next = answer.location.clone().unwrap();
                 if !stay.iter().any(|s| next.starts_with(s)) {
-                    return next;
+                    return (next, asked);
                 }
                 url = next;
                 answer = browser.get(&url);
@@ -127,7 +149,10 @@ fn drive(browser: &mut Browser, url: &str, login: &str, abort: bool, stay: &[&st
                 let (action, mut fields) = form(&answer.body);
                 for (name, value) in &mut fields {
                     match name.as_str() {
-                        "login" => *value = login.to_owned(),
+                        "login" => {
+                            *value = login.to_owned();
+                            asked = true;
+                        }
                         "password" => *value = "any".to_owned(),
                         _ => {}
                     }
@@ -139,7 +164,7 @@ fn drive(browser: &mut Browser, url: &str, login: &str, abort: bool, stay: &[&st
                 url = resolve(&url, &action);
                 answer = browser.post_form(&url, &fields);
             }
-            200 => return answer.body,
+            200 => return (answer.body, asked),
             _ => panic!(
                 "unexpected answer {} at {url}:\n{}",
                 answer.status, answer.body
@@ -455,4 +480,56 @@ fn an_old_sign_in_is_refused_for_fresh_auth_and_a_fresh_one_approves() {
         .unwrap();
     let auth_time = approved["detail"]["idp"]["auth_time"].as_u64().unwrap();
     assert!(auth_time + 1 >= before, "{approved}");
+}
+
+/// Step-up from the terminal: an approval with a sign-in older than the rule's `fresh_auth`
+/// is refused with the command to run; `gatekeep login --oidc --max-age N` then makes the
+/// provider ask for the password again (its session is older than N), and the new session
+/// approves. (`fresh_auth = 12` leaves room for the device flow's 5 s polling.)
+#[test]
+fn a_terminal_approver_steps_up_with_login_max_age() {
+    let idp = Idp::start();
+    let bob = Machine::new("bob");
+    let mut browser = Browser::default();
+    let mut login = idp.cli_login(&bob, &[]);
+    let url = printed_url(&mut login);
+    let (_, asked) = drive_counting(&mut browser, &url, "bob", false, &[&idp.provider.issuer]);
+    assert!(asked);
+    let (code, err) = login.finish();
+    assert_eq!(code, Some(0), "{err}");
+
+    let agent = Machine::with_policy("agent-user", POLICY);
+    agent.login(&idp.server, &idp.server.agent_token());
+    let mut waiting = agent.exec("touch cli-fresh-marker");
+    let id = waiting.request_id();
+    std::thread::sleep(std::time::Duration::from_secs(13));
+    let out = bob.run(&["approve", &id]);
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("gatekeep login --server URL --oidc --max-age 12"),
+        "{}",
+        text(&out)
+    );
+
+    // Signing in again without max_age: the provider's session still stands, no password
+    // is asked, and the sign-in time it reports is the old one: still refused.
+    let mut login = idp.cli_login(&bob, &[]);
+    let url = printed_url(&mut login);
+    let (_, asked) = drive_counting(&mut browser, &url, "bob", false, &[&idp.provider.issuer]);
+    assert!(!asked);
+    let (code, err) = login.finish();
+    assert_eq!(code, Some(0), "{err}");
+    let out = bob.run(&["approve", &id]);
+    assert!(text(&out).contains("--max-age 12"), "{}", text(&out));
+
+    let mut login = idp.cli_login(&bob, &["--max-age", "12"]);
+    let url = printed_url(&mut login);
+    let (_, asked) = drive_counting(&mut browser, &url, "bob", false, &[&idp.provider.issuer]);
+    assert!(asked, "the provider did not honour max_age");
+    let (code, err) = login.finish();
+    assert_eq!(code, Some(0), "{err}");
+    let out = bob.run(&["approve", &id]);
+    assert!(out.status.success(), "{}", text(&out));
+    let (code, err) = waiting.finish();
+    assert_eq!(code, Some(0), "{err}");
 }
