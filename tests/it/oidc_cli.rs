@@ -533,3 +533,46 @@ fn a_terminal_approver_steps_up_with_login_max_age() {
     let (code, err) = waiting.finish();
     assert_eq!(code, Some(0), "{err}");
 }
+
+/// `fresh_auth` in the layers: the strictest of the rules that fire wins, so a lower layer
+/// can add one or a smaller one (tighten) but never lengthen or drop the system's; a rule
+/// with it cannot be approved at the terminal; 0 is refused.
+#[test]
+fn fresh_auth_only_tightens_across_layers() {
+    use crate::support::policy::{layer, load};
+    use gatekeep::journey::{self, Command};
+    use gatekeep::policy::LayerKind;
+
+    let rule = |id: &str, fresh: u64| {
+        format!(
+            "[[rule]]\nid = \"{id}\"\ndecision = \"approve\"\nrisk = \"high\"\nmessage = \"deploys\"\nprogram = [\"make\"]\nargs = [\"deploy\"]\nfresh_auth = {fresh}\n"
+        )
+    };
+    let requirements = |layers: &[(gatekeep::policy::Layer, String)]| {
+        let policy = load(layers).unwrap();
+        journey::assess(&Command::Shell("make deploy".into()), &policy)
+            .requirements
+            .unwrap()
+    };
+    let system = layer(LayerKind::System, &rule("sys-deploy", 600));
+    let only = requirements(std::slice::from_ref(&system));
+    assert_eq!((only.fresh_auth, only.local_approval), (Some(600), false));
+    let tighter = requirements(&[system.clone(), layer(LayerKind::Project, &rule("p", 60))]);
+    assert_eq!(tighter.fresh_auth, Some(60));
+    let looser = requirements(&[system, layer(LayerKind::Env, &rule("e", 3600))]);
+    assert_eq!(looser.fresh_auth, Some(600));
+    // A rule without it next to one with it: the step-up stays.
+    let plain = "[[rule]]\nid = \"u\"\ndecision = \"approve\"\nrisk = \"high\"\nmessage = \"m\"\nprogram = [\"make\"]\n";
+    let mixed = requirements(&[
+        layer(LayerKind::User, plain),
+        layer(LayerKind::Project, &rule("p", 60)),
+    ]);
+    assert_eq!(mixed.fresh_auth, Some(60));
+    let none = requirements(&[layer(LayerKind::User, plain)]);
+    assert_eq!((none.fresh_auth, none.local_approval), (None, true));
+    let err = load(&[layer(LayerKind::User, &rule("zero", 0))])
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("fresh_auth must be at least 1"), "{err}");
+}
