@@ -164,7 +164,16 @@ fn loopback_uri(text: &str) -> Result<url::Url, String> {
 
 /// An error answer `{"error": ...}`.
 pub(super) fn error(status: StatusCode, why: impl Into<String>) -> Response {
-    (status, Json(ErrorBody { error: why.into() })).into_response()
+    Refusal(status, why.into()).into_response()
+}
+
+/// An error answer not yet made into a response (small, for `Result`s).
+pub(super) struct Refusal(StatusCode, String);
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        (self.0, Json(ErrorBody { error: self.1 })).into_response()
+    }
 }
 
 pub(super) fn not_configured() -> Response {
@@ -174,9 +183,9 @@ pub(super) fn not_configured() -> Response {
     )
 }
 
-pub(super) fn random(n: usize) -> Result<String, Response> {
+pub(super) fn random(n: usize) -> Result<String, Refusal> {
     random_b64(n).map_err(|e| {
-        error(
+        Refusal(
             StatusCode::INTERNAL_SERVER_ERROR,
             format!("no randomness: {e}"),
         )
@@ -193,7 +202,7 @@ pub(super) fn to_loopback(
 ) -> Response {
     let code = match random(32) {
         Ok(code) => code,
-        Err(e) => return e,
+        Err(e) => return e.into_response(),
     };
     oidc.cli.codes.insert(
         code.clone(),
@@ -241,7 +250,7 @@ async fn loopback_start<S: Store>(
     }
     let handle = match random(32) {
         Ok(h) => h,
-        Err(e) => return e,
+        Err(e) => return e.into_response(),
     };
     oidc.cli.loopbacks.insert(
         handle.clone(),
@@ -300,7 +309,7 @@ pub(super) async fn session_answer<S: Store>(
 ) -> Response {
     match issue(app, identity, idp).await {
         Ok(session) => Json(session).into_response(),
-        Err(e) => e,
+        Err(e) => e.into_response(),
     }
 }
 
@@ -308,7 +317,7 @@ pub(super) async fn issue<S: Store>(
     app: &App<S>,
     identity: &Identity,
     idp: IdpLogin,
-) -> Result<CliSession, Response> {
+) -> Result<CliSession, Refusal> {
     match super::session::issue(app, identity, idp, "cli", unix_now()).await {
         Ok(issued) => Ok(CliSession {
             token: issued.token,
@@ -316,9 +325,9 @@ pub(super) async fn issue<S: Store>(
             expires_at: issued.expires_at,
         }),
         Err(e @ super::session::IssueError::Store) => {
-            Err(error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))
+            Err(Refusal(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))
         }
-        Err(e) => Err(error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())),
+        Err(e) => Err(Refusal(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())),
     }
 }
 

@@ -125,7 +125,7 @@ pub(super) async fn start<S: Store>(
     };
     let handle = match random(32) {
         Ok(h) => h,
-        Err(e) => return e,
+        Err(e) => return e.into_response(),
     };
     let interval = answer.interval.unwrap_or(DEFAULT_INTERVAL).max(1);
     // Never longer than this service keeps sign-ins in progress.
@@ -309,6 +309,6 @@ pub(super) async fn poll<S: Store>(
             session: Some(session),
         })
         .into_response(),
-        Err(e) => e,
+        Err(e) => e.into_response(),
     }
 }
