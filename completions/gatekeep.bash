@@ -1336,7 +1336,7 @@ _gatekeep() {
             return 0
             ;;
         gatekeep__subcmd__login)
-            opts="-h --server --key --ca --tls-pin --proxy --insecure-http --help"
+            opts="-h --server --key --ca --tls-pin --proxy --insecure-http --oidc --no-device --max-age --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1359,6 +1359,10 @@ _gatekeep() {
                     return 0
                     ;;
                 --proxy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-age)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -162,7 +162,10 @@ complete -c gatekeep -n "__fish_gatekeep_using_subcommand login" -l key -d 'The 
 complete -c gatekeep -n "__fish_gatekeep_using_subcommand login" -l ca -d 'Trust this PEM CA certificate for the service\'s https certificate, besides the system\'s (a private CA); recorded as `ca` in config.toml' -r -F
 complete -c gatekeep -n "__fish_gatekeep_using_subcommand login" -l tls-pin -d 'Also require the service certificate\'s public key to be this one (`sha256/BASE64`, as `gatekeep server --tls-cert` prints it); recorded as `tls_pin`' -r
 complete -c gatekeep -n "__fish_gatekeep_using_subcommand login" -l proxy -d 'Reach the service through this http:// proxy (CONNECT); recorded as `proxy`. Proxy environment variables are never used' -r
+complete -c gatekeep -n "__fish_gatekeep_using_subcommand login" -l max-age -d 'With --oidc: make the provider ask for the password again unless you signed in there within SECONDS (what a request with `fresh_auth` asks for)' -r
 complete -c gatekeep -n "__fish_gatekeep_using_subcommand login" -l insecure-http -d 'Accept plain http:// to a host that is not loopback: the token and every request cross the network unencrypted. Only for a network you trust; recorded as `insecure_http = true`'
+complete -c gatekeep -n "__fish_gatekeep_using_subcommand login" -l oidc -d 'Sign in as an approver at the service\'s identity provider (OpenID Connect) instead of reading a token: a user code to enter at the provider (device flow), or a browser sign-in that returns to this machine when the provider has no device flow'
+complete -c gatekeep -n "__fish_gatekeep_using_subcommand login" -l no-device -d 'With --oidc: skip the device flow and sign in through a browser on this machine'
 complete -c gatekeep -n "__fish_gatekeep_using_subcommand login" -s h -l help -d 'Print help'
 complete -c gatekeep -n "__fish_gatekeep_using_subcommand logout" -s h -l help -d 'Print help'
 complete -c gatekeep -n "__fish_gatekeep_using_subcommand whoami" -s h -l help -d 'Print help'

@@ -404,9 +404,15 @@ fn print_request(r: &RequestView) -> Result<()> {
     } else {
         format!(" from {}", r.ask.groups.join(" or "))
     };
+    // Step-up: said before the approver tries, with the way to a fresh enough sign-in.
+    let fresh = r
+        .ask
+        .fresh_auth
+        .map(|s| format!(", signed in at the identity provider within {s} s (`gatekeep login --oidc --max-age {s}`)"))
+        .unwrap_or_default();
     line(
         "needs     ",
-        &format!("{} approver(s){groups}", r.ask.quorum),
+        &format!("{} approver(s){groups}{fresh}", r.ask.quorum),
     )?;
     line(
         "created   ",

@@ -38,6 +38,8 @@ use crate::render::Safe;
 const CODE_TTL: Duration = Duration::from_secs(60);
 /// Sign-ins in progress kept at once, per kind; the oldest go first beyond it.
 const MAX_KEPT: usize = 10_000;
+/// Device sign-ins the service starts at the provider per minute, for everyone together.
+pub const DEVICE_STARTS_PER_MINUTE: u32 = 60;
 
 /// Entries that are taken once and die after a time-to-live, capped in number (so that
 /// unauthenticated starts cannot grow memory without bound).
@@ -107,6 +109,9 @@ pub struct CliLogins {
     codes: Expiring<Signed>,
     /// Device sign-ins, by handle.
     pub(super) devices: Expiring<super::device::DeviceLogin>,
+    /// Device sign-ins started in the current minute: each start is a call to the
+    /// provider, which an unauthenticated caller must not be able to multiply at will.
+    device_starts: Mutex<(Instant, u32)>,
 }
 
 impl Default for CliLogins {
@@ -115,6 +120,7 @@ impl Default for CliLogins {
             loopbacks: Expiring::new(LOGIN_TTL),
             codes: Expiring::new(CODE_TTL),
             devices: Expiring::new(LOGIN_TTL),
+            device_starts: Mutex::new((Instant::now(), 0)),
         }
     }
 }
@@ -123,6 +129,16 @@ impl CliLogins {
     /// The loopback sign-in `handle` names, for `/auth/login?cli=HANDLE` (once).
     pub fn take_loopback(&self, handle: &str) -> Option<BeginOptions> {
         self.loopbacks.take(handle)
+    }
+
+    /// Counts a device sign-in start; false past [`DEVICE_STARTS_PER_MINUTE`].
+    pub(super) fn may_start_device(&self) -> bool {
+        let mut window = self.device_starts.lock().unwrap_or_else(|e| e.into_inner());
+        if window.0.elapsed() >= Duration::from_secs(60) {
+            *window = (Instant::now(), 0);
+        }
+        window.1 += 1;
+        window.1 <= DEVICE_STARTS_PER_MINUTE
     }
 }
 

@@ -107,6 +107,12 @@ pub(super) async fn start<S: Store>(
             "`code_challenge` must be the S256 challenge of a verifier (43 characters)",
         );
     }
+    if !oidc.cli.may_start_device() {
+        return error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many terminal sign-ins were started in the last minute; try again in a minute",
+        );
+    }
     let answer = match oidc.device_authorize(body.max_age).await {
         Ok(Some(answer)) => answer,
         Ok(None) => {
