@@ -65,9 +65,14 @@ struct Idp {
 
 impl Idp {
     fn start() -> Idp {
+        Idp::start_offering(true)
+    }
+
+    /// `device: false`: a provider without the device authorization grant.
+    fn start_offering(device: bool) -> Idp {
         let port = free_port();
         let public = format!("http://127.0.0.1:{port}");
-        let provider = Provider::start(&format!("{public}/auth/callback"));
+        let provider = Provider::start_offering(&format!("{public}/auth/callback"), device);
         let config = tempfile::tempdir().unwrap();
         let secret = config.path().join("client-secret");
         std::fs::write(&secret, CLIENT_SECRET).unwrap();
@@ -284,6 +289,37 @@ fn a_loopback_sign_in_stores_a_session_and_its_code_works_once() {
         }
         other => panic!("a replayed code was accepted: {other:?}"),
     }
+}
+
+/// A provider without a device endpoint: `login --oidc` says so and signs in through the
+/// browser instead.
+#[test]
+fn without_a_device_endpoint_the_cli_falls_back_to_a_loopback_redirect() {
+    let idp = Idp::start_offering(false);
+    let alice = Machine::new("alice");
+    let mut login = idp.cli_login(&alice, &[]);
+    login.wait_for("open this URL in a browser");
+    assert!(
+        login
+            .stderr()
+            .contains("has no device sign-in; signing in through a browser instead"),
+        "{}",
+        login.stderr()
+    );
+    let url = login.stderr.line_after("  ");
+    let mut browser = Browser::default();
+    let back = drive(
+        &mut browser,
+        &url,
+        "alice",
+        false,
+        &[&idp.provider.issuer, &idp.public],
+    );
+    assert_eq!(browser.get(&back).status, 200);
+    let (code, err) = login.finish();
+    assert_eq!(code, Some(0), "{err}");
+    let me = alice.run(&["whoami"]);
+    assert!(text(&me).contains("alice@example.com"), "{}", text(&me));
 }
 
 /// The test plays a CLI: a code redeemed with the wrong verifier is refused and burnt (the

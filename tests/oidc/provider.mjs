@@ -3,7 +3,8 @@
 //
 //   node provider.mjs SETTINGS.json MODULES_DIR
 //
-// SETTINGS.json (written by the test): { "port", "redirect_uri", "client_secret", "keys" }
+// SETTINGS.json (written by the test): { "port", "redirect_uri", "client_secret", "keys",
+// "device" }
 // where `keys` are private JWKs (the first signs). The test keeps a copy of the keys, so it
 // can sign tokens the provider's JWKS vouches for (an expired token, another audience).
 //
@@ -11,7 +12,9 @@
 //   tokens signed ES256 with `auth_time` always present;
 // - test accounts: any login name (devInteractions); `groups` comes from GROUPS below, and
 //   `email` is NAME@example.com;
-// - the device authorization grant is enabled (for `gatekeep login --oidc`, later);
+// - the device authorization grant is enabled (for `gatekeep login --oidc`) unless
+//   "device" is false (a provider without it, where the CLI falls back to a loopback
+//   redirect);
 // - POST /__test/reload re-reads SETTINGS.json and swaps in a provider built from it (a key
 //   rotation): sessions, codes and grants live in the memory adapter, which every instance
 //   in this process shares.
@@ -45,7 +48,9 @@ function build() {
         client_id: 'gatekeep',
         client_secret: settings.client_secret,
         redirect_uris: [settings.redirect_uri],
-        grant_types: ['authorization_code', 'urn:ietf:params:oauth:grant-type:device_code'],
+        grant_types: settings.device === false
+          ? ['authorization_code']
+          : ['authorization_code', 'urn:ietf:params:oauth:grant-type:device_code'],
         response_types: ['code'],
         token_endpoint_auth_method: 'client_secret_basic',
         id_token_signed_response_alg: 'ES256',
@@ -56,7 +61,7 @@ function build() {
     pkce: { required: () => true },
     features: {
       devInteractions: { enabled: true },
-      deviceFlow: { enabled: true },
+      deviceFlow: { enabled: settings.device !== false },
     },
     scopes: ['openid', 'email', 'profile', 'groups'],
     claims: {

@@ -111,6 +111,8 @@ pub struct Provider {
     pub port: u16,
     pub issuer: String,
     redirect_uri: String,
+    /// Whether it offers the device authorization grant.
+    device: bool,
     /// Its keys, the signing one first.
     pub keys: Vec<Key>,
 }
@@ -118,13 +120,19 @@ pub struct Provider {
 impl Provider {
     /// A provider whose client `gatekeep` returns to `redirect_uri`.
     pub fn start(redirect_uri: &str) -> Provider {
+        Provider::start_offering(redirect_uri, true)
+    }
+
+    /// [`Provider::start`]; `device: false` turns the device flow off (no
+    /// `device_authorization_endpoint` in its discovery).
+    pub fn start_offering(redirect_uri: &str, device: bool) -> Provider {
         let modules = modules();
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
         let keys = vec![Key::new()];
         let issuer = format!("http://127.0.0.1:{port}");
         let settings = dir.path().join("settings.json");
-        write_settings(&settings, port, redirect_uri, &keys);
+        write_settings(&settings, port, redirect_uri, device, &keys);
         let mut child = Command::new("node")
             .arg(oidc_dir().join("provider.mjs"))
             .arg(&settings)
@@ -158,6 +166,7 @@ impl Provider {
             port,
             issuer,
             redirect_uri: redirect_uri.to_owned(),
+            device,
             keys,
         }
     }
@@ -171,6 +180,7 @@ impl Provider {
             &self.dir.path().join("settings.json"),
             self.port,
             &self.redirect_uri,
+            self.device,
             &self.keys,
         );
         let answer = ureq::post(format!("{}/__test/reload", self.issuer))
@@ -188,10 +198,11 @@ impl Drop for Provider {
     }
 }
 
-fn write_settings(path: &Path, port: u16, redirect_uri: &str, keys: &[Key]) {
+fn write_settings(path: &Path, port: u16, redirect_uri: &str, device: bool, keys: &[Key]) {
     let settings = json!({
         "port": port,
         "redirect_uri": redirect_uri,
+        "device": device,
         "client_secret": CLIENT_SECRET,
         "keys": keys.iter().map(|k| k.jwk.clone()).collect::<Vec<_>>(),
     });
