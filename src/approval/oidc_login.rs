@@ -53,6 +53,17 @@ pub enum SignInError {
     Listen(String),
     #[error("no randomness: {0}")]
     Random(String),
+    /// The service refused the person after the provider signed them in.
+    #[error("the sign-in was refused: {0}")]
+    Refused(String),
+}
+
+/// What came back to the loopback listener.
+enum Returned {
+    Code(String),
+    Refused(String),
+    /// Not the sign-in's return (a favicon, a probe): keep listening.
+    Other,
 }
 
 /// Signs in through the service behind `client` (which has no token); returns the session.
@@ -192,11 +203,11 @@ fn wait_for_code(listener: &TcpListener, path: &str) -> Result<String, SignInErr
     let deadline = Instant::now() + LOOPBACK_WAIT;
     while Instant::now() < deadline {
         match listener.accept() {
-            Ok((stream, _)) => {
-                if let Some(code) = answer_browser(stream, path) {
-                    return Ok(code);
-                }
-            }
+            Ok((stream, _)) => match answer_browser(stream, path) {
+                Returned::Code(code) => return Ok(code),
+                Returned::Refused(why) => return Err(SignInError::Refused(why)),
+                Returned::Other => {}
+            },
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                 std::thread::sleep(Duration::from_millis(50));
             }
@@ -206,8 +217,8 @@ fn wait_for_code(listener: &TcpListener, path: &str) -> Result<String, SignInErr
     Err(SignInError::Expired(LOOPBACK_WAIT.as_secs()))
 }
 
-/// Reads one request; the code when it is the return to `path`.
-fn answer_browser(mut stream: TcpStream, path: &str) -> Option<String> {
+/// Reads one request: the code, or the refusal, when it is the return to `path`.
+fn answer_browser(mut stream: TcpStream, path: &str) -> Returned {
     let _ = stream.set_nonblocking(false);
     let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
     let mut head = Vec::new();
@@ -226,24 +237,73 @@ fn answer_browser(mut stream: TcpStream, path: &str) -> Option<String> {
         .and_then(|l| l.split(' ').next())
         .unwrap_or("");
     let (got_path, query) = target.split_once('?').unwrap_or((target, ""));
-    let code = (got_path == path)
-        .then(|| {
-            query
-                .split('&')
-                .find_map(|p| p.strip_prefix("code="))
-                .filter(|c| !c.is_empty())
-                .map(str::to_owned)
-        })
-        .flatten();
-    let (status, body) = if code.is_some() {
-        ("200 OK", "gatekeep: signed in; you can close this tab.\n")
+    let param = |name: &str| {
+        query
+            .split('&')
+            .find_map(|p| p.strip_prefix(name)?.strip_prefix('='))
+            .filter(|v| !v.is_empty())
+            .map(percent_decode)
+    };
+    let returned = if got_path != path {
+        Returned::Other
+    } else if let Some(code) = param("code") {
+        Returned::Code(code)
+    } else if let Some(error) = param("error") {
+        Returned::Refused(param("error_description").unwrap_or(error))
     } else {
-        ("404 Not Found", "not the gatekeep sign-in\n")
+        Returned::Other
+    };
+    let (status, body) = match returned {
+        Returned::Code(_) => ("200 OK", "gatekeep: signed in; you can close this tab.\n"),
+        Returned::Refused(_) => (
+            "403 Forbidden",
+            "gatekeep: the sign-in was refused; the terminal says why.\n",
+        ),
+        Returned::Other => ("404 Not Found", "not the gatekeep sign-in\n"),
     };
     let _ = write!(
         stream,
         "HTTP/1.1 {status}\r\ncontent-type: text/plain; charset=utf-8\r\ncache-control: no-store\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
         body.len()
     );
-    code
+    returned
+}
+
+/// Decodes a query value (`+` is a space, `%XX` a byte); what is not valid UTF-8 after it
+/// is replaced.
+fn percent_decode(text: &str) -> String {
+    let hex = |b: u8| char::from(b).to_digit(16);
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => match (
+                bytes.get(i + 1).copied().and_then(hex),
+                bytes.get(i + 2).copied().and_then(hex),
+            ) {
+                (Some(high), Some(low)) => {
+                    // Two hex digits make one byte (high * 16 + low is below 256).
+                    out.push(u8::try_from(high * 16 + low).unwrap_or(b'?'));
+                    i += 2;
+                }
+                _ => out.push(b'%'),
+            },
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn query_values_are_percent_decoded() {
+        assert_eq!(
+            super::percent_decode("a+b%20c%2Cd%e2%80%94%zz%"),
+            "a b c,d\u{2014}%zz%"
+        );
+    }
 }

@@ -612,3 +612,49 @@ fn fresh_auth_only_tightens_across_layers() {
         .to_string();
     assert!(err.contains("fresh_auth must be at least 1"), "{err}");
 }
+
+/// `allowed_groups` holds for the terminal too: mallory (marketing) signs in at the
+/// provider both ways, gets no session, and the CLI says why instead of waiting.
+#[test]
+fn a_terminal_sign_in_outside_the_allowed_groups_is_refused() {
+    let idp = Idp::start();
+    let mallory = Machine::new("mallory");
+    let mut login = idp.cli_login(&mallory, &[]);
+    let url = printed_url(&mut login);
+    let end = drive(
+        &mut Browser::default(),
+        &url,
+        "mallory",
+        false,
+        &[&idp.provider.issuer],
+    );
+    assert!(end.contains("Sign-in Success"), "{end}");
+    let (code, err) = login.finish();
+    assert_ne!(code, Some(0), "{err}");
+    assert!(err.contains("none of the groups"), "{err}");
+
+    let mut login = idp.cli_login(&mallory, &["--no-device"]);
+    login.wait_for("open this URL in a browser");
+    let url = login.stderr.line_after("  ");
+    let mut browser = Browser::default();
+    let back = drive(
+        &mut browser,
+        &url,
+        "mallory",
+        false,
+        &[&idp.provider.issuer, &idp.public],
+    );
+    assert!(back.contains("error=access_denied"), "{back}");
+    assert_eq!(browser.get(&back).status, 403);
+    let (code, err) = login.finish();
+    assert_ne!(code, Some(0), "{err}");
+    assert!(err.contains("none of the groups"), "{err}");
+    assert!(!mallory.run(&["whoami"]).status.success());
+    let refusals = idp
+        .server
+        .audit_events()
+        .into_iter()
+        .filter(|e| e["kind"] == "refused" && e["actor"] == "oidc:mallory")
+        .count();
+    assert_eq!(refusals, 2);
+}

@@ -239,6 +239,24 @@ pub(super) fn to_loopback(
     response
 }
 
+/// The browser's last step of a loopback sign-in that was refused after the provider
+/// signed the person in (outside `allowed_groups`): the terminal is told why (RFC 6749
+/// §4.1.2.1's `error` and `error_description`) instead of waiting for a code.
+pub(super) fn to_loopback_refusal(loopback: &Loopback, why: &str) -> Response {
+    let mut location = loopback.redirect_uri.clone();
+    location
+        .query_pairs_mut()
+        .append_pair("error", "access_denied")
+        .append_pair("error_description", why);
+    let mut response = StatusCode::SEE_OTHER.into_response();
+    let headers = response.headers_mut();
+    if let Ok(value) = HeaderValue::from_str(location.as_str()) {
+        headers.insert(header::LOCATION, value);
+    }
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
 pub fn router<S: Store>() -> Router<Arc<App<S>>> {
     Router::new()
         .route(wire::LOOPBACK, post(loopback_start::<S>))

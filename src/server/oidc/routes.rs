@@ -224,6 +224,9 @@ async fn callback<S: Store>(
             app.service
                 .refused(&who, "sign_in", "", &e.to_string(), Some(channel))
                 .await;
+            if let Some(loopback) = &options.loopback {
+                return super::cli_login::to_loopback_refusal(loopback, &e.to_string());
+            }
             return refuse(StatusCode::FORBIDDEN, e.to_string());
         }
     };
