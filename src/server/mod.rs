@@ -13,6 +13,7 @@ pub mod config;
 pub mod conn;
 pub mod error;
 pub mod event;
+pub mod feed;
 pub mod http;
 pub mod limits;
 pub mod names;
