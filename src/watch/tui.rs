@@ -221,6 +221,7 @@ impl View {
                     self.mode = Mode::Deny(id, reason);
                 }
                 KeyCode::Char(c) => {
+                    self.status.clear();
                     if reason.chars().count() < MAX_REASON_CHARS {
                         reason.push(c);
                     }
@@ -399,7 +400,12 @@ impl View {
                 command(id)
             ),
             Mode::Deny(id, reason) => format!(
-                "deny request {}; reason (Enter sends, Esc cancels): {}",
+                "{}deny request {}; reason (Enter sends, Esc cancels): {}",
+                if self.status.is_empty() {
+                    String::new()
+                } else {
+                    format!("({}) ", self.status)
+                },
                 terminal_safe(id),
                 terminal_safe(reason)
             ),
