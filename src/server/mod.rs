@@ -20,6 +20,7 @@ pub mod names;
 pub mod oidc;
 pub mod report;
 pub mod service;
+pub mod sessions;
 pub mod sqlite;
 pub mod store;
 pub mod tls;
