@@ -106,7 +106,10 @@ pub struct Caller {
 }
 
 /// The identity behind the request's bearer token.
-pub(super) async fn authenticate<S: Store>(app: &App<S>, headers: &HeaderMap) -> ApiResult<Identity> {
+pub(super) async fn authenticate<S: Store>(
+    app: &App<S>,
+    headers: &HeaderMap,
+) -> ApiResult<Identity> {
     Ok(caller(app, headers).await?.identity)
 }
 

@@ -91,7 +91,7 @@ pub fn revoke(data: &Path, id_or_name: &str) -> Result<Vec<SessionInfo>> {
                 session: info.id.clone(),
                 name: info.name.clone(),
             };
-            let event = EventDraft::new("", &super::admin(), None, detail);
+            let event = EventDraft::new("", super::admin(), None, detail);
             if store.end_session(&row.hash, event).await? {
                 ended.push(info);
             }

@@ -340,13 +340,12 @@ impl Store for Sqlite {
     }
 
     async fn sessions(&self, now: u64) -> Result<Vec<SessionRow>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT * FROM sessions WHERE expires_unix > ? ORDER BY created_at, hash",
-        )
-        .bind(i64::try_from(now).unwrap_or(i64::MAX))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db)?;
+        let rows =
+            sqlx::query("SELECT * FROM sessions WHERE expires_unix > ? ORDER BY created_at, hash")
+                .bind(i64::try_from(now).unwrap_or(i64::MAX))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db)?;
         rows.iter().map(session_row).collect()
     }
 

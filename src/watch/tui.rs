@@ -442,9 +442,9 @@ fn header(width: usize) -> String {
     // Under the rows' cursor mark.
     " ".to_owned()
         + &columns(
-        ["RISK", "COMMAND", "REQUESTER", "HOST", "AGE", "LEFT"].map(str::to_owned),
-        width,
-    )
+            ["RISK", "COMMAND", "REQUESTER", "HOST", "AGE", "LEFT"].map(str::to_owned),
+            width,
+        )
 }
 
 /// One request's row, every field terminal-safe and cut to its column.

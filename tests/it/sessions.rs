@@ -118,7 +118,9 @@ fn operators_list_sessions_and_a_revoked_one_stops_at_once_on_the_record() {
     assert_eq!(setup.sessions().len(), 1);
 
     // Revoked by holder name too; nothing left to revoke is an error that says what to do.
-    let out = setup.server.admin(&["session", "revoke", "bob@example.com"]);
+    let out = setup
+        .server
+        .admin(&["session", "revoke", "bob@example.com"]);
     assert!(out.status.success(), "{}", text(&out));
     assert!(setup.whoami(&bob).is_err());
     let out = setup.server.admin(&["session", "revoke", &id]);

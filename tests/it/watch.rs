@@ -37,7 +37,10 @@ impl Machine {
     /// An agent machine with [`POLICY`], logged in as requester `agent` working for `user`.
     fn watch_agent(server: &Server, agent: &str, user: &str) -> Machine {
         let m = Machine::with_policy(&format!("{agent}-user"), POLICY);
-        m.login(server, &server.token(&["--agent", agent, "--on-behalf-of", user]));
+        m.login(
+            server,
+            &server.token(&["--agent", agent, "--on-behalf-of", user]),
+        );
         m
     }
 
@@ -69,7 +72,9 @@ impl Machine {
         self.isolate(&mut script);
         Pty::start(
             script,
-            &format!("sh -c 'stty rows 40 cols 120; echo PID=$$; exec {GK} pending --watch'; echo EXIT=$?"),
+            &format!(
+                "sh -c 'stty rows 40 cols 120; echo PID=$$; exec {GK} pending --watch'; echo EXIT=$?"
+            ),
         )
     }
 }
@@ -265,7 +270,10 @@ fn the_view_approves_and_denies_with_keys_draws_escapes_inert_and_gives_the_term
     pty.send("\r");
     wait_shown(&mut pty, from, "Touching a marker needs approval.");
     let screen = shown_since(&pty, from);
-    assert!(screen.contains(r"marker-\e]0;pwned\x07-\e[2J-\u202ex"), "{screen:?}");
+    assert!(
+        screen.contains(r"marker-\e]0;pwned\x07-\e[2J-\u202ex"),
+        "{screen:?}"
+    );
     assert!(
         !screen.contains("\x1b]0;pwned") && !screen.contains("\u{202e}"),
         "{screen:?}"
@@ -320,4 +328,24 @@ fn sigterm_ends_the_view_and_gives_the_terminal_back() {
     );
     // 128 + SIGTERM, as a shell reports a process the signal ended.
     assert!(rest.contains("EXIT=143"), "{rest:?}");
+}
+
+#[test]
+fn ctrl_c_and_esc_quit_the_view_and_give_the_terminal_back() {
+    let server = Server::start();
+    let bob = Machine::watch_approver(&server, "bob");
+    for key in ["\x03", "\x1b"] {
+        let mut pty = bob.watch_tty();
+        wait_shown(&mut pty, 0, "no requests are waiting for you");
+        let from = pty.seen.len();
+        pty.send(key);
+        pty.finish();
+        let rest = shown_since(&pty, from);
+        assert!(
+            rest.contains(LEAVE_ALTERNATE_SCREEN)
+                && rest.contains(SHOW_CURSOR)
+                && rest.contains("EXIT=0"),
+            "{key:?}: {rest:?}"
+        );
+    }
 }
