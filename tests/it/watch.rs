@@ -156,6 +156,16 @@ fn the_json_stream_shows_new_requests_at_once_decisions_as_changes_and_never_one
     let own_id = own.request_id();
     let created = Instant::now();
     let line = bobs.line_for(&own_id, |l| l["kind"] == "new");
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis();
+    let made_ms =
+        gatekeep::time::parse_rfc3339_ms(line["request"]["created_at"].as_str().unwrap()).unwrap();
+    eprintln!(
+        "a new request reached the watcher at most {} ms after the server made it",
+        i128::try_from(now_ms).unwrap() - i128::from(made_ms)
+    );
     assert!(
         created.elapsed() < Duration::from_secs(1),
         "took {:?}",
