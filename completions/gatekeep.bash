@@ -190,6 +190,9 @@ _gatekeep() {
             gatekeep__subcmd__help__subcmd__server,report)
                 cmd="gatekeep__subcmd__help__subcmd__server__subcmd__report"
                 ;;
+            gatekeep__subcmd__help__subcmd__server,session)
+                cmd="gatekeep__subcmd__help__subcmd__server__subcmd__session"
+                ;;
             gatekeep__subcmd__help__subcmd__server,token)
                 cmd="gatekeep__subcmd__help__subcmd__server__subcmd__token"
                 ;;
@@ -201,6 +204,12 @@ _gatekeep() {
                 ;;
             gatekeep__subcmd__help__subcmd__server__subcmd__audit,verify)
                 cmd="gatekeep__subcmd__help__subcmd__server__subcmd__audit__subcmd__verify"
+                ;;
+            gatekeep__subcmd__help__subcmd__server__subcmd__session,list)
+                cmd="gatekeep__subcmd__help__subcmd__server__subcmd__session__subcmd__list"
+                ;;
+            gatekeep__subcmd__help__subcmd__server__subcmd__session,revoke)
+                cmd="gatekeep__subcmd__help__subcmd__server__subcmd__session__subcmd__revoke"
                 ;;
             gatekeep__subcmd__help__subcmd__server__subcmd__token,create)
                 cmd="gatekeep__subcmd__help__subcmd__server__subcmd__token__subcmd__create"
@@ -268,6 +277,9 @@ _gatekeep() {
             gatekeep__subcmd__server,report)
                 cmd="gatekeep__subcmd__server__subcmd__report"
                 ;;
+            gatekeep__subcmd__server,session)
+                cmd="gatekeep__subcmd__server__subcmd__session"
+                ;;
             gatekeep__subcmd__server,token)
                 cmd="gatekeep__subcmd__server__subcmd__token"
                 ;;
@@ -304,6 +316,9 @@ _gatekeep() {
             gatekeep__subcmd__server__subcmd__help,report)
                 cmd="gatekeep__subcmd__server__subcmd__help__subcmd__report"
                 ;;
+            gatekeep__subcmd__server__subcmd__help,session)
+                cmd="gatekeep__subcmd__server__subcmd__help__subcmd__session"
+                ;;
             gatekeep__subcmd__server__subcmd__help,token)
                 cmd="gatekeep__subcmd__server__subcmd__help__subcmd__token"
                 ;;
@@ -316,6 +331,12 @@ _gatekeep() {
             gatekeep__subcmd__server__subcmd__help__subcmd__audit,verify)
                 cmd="gatekeep__subcmd__server__subcmd__help__subcmd__audit__subcmd__verify"
                 ;;
+            gatekeep__subcmd__server__subcmd__help__subcmd__session,list)
+                cmd="gatekeep__subcmd__server__subcmd__help__subcmd__session__subcmd__list"
+                ;;
+            gatekeep__subcmd__server__subcmd__help__subcmd__session,revoke)
+                cmd="gatekeep__subcmd__server__subcmd__help__subcmd__session__subcmd__revoke"
+                ;;
             gatekeep__subcmd__server__subcmd__help__subcmd__token,create)
                 cmd="gatekeep__subcmd__server__subcmd__help__subcmd__token__subcmd__create"
                 ;;
@@ -324,6 +345,24 @@ _gatekeep() {
                 ;;
             gatekeep__subcmd__server__subcmd__help__subcmd__token,revoke)
                 cmd="gatekeep__subcmd__server__subcmd__help__subcmd__token__subcmd__revoke"
+                ;;
+            gatekeep__subcmd__server__subcmd__session,help)
+                cmd="gatekeep__subcmd__server__subcmd__session__subcmd__help"
+                ;;
+            gatekeep__subcmd__server__subcmd__session,list)
+                cmd="gatekeep__subcmd__server__subcmd__session__subcmd__list"
+                ;;
+            gatekeep__subcmd__server__subcmd__session,revoke)
+                cmd="gatekeep__subcmd__server__subcmd__session__subcmd__revoke"
+                ;;
+            gatekeep__subcmd__server__subcmd__session__subcmd__help,help)
+                cmd="gatekeep__subcmd__server__subcmd__session__subcmd__help__subcmd__help"
+                ;;
+            gatekeep__subcmd__server__subcmd__session__subcmd__help,list)
+                cmd="gatekeep__subcmd__server__subcmd__session__subcmd__help__subcmd__list"
+                ;;
+            gatekeep__subcmd__server__subcmd__session__subcmd__help,revoke)
+                cmd="gatekeep__subcmd__server__subcmd__session__subcmd__help__subcmd__revoke"
                 ;;
             gatekeep__subcmd__server__subcmd__token,create)
                 cmd="gatekeep__subcmd__server__subcmd__token__subcmd__create"
@@ -1024,7 +1063,7 @@ _gatekeep() {
             return 0
             ;;
         gatekeep__subcmd__help__subcmd__server)
-            opts="token audit report"
+            opts="token session audit report"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1096,6 +1135,48 @@ _gatekeep() {
         gatekeep__subcmd__help__subcmd__server__subcmd__report)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gatekeep__subcmd__help__subcmd__server__subcmd__session)
+            opts="list revoke"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gatekeep__subcmd__help__subcmd__server__subcmd__session__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gatekeep__subcmd__help__subcmd__server__subcmd__session__subcmd__revoke)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1402,7 +1483,7 @@ _gatekeep() {
             return 0
             ;;
         gatekeep__subcmd__pending)
-            opts="-h --json --help"
+            opts="-h --json --watch --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1546,7 +1627,7 @@ _gatekeep() {
             return 0
             ;;
         gatekeep__subcmd__server)
-            opts="-h --config --listen --max-timeout --max-pending --max-creates-per-minute --max-connections --max-connections-per-address --header-timeout --idle-timeout --tls-cert --tls-key --data --help token audit report help"
+            opts="-h --config --listen --max-timeout --max-pending --max-creates-per-minute --max-connections --max-connections-per-address --header-timeout --idle-timeout --tls-cert --tls-key --data --help token session audit report help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1774,7 +1855,7 @@ _gatekeep() {
             return 0
             ;;
         gatekeep__subcmd__server__subcmd__help)
-            opts="token audit report help"
+            opts="token session audit report help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1871,6 +1952,48 @@ _gatekeep() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        gatekeep__subcmd__server__subcmd__help__subcmd__session)
+            opts="list revoke"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gatekeep__subcmd__server__subcmd__help__subcmd__session__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gatekeep__subcmd__server__subcmd__help__subcmd__session__subcmd__revoke)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         gatekeep__subcmd__server__subcmd__help__subcmd__token)
             opts="create list revoke"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
@@ -1946,6 +2069,128 @@ _gatekeep() {
                     COMPREPLY=($(compgen -W "md html csv" -- "${cur}"))
                     return 0
                     ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gatekeep__subcmd__server__subcmd__session)
+            opts="-h --config --data --help list revoke help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gatekeep__subcmd__server__subcmd__session__subcmd__help)
+            opts="list revoke help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gatekeep__subcmd__server__subcmd__session__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gatekeep__subcmd__server__subcmd__session__subcmd__help__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gatekeep__subcmd__server__subcmd__session__subcmd__help__subcmd__revoke)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gatekeep__subcmd__server__subcmd__session__subcmd__list)
+            opts="-h --json --config --data --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gatekeep__subcmd__server__subcmd__session__subcmd__revoke)
+            opts="-h --config --data --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

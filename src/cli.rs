@@ -68,6 +68,11 @@ pub enum Cmd {
     Pending {
         #[arg(long)]
         json: bool,
+        /// Follow the list as it changes: a full-screen view on a terminal (keys to open,
+        /// approve and deny); with --json or without a terminal, one JSON line per new or
+        /// changed request until interrupted.
+        #[arg(long)]
+        watch: bool,
     },
     /// Show one request.
     Show {
@@ -323,7 +328,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Cmd::Login(args) => crate::service_cli::login(args),
         Cmd::Logout => crate::service_cli::logout(),
         Cmd::Whoami => crate::service_cli::whoami(),
-        Cmd::Pending { json } => crate::service_cli::pending(json),
+        Cmd::Pending { json, watch: false } => crate::service_cli::pending(json),
+        Cmd::Pending { json, watch: true } => crate::watch::watch(json),
         Cmd::Show { id, json } => crate::service_cli::show(&id, json),
         Cmd::Approve { id, reason } => crate::service_cli::decide(&id, true, reason),
         Cmd::Deny { id, reason } => crate::service_cli::decide(&id, false, Some(reason)),

@@ -25,3 +25,4 @@ pub mod server;
 pub mod service_cli;
 pub mod shell;
 pub mod time;
+pub mod watch;

@@ -295,7 +295,7 @@ pub fn columns(text: &str) -> usize {
 /// Columns one character takes: 2 for East Asian wide characters and emoji, 0 for combining
 /// marks and variation selectors, 1 otherwise. An approximation of `wcwidth` that is good
 /// enough to wrap by: a wrong guess makes a line a little short or long, it never loses text.
-fn char_columns(c: char) -> usize {
+pub fn char_columns(c: char) -> usize {
     match u32::from(c) {
         0x0300..=0x036F
         | 0x0483..=0x0489

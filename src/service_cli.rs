@@ -255,12 +255,12 @@ pub fn logout() -> Result<ExitCode> {
 }
 
 /// The configured server, or an error that says how to configure one.
-fn configured() -> Result<remote::ServerConfig> {
+pub(crate) fn configured() -> Result<remote::ServerConfig> {
     remote::load_config()?
         .context("no approval service is configured\nhint: run `gatekeep login --server URL`")
 }
 
-fn client(config: &remote::ServerConfig, role: Role) -> Result<Client> {
+pub(crate) fn client(config: &remote::ServerConfig, role: Role) -> Result<Client> {
     let token = credentials::load(&config.url, role)?.ok_or_else(|| RemoteError::NoToken {
         url: config.url.clone(),
         role,
@@ -355,22 +355,31 @@ pub fn pending(json: bool) -> Result<ExitCode> {
 
 fn print_request(r: &RequestView) -> Result<()> {
     let mut out = std::io::stdout().lock();
+    let width = render::terminal_width(&out);
+    for line in request_lines(r, width) {
+        writeln!(out, "{line}")?;
+    }
+    Ok(())
+}
+
+/// What `gatekeep show` prints about `r`, wrapped to `width` (one string per field, which
+/// may hold several lines); `gatekeep pending --watch` shows the same.
+pub fn request_lines(r: &RequestView, width: Option<usize>) -> Vec<String> {
+    let mut lines = Vec::new();
     // What an approver reads before deciding: every value the requester sent (command,
     // reason, user, host, agent, directory, risk, rule ids, even the request id) is rendered
     // terminal-safe and wrapped under its label, so it cannot redraw or forge a line.
-    let width = render::terminal_width(&out);
-    let mut line =
-        |label: &str, value: &str| writeln!(out, "{}", render::field(label, value, width));
-    line("request   ", &r.id)?;
-    line("state     ", &r.state.to_string())?;
-    line("command   ", &r.command)?;
+    let mut line = |label: &str, value: &str| lines.push(render::field(label, value, width));
+    line("request   ", &r.id);
+    line("state     ", &r.state.to_string());
+    line("command   ", &r.command);
     line(
         "risk      ",
         &format!("{}   rules: {}", r.ask.risk, r.ask.rules.join(", ")),
-    )?;
+    );
     // Each rule's message says why the policy holds the command (the approver's context).
     for (rule, message) in r.ask.rules.iter().zip(&r.ask.messages) {
-        line("why       ", &format!("{message} [{rule}]"))?;
+        line("why       ", &format!("{message} [{rule}]"));
     }
     line(
         "requester ",
@@ -391,9 +400,9 @@ fn print_request(r: &RequestView) -> Result<()> {
                 .unwrap_or_default(),
             r.ask.origin.cwd
         ),
-    )?;
+    );
     if let Some(reason) = &r.ask.reason {
-        line("reason    ", reason)?;
+        line("reason    ", reason);
     }
     // Several rules' groups must each be met (see `Requirements::approver_sets`).
     let groups = if r.ask.group_sets.len() > 1 {
@@ -413,11 +422,11 @@ fn print_request(r: &RequestView) -> Result<()> {
     line(
         "needs     ",
         &format!("{} approver(s){groups}{fresh}", r.ask.quorum),
-    )?;
+    );
     line(
         "created   ",
         &format!("{}   expires {}", r.created_at, r.expires_at),
-    )?;
+    );
     for a in &r.approvals {
         line(
             "          ",
@@ -432,16 +441,16 @@ fn print_request(r: &RequestView) -> Result<()> {
                     .map(|r| format!(": {r}"))
                     .unwrap_or_default()
             ),
-        )?;
+        );
     }
     if let Some(o) = &r.outcome {
         let how = match &o.signal {
             Some(signal) => format!("ended by {signal}"),
             None => format!("exited {}", o.exit_code),
         };
-        line("outcome   ", &format!("{how} after {} ms", o.duration_ms))?;
+        line("outcome   ", &format!("{how} after {} ms", o.duration_ms));
     }
-    Ok(())
+    lines
 }
 
 /// `gatekeep show ID`: with the approver token if there is one, else the requester's.

@@ -14,6 +14,8 @@ pub const OUTCOME: &str = "/v1/requests/{id}/outcome";
 pub const APPROVE: &str = "/v1/requests/{id}/approve";
 pub const DENY: &str = "/v1/requests/{id}/deny";
 pub const ANCHORS: &str = "/v1/anchors";
+/// The approver's list as a long poll (`?since=CURSOR&wait=SECS`, see [`super::changes`]).
+pub const CHANGES: &str = "/v1/changes";
 
 /// `route` for request `id`. The id is typed by people (`gatekeep approve ID`) and comes
 /// from the service: anything but letters, digits, `-` and `_` is percent-encoded, so an id

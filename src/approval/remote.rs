@@ -511,6 +511,23 @@ impl Client {
         }
     }
 
+    /// What changed in this approver's list after `since` (`None`: the whole list), held
+    /// up to `wait` seconds for a change (see [`crate::api::changes`]).
+    pub fn changes(
+        &self,
+        since: Option<&str>,
+        wait: u64,
+    ) -> Result<crate::api::changes::Changes, RemoteError> {
+        let since = since
+            .map(|c| format!("&since={}", routes::with_id("{id}", c)))
+            .unwrap_or_default();
+        self.call(
+            "GET",
+            &format!("{}?wait={wait}{since}", routes::CHANGES),
+            None::<&()>,
+        )
+    }
+
     pub fn decide(
         &self,
         id: &str,

@@ -77,6 +77,9 @@ pub enum ServerCmd {
     /// Create, list and revoke the tokens requesters and approvers use.
     #[command(subcommand)]
     Token(TokenCmd),
+    /// List and revoke approver sessions (from OIDC sign-ins).
+    #[command(subcommand)]
+    Session(server::sessions::SessionCmd),
     /// Verify or export the service's hash-chained audit trail.
     #[command(subcommand)]
     Audit(ServerAuditCmd),
@@ -266,6 +269,7 @@ pub fn server(args: ServerArgs) -> Result<ExitCode> {
             eprintln!("revoked {n} token(s) for `{id_or_name}`");
             Ok(exit::code(exit::SUCCESS))
         }
+        Some(ServerCmd::Session(cmd)) => server::sessions::command(&data, cmd),
         Some(ServerCmd::Audit(ServerAuditCmd::Verify { checkpoints })) => {
             server_audit_verify(&data, &checkpoints)
         }

@@ -28,6 +28,7 @@ pub const KINDS: &[&str] = &[
     "token_revoked",
     "signed_in",
     "signed_out",
+    "session_revoked",
 ];
 
 /// An audit event's kind and its fields.
@@ -116,6 +117,9 @@ pub enum EventDetail {
     },
     /// An approver session was ended by its holder.
     SignedOut { session: String },
+    /// An operator ended an approver session (`gatekeep server session revoke`): `session`
+    /// is its id (as in [`EventDetail::SignedIn`]), `name` its holder.
+    SessionRevoked { session: String, name: String },
     /// A token was revoked; `token` is what the operator named (an id or a name). Servers
     /// before these types recorded only `token`.
     TokenRevoked {

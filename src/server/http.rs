@@ -51,6 +51,7 @@ pub fn router<S: Store>(app: Arc<App<S>>) -> Router {
         .route(routes::APPROVE, post(approve::<S>))
         .route(routes::DENY, post(deny::<S>))
         .route(routes::ANCHORS, get(anchors::<S>))
+        .route(routes::CHANGES, get(super::feed::changes::<S>))
         .merge(super::oidc::routes::router::<S>())
         // Bodies are small (see the field limits in `service`); anything bigger is refused
         // before it is read into memory.
@@ -108,7 +109,10 @@ pub struct Caller {
 }
 
 /// The identity behind the request's bearer token.
-async fn authenticate<S: Store>(app: &App<S>, headers: &HeaderMap) -> ApiResult<Identity> {
+pub(super) async fn authenticate<S: Store>(
+    app: &App<S>,
+    headers: &HeaderMap,
+) -> ApiResult<Identity> {
     Ok(caller(app, headers).await?.identity)
 }
 

@@ -53,6 +53,8 @@ pub struct Service<S> {
     /// Held while a checkpoint is read, signed and stored, so that two callers do not sign
     /// the same head twice.
     checkpointing: tokio::sync::Mutex<()>,
+    /// Every request change, for the approvers' long poll (`feed.rs`).
+    pub(super) feed: super::feed::Feed,
 }
 
 impl<S: Store> Service<S> {
@@ -76,6 +78,7 @@ impl<S: Store> Service<S> {
             limits,
             create_budget: Mutex::new(HashMap::new()),
             checkpointing: tokio::sync::Mutex::new(()),
+            feed: super::feed::Feed::new(),
         }
     }
 
@@ -129,7 +132,10 @@ impl<S: Store> Service<S> {
         waiters.entry(id.to_owned()).or_default().clone()
     }
 
+    /// Wakes the waiters on `id` and the approvers' feed: called after every saved change
+    /// to a request.
     fn wake(&self, id: &str) {
+        self.feed.changed(id);
         let waiters = self.waiters.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(n) = waiters.get(id) {
             n.notify_waiters();
@@ -314,6 +320,7 @@ impl<S: Store> Service<S> {
         };
         let notified = EventDraft::new(&c.id, "server", Some("cli"), detail);
         self.store.save(&record, vec![created, notified]).await?;
+        self.wake(&record.create.id);
         Ok((record, true))
     }
 
@@ -771,7 +778,7 @@ impl<S: Store> Service<S> {
 
 /// Whether approver `who` may decide `record`: not their own, from a group it asks for,
 /// and not already decided by them.
-fn may_decide(who: &Identity, record: &Record) -> Result<(), ServiceError> {
+pub(super) fn may_decide(who: &Identity, record: &Record) -> Result<(), ServiceError> {
     let id = &record.create.id;
     if is_own(who, record) {
         return Err(ServiceError::Forbidden(format!(
@@ -825,7 +832,7 @@ fn may_decide(who: &Identity, record: &Record) -> Result<(), ServiceError> {
 
 /// The request's approver group sets: one per rule that names groups (see
 /// [`CreateRequest::group_sets`]); a request from an older client has its flat `groups`.
-fn group_sets(record: &Record) -> Vec<Vec<String>> {
+pub(super) fn group_sets(record: &Record) -> Vec<Vec<String>> {
     let c = &record.create;
     if !c.ask.group_sets.is_empty() {
         c.ask.group_sets.clone()
@@ -886,7 +893,7 @@ fn refuse_own_by_idp(who: &Identity, idp: &IdpLogin, record: &Record) -> Result<
 /// Whether `who` is the request's requester, or the person it was made for or from.
 /// Compared as identities (see [`names::same`]): `Alice`, `alice` and `alice\u{a0}` are one
 /// person to an auditor.
-fn is_own(who: &Identity, record: &Record) -> bool {
+pub(super) fn is_own(who: &Identity, record: &Record) -> bool {
     let same = |name: &str| names::same(name, &who.name);
     same(&record.requester)
         || record.on_behalf_of.as_deref().is_some_and(same)

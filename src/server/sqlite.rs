@@ -80,6 +80,30 @@ fn db(e: sqlx::Error) -> StoreError {
     StoreError::Db(e.to_string())
 }
 
+/// A `sessions` row as a [`SessionRow`].
+fn session_row(row: &sqlx::sqlite::SqliteRow) -> Result<SessionRow, StoreError> {
+    let groups: Vec<String> = serde_json::from_str(&row.get::<String, _>("groups"))
+        .map_err(|e| StoreError::Corrupt(format!("session groups: {e}")))?;
+    Ok(SessionRow {
+        hash: row.get("hash"),
+        identity: Identity {
+            name: row.get("name"),
+            role: Role::Approver,
+            groups,
+            on_behalf_of: None,
+        },
+        idp: IdpLogin {
+            subject: row.get("subject"),
+            issuer: row.get("issuer"),
+            auth_time: row
+                .get::<Option<i64>, _>("auth_time")
+                .and_then(|t| u64::try_from(t).ok()),
+        },
+        created_at: row.get("created_at"),
+        expires_unix: u64::try_from(row.get::<i64, _>("expires_unix")).unwrap_or(0),
+    })
+}
+
 impl Sqlite {
     /// Opens (creating if needed) the database at `path`.
     pub async fn open(path: &Path) -> Result<Sqlite, StoreError> {
@@ -312,26 +336,17 @@ impl Store for Sqlite {
         let Some(row) = row else {
             return Ok(None);
         };
-        let groups: Vec<String> = serde_json::from_str(&row.get::<String, _>("groups"))
-            .map_err(|e| StoreError::Corrupt(format!("session groups: {e}")))?;
-        Ok(Some(SessionRow {
-            hash: row.get("hash"),
-            identity: Identity {
-                name: row.get("name"),
-                role: Role::Approver,
-                groups,
-                on_behalf_of: None,
-            },
-            idp: IdpLogin {
-                subject: row.get("subject"),
-                issuer: row.get("issuer"),
-                auth_time: row
-                    .get::<Option<i64>, _>("auth_time")
-                    .and_then(|t| u64::try_from(t).ok()),
-            },
-            created_at: row.get("created_at"),
-            expires_unix: u64::try_from(row.get::<i64, _>("expires_unix")).unwrap_or(0),
-        }))
+        Ok(Some(session_row(&row)?))
+    }
+
+    async fn sessions(&self, now: u64) -> Result<Vec<SessionRow>, StoreError> {
+        let rows =
+            sqlx::query("SELECT * FROM sessions WHERE expires_unix > ? ORDER BY created_at, hash")
+                .bind(i64::try_from(now).unwrap_or(i64::MAX))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db)?;
+        rows.iter().map(session_row).collect()
     }
 
     async fn end_session(&self, hash: &str, event: EventDraft) -> Result<bool, StoreError> {

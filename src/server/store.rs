@@ -201,6 +201,11 @@ pub trait Store: Send + Sync + 'static {
         hash: &str,
         now: u64,
     ) -> impl Future<Output = Result<Option<SessionRow>, StoreError>> + Send;
+    /// Every session alive at `now` (seconds since the epoch), oldest first.
+    fn sessions(
+        &self,
+        now: u64,
+    ) -> impl Future<Output = Result<Vec<SessionRow>, StoreError>> + Send;
     /// Ends the session whose token hashes to `hash`, recording `event` when there was one;
     /// returns whether there was.
     fn end_session(

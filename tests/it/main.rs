@@ -34,6 +34,8 @@ mod r3_scripts;
 mod render;
 mod server_config;
 mod service;
+mod sessions;
 mod shell;
 mod shell_init;
 mod tls;
+mod watch;

@@ -518,7 +518,8 @@ impl<'a> Trail<'a> {
                 | EventDetail::TokenCreated { .. }
                 | EventDetail::TokenRevoked { .. }
                 | EventDetail::SignedIn { .. }
-                | EventDetail::SignedOut { .. } => {
+                | EventDetail::SignedOut { .. }
+                | EventDetail::SessionRevoked { .. } => {
                     note(format!("a {} event about a request", event.kind));
                 }
             }
