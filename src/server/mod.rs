@@ -22,6 +22,7 @@ pub mod service;
 pub mod sqlite;
 pub mod store;
 pub mod tls;
+pub mod web;
 
 use std::io::Write;
 use std::net::SocketAddr;
