@@ -36,3 +36,4 @@ mod service;
 mod shell;
 mod shell_init;
 mod tls;
+mod web;

@@ -488,7 +488,15 @@ pub async fn events<S: Store>(
     }
     match app.service.store.events().await {
         Ok(all) => {
-            let mine: Vec<_> = all.into_iter().filter(|e| e.request_id == id).collect();
+            // Its own events, and the attempts refused on it (which the chain keeps apart
+            // from the request, naming it in their detail).
+            let mine: Vec<_> = all
+                .into_iter()
+                .filter(|e| {
+                    e.request_id == id
+                        || (e.kind == "refused" && e.detail["request"].as_str() == Some(&id))
+                })
+                .collect();
             render(&signed, Nav::None, StatusCode::OK, |c| {
                 pages::events(c, &id, &mine)
             })

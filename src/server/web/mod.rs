@@ -110,11 +110,16 @@ pub fn csrf_matches(session_token: &str, given: &str) -> bool {
 /// `same-origin` (or `none`: typed or bookmarked), and `Origin`, when sent, must be the
 /// service's own. Both are absent from old browsers and scripts; the CSRF token is what is
 /// always checked.
+///
+/// Pages here are sent with `Referrer-Policy: no-referrer`, under which browsers send
+/// `Origin: null` even on same-origin form posts; a `null` origin is therefore accepted
+/// only when `Sec-Fetch-Site` vouches for the same origin.
 pub fn same_origin(headers: &HeaderMap, public_url: Option<&url::Url>) -> bool {
-    if let Some(site) = headers.get("sec-fetch-site") {
-        if !matches!(site.to_str(), Ok("same-origin" | "none")) {
-            return false;
-        }
+    let site = headers
+        .get("sec-fetch-site")
+        .map(|s| s.to_str().unwrap_or(""));
+    if site.is_some_and(|s| !matches!(s, "same-origin" | "none")) {
+        return false;
     }
     let Some(origin) = headers.get(header::ORIGIN) else {
         return true;
@@ -122,6 +127,9 @@ pub fn same_origin(headers: &HeaderMap, public_url: Option<&url::Url>) -> bool {
     let Ok(origin) = origin.to_str() else {
         return false;
     };
+    if origin == "null" {
+        return site == Some("same-origin");
+    }
     match public_url {
         Some(public) => origin == public.origin().ascii_serialization(),
         // No public URL configured: the origin must name the host the request was sent to.
@@ -202,6 +210,11 @@ mod tests {
             header::ORIGIN,
             HeaderValue::from_static("https://evil.example"),
         );
+        assert!(!same_origin(&headers, Some(&public)));
+        // `Origin: null` (what `no-referrer` pages send): only with same-origin fetch metadata.
+        headers.insert(header::ORIGIN, HeaderValue::from_static("null"));
+        assert!(same_origin(&headers, Some(&public)));
+        headers.remove("sec-fetch-site");
         assert!(!same_origin(&headers, Some(&public)));
         headers.remove(header::ORIGIN);
         headers.insert("sec-fetch-site", HeaderValue::from_static("cross-site"));
