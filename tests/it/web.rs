@@ -22,7 +22,7 @@ use base64::Engine;
 use tempfile::TempDir;
 
 use crate::support::oidc::{Browser, CLIENT_SECRET, Provider, free_port};
-use crate::support::service::{Machine, STEP, Server, Waiting};
+use crate::support::service::{GK, Machine, Pipe, STEP, Server, Waiting};
 
 /// Touching `marker*` needs one approval from `sre`; a production rollout needs two.
 const POLICY: &str = r#"
@@ -193,6 +193,24 @@ static_approver_tokens = false
     /// The request's state as the service holds it.
     fn web_state(&self, id: &str) -> String {
         self.agent.show(id).state.to_string()
+    }
+}
+
+impl Machine {
+    /// `gatekeep exec --reason REASON -- ARGV...` in a new session (no terminal to ask on),
+    /// waiting on the service.
+    fn web_exec(&self, reason: &str, argv: &[&str]) -> Waiting {
+        let mut cmd = Command::new("setsid");
+        self.isolate(&mut cmd);
+        let mut child = cmd
+            .args(["-w", GK, "exec", "--reason", reason, "--"])
+            .args(argv)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = Pipe::collect(child.stderr.take().unwrap());
+        Waiting { child, stderr }
     }
 }
 
@@ -414,7 +432,7 @@ fn a_decision_needs_the_sessions_csrf_token_from_this_site() {
         "Touching a marker needs approval.",
         "ci-bot",
         "alice",
-        "0 of 1 needed",
+        ">0 of 1<",
     ] {
         assert!(detail.body.contains(shown), "{shown}: {}", detail.body);
     }
@@ -631,15 +649,28 @@ mod browser {
 fn in_a_real_browser_an_approver_signs_in_approves_and_denies() {
     let web = Web::start();
     // Two requests wait: one to approve, one to deny (and, for the screenshots, a third).
-    let mut to_approve = web.agent.exec("touch marker-approved");
+    let mut to_approve = web.agent.web_exec(
+        "mark the build as released (ticket OPS-1423)",
+        &["touch", "marker-approved"],
+    );
     let approve_id = to_approve.request_id();
-    let mut to_deny = web.agent.exec("touch marker-denied");
+    let mut to_deny = web
+        .agent
+        .web_exec("clean up the release markers", &["touch", "marker-denied"]);
     let deny_id = to_deny.request_id();
     let shots = screenshot_dir();
     let rollout: Option<Waiting> = shots.as_ref().map(|_| {
-        let mut w = web
-            .agent
-            .exec("kubectl --context prod-eu rollout restart deployment/payments-api");
+        let mut w = web.agent.web_exec(
+            "roll out the payments fix from PR 2291",
+            &[
+                "kubectl",
+                "--context",
+                "prod-eu",
+                "rollout",
+                "restart",
+                "deployment/payments-api",
+            ],
+        );
         w.request_id();
         w
     });
@@ -661,7 +692,7 @@ fn in_a_real_browser_an_approver_signs_in_approves_and_denies() {
                     "--no-sandbox",
                     "--disable-gpu",
                     "--disable-dev-shm-usage",
-                    "--window-size=1100,820",
+                    "--window-size=1200,940",
                     "--hide-scrollbars",
                     format!("--user-data-dir={}", profile.path().display()),
                 ],

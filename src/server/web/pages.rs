@@ -151,10 +151,11 @@ pub fn inbox_list(records: &[Record], now: u64) -> Markup {
                             a.item href={"/requests/" (r.create.id)} data-request=(r.create.id) {
                                 div.row {
                                     (risk_badge(&r.create.ask.risk))
-                                    strong { (safe(r.create.ask.rules.first().map_or("", String::as_str))) }
+                                    strong { (safe(&r.create.ask.rules.join(", "))) }
                                     (time_left(r.expires_unix, now))
                                 }
                                 code.cmd { (safe(&r.view().command)) }
+                                @if let Some(reason) = &r.create.ask.reason { div.why { "“" (safe(reason)) "”" } }
                                 div.meta {
                                     "by " b { (safe(&r.requester)) }
                                     @if let Some(user) = &r.on_behalf_of { " for " b { (safe(user)) } }
@@ -182,7 +183,8 @@ pub fn inbox(chrome: &Chrome<'_>, records: &[Record], now: u64) -> Markup {
     )
 }
 
-/// A request's detail: everything needed to decide, and the two forms.
+/// A request's detail: everything needed to decide, and the two forms. On a wide screen
+/// the decision sits in a column of its own beside the facts; on a phone it follows them.
 pub fn request(chrome: &Chrome<'_>, r: &Record, notice: Option<&Notice>, now: u64) -> Markup {
     let ask = &r.create.ask;
     let id = &r.create.id;
@@ -214,68 +216,88 @@ pub fn request(chrome: &Chrome<'_>, r: &Record, notice: Option<&Notice>, now: u6
                 (risk_badge(&ask.risk))
             }
             p.sub {
-                "Raised " (age(&r.created_at, now))
-                @if r.state == State::Pending { " · " (time_left(r.expires_unix, now)) }
+                "Raised " (age(&r.created_at, now)) " by " (safe(&r.requester))
+                @if let Some(user) = &r.on_behalf_of { " for " (safe(user)) }
+                " on " (safe(&ask.origin.host))
             }
-            div.card {
-                label { "Command (secrets masked)" }
-                code.cmd #command { (safe(&r.view().command)) }
-            }
-            div.card {
-                h2 { "Why it needs approval" }
-                ul.rules {
-                    @for (i, rule) in ask.rules.iter().enumerate() {
-                        li {
-                            div.row { code { (safe(rule)) } (risk_badge(&ask.risk)) }
-                            @if let Some(message) = ask.messages.get(i) { div { (safe(message)) } }
-                        }
-                    }
-                }
-            }
-            div.card {
-                dl.facts {
-                    dt { "Requester" } dd { (safe(&r.requester)) }
-                    dt { "On behalf of" } dd { (r.on_behalf_of.as_deref().map(safe).unwrap_or_else(|| "—".into())) }
-                    dt { "Unix user" } dd { (safe(&ask.origin.user)) }
-                    dt { "Host" } dd { (safe(&ask.origin.host)) }
-                    @if let Some(agent) = &ask.origin.agent { dt { "Agent" } dd { (safe(agent)) } }
-                    dt { "Directory" } dd { code { (safe(&ask.origin.cwd)) } }
-                    dt { "Agent's reason" } dd #reason { (ask.reason.as_deref().map(safe).unwrap_or_else(|| "none given".into())) }
-                    dt { "Approvals" } dd #quorum { (approved) " of " (quorum) " needed" }
-                    @if !sets.is_empty() { dt { "Approvers from" } dd { (sets.join("; and ")) } }
-                    dt { "Expires" } dd { (safe(&r.expires_at)) }
-                }
-            }
-            @if !r.approvals.is_empty() {
-                div.card {
-                    h2 { "Decisions so far" }
-                    ul.rules {
-                        @for a in &r.approvals {
-                            li {
-                                b { (safe(&a.name)) } " " (a.decision.as_str()) " via " (safe(&a.channel)) " at " (safe(&a.at))
-                                @if let Some(reason) = &a.reason { div.meta { "“" (safe(reason)) "”" } }
+            div.layout {
+                div {
+                    div.card {
+                        label { "Command (secrets masked)" }
+                        code.cmd #command { (safe(&r.view().command)) }
+                        div.reason {
+                            label { "The agent's reason" }
+                            div #reason {
+                                @match &ask.reason {
+                                    Some(reason) => (safe(reason)),
+                                    None => span.none { "none given" },
+                                }
                             }
                         }
                     }
+                    div.card {
+                        h2 { "Why it needs approval" }
+                        ul.rules {
+                            @for (i, rule) in ask.rules.iter().enumerate() {
+                                li {
+                                    div.row { code { (safe(rule)) } }
+                                    @if let Some(message) = ask.messages.get(i) { div { (safe(message)) } }
+                                }
+                            }
+                        }
+                    }
+                    div.card {
+                        h2 { "Where it comes from" }
+                        dl.facts {
+                            dt { "Requester" } dd { (safe(&r.requester)) }
+                            dt { "On behalf of" } dd { (r.on_behalf_of.as_deref().map(safe).unwrap_or_else(|| "—".into())) }
+                            dt { "Unix user" } dd { (safe(&ask.origin.user)) }
+                            dt { "Host" } dd { (safe(&ask.origin.host)) }
+                            @if let Some(agent) = &ask.origin.agent { dt { "Agent" } dd { (safe(agent)) } }
+                            dt { "Directory" } dd { code { (safe(&ask.origin.cwd)) } }
+                        }
+                    }
+                    @if !r.approvals.is_empty() {
+                        div.card {
+                            h2 { "Decisions so far" }
+                            ul.rules {
+                                @for a in &r.approvals {
+                                    li {
+                                        b { (safe(&a.name)) } " " (a.decision.as_str()) " via " (safe(&a.channel)) " at " (safe(&a.at))
+                                        @if let Some(reason) = &a.reason { div.meta { "“" (safe(reason)) "”" } }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    p { a href={"/requests/" (id) "/events"} { "Full event trail →" } }
+                }
+                aside.card.decision {
+                    div.tally #quorum {
+                        span.big { (approved) " of " (quorum) }
+                        " approvals"
+                    }
+                    @if !sets.is_empty() { div.meta { "from " (sets.join("; and from ")) } }
+                    @if r.state == State::Pending { div.meta { (time_left(r.expires_unix, now)) } }
+                    div.meta { "expires " (safe(&r.expires_at)) }
+                    @if r.state == State::Pending {
+                        form method="post" action={"/requests/" (id) "/approve"} #approve {
+                            input type="hidden" name="csrf" value=(chrome.csrf);
+                            label for="approve-reason" { "Note (optional)" }
+                            input type="text" id="approve-reason" name="reason" maxlength="1000";
+                            button.go.approve type="submit" { "Approve" }
+                        }
+                        form method="post" action={"/requests/" (id) "/deny"} #deny {
+                            input type="hidden" name="csrf" value=(chrome.csrf);
+                            label for="deny-reason" { "Reason (required: the agent reads it)" }
+                            input type="text" id="deny-reason" name="reason" maxlength="1000" required;
+                            button.go.deny type="submit" { "Deny" }
+                        }
+                    } @else {
+                        p { "This request is " (r.state.as_str()) "; nothing is left to decide." }
+                    }
                 }
             }
-            @if r.state == State::Pending {
-                div.decide {
-                    form.card method="post" action={"/requests/" (id) "/approve"} #approve {
-                        input type="hidden" name="csrf" value=(chrome.csrf);
-                        label for="approve-reason" { "Note (optional)" }
-                        input type="text" id="approve-reason" name="reason" maxlength="1000";
-                        button.go.approve type="submit" { "Approve" }
-                    }
-                    form.card method="post" action={"/requests/" (id) "/deny"} #deny {
-                        input type="hidden" name="csrf" value=(chrome.csrf);
-                        label for="deny-reason" { "Reason (required: the agent reads it)" }
-                        input type="text" id="deny-reason" name="reason" maxlength="1000" required;
-                        button.go.deny type="submit" { "Deny" }
-                    }
-                }
-            }
-            p { a href={"/requests/" (id) "/events"} { "Full event trail →" } }
         },
     )
 }
