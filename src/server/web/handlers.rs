@@ -512,7 +512,7 @@ pub async fn events<S: Store>(
 
 /// Where a browser lands after signing out: a page, not a redirect to sign in again (the
 /// provider's own session would sign the person straight back in).
-pub async fn signed_out<S: Store>(AxState(_app): Shared<S>) -> Response {
+pub async fn signed_out() -> Response {
     html(
         StatusCode::OK,
         pages::sign_in(LOGIN, "Signed out", "Your approver session has ended."),

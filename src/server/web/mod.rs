@@ -65,7 +65,7 @@ pub fn router<S: Store>() -> Router<Arc<App<S>>> {
         .route(EVENTS, get(handlers::events::<S>))
         .route(APPROVE, post(handlers::approve::<S>))
         .route(DENY, post(handlers::deny::<S>))
-        .route(SIGNED_OUT, get(handlers::signed_out::<S>))
+        .route(SIGNED_OUT, get(handlers::signed_out))
         .route(assets::STYLE, get(assets::style))
         .route(assets::SCRIPT, get(assets::script))
 }
