@@ -774,6 +774,30 @@ fn in_a_real_browser_an_approver_signs_in_approves_and_denies() {
             .unwrap();
         let notice = browser::wait_for(&client, "#notice").await;
         assert!(notice.text().await.unwrap().contains("You denied"));
+
+        // The inbox updates itself: a request made while it is open appears without a
+        // reload, and its countdown ticks.
+        client.goto(&format!("{}/", web.public)).await.unwrap();
+        browser::wait_for(&client, "#inbox").await;
+        // (Killed on drop: it is never decided.)
+        let mut late = web
+            .agent
+            .web_exec("one more marker", &["touch", "marker-late"]);
+        let late_id = late.request_id();
+        let item = browser::wait_for(&client, &format!("a[data-request='{late_id}']")).await;
+        let left = item.find(fantoccini::Locator::Css(".left")).await.unwrap();
+        let before = left.text().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(2100)).await;
+        let item = browser::wait_for(&client, &format!("a[data-request='{late_id}']")).await;
+        let after = item
+            .find(fantoccini::Locator::Css(".left"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert_ne!(before, after, "the countdown did not tick");
+        assert!(after.ends_with("left"), "{after}");
         client.close().await.unwrap();
     });
     let (code, err) = to_approve.finish();
