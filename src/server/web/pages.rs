@@ -221,8 +221,7 @@ pub fn request(chrome: &Chrome<'_>, r: &Record, notice: Option<&Notice>, now: u6
                 " on " (safe(&ask.origin.host))
             }
             div.layout {
-                div {
-                    div.card {
+                div.card.what {
                         label { "Command (secrets masked)" }
                         code.cmd #command { (safe(&r.view().command)) }
                         div.reason {
@@ -234,7 +233,8 @@ pub fn request(chrome: &Chrome<'_>, r: &Record, notice: Option<&Notice>, now: u6
                                 }
                             }
                         }
-                    }
+                }
+                div.rest {
                     div.card {
                         h2 { "Why it needs approval" }
                         ul.rules {
