@@ -530,6 +530,32 @@ fn a_decision_needs_the_sessions_csrf_token_from_this_site() {
     assert_eq!(again.status, 409, "{}", again.body);
     assert!(again.body.contains("already approved"), "{}", again.body);
 
+    // The history finds it by approver, state, requester and day, and not outside them.
+    let today = &approved["time"].as_str().unwrap()[..10];
+    for (query, found) in [
+        ("approver=bob%40example.com&state=approved", true),
+        ("requester=ci-bot", true),
+        ("requester=alice", true),
+        (&format!("from={today}&to={today}") as &str, true),
+        ("approver=carol%40example.com", false),
+        ("state=denied", false),
+        ("rule=deploy-production", false),
+        ("from=2000-01-01&to=2000-01-02", false),
+    ] {
+        let history = web.web_get(&format!("/history?{query}"), Some(&bob));
+        assert_eq!(history.status, 200, "{query}");
+        assert_eq!(
+            history.body.contains(&format!("/requests/{id}/events")),
+            found,
+            "{query}: {}",
+            history.body
+        );
+    }
+    assert_eq!(
+        web.web_get("/history?from=yesterday", Some(&bob)).status,
+        422
+    );
+
     // Signing out needs the token too; with it, the session ends.
     let forged = web.web_post("/auth/logout", &bob, &[], &[]);
     assert_eq!(forged.status, 403, "{}", forged.body);
