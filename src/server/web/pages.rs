@@ -70,6 +70,53 @@ pub fn span(seconds: u64) -> String {
     }
 }
 
+/// An RFC 3339 time the service wrote (UTC), shown as `2026-12-06 05:43:25 UTC`; anything
+/// else as it is, made inert.
+fn when(rfc3339: &str) -> String {
+    match crate::time::parse_rfc3339_ms(rfc3339)
+        .and_then(|ms| crate::time::format_rfc3339_ms(ms - ms.rem_euclid(1000)))
+    {
+        Some(utc) => format!("{} UTC", utc[..19].replace('T', " ")),
+        None => safe(rfc3339),
+    }
+}
+
+/// An audit event's detail: one line per member, long values (hashes, signed verdicts)
+/// folded away behind their first characters, open on a click (no script needed).
+fn detail(detail: &serde_json::Value) -> Markup {
+    const FOLD: usize = 28;
+    let members: Vec<(String, String)> = match detail {
+        serde_json::Value::Object(map) => map
+            .iter()
+            .map(|(k, v)| {
+                let text = match v {
+                    serde_json::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                (k.clone(), text)
+            })
+            .collect(),
+        other => vec![(String::new(), other.to_string())],
+    };
+    html! {
+        dl.kv {
+            @for (key, value) in &members {
+                dt { (safe(key)) }
+                dd {
+                    @if value.chars().count() > FOLD {
+                        details {
+                            summary { code { (safe(&value.chars().take(FOLD).collect::<String>())) "…" } }
+                            code { (safe(value)) }
+                        }
+                    } @else {
+                        code { (safe(value)) }
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// How long ago `rfc3339` was, from `now` (seconds since the epoch).
 fn age(rfc3339: &str, now: u64) -> String {
     match crate::time::parse_rfc3339_ms(rfc3339) {
@@ -263,7 +310,7 @@ pub fn request(chrome: &Chrome<'_>, r: &Record, notice: Option<&Notice>, now: u6
                             ul.rules {
                                 @for a in &r.approvals {
                                     li {
-                                        b { (safe(&a.name)) } " " (a.decision.as_str()) " via " (safe(&a.channel)) " at " (safe(&a.at))
+                                        b { (safe(&a.name)) } " " (a.decision.as_str()) " via " (safe(&a.channel)) " at " (when(&a.at))
                                         @if let Some(reason) = &a.reason { div.meta { "“" (safe(reason)) "”" } }
                                     }
                                 }
@@ -279,7 +326,7 @@ pub fn request(chrome: &Chrome<'_>, r: &Record, notice: Option<&Notice>, now: u6
                     }
                     @if !sets.is_empty() { div.meta { "from " (sets.join("; and from ")) } }
                     @if r.state == State::Pending { div.meta { (time_left(r.expires_unix, now)) } }
-                    div.meta { "expires " (safe(&r.expires_at)) }
+                    div.meta { "expires " (when(&r.expires_at)) }
                     @if r.state == State::Pending {
                         form method="post" action={"/requests/" (id) "/approve"} #approve {
                             input type="hidden" name="csrf" value=(chrome.csrf);
@@ -355,7 +402,7 @@ pub fn history(chrome: &Chrome<'_>, f: &Filters, records: &[Record], shown_max: 
                         tbody {
                             @for r in records {
                                 tr data-request=(r.create.id) {
-                                    td { (safe(&r.created_at)) }
+                                    td.when { (when(&r.created_at)) }
                                     td { (state_badge(r.state)) }
                                     td { a href={"/requests/" (r.create.id)} { code { (safe(&r.view().command)) } } }
                                     td { (safe(&r.requester)) }
@@ -388,11 +435,11 @@ pub fn events(chrome: &Chrome<'_>, id: &str, events: &[Event]) -> Markup {
                         @for e in events {
                             tr {
                                 td { (e.seq) }
-                                td { (safe(&e.time)) }
+                                td.when { (when(&e.time)) }
                                 td { (safe(&e.kind)) }
                                 td { (safe(&e.actor)) }
                                 td { (e.channel.as_deref().map(safe).unwrap_or_default()) }
-                                td { code { (safe(&e.detail.to_string())) } }
+                                td { (detail(&e.detail)) }
                             }
                         }
                     }
@@ -440,6 +487,8 @@ mod tests {
         assert_eq!(span(125), "2m");
         assert_eq!(span(7500), "2h 5m");
         assert_eq!(span(3 * 86_400), "3d");
+        assert_eq!(when("2026-12-06T05:43:25.877Z"), "2026-12-06 05:43:25 UTC");
+        assert_eq!(when("soon\u{1b}[2J"), "soon\\e[2J");
     }
 
     #[test]
