@@ -53,6 +53,7 @@ pub fn router<S: Store>(app: Arc<App<S>>) -> Router {
         .route(routes::ANCHORS, get(anchors::<S>))
         .route(routes::CHANGES, get(super::feed::changes::<S>))
         .merge(super::oidc::routes::router::<S>())
+        .merge(super::web::router::<S>())
         // Bodies are small (see the field limits in `service`); anything bigger is refused
         // before it is read into memory.
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -25,6 +25,7 @@ pub mod sqlite;
 pub mod step_up;
 pub mod store;
 pub mod tls;
+pub mod web;
 
 use std::io::Write;
 use std::net::SocketAddr;

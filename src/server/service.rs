@@ -863,7 +863,11 @@ fn unmet_sets(record: &Record) -> Vec<Vec<String>> {
 /// user matched against the IdP subject and against the name's mailbox (`alice` is
 /// `alice@example.com`). Wider than [`is_own`] on purpose: here a false match only sends
 /// the request to another approver, a missed one lets a person approve their own agent.
-fn refuse_own_by_idp(who: &Identity, idp: &IdpLogin, record: &Record) -> Result<(), ServiceError> {
+pub(super) fn refuse_own_by_idp(
+    who: &Identity,
+    idp: &IdpLogin,
+    record: &Record,
+) -> Result<(), ServiceError> {
     let mailbox = who.name.rsplit_once('@').map(|(local, _)| local);
     let same = |user: &str| {
         names::same(user, &idp.subject) || mailbox.is_some_and(|m| names::same(user, m))

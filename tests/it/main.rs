@@ -39,3 +39,4 @@ mod shell;
 mod shell_init;
 mod tls;
 mod watch;
+mod web;

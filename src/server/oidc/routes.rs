@@ -38,6 +38,8 @@ pub const LOGOUT: &str = "/auth/logout";
 pub const SESSION_COOKIE: &str = "gk_session";
 /// The cookie tying a login's callback to the browser that started it.
 const LOGIN_COOKIE: &str = "gk_login";
+/// The page to return to after the callback (base64url of a path on this site).
+const NEXT_COOKIE: &str = "gk_next";
 
 pub fn router<S: Store>() -> Router<Arc<App<S>>> {
     Router::new()
@@ -88,13 +90,15 @@ pub fn cookie_value<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
         .map(|(_, v)| v)
 }
 
-/// `GET /auth/login[?max_age=SECONDS][&cli=HANDLE]`: `max_age` asks the provider for a
-/// sign-in no older than that (step-up, see [`crate::server::step_up`]); `cli` continues a
-/// terminal's loopback sign-in ([`super::cli_login`]), whose own `max_age` then applies.
+/// `GET /auth/login[?max_age=SECONDS][&cli=HANDLE][&next=PATH]`: `max_age` asks the provider
+/// for a sign-in no older than that (step-up, see [`crate::server::step_up`]); `cli` continues
+/// a terminal's loopback sign-in ([`super::cli_login`]), whose own `max_age` then applies;
+/// `next` is where the web page wants the browser back afterwards.
 #[derive(Deserialize)]
 struct LoginQuery {
     max_age: Option<u64>,
     cli: Option<String>,
+    next: Option<String>,
 }
 
 async fn login<S: Store>(
@@ -119,6 +123,13 @@ async fn login<S: Store>(
             loopback: None,
         },
     };
+    // Kept beside the login's `state` (same path, same lifetime) and checked again at the
+    // callback: only a path on this site (see `web::safe_next`), never another host.
+    let next = q
+        .next
+        .as_deref()
+        .and_then(crate::server::web::safe_next)
+        .map(|n| base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, n));
     match oidc.begin(options).await {
         Ok(begun) => {
             let mut response = StatusCode::SEE_OTHER.into_response();
@@ -134,6 +145,20 @@ async fn login<S: Store>(
                     &begun.state,
                     "/auth",
                     super::flow::LOGIN_TTL.as_secs(),
+                    oidc.secure_cookies,
+                ),
+            );
+            headers.append(
+                header::SET_COOKIE,
+                cookie(
+                    NEXT_COOKIE,
+                    next.as_deref().unwrap_or_default(),
+                    "/auth",
+                    if next.is_some() {
+                        super::flow::LOGIN_TTL.as_secs()
+                    } else {
+                        0
+                    },
                     oidc.secure_cookies,
                 ),
             );
@@ -243,6 +268,14 @@ async fn callback<S: Store>(
         Err(e) => return refuse(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     };
     let (token, expires_at) = (issued.token, issued.expires_at);
+    // Back to the web page the login started from, if it named one (checked again: the
+    // cookie came back from the browser).
+    let next = cookie_value(&headers, NEXT_COOKIE)
+        .and_then(|v| {
+            base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, v).ok()
+        })
+        .and_then(|b| String::from_utf8(b).ok())
+        .filter(|n| crate::server::web::safe_next(n).is_some());
     let mut response = text(
         StatusCode::OK,
         format!(
@@ -266,18 +299,48 @@ async fn callback<S: Store>(
         header::SET_COOKIE,
         cookie(LOGIN_COOKIE, "", "/auth", 0, oidc.secure_cookies),
     );
+    if let Some(next) = next.and_then(|n| HeaderValue::from_str(&n).ok()) {
+        headers.insert(header::LOCATION, next);
+        headers.append(
+            header::SET_COOKIE,
+            cookie(NEXT_COOKIE, "", "/auth", 0, oidc.secure_cookies),
+        );
+        *response.status_mut() = StatusCode::SEE_OTHER;
+    }
     response
 }
 
-/// Ends the session named by the bearer token or the cookie.
-async fn logout<S: Store>(AxState(app): AxState<Arc<App<S>>>, headers: HeaderMap) -> Response {
+/// Ends the session named by the bearer token or the cookie. With the cookie (the web
+/// page's sign-out form) the form must carry the session's CSRF token and come from this
+/// site, so that another site cannot sign a person out; the browser then lands on
+/// `/signed-out`.
+async fn logout<S: Store>(
+    AxState(app): AxState<Arc<App<S>>>,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
     let secure = app.oidc.as_ref().is_some_and(|o| o.secure_cookies);
     let bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim);
+    let from_cookie = bearer.is_none();
     let token = bearer.or_else(|| cookie_value(&headers, SESSION_COOKIE));
+    if from_cookie && let Some(token) = token {
+        let csrf = url::form_urlencoded::parse(body.as_bytes())
+            .find(|(k, _)| k == "csrf")
+            .map(|(_, v)| v.into_owned());
+        let web = &crate::server::web::same_origin;
+        if !web(&headers, app.web.public_url.as_ref())
+            || !csrf.is_some_and(|c| crate::server::web::csrf_matches(token, &c))
+        {
+            return text(
+                StatusCode::FORBIDDEN,
+                "sign-out refused: the form's CSRF token is missing or wrong\nhint: use the Sign out button on the page\n".into(),
+            );
+        }
+    }
     let ended = match token {
         Some(token) => {
             let hash = super::super::token_hash(token);
@@ -314,6 +377,13 @@ async fn logout<S: Store>(AxState(app): AxState<Arc<App<S>>>, headers: HeaderMap
         }
         .into(),
     );
+    if from_cookie {
+        *response.status_mut() = StatusCode::SEE_OTHER;
+        response.headers_mut().insert(
+            header::LOCATION,
+            HeaderValue::from_static(crate::server::web::SIGNED_OUT),
+        );
+    }
     response.headers_mut().append(
         header::SET_COOKIE,
         cookie(SESSION_COOKIE, "", "/", 0, secure),
