@@ -28,6 +28,7 @@ pub const KINDS: &[&str] = &[
     "token_revoked",
     "signed_in",
     "signed_out",
+    "delivery",
 ];
 
 /// An audit event's kind and its fields.
@@ -116,6 +117,18 @@ pub enum EventDetail {
     },
     /// An approver session was ended by its holder.
     SignedOut { session: String },
+    /// One attempt to deliver a notice to a channel (see `server::notify`): `result` is
+    /// `sent`, `retry` (with when) or `failed` (given up), `error` says why it did not go.
+    Delivery {
+        channel: String,
+        notice: String,
+        attempt: u32,
+        result: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        retry_in_ms: Option<u64>,
+    },
     /// A token was revoked; `token` is what the operator named (an id or a name). Servers
     /// before these types recorded only `token`.
     TokenRevoked {

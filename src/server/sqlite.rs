@@ -73,7 +73,9 @@ const SCHEMA: &[&str] = &[
 
 #[derive(Clone, Debug)]
 pub struct Sqlite {
-    pool: SqlitePool,
+    pub(super) pool: SqlitePool,
+    /// Which channels each saved change notifies (none unless the server sets it).
+    outbox: super::outbox::OutboxPlan,
 }
 
 fn db(e: sqlx::Error) -> StoreError {
@@ -116,10 +118,24 @@ impl Sqlite {
         for statement in SCHEMA {
             sqlx::query(*statement).execute(&pool).await.map_err(db)?;
         }
-        Ok(Sqlite { pool })
+        for statement in super::outbox_sqlite::SCHEMA {
+            sqlx::query(*statement).execute(&pool).await.map_err(db)?;
+        }
+        Ok(Sqlite {
+            pool,
+            outbox: super::outbox::OutboxPlan::default(),
+        })
     }
 
-    async fn append(
+    /// This store, writing the outbox rows `plan` asks for in every [`Store::save`].
+    pub fn with_outbox(self, plan: super::outbox::OutboxPlan) -> Sqlite {
+        Sqlite {
+            outbox: plan,
+            ..self
+        }
+    }
+
+    pub(super) async fn append(
         tx: &mut sqlx::SqliteConnection,
         events: Vec<EventDraft>,
     ) -> Result<(), StoreError> {
@@ -420,6 +436,7 @@ impl Store for Sqlite {
 
     async fn save(&self, record: &Record, mut events: Vec<EventDraft>) -> Result<(), StoreError> {
         stamp_row(record, &mut events)?;
+        let notices = self.outbox.rows(record, &events)?;
         let body = serde_json::to_string(record).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
         sqlx::query(
@@ -434,7 +451,12 @@ impl Store for Sqlite {
         .await
         .map_err(db)?;
         Self::append(&mut tx, events).await?;
-        tx.commit().await.map_err(db)
+        super::outbox_sqlite::enqueue(&mut tx, &notices).await?;
+        tx.commit().await.map_err(db)?;
+        if !notices.is_empty() {
+            self.outbox.wake();
+        }
+        Ok(())
     }
 
     async fn head(&self) -> Result<Option<(i64, String)>, StoreError> {
