@@ -31,7 +31,8 @@ pub const SCHEMA: &[&str] = &[
 const INSERT: &str = "INSERT INTO outbox (request_id, channel, notice, body, created_unix)
      VALUES (?, ?, ?, ?, ?)";
 
-const NEXT_DUE: &str = "SELECT id, request_id, channel, notice, body, created_unix, attempts, next_ms
+const NEXT_DUE: &str =
+    "SELECT id, request_id, channel, notice, body, created_unix, attempts, next_ms
      FROM outbox WHERE channel = ? AND state = 'pending' ORDER BY id LIMIT 1";
 
 const SENT: &str =
@@ -111,7 +112,11 @@ impl Outbox for Sqlite {
         tx.commit().await.map_err(db)
     }
 
-    async fn reference(&self, request_id: &str, channel: &str) -> Result<Option<String>, StoreError> {
+    async fn reference(
+        &self,
+        request_id: &str,
+        channel: &str,
+    ) -> Result<Option<String>, StoreError> {
         let row = sqlx::query(REFERENCE)
             .bind(request_id)
             .bind(channel)

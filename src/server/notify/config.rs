@@ -283,9 +283,7 @@ pub fn resolve(raw: Raw<'_>, load: &Loader<'_>) -> Result<Channels, ConfigError>
             .retry_max_ms
             .unwrap_or(delivery.retry_max_ms)
             .max(delivery.retry_first_ms);
-        delivery.give_up_after_secs = r
-            .give_up_after_secs
-            .unwrap_or(delivery.give_up_after_secs);
+        delivery.give_up_after_secs = r.give_up_after_secs.unwrap_or(delivery.give_up_after_secs);
     }
     Ok(Channels {
         slack,

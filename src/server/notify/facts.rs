@@ -67,12 +67,7 @@ fn time_left(expires: u64, now: u64) -> String {
 
 /// The final state in words: who decided and when (`None` while pending).
 pub fn outcome(view: &RequestView) -> Option<String> {
-    let last = |decision: &str| {
-        view.approvals
-            .iter()
-            .rev()
-            .find(|a| a.decision == decision)
-    };
+    let last = |decision: &str| view.approvals.iter().rev().find(|a| a.decision == decision);
     let line = match view.state {
         State::Pending => return None,
         State::Approved => {

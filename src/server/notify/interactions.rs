@@ -23,6 +23,7 @@ use axum::routing::post;
 use serde_json::{Value, json};
 
 use super::config::SlackConfig;
+use super::send::SendError;
 use super::signature::{Replays, verify_slack};
 use super::slack;
 use crate::api::protocol::{Identity, Role};
@@ -135,6 +136,12 @@ async fn approver<S: Store>(
         .iter()
         .find(|(id, _)| id == clicker.user)
         .map(|(_, name)| name.clone());
+    let unmapped = |why: &str| {
+        format!(
+            "your Slack user {} is not mapped to a gatekeep approver{why}\nhint: ask an operator to add it as a `[[slack.user]]` in the server's settings",
+            clicker.user
+        )
+    };
     let name = match mapped {
         Some(name) => name,
         None if config.by_email => {
@@ -144,25 +151,16 @@ async fn approver<S: Store>(
             };
             match api.email(clicker.user).await {
                 Ok(Some(email)) => email,
-                Ok(None) => {
-                    return Err(format!(
-                        "your Slack profile shows no email, so gatekeep cannot tell which approver you are (Slack user {})",
-                        clicker.user
-                    ));
-                }
-                Err(e) => {
+                Ok(None) => return Err(unmapped(" (your Slack profile shows no email)")),
+                Err(SendError::Refused(why)) => return Err(unmapped(&format!(" ({why})"))),
+                Err(e @ SendError::Retry { .. }) => {
                     return Err(format!(
                         "gatekeep cannot look you up in Slack right now ({e}); try again"
                     ));
                 }
             }
         }
-        None => {
-            return Err(format!(
-                "your Slack user {} is not mapped to a gatekeep approver\nhint: ask an operator to add it as a `[[slack.user]]` in the server's settings",
-                clicker.user
-            ));
-        }
+        None => return Err(unmapped("")),
     };
     let tokens = app
         .service
@@ -175,9 +173,7 @@ async fn approver<S: Store>(
         .filter(|t| t.revoked_at.is_none() && t.identity.role == Role::Approver)
         .map(|t| t.identity)
         .find(|i| names::same(&i.name, &name))
-        .ok_or_else(|| {
-            format!("{name} is not an approver in gatekeep (no live approver token)")
-        })?;
+        .ok_or_else(|| format!("{name} is not an approver in gatekeep (no live approver token)"))?;
     let idp = IdpLogin {
         subject: clicker.user.to_owned(),
         issuer: format!("slack:{}", clicker.team),
@@ -187,7 +183,13 @@ async fn approver<S: Store>(
 }
 
 /// Records a refusal of someone gatekeep could not map to an approver.
-async fn refuse_unmapped<S: Store>(app: &App<S>, clicker: &Clicker<'_>, action: &str, id: &str, why: &str) {
+async fn refuse_unmapped<S: Store>(
+    app: &App<S>,
+    clicker: &Clicker<'_>,
+    action: &str,
+    id: &str,
+    why: &str,
+) {
     let actor = format!("slack:{}", clicker.user);
     app.service
         .refused(&actor, action, id, why, Some("slack"))
@@ -222,7 +224,12 @@ async fn block_action<S: Store>(
         Ok(found) => found,
         Err(why) => {
             refuse_unmapped(app, clicker, verb, id, &why).await;
-            tell(app, config, clicker, format!("You cannot {verb} request {id}: {why}"));
+            tell(
+                app,
+                config,
+                clicker,
+                format!("You cannot {verb} request {id}: {why}"),
+            );
             return StatusCode::OK.into_response();
         }
     };
@@ -235,7 +242,12 @@ async fn block_action<S: Store>(
             .decide_as(&who, Some(&idp), id, true, None, "slack")
             .await
         {
-            tell(app, config, clicker, format!("You cannot approve request {id}: {}", refusal(&e)));
+            tell(
+                app,
+                config,
+                clicker,
+                format!("You cannot approve request {id}: {}", refusal(&e)),
+            );
         }
         // Done: the message is updated through the outbox like on every other channel.
         return StatusCode::OK.into_response();
@@ -248,9 +260,17 @@ async fn block_action<S: Store>(
         http: &app.channels.http,
         config,
     };
-    if let Err(e) = api.open_view(trigger, slack::deny_modal(id, &metadata)).await {
+    if let Err(e) = api
+        .open_view(trigger, slack::deny_modal(id, &metadata))
+        .await
+    {
         tracing::warn!(error = %Safe(&e.to_string()), "cannot open Slack's deny modal");
-        tell(app, config, clicker, format!("gatekeep could not open the deny form ({e}); try again"));
+        tell(
+            app,
+            config,
+            clicker,
+            format!("gatekeep could not open the deny form ({e}); try again"),
+        );
     }
     StatusCode::OK.into_response()
 }

@@ -143,10 +143,7 @@ async fn attempt<S: Store + Outbox>(app: &App<S>, channel: &str, row: OutboxRow)
         Err(SendError::Refused(why)) => (AttemptEnd::Failed, "failed", Some(why), None),
         Err(SendError::Retry { why, after }) => {
             if unix_now().saturating_sub(row.created_unix) >= delivery.give_up_after_secs {
-                let why = format!(
-                    "{why}; given up after {} s",
-                    delivery.give_up_after_secs
-                );
+                let why = format!("{why}; given up after {} s", delivery.give_up_after_secs);
                 (AttemptEnd::Failed, "failed", Some(why), None)
             } else {
                 let backoff = delivery
@@ -223,8 +220,13 @@ async fn deliver<S: Store + Outbox>(
             return Err(SendError::Refused("Teams is no longer configured".into()));
         };
         let body = teams::message(&view, page.as_deref(), now).to_string();
-        http.post_json("the Teams workflow", config.webhook_url.expose(), Vec::new(), body)
-            .await?;
+        http.post_json(
+            "the Teams workflow",
+            config.webhook_url.expose(),
+            Vec::new(),
+            body,
+        )
+        .await?;
         return Ok(None);
     }
     let Some(hook) = channels.webhooks.iter().find(|h| h.channel == channel) else {

@@ -119,14 +119,12 @@ impl Http {
 async fn blocking(
     work: impl FnOnce() -> Result<Answer, SendError> + Send + 'static,
 ) -> Result<Answer, SendError> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .unwrap_or_else(|e| {
-            Err(SendError::Retry {
-                why: format!("the call did not finish: {e}"),
-                after: None,
-            })
+    tokio::task::spawn_blocking(work).await.unwrap_or_else(|e| {
+        Err(SendError::Retry {
+            why: format!("the call did not finish: {e}"),
+            after: None,
         })
+    })
 }
 
 fn read(

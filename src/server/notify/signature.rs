@@ -40,7 +40,10 @@ pub fn verify_slack(
     body: &[u8],
     now: u64,
 ) -> Result<(), SignatureError> {
-    let sent: u64 = timestamp.trim().parse().map_err(|_| SignatureError::Stale)?;
+    let sent: u64 = timestamp
+        .trim()
+        .parse()
+        .map_err(|_| SignatureError::Stale)?;
     if sent.abs_diff(now) > WINDOW_SECS {
         return Err(SignatureError::Stale);
     }
@@ -108,14 +111,19 @@ mod tests {
     const SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
     const TIMESTAMP: &str = "1531420618";
     const BODY: &str = "token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&team_domain=testteamnow&channel_id=G8PSS9T3V&channel_name=foobar&user_id=U2CERLKJA&user_name=roadrunner&command=%2Fwebhook-collect&text=&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2FT1DC2JH3J%2F397700885554%2F96rGlfmibIGlgcZRskXaIFfN&trigger_id=398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c";
-    const SIGNATURE: &str =
-        "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503";
+    const SIGNATURE: &str = "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503";
 
     #[test]
     fn slacks_published_vector_verifies() {
         let now = 1_531_420_618 + 10;
         assert_eq!(
-            verify_slack(SECRET.as_bytes(), TIMESTAMP, SIGNATURE, BODY.as_bytes(), now),
+            verify_slack(
+                SECRET.as_bytes(),
+                TIMESTAMP,
+                SIGNATURE,
+                BODY.as_bytes(),
+                now
+            ),
             Ok(())
         );
     }
@@ -130,7 +138,13 @@ mod tests {
             Err(SignatureError::Mismatch)
         );
         assert_eq!(
-            verify_slack(b"another secret", TIMESTAMP, SIGNATURE, BODY.as_bytes(), now),
+            verify_slack(
+                b"another secret",
+                TIMESTAMP,
+                SIGNATURE,
+                BODY.as_bytes(),
+                now
+            ),
             Err(SignatureError::Mismatch)
         );
         let short = &SIGNATURE[..SIGNATURE.len() - 2];
@@ -140,7 +154,13 @@ mod tests {
         );
         for late in [now + WINDOW_SECS + 1, now - WINDOW_SECS - 1] {
             assert_eq!(
-                verify_slack(SECRET.as_bytes(), TIMESTAMP, SIGNATURE, BODY.as_bytes(), late),
+                verify_slack(
+                    SECRET.as_bytes(),
+                    TIMESTAMP,
+                    SIGNATURE,
+                    BODY.as_bytes(),
+                    late
+                ),
                 Err(SignatureError::Stale)
             );
         }

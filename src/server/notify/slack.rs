@@ -121,7 +121,12 @@ impl Api<'_> {
         let url = format!("{}/{method}", self.config.api_url);
         let answer = self
             .http
-            .post_json(&format!("Slack {method}"), &url, self.auth(), body.to_string())
+            .post_json(
+                &format!("Slack {method}"),
+                &url,
+                self.auth(),
+                body.to_string(),
+            )
             .await?;
         read(method, &answer.text)
     }
@@ -146,7 +151,9 @@ impl Api<'_> {
         text: String,
     ) -> Result<(), SendError> {
         let (channel, ts) = reference.split_once(':').ok_or_else(|| {
-            SendError::Refused(format!("a stored Slack message reference `{reference}` is not channel:ts"))
+            SendError::Refused(format!(
+                "a stored Slack message reference `{reference}` is not channel:ts"
+            ))
         })?;
         let body = json!({"channel": channel, "ts": ts, "blocks": blocks, "text": text});
         self.call("chat.update", body).await.map(drop)
@@ -169,10 +176,7 @@ impl Api<'_> {
             .append_pair("user", user)
             .finish();
         let url = format!("{}/users.info?{query}", self.config.api_url);
-        let answer = self
-            .http
-            .get("Slack users.info", &url, self.auth())
-            .await?;
+        let answer = self.http.get("Slack users.info", &url, self.auth()).await?;
         let answer = read("users.info", &answer.text)?;
         Ok(answer["user"]["profile"]["email"]
             .as_str()
@@ -196,7 +200,10 @@ fn read(method: &str, text: &str) -> Result<Value, SendError> {
         crate::render::Safe(&error.chars().take(100).collect::<String>())
     );
     match error {
-        "ratelimited" | "internal_error" | "fatal_error" | "service_unavailable"
+        "ratelimited"
+        | "internal_error"
+        | "fatal_error"
+        | "service_unavailable"
         | "request_timeout" => Err(SendError::Retry { why, after: None }),
         _ => Err(SendError::Refused(why)),
     }
@@ -235,7 +242,10 @@ mod tests {
         for markup in ["<!channel>", "<@U0ADMIN>", "<https://", "& "] {
             assert!(!command.contains(markup), "{command}");
         }
-        assert!(command.contains("&lt;!channel&gt; &lt;@U0ADMIN&gt;"), "{command}");
+        assert!(
+            command.contains("&lt;!channel&gt; &lt;@U0ADMIN&gt;"),
+            "{command}"
+        );
         // One code block, opened and closed by gatekeep: the agent's backticks are broken.
         assert_eq!(command.matches("```").count(), 2, "{command}");
         assert!(command.ends_with("```") && command.contains("\n```echo"));

@@ -17,7 +17,20 @@ fn escape(text: &str) -> String {
     for c in text.chars() {
         if matches!(
             c,
-            '\\' | '*' | '_' | '[' | ']' | '(' | ')' | '#' | '`' | '<' | '>' | '~' | '-' | '+' | '!'
+            '\\' | '*'
+                | '_'
+                | '['
+                | ']'
+                | '('
+                | ')'
+                | '#'
+                | '`'
+                | '<'
+                | '>'
+                | '~'
+                | '-'
+                | '+'
+                | '!'
         ) {
             out.push('\\');
         }
@@ -37,7 +50,9 @@ pub fn message(view: &RequestView, page: Option<&str>, now: u64) -> Value {
         json!({"type": "TextBlock", "fontType": "Monospace", "wrap": true, "text": escape(&view.command)}),
     ];
     if let Some(line) = facts::outcome(view) {
-        body.push(json!({"type": "TextBlock", "wrap": true, "weight": "Bolder", "text": escape(&line)}));
+        body.push(
+            json!({"type": "TextBlock", "wrap": true, "weight": "Bolder", "text": escape(&line)}),
+        );
     }
     let facts: Vec<Value> = facts::facts(view, now)
         .into_iter()
