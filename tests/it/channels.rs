@@ -762,6 +762,20 @@ fn slack_down_for_a_while_gets_each_message_once_in_order_and_delays_no_decision
             .unwrap()
             .contains("429")
     );
+
+    // The report counts them per channel: the post and its update sent (the outcome's
+    // update perhaps too), six attempts retried.
+    let out = setup.server.admin(&["report"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let report = String::from_utf8_lossy(&out.stdout);
+    let row = report
+        .lines()
+        .find(|l| l.starts_with("| `slack` |"))
+        .unwrap_or_else(|| panic!("no slack row in:\n{report}"));
+    assert!(
+        row.starts_with("| `slack` | 2 | 6 | 0 |") || row.starts_with("| `slack` | 3 | 6 | 0 |"),
+        "{row}"
+    );
 }
 
 #[test]
