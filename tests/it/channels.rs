@@ -55,6 +55,16 @@ quorum = 2
 approvers = ["sre"]
 local_approval = false
 timeout = 60
+
+[[rule]]
+id = "ask-expiring"
+decision = "approve"
+risk = "medium"
+message = "Touching an expiring file needs approval within 2 s."
+program = ["touch"]
+args = ["expiring*"]
+approvers = ["sre"]
+timeout = 2
 "#;
 
 /// One HTTP request as a stand-in read it.
@@ -181,8 +191,9 @@ fn serve(
         headers,
         body,
     };
+    // Recorded before it is answered, so that a test sees a call the handler holds up.
+    calls.lock().unwrap().push(call.clone());
     let (status, extra, reply) = handler(&call);
-    calls.lock().unwrap().push(call);
     let mut stream = stream;
     let mut head = format!(
         "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n",
@@ -203,6 +214,8 @@ struct SlackSwitches {
     /// Then this many with 429 and `Retry-After: 1`.
     limit: AtomicUsize,
     posted: AtomicUsize,
+    /// Hold every answer for 30 s (a Slack that accepts connections and hangs).
+    hang: AtomicBool,
 }
 
 fn slack(switches: Arc<SlackSwitches>) -> Standin {
@@ -213,6 +226,9 @@ fn slack(switches: Arc<SlackSwitches>) -> Standin {
             != Some(&format!("Bearer {BOT_TOKEN}"))
         {
             return ok(json!({"ok": false, "error": "invalid_auth"}));
+        }
+        if switches.hang.load(Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_secs(30));
         }
         let take = |n: &AtomicUsize| {
             n.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |v| v.checked_sub(1))
@@ -810,4 +826,42 @@ fn a_quorum_of_two_completes_with_one_approval_in_slack_and_one_on_the_cli() {
     assert!(done.contains("Approved by bob via slack"), "{done}");
     assert!(done.contains("erin via "), "{done}");
     assert!(!done.contains("gatekeep_approve"), "{done}");
+}
+
+#[test]
+fn an_expired_request_is_shown_expired_in_slack_and_teams() {
+    let setup = Setup::new();
+    let mut client = setup.agent.exec("touch expiring-file");
+    client.request_id();
+    setup.slack.wait_for("/api/chat.postMessage", 1);
+    let (code, err) = client.finish();
+    assert_ne!(code, Some(0), "{err}");
+    let update = setup.slack.wait_for("/api/chat.update", 1)[0]
+        .json()
+        .to_string();
+    assert!(update.contains("Expired at "), "{update}");
+    assert!(!update.contains("gatekeep_approve"), "{update}");
+    let cards = setup.teams.wait_for("/workflows/abc", 2);
+    assert!(cards[1].json().to_string().contains("Expired at "));
+}
+
+#[test]
+fn a_hanging_slack_holds_the_shutdown_for_one_call_timeout_at_most() {
+    let mut setup = Setup::new();
+    setup.switches.hang.store(true, Ordering::SeqCst);
+    let mut client = setup.agent.exec("touch marker");
+    client.request_id();
+    setup.slack.wait_for("/api/chat.postMessage", 1);
+    let started = Instant::now();
+    setup.server.stop();
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_secs(8),
+        "the server took {took:?} to stop"
+    );
+    // The notice is still in the outbox: on the next start it goes out.
+    setup.switches.hang.store(false, Ordering::SeqCst);
+    setup.server.launch();
+    setup.slack.wait_for("/api/chat.postMessage", 2);
+    assert_eq!(setup.switches.posted.load(Ordering::SeqCst), 1);
 }

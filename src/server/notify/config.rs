@@ -292,3 +292,96 @@ pub fn resolve(raw: Raw<'_>, load: &Loader<'_>) -> Result<Channels, ConfigError>
         delivery,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+    use crate::server::config::parse;
+
+    /// A directory with the secret files, mode 0600.
+    fn secrets() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, value) in [
+            ("bot", "xoxb-1"),
+            ("signing", "s1"),
+            ("hook", "h1"),
+            ("teams", "https://prod.example/workflows/x?sig=credential"),
+        ] {
+            let path = dir.path().join(name);
+            std::fs::write(&path, value).unwrap();
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+        dir
+    }
+
+    fn load(dir: &tempfile::TempDir, text: &str) -> Result<Channels, String> {
+        parse(&dir.path().join("server.toml"), text)
+            .map(|c| c.channels)
+            .map_err(|e| e.to_string())
+    }
+
+    const SLACK: &str =
+        "[slack]\nbot_token_file = \"bot\"\nsigning_secret_file = \"signing\"\nchannel = \"C1\"\n";
+
+    #[test]
+    fn channels_read_with_their_secrets_from_files_and_never_show_them() {
+        let dir = secrets();
+        let text = format!(
+            "{SLACK}users = \"email\"\n[[slack.user]]\nid = \"U1\"\napprover = \"bob\"\n\n[teams]\nwebhook_url_file = \"teams\"\n\n[[webhook]]\nurl = \"https://hooks.example/x\"\nsecret_file = \"hook\"\nevents = [\"created\", \"denied\"]\n\n[delivery]\nretry_first_ms = 10\n"
+        );
+        let channels = load(&dir, &text).unwrap();
+        let slack = channels.slack.as_ref().unwrap();
+        assert_eq!(slack.bot_token.expose(), "xoxb-1");
+        assert_eq!(slack.api_url, "https://slack.com/api");
+        assert!(slack.by_email);
+        assert_eq!(slack.users, [("U1".to_owned(), "bob".to_owned())]);
+        assert_eq!(
+            channels.webhooks[0].events,
+            [Notice::Created, Notice::Denied]
+        );
+        assert!(channels.webhooks[0].channel.starts_with("webhook:"));
+        assert_eq!(channels.delivery.retry_first_ms, 10);
+        let routes: Vec<String> = channels.routes().into_iter().map(|r| r.channel).collect();
+        assert_eq!(routes[..2], ["slack", "teams"]);
+        let shown = format!("{channels:?}");
+        for secret in ["xoxb-1", "s1\"", "h1\"", "credential", "hooks.example"] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+    }
+
+    #[test]
+    fn mistakes_name_the_field_and_what_to_do() {
+        let dir = secrets();
+        let e = load(&dir, SLACK).unwrap_err();
+        assert!(e.contains("does not say who its users are"), "{e}");
+        let e = load(&dir, &format!("{SLACK}users = \"name\"\n")).unwrap_err();
+        assert!(
+            e.contains("field `slack.users`") && e.contains(":5:"),
+            "{e}"
+        );
+        let e = load(
+            &dir,
+            &format!("{SLACK}users = \"email\"\napi_url = \"http://slack.example\"\n"),
+        )
+        .unwrap_err();
+        assert!(
+            e.contains("field `slack.api_url`") && e.contains("hint: use https"),
+            "{e}"
+        );
+        let e = load(&dir, "[[webhook]]\nurl = \"https://h.example\"\nsecret_file = \"hook\"\nevents = [\"approve\"]\n").unwrap_err();
+        assert!(
+            e.contains("`approve` is not an event") && e.contains("hint: choose from"),
+            "{e}"
+        );
+        // A secret readable by every user is refused.
+        let open = dir.path().join("signing");
+        std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let e = load(&dir, &format!("{SLACK}users = \"email\"\n")).unwrap_err();
+        assert!(
+            e.contains("field `slack.signing_secret_file`") && e.contains("readable by every user"),
+            "{e}"
+        );
+    }
+}
