@@ -99,6 +99,8 @@ impl Outbox for Sqlite {
         end: &AttemptEnd,
         event: EventDraft,
     ) -> Result<(), StoreError> {
+        // Behind any decision already waiting (see `Sqlite::writer`).
+        let _writer = self.writer.lock().await;
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
         let query = match end {
             AttemptEnd::Sent { reference } => sqlx::query(SENT).bind(reference.clone()).bind(id),
