@@ -167,11 +167,12 @@ class Machine:
 
 
 class Server:
-    def __init__(self, binary, data, log):
+    def __init__(self, binary, data, log, config=None):
         self.log_path = log
         self.log = open(log, "wb")
+        extra = ["--config", config] if config else []
         self.proc = subprocess.Popen(
-            [binary, "server", "--listen", "127.0.0.1:0", "--data", data],
+            [binary, "server", "--listen", "127.0.0.1:0", "--data", data, *extra],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=self.log,
@@ -609,6 +610,8 @@ def main():
     ap.add_argument("--tmp", help="directory for the temporary homes and server data "
                                   "(default: the system temp dir; its fsync cost matters)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    ap.add_argument("--server-config", help="a settings file for the server (e.g. with [slack] and "
+                    "[[webhook]], to show that delivery stays off the decision path)")
     args = ap.parse_args()
 
     binary = build(args)
@@ -619,7 +622,7 @@ def main():
         agent = Machine(base, "agent")
         approver = Machine(base, "approver")
         data = os.path.join(base, "server-data")
-        server = Server(binary, data, os.path.join(base, "server.log"))
+        server = Server(binary, data, os.path.join(base, "server.log"), args.server_config)
         print(f"server {server.url} (pid {server.pid}), data in {base}", file=sys.stderr)
 
         tokens = {}

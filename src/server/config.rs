@@ -49,6 +49,8 @@ pub struct ServerConfig {
     pub oidc: Option<OidcConfig>,
     /// `[auth] static_approver_tokens` (default true).
     pub static_approver_tokens: bool,
+    /// Slack, Teams, webhooks and their delivery (see `super::notify`).
+    pub channels: super::notify::config::Channels,
 }
 
 /// `[oidc]`.
@@ -84,6 +86,11 @@ struct RawConfig {
     web: Option<RawWeb>,
     oidc: Option<Spanned<RawOidc>>,
     auth: Option<RawAuth>,
+    slack: Option<Spanned<super::notify::config::RawSlack>>,
+    teams: Option<Spanned<super::notify::config::RawTeams>>,
+    #[serde(default)]
+    webhook: Vec<Spanned<super::notify::config::RawWebhook>>,
+    delivery: Option<Spanned<super::notify::config::RawDelivery>>,
 }
 
 #[derive(Deserialize)]
@@ -256,6 +263,20 @@ pub fn parse(path: &Path, text: &str) -> Result<ServerConfig, ConfigError> {
         None => true,
     };
 
+    let channels = super::notify::config::resolve(
+        super::notify::config::Raw {
+            slack: raw.slack.as_ref(),
+            teams: raw.teams.as_ref(),
+            webhooks: &raw.webhook,
+            delivery: raw.delivery.as_ref(),
+        },
+        &super::notify::config::Loader {
+            fail: &fail,
+            path: &resolve,
+            secret: &read_secret,
+        },
+    )?;
+
     Ok(ServerConfig {
         listen,
         data: raw.data.as_deref().map(resolve),
@@ -263,6 +284,7 @@ pub fn parse(path: &Path, text: &str) -> Result<ServerConfig, ConfigError> {
         public_url,
         oidc,
         static_approver_tokens,
+        channels,
     })
 }
 

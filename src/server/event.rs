@@ -29,6 +29,7 @@ pub const KINDS: &[&str] = &[
     "signed_in",
     "signed_out",
     "session_revoked",
+    "delivery",
 ];
 
 /// An audit event's kind and its fields.
@@ -120,6 +121,18 @@ pub enum EventDetail {
     /// An operator ended an approver session (`gatekeep server session revoke`): `session`
     /// is its id (as in [`EventDetail::SignedIn`]), `name` its holder.
     SessionRevoked { session: String, name: String },
+    /// One attempt to deliver a notice to a channel (see `server::notify`): `result` is
+    /// `sent`, `retry` (with when) or `failed` (given up), `error` says why it did not go.
+    Delivery {
+        channel: String,
+        notice: String,
+        attempt: u32,
+        result: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        retry_in_ms: Option<u64>,
+    },
     /// A token was revoked; `token` is what the operator named (an id or a name). Servers
     /// before these types recorded only `token`.
     TokenRevoked {

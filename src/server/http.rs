@@ -31,6 +31,8 @@ pub struct App<S> {
     pub web: super::WebOptions,
     /// Sign-in through the OpenID provider, when `[oidc]` is configured.
     pub oidc: Option<super::oidc::Oidc>,
+    /// The channels' HTTP client and Slack's replay guard (see [`super::notify`]).
+    pub channels: super::notify::Live,
 }
 
 type Shared<S> = AxState<Arc<App<S>>>;
@@ -54,6 +56,7 @@ pub fn router<S: Store>(app: Arc<App<S>>) -> Router {
         .route(routes::CHANGES, get(super::feed::changes::<S>))
         .merge(super::oidc::routes::router::<S>())
         .merge(super::web::router::<S>())
+        .merge(super::notify::interactions::router::<S>())
         // Bodies are small (see the field limits in `service`); anything bigger is refused
         // before it is read into memory.
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))

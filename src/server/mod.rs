@@ -17,7 +17,10 @@ pub mod feed;
 pub mod http;
 pub mod limits;
 pub mod names;
+pub mod notify;
 pub mod oidc;
+pub mod outbox;
+pub mod outbox_sqlite;
 pub mod report;
 pub mod service;
 pub mod sessions;
@@ -159,6 +162,8 @@ pub struct WebOptions {
     pub oidc: Option<config::OidcConfig>,
     /// Whether approver tokens from `gatekeep server token create` may decide.
     pub static_approver_tokens: bool,
+    /// Slack, Teams and webhooks (see [`notify`]).
+    pub channels: notify::config::Channels,
 }
 
 impl Default for WebOptions {
@@ -167,6 +172,7 @@ impl Default for WebOptions {
             public_url: None,
             oidc: None,
             static_approver_tokens: true,
+            channels: notify::config::Channels::default(),
         }
     }
 }
@@ -177,6 +183,7 @@ impl WebOptions {
             public_url: config.public_url,
             oidc: config.oidc,
             static_approver_tokens: config.static_approver_tokens,
+            channels: config.channels,
         }
     }
 }
@@ -241,7 +248,9 @@ pub fn run(opts: &RunOptions) -> Result<()> {
         c.idle_timeout,
     )?;
     runtime()?.block_on(async {
-        let store = open_store(&opts.data).await?;
+        let plan = outbox::OutboxPlan::new(opts.web.channels.routes());
+        let bell = plan.bell();
+        let store = open_store(&opts.data).await?.with_outbox(plan);
         let key = signing_key(&opts.data)?;
         let oidc = match (&opts.web.oidc, &opts.web.public_url) {
             (Some(config), Some(public_url)) => Some(oidc::Oidc::new(config.clone(), public_url)?),
@@ -253,6 +262,7 @@ pub fn run(opts: &RunOptions) -> Result<()> {
             shutdown,
             web: opts.web.clone(),
             oidc,
+            channels: notify::Live::new().map_err(anyhow::Error::msg)?,
         });
         // Read before binding, so that a bad certificate stops the start with its own error.
         let tls = match &opts.tls {
@@ -328,6 +338,7 @@ pub fn run(opts: &RunOptions) -> Result<()> {
                 }
             })
         };
+        let workers = notify::start(app.clone(), bell, app.shutdown.clone());
         let router = http::router(app.clone());
         let graceful = async move {
             shutdown_signal().await;
@@ -338,6 +349,8 @@ pub fn run(opts: &RunOptions) -> Result<()> {
         conn::serve(listener, router, tls.map(|t| t.config), limits, graceful).await;
         sweeper.abort();
         checkpointer.abort();
+        // A channel that hangs holds its worker for one call's timeout at most.
+        workers.stop(notify::send::TIMEOUT).await;
         // The last word on shutdown: a checkpoint of the chain as this run leaves it.
         match app.service.checkpoint().await {
             Ok(Some(jws)) => {

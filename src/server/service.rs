@@ -314,7 +314,8 @@ impl<S: Store> Service<S> {
         }));
         let created = EventDraft::new(&c.id, &who.name, None, detail);
         // Approvers learn of pending requests through `gatekeep pending` (the CLI channel);
-        // chat channels will add their own notifications here.
+        // Slack, Teams and webhooks through the outbox rows the store writes with this save
+        // (see `server::notify`), each delivery attempt an event of its own.
         let detail = EventDetail::Notified {
             channel: "cli".into(),
         };

@@ -73,7 +73,13 @@ const SCHEMA: &[&str] = &[
 
 #[derive(Clone, Debug)]
 pub struct Sqlite {
-    pool: SqlitePool,
+    pub(super) pool: SqlitePool,
+    /// Which channels each saved change notifies (none unless the server sets it).
+    outbox: super::outbox::OutboxPlan,
+    /// Taken by `save` and the outbox worker's writes: in one process they queue here, in
+    /// order, instead of meeting at SQLite's write lock, whose busy handler sleeps up to
+    /// 100 ms at a time (a decision waited behind delivery records that way).
+    pub(super) writer: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 fn db(e: sqlx::Error) -> StoreError {
@@ -140,10 +146,25 @@ impl Sqlite {
         for statement in SCHEMA {
             sqlx::query(*statement).execute(&pool).await.map_err(db)?;
         }
-        Ok(Sqlite { pool })
+        for statement in super::outbox_sqlite::SCHEMA {
+            sqlx::query(*statement).execute(&pool).await.map_err(db)?;
+        }
+        Ok(Sqlite {
+            pool,
+            outbox: super::outbox::OutboxPlan::default(),
+            writer: std::sync::Arc::default(),
+        })
     }
 
-    async fn append(
+    /// This store, writing the outbox rows `plan` asks for in every [`Store::save`].
+    pub fn with_outbox(self, plan: super::outbox::OutboxPlan) -> Sqlite {
+        Sqlite {
+            outbox: plan,
+            ..self
+        }
+    }
+
+    pub(super) async fn append(
         tx: &mut sqlx::SqliteConnection,
         events: Vec<EventDraft>,
     ) -> Result<(), StoreError> {
@@ -435,7 +456,9 @@ impl Store for Sqlite {
 
     async fn save(&self, record: &Record, mut events: Vec<EventDraft>) -> Result<(), StoreError> {
         stamp_row(record, &mut events)?;
+        let notices = self.outbox.rows(record, &events)?;
         let body = serde_json::to_string(record).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let _writer = self.writer.lock().await;
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
         sqlx::query(
             "INSERT INTO requests (id, state, expires_unix, body) VALUES (?, ?, ?, ?)
@@ -449,7 +472,12 @@ impl Store for Sqlite {
         .await
         .map_err(db)?;
         Self::append(&mut tx, events).await?;
-        tx.commit().await.map_err(db)
+        super::outbox_sqlite::enqueue(&mut tx, &notices).await?;
+        tx.commit().await.map_err(db)?;
+        if !notices.is_empty() {
+            self.outbox.wake();
+        }
+        Ok(())
     }
 
     async fn head(&self) -> Result<Option<(i64, String)>, StoreError> {

@@ -13,6 +13,7 @@ mod support;
 mod agents;
 mod anchor;
 mod assets;
+mod channels;
 mod checkpoints;
 mod cli;
 mod connections;

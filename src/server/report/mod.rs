@@ -20,6 +20,7 @@
 //! rendered). `csv` renders the trail's requests directly: one row each, no sections.
 
 mod csv;
+mod deliveries;
 mod document;
 mod html;
 mod markdown;

@@ -121,7 +121,7 @@ pub(super) fn document(events: &[Event], trail: &Trail<'_>, period: &Period) -> 
         if anomalies.len() + orphans.len() == 1 { "y" } else { "ies" },
     )));
 
-    let sections = vec![
+    let mut sections = vec![
         integrity(events, &verification),
         approved(&requests),
         denied(&requests),
@@ -135,6 +135,7 @@ pub(super) fn document(events: &[Event], trail: &Trail<'_>, period: &Period) -> 
         summaries::anomalies(&anomalies, &orphans, &verification),
         summaries::events_recorded(events, &requests, period),
     ];
+    sections.extend(super::deliveries::section(events, &requests, period));
     let evidence_in = |control: &Control| {
         Cell::Sections(
             sections

@@ -277,6 +277,9 @@ pub(super) fn events_recorded(
         "outcome" => "what ran: exit code or signal, duration",
         "token_created" => "an identity received a token: kind, groups, issued by",
         "token_revoked" => "a token was revoked, by whom",
+        "delivery" => {
+            "an attempt to notify a channel: channel, notice, attempt, sent / retry / failed and why"
+        }
         _ => "-",
     };
     Section {

@@ -435,7 +435,9 @@ impl<'a> Trail<'a> {
                 }
             }
             match detail {
-                EventDetail::Created(_) | EventDetail::Notified { .. } => {}
+                EventDetail::Created(_)
+                | EventDetail::Notified { .. }
+                | EventDetail::Delivery { .. } => {}
                 EventDetail::Denied { reason, .. } => {
                     if request.state == State::Open {
                         request.state = State::Denied;
