@@ -43,6 +43,10 @@ impl std::fmt::Debug for Secret {
 pub struct ServerConfig {
     pub listen: Option<SocketAddr>,
     pub data: Option<PathBuf>,
+    /// `database`: a `postgres://` URL (several replicas on one database).
+    pub database: Option<String>,
+    /// `database_password_file`: the password for a `database` URL without one.
+    pub database_password_file: Option<PathBuf>,
     pub tls: Option<(PathBuf, PathBuf)>,
     /// `[web] public_url`, without a trailing slash.
     pub public_url: Option<url::Url>,
@@ -79,6 +83,8 @@ pub struct ConfigError {
 struct RawConfig {
     listen: Option<Spanned<String>>,
     data: Option<PathBuf>,
+    database: Option<Spanned<String>>,
+    database_password_file: Option<PathBuf>,
     tls_cert: Option<Spanned<PathBuf>>,
     tls_key: Option<Spanned<PathBuf>>,
     web: Option<RawWeb>,
@@ -155,6 +161,19 @@ pub fn parse(path: &Path, text: &str) -> Result<ServerConfig, ConfigError> {
                 ),
             )
         })?),
+        None => None,
+    };
+    let database = match &raw.database {
+        Some(url) if !super::backend::is_postgres(url.get_ref()) => {
+            return Err(fail(
+                Some(url.span()),
+                format!(
+                    "field `database`: {} is not a postgres:// URL\nhint: leave `database` out for SQLite in the data directory",
+                    super::postgres::masked(url.get_ref())
+                ),
+            ));
+        }
+        Some(url) => Some(url.get_ref().clone()),
         None => None,
     };
     let tls = match (&raw.tls_cert, &raw.tls_key) {
@@ -259,6 +278,8 @@ pub fn parse(path: &Path, text: &str) -> Result<ServerConfig, ConfigError> {
     Ok(ServerConfig {
         listen,
         data: raw.data.as_deref().map(resolve),
+        database,
+        database_password_file: raw.database_password_file.as_deref().map(resolve),
         tls,
         public_url,
         oidc,

@@ -123,15 +123,34 @@ impl<S: Store> Service<S> {
         self.key.verifying_key()
     }
 
+    /// Held across every read-modify-save of a request: this process's lock, then the
+    /// store's (other replicas on the same database).
+    async fn exclusive(
+        &self,
+    ) -> Result<(tokio::sync::MutexGuard<'_, ()>, S::Exclusive), ServiceError> {
+        let local = self.write.lock().await;
+        Ok((local, self.store.exclusive().await?))
+    }
+
     /// The notifier for `id`, woken on every change to it.
     fn notifier(&self, id: &str) -> Arc<Notify> {
         let mut waiters = self.waiters.lock().unwrap_or_else(|e| e.into_inner());
         waiters.entry(id.to_owned()).or_default().clone()
     }
 
-    fn wake(&self, id: &str) {
+    /// Wakes the clients waiting on `id` here (also for changes made by other replicas).
+    pub fn wake(&self, id: &str) {
         let waiters = self.waiters.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(n) = waiters.get(id) {
+            n.notify_waiters();
+        }
+    }
+
+    /// Wakes every waiting client to re-read its request: after news of other replicas'
+    /// changes may have been missed.
+    pub fn wake_all(&self) {
+        let waiters = self.waiters.lock().unwrap_or_else(|e| e.into_inner());
+        for n in waiters.values() {
             n.notify_waiters();
         }
     }
@@ -214,7 +233,7 @@ impl<S: Store> Service<S> {
             return Err(ServiceError::Forbidden(why.into()));
         }
         validate(&req)?;
-        let _guard = self.write.lock().await;
+        let _guard = self.exclusive().await?;
         if let Some(existing) = self.store.request(&req.id).await? {
             // A retry after a lost response carries the same nonce and command.
             if existing.requester == who.name
@@ -454,7 +473,7 @@ impl<S: Store> Service<S> {
                 "a denial needs a reason (--reason TEXT): the agent reads it".into(),
             ));
         }
-        let _guard = self.write.lock().await;
+        let _guard = self.exclusive().await?;
         let Some(record) = self.store.request(id).await? else {
             return Err(ServiceError::NotFound(format!("no request {id}")));
         };
@@ -551,7 +570,7 @@ impl<S: Store> Service<S> {
         reason: Option<String>,
     ) -> Result<Record, ServiceError> {
         validate_reason(reason.as_deref())?;
-        let _guard = self.write.lock().await;
+        let _guard = self.exclusive().await?;
         let record = match self.store.request(id).await? {
             Some(r) if r.requester == who.name && who.role == Role::Requester => r,
             Some(r) => {
@@ -586,7 +605,7 @@ impl<S: Store> Service<S> {
         outcome: RunReport,
     ) -> Result<(), ServiceError> {
         validate_outcome(&outcome)?;
-        let _guard = self.write.lock().await;
+        let _guard = self.exclusive().await?;
         let mut record = match self.store.request(id).await? {
             Some(r) if r.requester == who.name && who.role == Role::Requester => r,
             Some(r) => {
@@ -668,7 +687,7 @@ impl<S: Store> Service<S> {
             if r.expires_unix <= now {
                 self.expire_if_due(r).await?;
             } else if !self.store.live(&r.requester, Role::Requester).await? {
-                let _guard = self.write.lock().await;
+                let _guard = self.exclusive().await?;
                 if let Some(fresh) = self.store.request(&r.create.id).await? {
                     self.cancel_if_orphaned(fresh).await?;
                 }
@@ -705,7 +724,7 @@ impl<S: Store> Service<S> {
         if record.state != State::Pending || record.expires_unix > verdict::unix_now() {
             return Ok(record);
         }
-        let _guard = self.write.lock().await;
+        let _guard = self.exclusive().await?;
         let id = record.create.id.clone();
         let fresh = self.store.request(&id).await?.unwrap_or(record);
         self.expire_locked(fresh).await
