@@ -74,7 +74,12 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 }
 
 async fn open_store(at: &Location) -> Result<Backend> {
+    // The data directory holds the signing key whatever the database.
     let data = &at.data;
+    std::fs::create_dir_all(data)
+        .with_context(|| format!("cannot create the data directory {}", data.display()))?;
+    std::fs::set_permissions(data, std::fs::Permissions::from_mode(0o700))
+        .with_context(|| format!("cannot restrict {} to its owner", data.display()))?;
     if let Some(url) = &at.database {
         if !backend::is_postgres(url) {
             bail!(
@@ -86,10 +91,6 @@ async fn open_store(at: &Location) -> Result<Backend> {
             .await
             .with_context(|| format!("cannot open the database {}", at.describe()));
     }
-    std::fs::create_dir_all(data)
-        .with_context(|| format!("cannot create the data directory {}", data.display()))?;
-    std::fs::set_permissions(data, std::fs::Permissions::from_mode(0o700))
-        .with_context(|| format!("cannot restrict {} to its owner", data.display()))?;
     let db = data.join("gatekeep.db");
     Backend::open_sqlite(&db)
         .await
@@ -256,6 +257,18 @@ pub fn run(opts: &RunOptions) -> Result<()> {
     runtime()?.block_on(async {
         let store = open_store(&opts.at).await?;
         let key = signing_key(&opts.at.data)?;
+        if let Backend::Postgres(pg) = &store {
+            // Replicas must sign alike: clients pin one key and refuse verdicts by another.
+            let kid = verdict::thumbprint(&key.verifying_key());
+            let shared = pg.claim_key(&kid).await?;
+            if shared != kid {
+                bail!(
+                    "this replica's signing key {kid} ({}) is not the key the service signs with, {shared}\nhint: copy signing-key from the data directory of a replica already running into {}",
+                    opts.at.data.join("signing-key").display(),
+                    opts.at.data.display()
+                );
+            }
+        }
         let oidc = match (&opts.web.oidc, &opts.web.public_url) {
             (Some(config), Some(public_url)) => Some(oidc::Oidc::new(config.clone(), public_url)?),
             _ => None,

@@ -422,3 +422,26 @@ fn a_database_restart_mid_wait_loses_nothing_and_decides_once() {
     let (code, out) = a.audit_verify();
     assert_eq!(code, Some(0), "{out}");
 }
+
+/// A replica started with a signing key of its own (its `signing-key` was not copied) is
+/// refused at start: its verdicts would fail every client's pinned key.
+#[test]
+fn a_replica_with_another_signing_key_refuses_to_start() {
+    let a = Server::on_postgres();
+    let mut cmd = Command::new(crate::support::service::GK);
+    let data = tempfile::tempdir().unwrap();
+    let out = cmd
+        .args(["server", "--listen", "127.0.0.1:0", "--data"])
+        .arg(data.path())
+        .args(a.database_args())
+        .env("GATEKEEP_KEYRING", "off")
+        .env("HOME", data.path())
+        .output()
+        .unwrap();
+    let all = text(&out);
+    assert!(!out.status.success(), "{all}");
+    assert!(
+        all.contains(&a.key_id) && all.contains("copy signing-key"),
+        "{all}"
+    );
+}
