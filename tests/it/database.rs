@@ -19,7 +19,8 @@ use gatekeep::server::store::Store;
 use crate::support::pg;
 use crate::support::service::{Machine, Server, text};
 
-/// Touching a marker needs one approval; a `deploy-*` marker needs two.
+/// Touching a marker needs one approval; a `deploy-*` marker needs two; a `brief-*` one
+/// expires after two seconds.
 const POLICY: &str = r#"
 [[rule]]
 id = "ask-marker"
@@ -27,8 +28,17 @@ decision = "approve"
 risk = "high"
 message = "Touching a marker needs approval."
 program = ["touch"]
-args = ["marker*"]
+args = ["marker-*"]
 timeout = 60
+
+[[rule]]
+id = "ask-brief"
+decision = "approve"
+risk = "high"
+message = "A brief marker waits two seconds at most."
+program = ["touch"]
+args = ["brief*"]
+timeout = 2
 
 [[rule]]
 id = "ask-deploy"
@@ -444,4 +454,29 @@ fn a_replica_with_another_signing_key_refuses_to_start() {
         all.contains(&a.key_id) && all.contains("copy signing-key"),
         "{all}"
     );
+}
+
+/// Both replicas sweep for expired requests every second: each unanswered request is
+/// expired once, by one of them.
+#[test]
+fn expiry_sweeps_on_every_replica_expire_each_request_once() {
+    let a = Server::on_postgres();
+    let b = Server::replica_of(&a);
+    let agent = Machine::with_policy("agent-user", POLICY);
+    agent.login(&a, &a.token(&["--agent", "ci-bot"]));
+    let mut clients: Vec<_> = (0..4)
+        .map(|k| agent.exec(&format!("touch brief-{k}")))
+        .collect();
+    let ids: Vec<String> = clients.iter_mut().map(|c| c.request_id()).collect();
+    for client in clients {
+        let (code, err) = client.finish();
+        assert_ne!(code, Some(0), "an expired request never runs: {err}");
+    }
+    // Give the other replica's sweep its chance to expire them again.
+    std::thread::sleep(Duration::from_millis(2500));
+    let events = b.audit_events();
+    for (k, id) in ids.iter().enumerate() {
+        assert_eq!(count(&events, id, "expired"), 1, "{id}: {events:?}");
+        assert!(!agent.dir().join(format!("brief-{k}")).exists());
+    }
 }
