@@ -1542,7 +1542,7 @@ _gatekeep() {
             return 0
             ;;
         gatekeep__subcmd__server)
-            opts="-h --config --listen --max-timeout --max-pending --max-creates-per-minute --max-connections --max-connections-per-address --header-timeout --idle-timeout --tls-cert --tls-key --data --help token audit report help"
+            opts="-h --config --listen --max-timeout --max-pending --max-creates-per-minute --max-connections --max-connections-per-address --header-timeout --idle-timeout --tls-cert --tls-key --data --database --database-password-file --help token audit report help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1596,6 +1596,14 @@ _gatekeep() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --database)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database-password-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1604,7 +1612,7 @@ _gatekeep() {
             return 0
             ;;
         gatekeep__subcmd__server__subcmd__audit)
-            opts="-h --config --data --help verify checkpoints export help"
+            opts="-h --config --data --database --database-password-file --help verify checkpoints export help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1618,6 +1626,14 @@ _gatekeep() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --database)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database-password-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1626,7 +1642,7 @@ _gatekeep() {
             return 0
             ;;
         gatekeep__subcmd__server__subcmd__audit__subcmd__checkpoints)
-            opts="-h --config --data --help"
+            opts="-h --config --data --database --database-password-file --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1640,6 +1656,14 @@ _gatekeep() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --database)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database-password-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1648,7 +1672,7 @@ _gatekeep() {
             return 0
             ;;
         gatekeep__subcmd__server__subcmd__audit__subcmd__export)
-            opts="-h --format --config --data --help"
+            opts="-h --format --config --data --database --database-password-file --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1663,6 +1687,14 @@ _gatekeep() {
                     return 0
                     ;;
                 --data)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database-password-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1744,7 +1776,7 @@ _gatekeep() {
             return 0
             ;;
         gatekeep__subcmd__server__subcmd__audit__subcmd__verify)
-            opts="-h --checkpoints --config --data --help"
+            opts="-h --checkpoints --config --data --database --database-password-file --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1759,6 +1791,14 @@ _gatekeep() {
                     return 0
                     ;;
                 --data)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database-password-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1924,7 +1964,7 @@ _gatekeep() {
             return 0
             ;;
         gatekeep__subcmd__server__subcmd__report)
-            opts="-h --from --to --format --config --data --help"
+            opts="-h --from --to --format --config --data --database --database-password-file --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1950,6 +1990,14 @@ _gatekeep() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --database)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database-password-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1958,7 +2006,7 @@ _gatekeep() {
             return 0
             ;;
         gatekeep__subcmd__server__subcmd__token)
-            opts="-h --config --data --help create list revoke help"
+            opts="-h --config --data --database --database-password-file --help create list revoke help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1972,6 +2020,14 @@ _gatekeep() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --database)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database-password-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1980,7 +2036,7 @@ _gatekeep() {
             return 0
             ;;
         gatekeep__subcmd__server__subcmd__token__subcmd__create)
-            opts="-h --agent --on-behalf-of --approver --groups --config --data --help"
+            opts="-h --agent --on-behalf-of --approver --groups --config --data --database --database-password-file --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2007,6 +2063,14 @@ _gatekeep() {
                     return 0
                     ;;
                 --data)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database-password-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2088,7 +2152,7 @@ _gatekeep() {
             return 0
             ;;
         gatekeep__subcmd__server__subcmd__token__subcmd__list)
-            opts="-h --json --config --data --help"
+            opts="-h --json --config --data --database --database-password-file --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2099,6 +2163,14 @@ _gatekeep() {
                     return 0
                     ;;
                 --data)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database-password-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2110,7 +2182,7 @@ _gatekeep() {
             return 0
             ;;
         gatekeep__subcmd__server__subcmd__token__subcmd__revoke)
-            opts="-h --config --data --help"
+            opts="-h --config --data --database --database-password-file --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2121,6 +2193,14 @@ _gatekeep() {
                     return 0
                     ;;
                 --data)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database-password-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

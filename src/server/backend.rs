@@ -13,7 +13,7 @@ use crate::api::protocol::{Identity, Role, State};
 
 /// Where a server's state lives: its data directory (the signing key, and the SQLite
 /// database unless `database` names another), and the database URL if any.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Location {
     pub data: PathBuf,
     /// `postgres://…` (or `postgresql://…`); `None`: SQLite in `data`.
@@ -38,6 +38,17 @@ impl Location {
             Some(url) => postgres::masked(url),
             None => self.data.join("gatekeep.db").display().to_string(),
         }
+    }
+}
+
+/// Shows the database masked: a password in its URL never reaches a log through `{:?}`.
+impl std::fmt::Debug for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Location")
+            .field("data", &self.data)
+            .field("database", &self.database.as_deref().map(postgres::masked))
+            .field("password_file", &self.password_file)
+            .finish()
     }
 }
 

@@ -5,7 +5,8 @@
 //! sqlx and the tracing subscriber are only started by `gatekeep server` itself.
 //!
 //! The data directory holds `gatekeep.db` (SQLite, WAL) and `signing-key` (the Ed25519 seed,
-//! 0600), both created on first start.
+//! 0600), both created on first start. With `--database postgres://…` the database is
+//! PostgreSQL instead, shared by replicas that each hold a copy of the same `signing-key`.
 
 pub mod audit;
 pub mod backend;
