@@ -123,8 +123,7 @@ impl<S: Store> Service<S> {
         self.key.verifying_key()
     }
 
-    /// Held across every read-modify-save of a request: this process's lock, then the
-    /// store's (other replicas on the same database).
+    /// Held across each read-modify-save of a request: this process's lock, then the store's.
     async fn exclusive(
         &self,
     ) -> Result<(tokio::sync::MutexGuard<'_, ()>, S::Exclusive), ServiceError> {
@@ -146,13 +145,10 @@ impl<S: Store> Service<S> {
         }
     }
 
-    /// Wakes every waiting client to re-read its request: after news of other replicas'
-    /// changes may have been missed.
+    /// Wakes every waiting client to re-read its request (news from replicas was lost).
     pub fn wake_all(&self) {
         let waiters = self.waiters.lock().unwrap_or_else(|e| e.into_inner());
-        for n in waiters.values() {
-            n.notify_waiters();
-        }
+        waiters.values().for_each(|n| n.notify_waiters());
     }
 
     fn forget(&self, id: &str) {
