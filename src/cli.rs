@@ -56,7 +56,7 @@ pub enum Cmd {
     Hook(HookCmd),
     /// Run the approval service, or manage its tokens, audit trail and reports.
     #[cfg(feature = "server")]
-    Server(crate::server::cli::ServerArgs),
+    Server(Box<crate::server::cli::ServerArgs>),
     /// Connect this machine to an approval service: check a token (read from stdin), pin the
     /// service's signing key, and store both.
     Login(crate::service_cli::LoginArgs),
@@ -324,7 +324,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }) => crate::integrations::hooks::install(agent, project, yes),
         Cmd::Audit(cmd) => audit(cmd),
         #[cfg(feature = "server")]
-        Cmd::Server(args) => crate::server::cli::server(args),
+        Cmd::Server(args) => crate::server::cli::server(*args),
         Cmd::Login(args) => crate::service_cli::login(args),
         Cmd::Logout => crate::service_cli::logout(),
         Cmd::Whoami => crate::service_cli::whoami(),

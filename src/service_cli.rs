@@ -108,6 +108,8 @@ pub fn login(args: LoginArgs) -> Result<ExitCode> {
         ca,
         tls_pin: args.tls_pin.clone(),
         insecure_http: args.insecure_http,
+        // Replicas are listed by hand in `urls` (see README: deployment).
+        replicas: Vec::new(),
     };
     if let Some(pin) = &connection.tls_pin {
         crate::approval::tls::parse_pin(pin).map_err(anyhow::Error::msg)?;

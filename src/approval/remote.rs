@@ -14,6 +14,8 @@
 //! `gatekeep login --insecure-http` recorded that choice.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use ed25519_dalek::VerifyingKey;
@@ -115,6 +117,9 @@ pub struct Connection {
     pub tls_pin: Option<String>,
     /// Plain `http://` to a host that is not loopback was accepted at login.
     pub insecure_http: bool,
+    /// `urls`: other replicas of the same service (one database, one signing key, the same
+    /// tokens), tried in turn while the current one is unreachable or busy.
+    pub replicas: Vec<String>,
 }
 
 /// The approval service this machine uses.
@@ -255,6 +260,28 @@ fn read_config_checking(path: &Path, check: bool) -> Result<Option<ServerConfig>
             .as_bool()
             .ok_or_else(|| err("[server] `insecure_http` is not true or false".into()))?,
     };
+    let replicas = match server.get("urls") {
+        None => Vec::new(),
+        Some(v) => v
+            .as_array()
+            .and_then(|a| {
+                a.iter()
+                    .map(toml::Value::as_str)
+                    .collect::<Option<Vec<_>>>()
+            })
+            .ok_or_else(|| err("[server] `urls` is not a list of URLs".into()))?
+            .into_iter()
+            .map(|u| u.trim_end_matches('/').to_owned())
+            .filter(|u| *u != url)
+            .collect(),
+    };
+    for replica in &replicas {
+        if !replica.starts_with("http://") && !replica.starts_with("https://") {
+            return Err(err(format!(
+                "[server] urls: `{replica}` is not an http(s) URL"
+            )));
+        }
+    }
     Ok(Some(ServerConfig {
         url,
         key,
@@ -264,6 +291,7 @@ fn read_config_checking(path: &Path, check: bool) -> Result<Option<ServerConfig>
             ca,
             tls_pin,
             insecure_http,
+            replicas,
         },
     }))
 }
@@ -319,6 +347,10 @@ fn save_config(
     if connection.insecure_http {
         server.insert("insecure_http".into(), true.into());
     }
+    if !connection.replicas.is_empty() {
+        let urls = connection.replicas.iter().map(|u| u.as_str().into());
+        server.insert("urls".into(), toml::Value::Array(urls.collect()));
+    }
     doc.insert("server".into(), server.into());
     let text = format!(
         "# Written by `gatekeep login`. The key is the approval service's verdict-signing key\n# (thumbprint {}); a verdict signed by any other key is refused.\n{}",
@@ -364,6 +396,11 @@ pub struct Client {
     pub(super) url: String,
     token: Option<String>,
     agent: ureq::Agent,
+    /// The other replicas (`urls`), each with its agent.
+    replicas: Arc<[(String, ureq::Agent)]>,
+    /// Which one answered last (0: `url`, then `replicas` in order): calls go there first,
+    /// so that a client that failed over stays where it was answered.
+    current: Arc<AtomicUsize>,
 }
 
 impl Client {
@@ -374,7 +411,13 @@ impl Client {
         // fail, and an error here would surface on the first call anyway.
         let agent =
             agent(&url, &Connection::default()).unwrap_or_else(|_| plain_agent(base_config(None)));
-        Client { url, token, agent }
+        Client {
+            url,
+            token,
+            agent,
+            replicas: Arc::new([]),
+            current: Arc::default(),
+        }
     }
 
     /// A client for `url` as `connection` says: refuses plain http to anything but loopback
@@ -390,20 +433,68 @@ impl Client {
             url: url.clone(),
             why,
         })?;
-        Ok(Client { url, token, agent })
+        let mut replicas = Vec::new();
+        for replica in &connection.replicas {
+            check_http(replica, connection.insecure_http)?;
+            let agent = self::agent(replica, connection).map_err(|why| RemoteError::Setup {
+                url: replica.clone(),
+                why,
+            })?;
+            replicas.push((replica.clone(), agent));
+        }
+        Ok(Client {
+            url,
+            token,
+            agent,
+            replicas: replicas.into(),
+            current: Arc::default(),
+        })
     }
 
-    /// One call: `method` (GET or POST) on `path` with `body` as JSON, the answer read as
-    /// `T`; an answer other than 2xx is [`RemoteError::Refused`] with the service's message.
+    /// Calls the replica that answered last, then the others in turn while one is
+    /// unreachable or busy (503). Every call is safe to repeat on another replica: creates
+    /// are idempotent on their id and nonce, and a decision already taken is refused.
     pub fn call<T: DeserializeOwned>(
         &self,
         method: &str,
         path: &str,
         body: Option<&impl Serialize>,
     ) -> Result<T, RemoteError> {
-        let url = format!("{}{path}", self.url);
+        let count = self.replicas.len() + 1;
+        let first = self.current.load(Ordering::Relaxed) % count;
+        let mut tried = 0;
+        loop {
+            let i = (first + tried) % count;
+            let (url, agent) = match i {
+                0 => (&self.url, &self.agent),
+                _ => (&self.replicas[i - 1].0, &self.replicas[i - 1].1),
+            };
+            let result = self.call_at(url, agent, method, path, body);
+            tried += 1;
+            let retry_elsewhere = matches!(
+                result,
+                Err(RemoteError::Unreachable { .. } | RemoteError::Refused { status: 503, .. })
+            );
+            if !retry_elsewhere || tried == count {
+                if !retry_elsewhere {
+                    self.current.store(i, Ordering::Relaxed);
+                }
+                return result;
+            }
+        }
+    }
+
+    fn call_at<T: DeserializeOwned>(
+        &self,
+        base: &str,
+        agent: &ureq::Agent,
+        method: &str,
+        path: &str,
+        body: Option<&impl Serialize>,
+    ) -> Result<T, RemoteError> {
+        let url = format!("{base}{path}");
         let unreachable = |e: ureq::Error| {
-            let (url, why) = (self.url.clone(), e.to_string());
+            let (url, why) = (base.to_owned(), e.to_string());
             if is_certificate_error(&e) {
                 RemoteError::Untrusted { url, why }
             } else {
@@ -416,14 +507,13 @@ impl Client {
             .map(|t| format!("Bearer {t}"))
             .unwrap_or_default();
         let response = if method == "GET" {
-            self.agent
+            agent
                 .get(&url)
                 .header("authorization", &auth)
                 .call()
                 .map_err(unreachable)?
         } else {
-            let request = self
-                .agent
+            let request = agent
                 .post(&url)
                 .header("authorization", &auth)
                 .header("x-gatekeep-channel", "cli");
@@ -737,7 +827,7 @@ mod tests {
         let path = write(
             dir.path(),
             &format!(
-                "[server]\nurl = \"https://gk.example:8700\"\nkey = \"{x}\"\nproxy = \"http://127.0.0.1:3128\"\nca = \"/etc/gatekeep/ca.pem\"\ntls_pin = \"{pin}\"\ninsecure_http = true\n"
+                "[server]\nurl = \"https://gk.example:8700\"\nkey = \"{x}\"\nproxy = \"http://127.0.0.1:3128\"\nca = \"/etc/gatekeep/ca.pem\"\ntls_pin = \"{pin}\"\ninsecure_http = true\nurls = [\"https://gk.example:8700\", \"https://gk2.example:8700/\"]\n"
             ),
         );
         let want = Connection {
@@ -745,6 +835,8 @@ mod tests {
             ca: Some("/etc/gatekeep/ca.pem".into()),
             tls_pin: Some(pin.clone()),
             insecure_http: true,
+            // The URL itself is not repeated among the replicas.
+            replicas: vec!["https://gk2.example:8700".into()],
         };
         assert_eq!(read_config(&path).unwrap().unwrap().connection, want);
         save_config(&path, "https://gk.example:8700", &key, &want).unwrap();
@@ -756,6 +848,8 @@ mod tests {
             "tls_pin = \"sha1/abc\"",
             "insecure_http = \"yes\"",
             "proxy = 3",
+            "urls = [3]",
+            "urls = [\"ftp://gk3.example\"]",
         ] {
             let path = write(
                 dir.path(),

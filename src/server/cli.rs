@@ -18,7 +18,8 @@ use crate::server;
 pub struct ServerArgs {
     #[command(subcommand)]
     pub command: Option<ServerCmd>,
-    /// The server's settings file (TOML): `listen`, `data`, `tls_cert`, `tls_key`, and the
+    /// The server's settings file (TOML): `listen`, `data`, `database`,
+    /// `database_password_file`, `tls_cert`, `tls_key`, and the
     /// `[web]`, `[oidc]` and `[auth]` tables. A flag given here wins over the file.
     #[arg(long, value_name = "FILE", global = true)]
     pub config: Option<PathBuf>,
@@ -70,6 +71,14 @@ pub struct ServerArgs {
     /// Where the database and signing key live (default: ~/.local/share/gatekeep/server).
     #[arg(long, value_name = "DIR", global = true)]
     pub data: Option<PathBuf>,
+    /// A PostgreSQL database instead of SQLite in --data (`postgres://USER@HOST/DB`), for
+    /// several replicas on one database. Give the password with --database-password-file or
+    /// in PGPASSFILE (~/.pgpass), not in the URL, which other users can read in `ps`.
+    #[arg(long, value_name = "URL", global = true)]
+    pub database: Option<String>,
+    /// A file whose first line is the --database password.
+    #[arg(long, value_name = "FILE", global = true)]
+    pub database_password_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -159,10 +168,16 @@ pub fn server(args: ServerArgs) -> Result<ExitCode> {
             ..Default::default()
         },
     };
-    let data = args
-        .data
-        .or_else(|| config.data.clone())
-        .unwrap_or_else(server::default_data_dir);
+    let data = server::Location {
+        data: args
+            .data
+            .or_else(|| config.data.clone())
+            .unwrap_or_else(server::default_data_dir),
+        database: args.database.or_else(|| config.database.clone()),
+        password_file: args
+            .database_password_file
+            .or_else(|| config.database_password_file.clone()),
+    };
     match args.command {
         None => {
             server::run(&server::RunOptions {
@@ -170,7 +185,7 @@ pub fn server(args: ServerArgs) -> Result<ExitCode> {
                     .listen
                     .or(config.listen)
                     .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8700))),
-                data,
+                at: data,
                 max_timeout_secs: args.max_timeout,
                 limits: server::Limits {
                     pending_per_requester: usize::try_from(args.max_pending).unwrap_or(usize::MAX),
@@ -301,7 +316,7 @@ pub fn server(args: ServerArgs) -> Result<ExitCode> {
 /// `gatekeep server audit verify [--checkpoints FILE]...`: the chain, the checkpoints (the
 /// database's and those in `files`) and the request rows. Findings go to stdout, one per
 /// line; exit status 1 when there is any.
-fn server_audit_verify(data: &std::path::Path, files: &[PathBuf]) -> Result<ExitCode> {
+fn server_audit_verify(data: &server::Location, files: &[PathBuf]) -> Result<ExitCode> {
     let state = server::audit_state(data)?;
     let mut checkpoints: Vec<(String, String)> = state
         .checkpoints

@@ -1,10 +1,11 @@
 //! `gatekeep server --config FILE`: the service's settings file (TOML).
 //!
-//! It may set what the flags set (`listen`, `data`, `tls_cert`, `tls_key`; a flag given on
-//! the command line wins) and what only a file can: the public URL, the OpenID Connect
-//! provider and whether static approver tokens may still decide. Secrets are named by file
-//! (`client_secret_file`) and read here, never taken from the command line, and [`Secret`]
-//! never shows them in `Debug` output or logs.
+//! It may set what the flags set (`listen`, `data`, `database`, `database_password_file`,
+//! `tls_cert`, `tls_key`; a flag given on the command line wins) and what only a file can:
+//! the public URL, the OpenID Connect provider and whether static approver tokens may still
+//! decide. Secrets are named by file (`client_secret_file`, `database_password_file`) and
+//! read where used, never taken from the command line, and [`Secret`] never shows them in
+//! `Debug` output or logs.
 //!
 //! A file that does not read or validate stops the server before it listens: every error
 //! names the file, the line and column, and the field (toml's spans locate them). Relative
@@ -43,6 +44,10 @@ impl std::fmt::Debug for Secret {
 pub struct ServerConfig {
     pub listen: Option<SocketAddr>,
     pub data: Option<PathBuf>,
+    /// `database`: a `postgres://` URL (several replicas on one database).
+    pub database: Option<String>,
+    /// `database_password_file`: the password for a `database` URL without one.
+    pub database_password_file: Option<PathBuf>,
     pub tls: Option<(PathBuf, PathBuf)>,
     /// `[web] public_url`, without a trailing slash.
     pub public_url: Option<url::Url>,
@@ -81,6 +86,8 @@ pub struct ConfigError {
 struct RawConfig {
     listen: Option<Spanned<String>>,
     data: Option<PathBuf>,
+    database: Option<Spanned<String>>,
+    database_password_file: Option<PathBuf>,
     tls_cert: Option<Spanned<PathBuf>>,
     tls_key: Option<Spanned<PathBuf>>,
     web: Option<RawWeb>,
@@ -162,6 +169,19 @@ pub fn parse(path: &Path, text: &str) -> Result<ServerConfig, ConfigError> {
                 ),
             )
         })?),
+        None => None,
+    };
+    let database = match &raw.database {
+        Some(url) if !super::backend::is_postgres(url.get_ref()) => {
+            return Err(fail(
+                Some(url.span()),
+                format!(
+                    "field `database`: {} is not a postgres:// URL\nhint: leave `database` out for SQLite in the data directory",
+                    super::postgres::masked(url.get_ref())
+                ),
+            ));
+        }
+        Some(url) => Some(url.get_ref().clone()),
         None => None,
     };
     let tls = match (&raw.tls_cert, &raw.tls_key) {
@@ -280,6 +300,8 @@ pub fn parse(path: &Path, text: &str) -> Result<ServerConfig, ConfigError> {
     Ok(ServerConfig {
         listen,
         data: raw.data.as_deref().map(resolve),
+        database,
+        database_password_file: raw.database_password_file.as_deref().map(resolve),
         tls,
         public_url,
         oidc,
@@ -410,6 +432,26 @@ mod tests {
             .unwrap();
             assert!(cfg.public_url.is_some());
         }
+    }
+
+    #[test]
+    fn the_database_is_a_postgres_url_shown_without_its_password() {
+        let cfg = parse(
+            Path::new("/etc/gk/server.toml"),
+            "database = \"postgres://gk@db.example/gatekeep\"\ndatabase_password_file = \"db.pw\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            cfg.database.as_deref(),
+            Some("postgres://gk@db.example/gatekeep")
+        );
+        assert_eq!(
+            cfg.database_password_file,
+            Some(PathBuf::from("/etc/gk/db.pw"))
+        );
+        let e = err("database = \"mysql://gk:s3cret@db.example/gatekeep\"\n");
+        assert!(e.contains(":1:12: field `database`"), "{e}");
+        assert!(!e.contains("s3cret") && e.contains("***"), "{e}");
     }
 
     #[test]

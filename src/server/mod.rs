@@ -5,9 +5,11 @@
 //! sqlx and the tracing subscriber are only started by `gatekeep server` itself.
 //!
 //! The data directory holds `gatekeep.db` (SQLite, WAL) and `signing-key` (the Ed25519 seed,
-//! 0600), both created on first start.
+//! 0600), both created on first start. With `--database postgres://…` the database is
+//! PostgreSQL instead, shared by replicas that each hold a copy of the same `signing-key`.
 
 pub mod audit;
+pub mod backend;
 pub mod cli;
 pub mod config;
 pub mod conn;
@@ -16,11 +18,13 @@ pub mod event;
 pub mod feed;
 pub mod http;
 pub mod limits;
+pub mod listen;
 pub mod names;
 pub mod notify;
 pub mod oidc;
 pub mod outbox;
 pub mod outbox_sqlite;
+pub mod postgres;
 pub mod report;
 pub mod service;
 pub mod sessions;
@@ -43,10 +47,11 @@ use ed25519_dalek::SigningKey;
 use crate::api::protocol::{Identity, Role};
 use crate::api::verdict;
 use crate::audit::ledger::sha256_hex;
+use backend::Backend;
+pub use backend::Location;
 use event::{EventDetail, EventDraft};
 pub use limits::Limits;
 use service::Service;
-use sqlite::Sqlite;
 use store::{Store, TokenRow};
 
 /// How often the running service checkpoints its chain (when it moved).
@@ -76,13 +81,26 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
-async fn open_store(data: &Path) -> Result<Sqlite> {
+async fn open_store(at: &Location) -> Result<Backend> {
+    // The data directory holds the signing key whatever the database.
+    let data = &at.data;
     std::fs::create_dir_all(data)
         .with_context(|| format!("cannot create the data directory {}", data.display()))?;
     std::fs::set_permissions(data, std::fs::Permissions::from_mode(0o700))
         .with_context(|| format!("cannot restrict {} to its owner", data.display()))?;
+    if let Some(url) = &at.database {
+        if !backend::is_postgres(url) {
+            bail!(
+                "--database takes a postgres:// URL, not {}\nhint: leave --database out for SQLite in the data directory",
+                at.describe()
+            );
+        }
+        return Backend::open_postgres(url, at.password_file.as_deref())
+            .await
+            .with_context(|| format!("cannot open the database {}", at.describe()));
+    }
     let db = data.join("gatekeep.db");
-    Sqlite::open(&db)
+    Backend::open_sqlite(&db)
         .await
         .with_context(|| format!("cannot open the database {}", db.display()))
 }
@@ -144,7 +162,8 @@ pub fn signing_key(data: &Path) -> Result<SigningKey> {
 #[derive(Clone, Debug)]
 pub struct RunOptions {
     pub listen: SocketAddr,
-    pub data: PathBuf,
+    /// The data directory (signing key) and the database.
+    pub at: Location,
     pub max_timeout_secs: u64,
     pub limits: Limits,
     /// Connection caps and timeouts: `None` caps are derived from the open-file limit.
@@ -250,8 +269,20 @@ pub fn run(opts: &RunOptions) -> Result<()> {
     runtime()?.block_on(async {
         let plan = outbox::OutboxPlan::new(opts.web.channels.routes());
         let bell = plan.bell();
-        let store = open_store(&opts.data).await?.with_outbox(plan);
-        let key = signing_key(&opts.data)?;
+        let store = open_store(&opts.at).await?.with_outbox(plan)?;
+        let key = signing_key(&opts.at.data)?;
+        if let Backend::Postgres(pg) = &store {
+            // Replicas must sign alike: clients pin one key and refuse verdicts by another.
+            let kid = verdict::thumbprint(&key.verifying_key());
+            let shared = pg.claim_key(&kid).await?;
+            if shared != kid {
+                bail!(
+                    "this replica's signing key {kid} ({}) is not the key the service signs with, {shared}\nhint: copy signing-key from the data directory of a replica already running into {}",
+                    opts.at.data.join("signing-key").display(),
+                    opts.at.data.display()
+                );
+            }
+        }
         let oidc = match (&opts.web.oidc, &opts.web.public_url) {
             (Some(config), Some(public_url)) => Some(oidc::Oidc::new(config.clone(), public_url)?),
             _ => None,
@@ -302,7 +333,8 @@ pub fn run(opts: &RunOptions) -> Result<()> {
         }
         tracing::info!(
             %addr,
-            data = %opts.data.display(),
+            data = %opts.at.data.display(),
+            database = %opts.at.describe(),
             %kid,
             tls = tls.is_some(),
             max_connections = limits.max,
@@ -339,6 +371,14 @@ pub fn run(opts: &RunOptions) -> Result<()> {
             })
         };
         let workers = notify::start(app.clone(), bell, app.shutdown.clone());
+        // Several replicas on one database: decisions taken elsewhere wake clients here.
+        let follower = app.service.store.postgres().map(|pg| {
+            let app = app.clone();
+            tokio::spawn(listen::follow(pg.pool().clone(), move |id| match id {
+                Some(id) => app.service.wake(id),
+                None => app.service.wake_all(),
+            }))
+        });
         let router = http::router(app.clone());
         let graceful = async move {
             shutdown_signal().await;
@@ -348,6 +388,9 @@ pub fn run(opts: &RunOptions) -> Result<()> {
         };
         conn::serve(listener, router, tls.map(|t| t.config), limits, graceful).await;
         sweeper.abort();
+        if let Some(follower) = follower {
+            follower.abort();
+        }
         checkpointer.abort();
         // A channel that hangs holds its worker for one call's timeout at most.
         workers.stop(notify::send::TIMEOUT).await;
@@ -380,7 +423,7 @@ async fn shutdown_signal() {
 }
 
 /// `gatekeep server token create`: prints the new token once.
-pub fn token_create(data: &Path, identity: Identity) -> Result<(String, TokenRow)> {
+pub fn token_create(at: &Location, identity: Identity) -> Result<(String, TokenRow)> {
     names::validate("the token name", &identity.name).map_err(anyhow::Error::msg)?;
     if let Some(user) = &identity.on_behalf_of {
         names::validate("the --on-behalf-of user", user).map_err(anyhow::Error::msg)?;
@@ -389,7 +432,7 @@ pub fn token_create(data: &Path, identity: Identity) -> Result<(String, TokenRow
         names::validate("the group", group).map_err(anyhow::Error::msg)?;
     }
     runtime()?.block_on(async {
-        let store = open_store(data).await?;
+        let store = open_store(at).await?;
         let prefix = match identity.role {
             Role::Requester => "gkr",
             Role::Approver => "gka",
@@ -416,13 +459,13 @@ pub fn token_create(data: &Path, identity: Identity) -> Result<(String, TokenRow
     })
 }
 
-pub fn token_list(data: &Path) -> Result<Vec<TokenRow>> {
-    runtime()?.block_on(async { Ok(open_store(data).await?.tokens().await?) })
+pub fn token_list(at: &Location) -> Result<Vec<TokenRow>> {
+    runtime()?.block_on(async { Ok(open_store(at).await?.tokens().await?) })
 }
 
-pub fn token_revoke(data: &Path, id_or_name: &str) -> Result<usize> {
+pub fn token_revoke(at: &Location, id_or_name: &str) -> Result<usize> {
     runtime()?.block_on(async {
-        let store = open_store(data).await?;
+        let store = open_store(at).await?;
         Ok(store
             .revoke(id_or_name, &crate::time::now_rfc3339(), &admin())
             .await?)
@@ -430,14 +473,15 @@ pub fn token_revoke(data: &Path, id_or_name: &str) -> Result<usize> {
 }
 
 /// The whole audit trail.
-pub fn events(data: &Path) -> Result<Vec<audit::Event>> {
-    if !data.join("gatekeep.db").exists() {
+pub fn events(at: &Location) -> Result<Vec<audit::Event>> {
+    let data = &at.data;
+    if at.database.is_none() && !data.join("gatekeep.db").exists() {
         bail!(
             "no approval-service database in {}\nhint: pass the server's --data directory",
             data.display()
         );
     }
-    runtime()?.block_on(async { Ok(open_store(data).await?.events().await?) })
+    runtime()?.block_on(async { Ok(open_store(at).await?.events().await?) })
 }
 
 /// Everything `gatekeep server audit verify` checks, read from the data directory in one
@@ -449,8 +493,9 @@ pub struct AuditState {
     pub key: ed25519_dalek::VerifyingKey,
 }
 
-pub fn audit_state(data: &Path) -> Result<AuditState> {
-    if !data.join("gatekeep.db").exists() {
+pub fn audit_state(at: &Location) -> Result<AuditState> {
+    let data = &at.data;
+    if at.database.is_none() && !data.join("gatekeep.db").exists() {
         bail!(
             "no approval-service database in {}\nhint: pass the server's --data directory",
             data.display()
@@ -465,7 +510,7 @@ pub fn audit_state(data: &Path) -> Result<AuditState> {
     }
     let key = signing_key(data)?.verifying_key();
     runtime()?.block_on(async {
-        let store = open_store(data).await?;
+        let store = open_store(at).await?;
         Ok(AuditState {
             events: store.events().await?,
             checkpoints: store.checkpoints().await?,
@@ -476,14 +521,15 @@ pub fn audit_state(data: &Path) -> Result<AuditState> {
 }
 
 /// Every stored checkpoint (`gatekeep server audit checkpoints`).
-pub fn checkpoints(data: &Path) -> Result<Vec<store::StoredCheckpoint>> {
-    if !data.join("gatekeep.db").exists() {
+pub fn checkpoints(at: &Location) -> Result<Vec<store::StoredCheckpoint>> {
+    let data = &at.data;
+    if at.database.is_none() && !data.join("gatekeep.db").exists() {
         bail!(
             "no approval-service database in {}\nhint: pass the server's --data directory",
             data.display()
         );
     }
-    runtime()?.block_on(async { Ok(open_store(data).await?.checkpoints().await?) })
+    runtime()?.block_on(async { Ok(open_store(at).await?.checkpoints().await?) })
 }
 
 /// Who runs an admin command, for the audit trail.
@@ -523,22 +569,19 @@ mod tests {
     #[test]
     fn a_revocation_is_reported_on_the_token_it_revoked() {
         let dir = tempfile::tempdir().unwrap();
+        let at = Location::data(dir.path());
         let approver = |name: &str| Identity {
             name: name.into(),
             role: Role::Approver,
             groups: vec!["sre".into()],
             on_behalf_of: None,
         };
-        let (_, bob) = token_create(dir.path(), approver("bob")).unwrap();
-        token_create(dir.path(), approver("carol")).unwrap();
-        assert_eq!(token_revoke(dir.path(), &bob.id).unwrap(), 1);
-        assert_eq!(token_revoke(dir.path(), "carol").unwrap(), 1);
-        assert_eq!(
-            token_revoke(dir.path(), "carol").unwrap(),
-            0,
-            "already revoked"
-        );
-        let events = events(dir.path()).unwrap();
+        let (_, bob) = token_create(&at, approver("bob")).unwrap();
+        token_create(&at, approver("carol")).unwrap();
+        assert_eq!(token_revoke(&at, &bob.id).unwrap(), 1);
+        assert_eq!(token_revoke(&at, "carol").unwrap(), 1);
+        assert_eq!(token_revoke(&at, "carol").unwrap(), 0, "already revoked");
+        let events = events(&at).unwrap();
         let revoked: Vec<_> = events
             .iter()
             .filter(|e| e.kind == "token_revoked")

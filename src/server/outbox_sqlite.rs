@@ -1,4 +1,4 @@
-//! The outbox in SQLite: its table, the insert `Sqlite::save` makes inside its transaction,
+//! The outbox in SQLite (its table is `migrations/sqlite/0002_outbox.sql`): the insert `Sqlite::save` makes inside its transaction,
 //! and [`Outbox`] for the worker. Every statement is a constant here, so that a backend with
 //! another dialect (PostgreSQL: `FOR UPDATE SKIP LOCKED` in [`NEXT_DUE`]) is a port of this
 //! file alone.
@@ -10,23 +10,6 @@ use super::event::EventDraft;
 use super::outbox::{AttemptEnd, NewRow, Notice, Outbox, OutboxRow};
 use super::sqlite::Sqlite;
 use super::store::StoreError;
-
-/// Created on open, after the service's own tables.
-pub const SCHEMA: &[&str] = &[
-    "CREATE TABLE IF NOT EXISTS outbox (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        request_id TEXT NOT NULL,
-        channel TEXT NOT NULL,
-        notice TEXT NOT NULL,
-        body TEXT NOT NULL,
-        created_unix INTEGER NOT NULL,
-        attempts INTEGER NOT NULL DEFAULT 0,
-        next_ms INTEGER NOT NULL DEFAULT 0,
-        state TEXT NOT NULL DEFAULT 'pending',
-        reference TEXT
-    )",
-    "CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (channel, state, id)",
-];
 
 const INSERT: &str = "INSERT INTO outbox (request_id, channel, notice, body, created_unix)
      VALUES (?, ?, ?, ?, ?)";

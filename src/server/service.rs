@@ -126,6 +126,14 @@ impl<S: Store> Service<S> {
         self.key.verifying_key()
     }
 
+    /// Held across each read-modify-save of a request: this process's lock, then the store's.
+    async fn exclusive(
+        &self,
+    ) -> Result<(tokio::sync::MutexGuard<'_, ()>, S::Exclusive), ServiceError> {
+        let local = self.write.lock().await;
+        Ok((local, self.store.exclusive().await?))
+    }
+
     /// The notifier for `id`, woken on every change to it.
     fn notifier(&self, id: &str) -> Arc<Notify> {
         let mut waiters = self.waiters.lock().unwrap_or_else(|e| e.into_inner());
@@ -133,13 +141,19 @@ impl<S: Store> Service<S> {
     }
 
     /// Wakes the waiters on `id` and the approvers' feed: called after every saved change
-    /// to a request.
-    fn wake(&self, id: &str) {
+    /// to a request, here or (through the database's notifications) on another replica.
+    pub fn wake(&self, id: &str) {
         self.feed.changed(id);
         let waiters = self.waiters.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(n) = waiters.get(id) {
             n.notify_waiters();
         }
+    }
+
+    /// Wakes every waiting client to re-read its request (news from replicas was lost).
+    pub fn wake_all(&self) {
+        let waiters = self.waiters.lock().unwrap_or_else(|e| e.into_inner());
+        waiters.values().for_each(|n| n.notify_waiters());
     }
 
     fn forget(&self, id: &str) {
@@ -227,7 +241,7 @@ impl<S: Store> Service<S> {
             return Err(ServiceError::Forbidden(why.into()));
         }
         validate(&req)?;
-        let _guard = self.write.lock().await;
+        let _guard = self.exclusive().await?;
         if let Some(existing) = self.store.request(&req.id).await? {
             // A retry after a lost response carries the same nonce and command.
             if existing.requester == who.name
@@ -470,7 +484,7 @@ impl<S: Store> Service<S> {
                 "a denial needs a reason (--reason TEXT): the agent reads it".into(),
             ));
         }
-        let _guard = self.write.lock().await;
+        let _guard = self.exclusive().await?;
         let Some(record) = self.store.request(id).await? else {
             return Err(ServiceError::NotFound(format!("no request {id}")));
         };
@@ -571,7 +585,7 @@ impl<S: Store> Service<S> {
         reason: Option<String>,
     ) -> Result<Record, ServiceError> {
         validate_reason(reason.as_deref())?;
-        let _guard = self.write.lock().await;
+        let _guard = self.exclusive().await?;
         let record = match self.store.request(id).await? {
             Some(r) if r.requester == who.name && who.role == Role::Requester => r,
             Some(r) => {
@@ -606,7 +620,7 @@ impl<S: Store> Service<S> {
         outcome: RunReport,
     ) -> Result<(), ServiceError> {
         validate_outcome(&outcome)?;
-        let _guard = self.write.lock().await;
+        let _guard = self.exclusive().await?;
         let mut record = match self.store.request(id).await? {
             Some(r) if r.requester == who.name && who.role == Role::Requester => r,
             Some(r) => {
@@ -688,7 +702,7 @@ impl<S: Store> Service<S> {
             if r.expires_unix <= now {
                 self.expire_if_due(r).await?;
             } else if !self.store.live(&r.requester, Role::Requester).await? {
-                let _guard = self.write.lock().await;
+                let _guard = self.exclusive().await?;
                 if let Some(fresh) = self.store.request(&r.create.id).await? {
                     self.cancel_if_orphaned(fresh).await?;
                 }
@@ -725,7 +739,7 @@ impl<S: Store> Service<S> {
         if record.state != State::Pending || record.expires_unix > verdict::unix_now() {
             return Ok(record);
         }
-        let _guard = self.write.lock().await;
+        let _guard = self.exclusive().await?;
         let id = record.create.id.clone();
         let fresh = self.store.request(&id).await?.unwrap_or(record);
         self.expire_locked(fresh).await

@@ -1,14 +1,14 @@
 //! `gatekeep server session list|revoke`: the operators' view of approver sessions (issued
 //! after an OIDC sign-in), next to `token list|revoke`, and run the same way: on the
-//! server's data directory, by another process than the running server.
+//! server's database, by another process than the running server.
 //!
 //! Revoking deletes the session's row in one transaction with its `session_revoked`
 //! event. The running server reads the row on every call (`http::caller`), so the session
 //! stops working with the next call, and approvals it gave to requests still short of
 //! their quorum are withdrawn (the session's holder is no longer `live`).
 
+use super::backend::Location;
 use std::io::Write;
-use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Result, bail};
@@ -68,9 +68,9 @@ impl SessionInfo {
 }
 
 /// The live sessions, oldest first.
-pub fn list(data: &Path) -> Result<Vec<SessionInfo>> {
+pub fn list(at: &Location) -> Result<Vec<SessionInfo>> {
     super::runtime()?.block_on(async {
-        let store = super::open_store(data).await?;
+        let store = super::open_store(at).await?;
         let rows = store.sessions(crate::api::verdict::unix_now()).await?;
         Ok(rows.iter().map(SessionInfo::of).collect())
     })
@@ -78,9 +78,9 @@ pub fn list(data: &Path) -> Result<Vec<SessionInfo>> {
 
 /// Ends every live session whose id or holder's name is `id_or_name`, recording a
 /// `session_revoked` event by the operator for each; returns those ended.
-pub fn revoke(data: &Path, id_or_name: &str) -> Result<Vec<SessionInfo>> {
+pub fn revoke(at: &Location, id_or_name: &str) -> Result<Vec<SessionInfo>> {
     super::runtime()?.block_on(async {
-        let store = super::open_store(data).await?;
+        let store = super::open_store(at).await?;
         let mut ended = Vec::new();
         for row in store.sessions(crate::api::verdict::unix_now()).await? {
             let info = SessionInfo::of(&row);
@@ -101,10 +101,10 @@ pub fn revoke(data: &Path, id_or_name: &str) -> Result<Vec<SessionInfo>> {
 }
 
 /// `gatekeep server session ...`
-pub fn command(data: &Path, cmd: SessionCmd) -> Result<ExitCode> {
+pub fn command(at: &Location, cmd: SessionCmd) -> Result<ExitCode> {
     match cmd {
         SessionCmd::List { json } => {
-            let sessions = list(data)?;
+            let sessions = list(at)?;
             let mut out = std::io::stdout().lock();
             if json {
                 writeln!(out, "{}", serde_json::to_string(&sessions)?)?;
@@ -132,7 +132,7 @@ pub fn command(data: &Path, cmd: SessionCmd) -> Result<ExitCode> {
             Ok(exit::code(exit::SUCCESS))
         }
         SessionCmd::Revoke { id_or_name } => {
-            let ended = revoke(data, &id_or_name)?;
+            let ended = revoke(at, &id_or_name)?;
             if ended.is_empty() {
                 bail!(
                     "no live approver session has the id or holder `{}`\nhint: `gatekeep server session list` shows them",

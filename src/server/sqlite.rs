@@ -19,57 +19,9 @@ use super::store::{
 };
 use crate::api::protocol::{Identity, Role, State};
 
-const SCHEMA: &[&str] = &[
-    "CREATE TABLE IF NOT EXISTS tokens (
-        id TEXT PRIMARY KEY,
-        hash TEXT NOT NULL UNIQUE,
-        name TEXT NOT NULL,
-        role TEXT NOT NULL,
-        groups TEXT NOT NULL,
-        on_behalf_of TEXT,
-        created_at TEXT NOT NULL,
-        revoked_at TEXT
-    )",
-    "CREATE TABLE IF NOT EXISTS requests (
-        id TEXT PRIMARY KEY,
-        state TEXT NOT NULL,
-        expires_unix INTEGER NOT NULL,
-        body TEXT NOT NULL
-    )",
-    "CREATE INDEX IF NOT EXISTS requests_state ON requests (state, expires_unix)",
-    "CREATE TABLE IF NOT EXISTS events (
-        seq INTEGER PRIMARY KEY,
-        time TEXT NOT NULL,
-        request_id TEXT NOT NULL,
-        kind TEXT NOT NULL,
-        actor TEXT NOT NULL,
-        channel TEXT,
-        detail TEXT NOT NULL,
-        prev TEXT NOT NULL,
-        hash TEXT NOT NULL
-    )",
-    // Signed checkpoints of the chain (see `crate::api::checkpoint`). Added by a later version:
-    // `IF NOT EXISTS` creates it in older databases on their next open.
-    "CREATE TABLE IF NOT EXISTS checkpoints (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        seq INTEGER NOT NULL,
-        head TEXT NOT NULL,
-        time TEXT NOT NULL,
-        jws TEXT NOT NULL
-    )",
-    // Approver sessions from OIDC sign-ins (the token's hash only). Added by a later version.
-    "CREATE TABLE IF NOT EXISTS sessions (
-        hash TEXT PRIMARY KEY,
-        name TEXT NOT NULL,
-        groups TEXT NOT NULL,
-        subject TEXT NOT NULL,
-        issuer TEXT NOT NULL,
-        auth_time INTEGER,
-        created_at TEXT NOT NULL,
-        expires_unix INTEGER NOT NULL
-    )",
-    "CREATE INDEX IF NOT EXISTS sessions_name ON sessions (name, expires_unix)",
-];
+/// The versioned schema (migrations/sqlite/). Its first migration is the schema from before
+/// versions, all `IF NOT EXISTS`, so databases created then open as they are.
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
 #[derive(Clone, Debug)]
 pub struct Sqlite {
@@ -143,12 +95,10 @@ impl Sqlite {
             .connect_with(options)
             .await
             .map_err(db)?;
-        for statement in SCHEMA {
-            sqlx::query(*statement).execute(&pool).await.map_err(db)?;
-        }
-        for statement in super::outbox_sqlite::SCHEMA {
-            sqlx::query(*statement).execute(&pool).await.map_err(db)?;
-        }
+        MIGRATOR
+            .run(&pool)
+            .await
+            .map_err(|e| StoreError::Db(format!("cannot migrate the schema: {e}")))?;
         Ok(Sqlite {
             pool,
             outbox: super::outbox::OutboxPlan::default(),
@@ -243,6 +193,12 @@ fn record(row: &SqliteRow) -> Result<Record, StoreError> {
 }
 
 impl Store for Sqlite {
+    type Exclusive = ();
+
+    async fn exclusive(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
     async fn identity(&self, hash: &str) -> Result<Option<Identity>, StoreError> {
         let row = sqlx::query("SELECT * FROM tokens WHERE hash = ? AND revoked_at IS NULL")
             .bind(hash)

@@ -177,6 +177,11 @@ pub enum StoreError {
 
 /// What a backend must do. Every method is one transaction.
 pub trait Store: Send + Sync + 'static {
+    /// Held by the service across a read-modify-save of a request (see [`Store::exclusive`]).
+    type Exclusive: Send;
+    /// Excludes every other replica's request changes until the value is dropped. A backend
+    /// only one process serves (SQLite) needs nothing beyond the service's own lock.
+    fn exclusive(&self) -> impl Future<Output = Result<Self::Exclusive, StoreError>> + Send;
     /// The live (not revoked) identity whose token hashes to `hash`.
     fn identity(
         &self,

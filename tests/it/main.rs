@@ -18,6 +18,7 @@ mod checkpoints;
 mod cli;
 mod connections;
 mod corpus;
+mod database;
 mod doctor;
 mod exec;
 mod fuzz;

@@ -891,7 +891,10 @@ fn database_files_are_private() {
     let db = data.path().join("gatekeep.db");
     std::fs::write(&db, b"").unwrap();
     std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let server = Server::start_in(data);
+    // SQLite's files, whatever backend the suite runs on.
+    let mut server = Server::new(data);
+    server.database = None;
+    server.launch();
     let agent = Machine::agent_of(&server);
     let mut client = agent.exec("touch marker");
     client.request_id();

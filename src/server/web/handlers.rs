@@ -150,6 +150,7 @@ fn refusal(e: &ServiceError) -> (StatusCode, String) {
         ServiceError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),
         ServiceError::TooMany(_) => (StatusCode::TOO_MANY_REQUESTS, e.to_string()),
         ServiceError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, e.to_string()),
+        ServiceError::StepUp(_) => (StatusCode::UNAUTHORIZED, e.to_string()),
         ServiceError::Store(e) => {
             tracing::error!(error = %Safe(&e.to_string()), "storage failed");
             (
@@ -380,6 +381,19 @@ async fn decision_refused<S: Store>(
     e: &ServiceError,
 ) -> Response {
     tracing::warn!(id = %Safe(id), by = %Safe(&signed.identity.name), error = %Safe(&e.to_string()), "decision refused");
+    if let ServiceError::StepUp(step_up) = e {
+        // The rule asks for a fresher sign-in: through the provider again (with `max_age`,
+        // so it asks for the password), then back to this request to decide.
+        let back = format!("/requests/{}", url_path(id));
+        let encoded: String = url::form_urlencoded::byte_serialize(back.as_bytes()).collect();
+        let location = format!("{}&next={encoded}", step_up.browser_path());
+        let mut response = StatusCode::SEE_OTHER.into_response();
+        if let Ok(location) = HeaderValue::from_str(&location) {
+            response.headers_mut().insert(header::LOCATION, location);
+        }
+        secure_headers(&mut response);
+        return response;
+    }
     let (status, text) = refusal(e);
     detail(app, signed, id, status, Some(&Notice::Error(text))).await
 }

@@ -4,6 +4,7 @@
 
 pub mod fake;
 pub mod oidc;
+pub mod pg;
 pub mod policy;
 pub mod pty;
 pub mod sandbox;

@@ -124,6 +124,8 @@ pub struct Server {
     pub options: Vec<String>,
     /// A lower open-file limit to start the server under.
     pub nofile: Option<u32>,
+    /// Its PostgreSQL database, when the tests run on PostgreSQL (see [`super::pg`]).
+    pub database: Option<super::pg::Database>,
 }
 
 impl Server {
@@ -158,6 +160,7 @@ impl Server {
             key_id: String::new(),
             options: Vec::new(),
             nofile: None,
+            database: super::pg::enabled().then(|| super::pg::cluster().database()),
         }
     }
 
@@ -181,6 +184,7 @@ impl Server {
             .arg(format!("{}:{}", self.host, self.port))
             .arg("--data")
             .arg(self.data.path())
+            .args(self.database_args())
             .args(&self.options)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -237,6 +241,19 @@ impl Server {
             .stdin(Stdio::null())
     }
 
+    /// `--database URL --database-password-file FILE` on PostgreSQL, else nothing.
+    pub fn database_args(&self) -> Vec<String> {
+        match &self.database {
+            Some(db) => vec![
+                "--database".to_owned(),
+                db.url.clone(),
+                "--database-password-file".to_owned(),
+                db.password_file.display().to_string(),
+            ],
+            None => Vec::new(),
+        }
+    }
+
     pub fn data(&self) -> &Path {
         self.data.path()
     }
@@ -250,6 +267,7 @@ impl Server {
             .args(args)
             .arg("--data")
             .arg(self.data())
+            .args(self.database_args())
             .output()
             .unwrap()
     }

@@ -1,0 +1,482 @@
+//! The service's databases: SQLite's versioned schema opening databases made before it, and
+//! several replicas of `gatekeep server` on one real PostgreSQL (the throwaway cluster of
+//! `support::pg`): one chain under concurrent appends, decisions on one replica waking clients
+//! waiting on another, a quorum completed by approvals racing on two replicas.
+//!
+//! These always run on PostgreSQL, whatever `GK_TEST_BACKEND` says.
+
+#![expect(clippy::unwrap_used, reason = "a test fails loudly on setup errors")]
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use gatekeep::server::event::{EventDetail, EventDraft};
+use gatekeep::server::postgres::Postgres;
+use gatekeep::server::store::Store;
+
+use crate::support::pg;
+use crate::support::service::{Machine, Server, text};
+
+/// Touching a marker needs one approval; a `deploy-*` marker needs two; a `brief-*` one
+/// expires after two seconds.
+const POLICY: &str = r#"
+[[rule]]
+id = "ask-marker"
+decision = "approve"
+risk = "high"
+message = "Touching a marker needs approval."
+program = ["touch"]
+args = ["marker-*"]
+timeout = 60
+
+[[rule]]
+id = "ask-brief"
+decision = "approve"
+risk = "high"
+message = "A brief marker waits two seconds at most."
+program = ["touch"]
+args = ["brief*"]
+timeout = 2
+
+[[rule]]
+id = "ask-deploy"
+decision = "approve"
+risk = "high"
+message = "A deploy marker needs two approvers."
+program = ["touch"]
+args = ["deploy*"]
+quorum = 2
+timeout = 60
+"#;
+
+impl Server {
+    /// A server on a fresh PostgreSQL database.
+    fn on_postgres() -> Server {
+        Server::on_cluster(pg::cluster())
+    }
+
+    /// A server on a fresh database in `cluster`.
+    fn on_cluster(cluster: &pg::Cluster) -> Server {
+        let mut server = Server::new(tempfile::tempdir().unwrap());
+        server.database = Some(cluster.database());
+        server.launch();
+        server
+    }
+
+    /// Another replica on `first`'s database, with its signing key (copied into its own data
+    /// directory, as an operator deploys it).
+    fn replica_of(first: &Server) -> Server {
+        let data = tempfile::tempdir().unwrap();
+        let key = data.path().join("signing-key");
+        std::fs::copy(first.data().join("signing-key"), &key).unwrap();
+        let mut server = Server::new(data);
+        server.database = first.database.clone();
+        server.launch();
+        assert_eq!(
+            server.key_id, first.key_id,
+            "the replicas sign with one key"
+        );
+        server
+    }
+
+    /// `gatekeep server audit verify`: its exit code and findings.
+    fn audit_verify(&self) -> (Option<i32>, String) {
+        let out = self.admin(&["audit", "verify"]);
+        (out.status.code(), text(&out))
+    }
+}
+
+impl Machine {
+    /// Lists `replicas` in `urls` of the machine's `[server]`: where its client fails over.
+    fn fail_over_to(&self, replicas: &[&Server]) {
+        let path = self.config_dir().join("config.toml");
+        let mut doc: toml::Table =
+            toml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let server = doc
+            .get_mut("server")
+            .and_then(toml::Value::as_table_mut)
+            .unwrap();
+        let urls = replicas.iter().map(|r| toml::Value::from(r.url.as_str()));
+        server.insert("urls".into(), toml::Value::Array(urls.collect()));
+        std::fs::write(&path, toml::to_string(&doc).unwrap()).unwrap();
+    }
+}
+
+/// `approve ID` on `approver`, retried while the service answers 503 (its database is
+/// coming back).
+fn approve_patiently(approver: &Machine, id: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let out = approver.run(&["approve", id]);
+        if out.status.success() {
+            return;
+        }
+        assert!(Instant::now() < deadline, "approve {id}: {}", text(&out));
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// How many events of `kind` the trail holds about request `id`.
+fn count(events: &[serde_json::Value], id: &str, kind: &str) -> usize {
+    events
+        .iter()
+        .filter(|e| e["request_id"] == id && e["kind"] == kind)
+        .count()
+}
+
+/// Two replicas' stores on one database append concurrently: the chain stays one chain,
+/// every event in it, in order, each linked to the one before.
+#[test]
+fn concurrent_appends_from_two_replicas_stay_one_chain() {
+    let db = pg::cluster().database();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let open = || Postgres::open(&db.url, Some(&db.password_file));
+        let replicas = [
+            Arc::new(open().await.unwrap()),
+            Arc::new(open().await.unwrap()),
+        ];
+        let mut tasks = Vec::new();
+        for (r, store) in replicas.iter().enumerate() {
+            for i in 0..40 {
+                let store = store.clone();
+                tasks.push(tokio::spawn(async move {
+                    let detail = EventDetail::Refused {
+                        action: "approve".into(),
+                        request: format!("r{r}-{i}"),
+                        reason: "test".into(),
+                        uncounted_before: 0,
+                    };
+                    let events = vec![
+                        EventDraft::new("", format!("replica-{r}"), None, detail.clone()),
+                        EventDraft::new("", format!("replica-{r}"), None, detail),
+                    ];
+                    store.record_events(events).await.unwrap();
+                }));
+            }
+        }
+        for task in tasks {
+            task.await.unwrap();
+        }
+        let events = replicas[1].events().await.unwrap();
+        assert_eq!(events.len(), 160, "every append is in the chain");
+        let report = gatekeep::server::audit::verify(&events);
+        assert!(report.is_ok(), "{:?}", report.errors);
+        // Each transaction's two events are adjacent: appends did not interleave.
+        for pair in events.chunks(2) {
+            assert_eq!(pair[0].detail, pair[1].detail, "{pair:?}");
+        }
+    });
+}
+
+/// A replica's messages name the database without its password.
+#[test]
+fn the_database_password_is_never_shown() {
+    let db = pg::cluster().database();
+    let password = std::fs::read_to_string(&db.password_file).unwrap();
+    let password = password.trim();
+    let with_password = db
+        .url
+        .replacen("postgres@", &format!("postgres:{password}@"), 1)
+        .replace(&db.name, "no_such_database");
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(crate::support::service::GK)
+        .args(["server", "token", "list", "--database", &with_password])
+        .arg("--data")
+        .arg(dir.path())
+        .env("GATEKEEP_KEYRING", "off")
+        .output()
+        .unwrap();
+    let all = text(&out);
+    assert!(!out.status.success(), "{all}");
+    assert!(all.contains("no_such_database"), "{all}");
+    assert!(
+        !all.contains(password),
+        "the password is in the output: {all}"
+    );
+    assert!(all.contains("***"), "{all}");
+}
+
+/// The password may come from PGPASSFILE (libpq's file), as operators keep it.
+#[test]
+fn the_password_may_come_from_pgpassfile() {
+    let db = pg::cluster().database();
+    let password = std::fs::read_to_string(&db.password_file).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let pgpass = dir.path().join("pgpass");
+    std::fs::write(&pgpass, format!("*:*:*:postgres:{}\n", password.trim())).unwrap();
+    std::fs::set_permissions(&pgpass, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let out = Command::new(crate::support::service::GK)
+        .args(["server", "token", "create", "--agent", "ci-bot"])
+        .args(["--database", &db.url])
+        .arg("--data")
+        .arg(dir.path())
+        .env("GATEKEEP_KEYRING", "off")
+        .env("PGPASSFILE", &pgpass)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let out = Command::new(crate::support::service::GK)
+        .args(["server", "token", "list", "--database", &db.url])
+        .arg("--data")
+        .arg(dir.path())
+        .env("GATEKEEP_KEYRING", "off")
+        .env("PGPASSFILE", dir.path().join("missing"))
+        .output()
+        .unwrap();
+    assert!(
+        !out.status.success(),
+        "no password, no entry: {}",
+        text(&out)
+    );
+}
+
+/// A decision taken on replica B wakes the client long-polling on replica A at once: the
+/// command runs well before any poll would have come back.
+#[test]
+fn a_decision_on_one_replica_wakes_the_client_waiting_on_another() {
+    let a = Server::on_postgres();
+    let b = Server::replica_of(&a);
+    let agent = Machine::with_policy("agent-user", POLICY);
+    agent.login(&a, &a.token(&["--agent", "ci-bot"]));
+    let bob = Machine::new("bob");
+    bob.login(&b, &b.token(&["--approver", "bob"]));
+    for round in 0..3 {
+        let marker = format!("marker-{round}");
+        let mut client = agent.exec(&format!("touch {marker}"));
+        let id = client.request_id();
+        // Let the client's long poll reach replica A.
+        std::thread::sleep(Duration::from_millis(300));
+        let out = bob.run(&["approve", &id]);
+        assert!(out.status.success(), "{}", text(&out));
+        let approved = Instant::now();
+        while !agent.dir().join(&marker).exists() {
+            assert!(
+                approved.elapsed() < Duration::from_secs(3),
+                "round {round}: the client on A did not wake:\n{}",
+                client.stderr()
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let (code, err) = client.finish();
+        assert_eq!(code, Some(0), "{err}");
+    }
+    let (code, out) = b.audit_verify();
+    assert_eq!(code, Some(0), "{out}");
+}
+
+/// Two approvals of a quorum-2 request, sent at once to two replicas: both count, the
+/// request is approved once, and the command runs once.
+#[test]
+fn approvals_racing_on_two_replicas_complete_the_quorum_once() {
+    let a = Server::on_postgres();
+    let b = Server::replica_of(&a);
+    let agent = Machine::with_policy("agent-user", POLICY);
+    agent.login(&a, &a.token(&["--agent", "ci-bot"]));
+    let bob = Machine::new("bob");
+    bob.login(&a, &a.token(&["--approver", "bob"]));
+    let carol = Machine::new("carol");
+    carol.login(&b, &b.token(&["--approver", "carol"]));
+    for round in 0..3 {
+        let marker = format!("deploy-{round}");
+        let mut client = agent.exec(&format!("touch {marker}"));
+        let id = client.request_id();
+        let approve = |who: &Machine| {
+            let mut cmd = who.gk();
+            cmd.args(["approve", &id])
+                .stdout(std::process::Stdio::null());
+            cmd.spawn().unwrap()
+        };
+        let (first, second) = (approve(&bob), approve(&carol));
+        for mut child in [first, second] {
+            assert!(child.wait().unwrap().success(), "an approval failed");
+        }
+        let (code, err) = client.finish();
+        assert_eq!(code, Some(0), "{err}");
+        let view = agent.show(&id);
+        assert_eq!(view.approvals.len(), 2, "{view:?}");
+        let events = a.audit_events();
+        let finals: Vec<_> = events
+            .iter()
+            .filter(|e| e["request_id"] == id.as_str() && e["kind"] == "approved")
+            .filter(|e| e["detail"]["final"] == true)
+            .collect();
+        assert_eq!(finals.len(), 1, "approved once: {events:?}");
+    }
+    let (code, out) = a.audit_verify();
+    assert_eq!(code, Some(0), "{out}");
+}
+
+/// A database made by a gatekeep from before versioned migrations opens as it is: its
+/// tokens still work and its trail still verifies.
+#[test]
+fn an_sqlite_database_from_before_migrations_still_opens() {
+    let data = tempfile::tempdir().unwrap();
+    // The schema those versions created, with a token they issued.
+    let token = "gkr_made-by-an-older-version-0123456789abcdef";
+    let hash = gatekeep::server::token_hash(token);
+    let old_schema = format!(
+        "CREATE TABLE tokens (id TEXT PRIMARY KEY, hash TEXT NOT NULL UNIQUE, name TEXT NOT NULL,
+            role TEXT NOT NULL, groups TEXT NOT NULL, on_behalf_of TEXT, created_at TEXT NOT NULL,
+            revoked_at TEXT);
+         CREATE TABLE requests (id TEXT PRIMARY KEY, state TEXT NOT NULL,
+            expires_unix INTEGER NOT NULL, body TEXT NOT NULL);
+         CREATE INDEX requests_state ON requests (state, expires_unix);
+         CREATE TABLE events (seq INTEGER PRIMARY KEY, time TEXT NOT NULL,
+            request_id TEXT NOT NULL, kind TEXT NOT NULL, actor TEXT NOT NULL, channel TEXT,
+            detail TEXT NOT NULL, prev TEXT NOT NULL, hash TEXT NOT NULL);
+         CREATE TABLE checkpoints (id INTEGER PRIMARY KEY AUTOINCREMENT, seq INTEGER NOT NULL,
+            head TEXT NOT NULL, time TEXT NOT NULL, jws TEXT NOT NULL);
+         INSERT INTO tokens VALUES ('{}', '{hash}', 'ci-bot', 'requester', '[]', 'alice',
+            '2026-01-01T00:00:00Z', NULL);",
+        &hash[..12]
+    );
+    sqlite(&data.path().join("gatekeep.db"), &old_schema);
+    let mut server = Server::new(data);
+    server.database = None;
+    server.launch();
+    let agent = Machine::with_policy("agent-user", POLICY);
+    agent.login(&server, token);
+    let bob = Machine::new("bob");
+    bob.login(&server, &server.token(&["--approver", "bob"]));
+    let mut client = agent.exec("touch marker-old");
+    let id = client.request_id();
+    let out = bob.run(&["approve", &id]);
+    assert!(out.status.success(), "{}", text(&out));
+    let (code, err) = client.finish();
+    assert_eq!(code, Some(0), "{err}");
+    let (code, out) = server.audit_verify();
+    assert_eq!(code, Some(0), "{out}");
+    // The sessions table of a later version was added, and the migration recorded.
+    let tables = sqlite(
+        &server.data().join("gatekeep.db"),
+        "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name;
+         SELECT version FROM _sqlx_migrations;",
+    );
+    assert!(tables.contains("sessions"), "{tables}");
+    assert!(tables.lines().any(|l| l == "1"), "{tables}");
+}
+
+fn sqlite(db: &Path, sql: &str) -> String {
+    let out = Command::new("sqlite3").arg(db).arg(sql).output().unwrap();
+    assert!(out.status.success(), "sqlite3: {}", text(&out));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Clients long-polling a replica that is killed outright (SIGKILL) fail over to the other
+/// one listed in their `urls`, keep waiting on the same requests, and run each command once
+/// after its approval there.
+#[test]
+fn clients_waiting_on_a_killed_replica_resume_on_another_and_run_once() {
+    let mut a = Server::on_postgres();
+    let b = Server::replica_of(&a);
+    let agent = Machine::with_policy("agent-user", POLICY);
+    agent.login(&a, &a.token(&["--agent", "ci-bot"]));
+    agent.fail_over_to(&[&b]);
+    let bob = Machine::new("bob");
+    bob.login(&b, &b.token(&["--approver", "bob"]));
+    let mut clients: Vec<_> = (0..3)
+        .map(|k| agent.exec(&format!("touch marker-{k}")))
+        .collect();
+    let ids: Vec<String> = clients.iter_mut().map(|c| c.request_id()).collect();
+    // The clients are in their long polls on A.
+    std::thread::sleep(Duration::from_millis(300));
+    a.kill();
+    for id in &ids {
+        let out = bob.run(&["approve", id]);
+        assert!(out.status.success(), "{}", text(&out));
+    }
+    for (k, client) in clients.into_iter().enumerate() {
+        let (code, err) = client.finish();
+        assert_eq!(code, Some(0), "{err}");
+        assert!(agent.dir().join(format!("marker-{k}")).exists());
+    }
+    let events = b.audit_events();
+    for id in &ids {
+        assert_eq!(count(&events, id, "created"), 1, "{id} created once");
+        assert_eq!(count(&events, id, "outcome"), 1, "{id} ran once");
+    }
+    let (code, out) = b.audit_verify();
+    assert_eq!(code, Some(0), "{out}");
+}
+
+/// PostgreSQL restarted while a client waits: both replicas reconnect, the request is
+/// still there, its approval taken after the restart wakes the client, and it is decided
+/// and run once.
+#[test]
+fn a_database_restart_mid_wait_loses_nothing_and_decides_once() {
+    let cluster = pg::Cluster::private();
+    let a = Server::on_cluster(&cluster);
+    let b = Server::replica_of(&a);
+    let agent = Machine::with_policy("agent-user", POLICY);
+    agent.login(&a, &a.token(&["--agent", "ci-bot"]));
+    agent.fail_over_to(&[&b]);
+    let bob = Machine::new("bob");
+    bob.login(&b, &b.token(&["--approver", "bob"]));
+    let mut client = agent.exec("touch marker-restart");
+    let id = client.request_id();
+    std::thread::sleep(Duration::from_millis(300));
+    cluster.stop();
+    std::thread::sleep(Duration::from_millis(500));
+    cluster.launch();
+    approve_patiently(&bob, &id);
+    let (code, err) = client.finish();
+    assert_eq!(code, Some(0), "{err}");
+    assert!(agent.dir().join("marker-restart").exists());
+    let events = a.audit_events();
+    assert_eq!(count(&events, &id, "created"), 1);
+    assert_eq!(count(&events, &id, "approved"), 1, "decided once");
+    assert_eq!(count(&events, &id, "outcome"), 1, "ran once");
+    let (code, out) = a.audit_verify();
+    assert_eq!(code, Some(0), "{out}");
+}
+
+/// A replica started with a signing key of its own (its `signing-key` was not copied) is
+/// refused at start: its verdicts would fail every client's pinned key.
+#[test]
+fn a_replica_with_another_signing_key_refuses_to_start() {
+    let a = Server::on_postgres();
+    let mut cmd = Command::new(crate::support::service::GK);
+    let data = tempfile::tempdir().unwrap();
+    let out = cmd
+        .args(["server", "--listen", "127.0.0.1:0", "--data"])
+        .arg(data.path())
+        .args(a.database_args())
+        .env("GATEKEEP_KEYRING", "off")
+        .env("HOME", data.path())
+        .output()
+        .unwrap();
+    let all = text(&out);
+    assert!(!out.status.success(), "{all}");
+    assert!(
+        all.contains(&a.key_id) && all.contains("copy signing-key"),
+        "{all}"
+    );
+}
+
+/// Both replicas sweep for expired requests every second: each unanswered request is
+/// expired once, by one of them.
+#[test]
+fn expiry_sweeps_on_every_replica_expire_each_request_once() {
+    let a = Server::on_postgres();
+    let b = Server::replica_of(&a);
+    let agent = Machine::with_policy("agent-user", POLICY);
+    agent.login(&a, &a.token(&["--agent", "ci-bot"]));
+    let mut clients: Vec<_> = (0..4)
+        .map(|k| agent.exec(&format!("touch brief-{k}")))
+        .collect();
+    let ids: Vec<String> = clients.iter_mut().map(|c| c.request_id()).collect();
+    for client in clients {
+        let (code, err) = client.finish();
+        assert_ne!(code, Some(0), "an expired request never runs: {err}");
+    }
+    // Give the other replica's sweep its chance to expire them again.
+    std::thread::sleep(Duration::from_millis(2500));
+    let events = b.audit_events();
+    for (k, id) in ids.iter().enumerate() {
+        assert_eq!(count(&events, id, "expired"), 1, "{id}: {events:?}");
+        assert!(!agent.dir().join(format!("brief-{k}")).exists());
+    }
+}
