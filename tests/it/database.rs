@@ -480,3 +480,29 @@ fn expiry_sweeps_on_every_replica_expire_each_request_once() {
         assert!(!agent.dir().join(format!("brief-{k}")).exists());
     }
 }
+
+/// Delivery to Slack, Teams and webhooks is built on SQLite's outbox only: a server on
+/// PostgreSQL with a channel configured refuses to start, rather than run and drop notices.
+#[test]
+fn a_server_on_postgres_with_channels_refuses_to_start() {
+    let a = Server::on_postgres();
+    let dir = tempfile::tempdir().unwrap();
+    let url = dir.path().join("teams-url");
+    std::fs::write(&url, "http://127.0.0.1:9/workflows/x\n").unwrap();
+    std::fs::set_permissions(&url, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let config = dir.path().join("server.toml");
+    std::fs::write(&config, "[teams]\nwebhook_url_file = \"teams-url\"\n").unwrap();
+    let out = Command::new(crate::support::service::GK)
+        .args(["server", "--listen", "127.0.0.1:0", "--config"])
+        .arg(&config)
+        .arg("--data")
+        .arg(dir.path().join("data"))
+        .args(a.database_args())
+        .env("GATEKEEP_KEYRING", "off")
+        .env("HOME", dir.path())
+        .output()
+        .unwrap();
+    let all = text(&out);
+    assert!(!out.status.success(), "{all}");
+    assert!(all.contains("needs the SQLite store"), "{all}");
+}
