@@ -65,6 +65,17 @@ program = ["touch"]
 args = ["expiring*"]
 approvers = ["sre"]
 timeout = 2
+
+[[rule]]
+id = "ask-fresh"
+decision = "approve"
+risk = "critical"
+message = "Touching a fresh file needs an approver who signed in within five minutes."
+program = ["touch"]
+args = ["fresh*"]
+approvers = ["sre"]
+fresh_auth = 300
+timeout = 60
 "#;
 
 /// One HTTP request as a stand-in read it.
@@ -791,6 +802,37 @@ fn slack_down_for_a_while_gets_each_message_once_in_order_and_delays_no_decision
     assert!(
         row.starts_with("| `slack` | 2 | 6 | 0 |") || row.starts_with("| `slack` | 3 | 6 | 0 |"),
         "{row}"
+    );
+}
+
+/// A rule with `fresh_auth` (step-up) cannot be approved from Slack, which proves no recent
+/// sign-in: the clicker is told so, alone, with the web page's link, and nothing changes.
+#[test]
+fn a_step_up_rule_sends_the_slack_approver_to_the_web_page() {
+    let setup = Setup::new();
+    let mut client = setup.agent.exec("touch fresh-file");
+    let id = client.request_id();
+    setup.slack.wait_for("/api/chat.postMessage", 1);
+    assert_eq!(
+        setup.interact(&click("UBOB", "gatekeep_approve", &id)).0,
+        200
+    );
+    let told = texts(&setup.slack.wait_for("/api/chat.postEphemeral", 1));
+    assert!(
+        told.iter().any(|t| t.contains("\"user\":\"UBOB\"")
+            && t.contains("within the last 300 s")
+            && t.contains(&format!("/requests/{id}"))),
+        "{told:?}"
+    );
+    assert!(client.is_running());
+    assert!(setup.events("approved").is_empty());
+    assert!(
+        setup
+            .events("refused")
+            .iter()
+            .any(|e| e["actor"] == "bob" && e["channel"] == "slack"),
+        "{:?}",
+        setup.events("refused")
     );
 }
 

@@ -233,21 +233,23 @@ async fn block_action<S: Store>(
             return StatusCode::OK.into_response();
         }
     };
-    // HOOK(fresh_auth): a rule that asks for a fresh sign-in (step-up) cannot be decided
-    // from Slack, which proves no fresh authentication: when the rule field lands, refuse
-    // here with the web page's link (`facts::page`) before deciding.
     if approve {
+        // A rule that asks for a fresh sign-in (step-up) cannot be approved from Slack, which
+        // proves no recent authentication at the provider: the service refuses it (the Slack
+        // identity has no `auth_time`), and the clicker is sent to the web page instead.
         if let Err(e) = app
             .service
             .decide_as(&who, Some(&idp), id, true, None, "slack")
             .await
         {
-            tell(
-                app,
-                config,
-                clicker,
-                format!("You cannot approve request {id}: {}", refusal(&e)),
-            );
+            let text = match (&e, super::facts::page(app.web.public_url.as_ref(), id)) {
+                (ServiceError::StepUp(step_up), Some(page)) => format!(
+                    "Request {id} needs a sign-in at the identity provider within the last {} s (step-up): approve it on the web page, {page}",
+                    step_up.max_age
+                ),
+                _ => format!("You cannot approve request {id}: {}", refusal(&e)),
+            };
+            tell(app, config, clicker, text);
         }
         // Done: the message is updated through the outbox like on every other channel.
         return StatusCode::OK.into_response();
