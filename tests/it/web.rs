@@ -46,6 +46,17 @@ subcommand = ["rollout *"]
 approvers = ["sre"]
 quorum = 2
 timeout = 900
+
+[[rule]]
+id = "ask-fresh"
+decision = "approve"
+risk = "critical"
+message = "Touching a fresh file needs a sign-in within the last second."
+program = ["touch"]
+args = ["fresh*"]
+approvers = ["sre"]
+fresh_auth = 1
+timeout = 300
 "#;
 
 /// The policy the page's responses must carry, word for word.
@@ -417,6 +428,34 @@ fn the_inbox_shows_only_what_the_approver_may_decide_and_escapes_it() {
     assert!(events.body.contains("created"), "{}", events.body);
     assert!(events.body.contains("refused"), "{}", events.body);
     assert!(!events.body.contains("<script>alert"), "{}", events.body);
+}
+
+/// A rule with `fresh_auth` refuses an approval from an older sign-in; the page sends the
+/// browser through the provider again with `max_age`, and back to the request, and nothing
+/// is decided meanwhile.
+#[test]
+fn a_step_up_refusal_sends_the_browser_to_sign_in_again_and_back() {
+    let web = Web::start();
+    let mut waiting = web.agent.exec("touch fresh-file");
+    let id = waiting.request_id();
+    let bob = web.web_session("bob");
+    let detail = web.web_get(&format!("/requests/{id}"), Some(&bob));
+    let csrf = Web::csrf_of(&detail);
+    // The rule wants a sign-in no older than a second.
+    std::thread::sleep(Duration::from_millis(2_200));
+    let answer = web.web_post(
+        &format!("/requests/{id}/approve"),
+        &bob,
+        &[],
+        &[("csrf", &csrf)],
+    );
+    assert_eq!(answer.status, 303, "{}", answer.body);
+    assert_eq!(
+        answer.header("location"),
+        format!("/auth/login?max_age=1&next=%2Frequests%2F{id}")
+    );
+    assert_eq!(web.web_state(&id), "pending");
+    assert!(waiting.is_running());
 }
 
 #[test]
