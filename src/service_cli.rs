@@ -142,8 +142,10 @@ pub fn login(args: LoginArgs) -> Result<ExitCode> {
                 )
             })?,
         None => {
-            let [key] = keys[..] else {
-                bail!("the service at {url} publishes {} keys; name the one to trust with --key THUMBPRINT", keys.len());
+            // After a rotation the set holds the current key and the previous one, which
+            // endorses it: the current one is pinned (the one no other key supersedes).
+            let Some(key) = crate::api::keys::current_key(&jwks) else {
+                bail!("the service at {url} publishes {} keys and none is plainly the current one; name the one to trust with --key THUMBPRINT", keys.len());
             };
             confirm_key(&url, &key)?;
             key

@@ -144,6 +144,10 @@ pub struct Jwk {
     pub alg: String,
     #[serde(default, rename = "use")]
     pub use_: String,
+    /// The predecessor's signature vouching for this key (see [`super::keys`]); absent on
+    /// a key that succeeds none the service still holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gatekeep_endorsed_by: Option<super::keys::Endorsement>,
 }
 
 impl Jwk {
@@ -155,6 +159,7 @@ impl Jwk {
             kid: thumbprint(key),
             alg: "EdDSA".into(),
             use_: "sig".into(),
+            gatekeep_endorsed_by: None,
         }
     }
 

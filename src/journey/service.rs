@@ -8,13 +8,42 @@ use super::event::{Decided, DecisionKind, LedgerEvent};
 use super::refusal::{Refusal, RefusalKind};
 use super::{Asked, Journey};
 use crate::api::protocol::{self, CreateRequest, Origin, Role};
-use crate::api::verdict::FinalState;
+use crate::api::checkpoint;
+use crate::api::verdict::{self, FinalState, JwkSet};
 use crate::approval::{credentials, prompt, remote, wait};
 use crate::audit::redact;
 use crate::policy::{Assessment, Requirements};
 
 /// The longest a create waits out an approval service at its connection limit (503).
 const BUSY_RETRY_SECS: u64 = 30;
+
+/// The keys a verdict or checkpoint may be signed with: the pinned key, or one the pinned
+/// key endorsed (after a rotation), looked up in the service's JWK Set, fetched once and
+/// only when a token names another key. Nothing in the set is believed on its own: see
+/// [`crate::api::keys::trusted_key`].
+struct Keys<'a> {
+    client: &'a remote::Client,
+    pinned: ed25519_dalek::VerifyingKey,
+    jwks: Option<JwkSet>,
+}
+
+impl Keys<'_> {
+    fn key(&mut self, kid: &str) -> Result<ed25519_dalek::VerifyingKey, String> {
+        let jwks = match &self.jwks {
+            Some(jwks) => jwks,
+            None => {
+                let jwks = self.client.jwks().map_err(|e| {
+                    format!(
+                        "it is signed by key {kid}, not the pinned key {}, and the service's keys cannot be read to check that the pinned key endorsed it: {e}",
+                        verdict::thumbprint(&self.pinned)
+                    )
+                })?;
+                self.jwks.insert(jwks)
+            }
+        };
+        crate::api::keys::trusted_key(&self.pinned, jwks, kid).map_err(|e| e.to_string())
+    }
+}
 
 impl Journey<'_> {
     /// Asks the service at `server`; every ending is recorded before it is returned.
@@ -119,7 +148,18 @@ impl Journey<'_> {
             now: crate::api::verdict::unix_now(),
         };
         let jws = view.verdict.clone().unwrap_or_default();
-        let claims = match expected.check(&jws, &server.key) {
+        let mut keys = Keys {
+            client: &client,
+            pinned: server.key,
+            jwks: None,
+        };
+        let checked = match expected.check(&jws, &server.key) {
+            Err(verdict::VerdictError::OtherKey(kid)) => keys
+                .key(&kid)
+                .and_then(|key| expected.check(&jws, &key).map_err(|e| e.to_string())),
+            other => other.map_err(|e| e.to_string()),
+        };
+        let claims = match checked {
             Ok(claims) => claims,
             Err(e) => {
                 let why = format!("the approval service's verdict was rejected: {e}");
@@ -135,8 +175,14 @@ impl Journey<'_> {
         // chain that a cut of its tail cannot remove. One that does not verify with the
         // pinned key means the service (or something in between) is not what was pinned:
         // the verdict is not believed either.
-        let checkpoint =
-            match crate::api::checkpoint::accept(view.checkpoint.as_deref(), &server.key) {
+        let carried = view.checkpoint.as_deref();
+        let checkpoint = match checkpoint::accept(carried, &server.key) {
+            Err(checkpoint::CheckpointError::OtherKey(kid)) => keys
+                .key(&kid)
+                .and_then(|key| checkpoint::accept(carried, &key).map_err(|e| e.to_string())),
+            other => other.map_err(|e| e.to_string()),
+        };
+        let checkpoint = match checkpoint {
                 Ok(checkpoint) => checkpoint,
                 Err(e) => {
                     let why = format!(

@@ -138,7 +138,8 @@ pub struct CheckpointReport {
     pub errors: Vec<String>,
 }
 
-/// Checks signed checkpoints against the chain: each must verify with the service's `key`
+/// Checks signed checkpoints against the chain: each must verify with one of the service's
+/// `keys` (current or previous: a checkpoint signed before a rotation still counts)
 /// (a checkpoint signed by anything else proves nothing and is reported), and the chain
 /// must hold its event with its hash. A chain shorter than a checkpoint lost its tail; a
 /// different hash means the chain was rewritten at or before that event (a re-hashed tail
@@ -149,7 +150,7 @@ pub struct CheckpointReport {
 pub fn verify_checkpoints(
     events: &[Event],
     checkpoints: &[(String, String)],
-    key: &ed25519_dalek::VerifyingKey,
+    keys: &[ed25519_dalek::VerifyingKey],
 ) -> CheckpointReport {
     let mut report = CheckpointReport::default();
     let mut seen = std::collections::HashSet::new();
@@ -158,13 +159,26 @@ pub fn verify_checkpoints(
         if !seen.insert(jws.trim()) {
             continue;
         }
-        let claims = match crate::api::checkpoint::verify(jws, key) {
-            Ok(claims) => claims,
-            Err(e) => {
+        // The key it names, if the service has it; else the current key says why not.
+        let key = keys
+            .iter()
+            .find(|k| crate::api::checkpoint::verify(jws, k).is_ok())
+            .or(keys.first());
+        let verified = key.map(|key| crate::api::checkpoint::verify(jws, key));
+        let claims = match verified {
+            Some(Ok(claims)) => claims,
+            Some(Err(e)) => {
+                let kids: Vec<String> = keys.iter().map(crate::api::verdict::thumbprint).collect();
                 report.errors.push(format!(
-                    "the checkpoint from {source} is refused: {e}; this service's key is {}, so it proves nothing about this chain (forged, or from another service)",
-                    crate::api::verdict::thumbprint(key)
+                    "the checkpoint from {source} is refused: {e}; this service's keys are {}, so it proves nothing about this chain (forged, from another service, or signed by a key rotated out more than one rotation ago)",
+                    kids.join(" and ")
                 ));
+                continue;
+            }
+            None => {
+                report
+                    .errors
+                    .push(format!("the checkpoint from {source} cannot be checked: no key"));
                 continue;
             }
         };
@@ -526,11 +540,11 @@ pub(crate) mod tests {
             (format!("test {seq}"), jws)
         };
         let good = [at(3, &events[2].hash), at(6, &events[5].hash)];
-        let report = verify_checkpoints(&events, &good, &pinned);
+        let report = verify_checkpoints(&events, &good, &[pinned]);
         assert_eq!((report.matched, report.errors.len()), (2, 0), "{report:?}");
         assert_eq!(report.latest.as_ref().map(|l| l.0), Some(6));
         // The tail cut: the later checkpoint shows it.
-        let report = verify_checkpoints(&events[..4], &good, &pinned);
+        let report = verify_checkpoints(&events[..4], &good, &[pinned]);
         assert_eq!(report.matched, 1);
         assert!(
             report.errors[0].contains("the chain ends at event 4")
@@ -538,14 +552,14 @@ pub(crate) mod tests {
             "{report:?}"
         );
         // Another head at the same seq: a rewrite.
-        let report = verify_checkpoints(&events, &[at(3, &"0".repeat(64))], &pinned);
+        let report = verify_checkpoints(&events, &[at(3, &"0".repeat(64))], &[pinned]);
         assert!(
             report.errors[0].contains("event 3 does not match the checkpoint of event 3"),
             "{report:?}"
         );
         // The same checkpoint from two places is checked once.
         let twice = [good[0].clone(), ("elsewhere".into(), good[0].1.clone())];
-        assert_eq!(verify_checkpoints(&events, &twice, &pinned).matched, 1);
+        assert_eq!(verify_checkpoints(&events, &twice, &[pinned]).matched, 1);
     }
 
     #[test]

@@ -21,6 +21,9 @@ pub struct Location {
     pub database: Option<String>,
     /// A file holding the database password (first line), for a URL without one.
     pub password_file: Option<PathBuf>,
+    /// The key-encryption key that seals the signing keys kept in PostgreSQL (see
+    /// [`super::keys`]); unused with SQLite, whose keys are files in `data`.
+    pub kek_file: Option<PathBuf>,
 }
 
 impl Location {
@@ -30,6 +33,7 @@ impl Location {
             data: data.to_owned(),
             database: None,
             password_file: None,
+            kek_file: None,
         }
     }
 
@@ -49,6 +53,7 @@ impl std::fmt::Debug for Location {
             .field("data", &self.data)
             .field("database", &self.database.as_deref().map(postgres::masked))
             .field("password_file", &self.password_file)
+            .field("kek_file", &self.kek_file)
             .finish()
     }
 }

@@ -79,6 +79,11 @@ pub struct ServerArgs {
     /// A file whose first line is the --database password.
     #[arg(long, value_name = "FILE", global = true)]
     pub database_password_file: Option<PathBuf>,
+    /// The key-encryption key that seals the signing keys kept in the --database
+    /// (32 random bytes, base64url, 0600: `gatekeep server key new-kek FILE` makes one).
+    /// Every replica needs a copy of the same file.
+    #[arg(long, value_name = "FILE", global = true)]
+    pub key_encryption_key_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -86,6 +91,9 @@ pub enum ServerCmd {
     /// Create, list and revoke the tokens requesters and approvers use.
     #[command(subcommand)]
     Token(TokenCmd),
+    /// Rotate the verdict-signing key, or make a key-encryption key for PostgreSQL.
+    #[command(subcommand)]
+    Key(KeyCmd),
     /// List and revoke approver sessions (from OIDC sign-ins).
     #[command(subcommand)]
     Session(server::sessions::SessionCmd),
@@ -139,6 +147,18 @@ pub enum TokenCmd {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum KeyCmd {
+    /// Make a new signing key current and keep the current one as the previous key (any
+    /// older one is dropped). The previous key endorses the new one in the JWK Set, so
+    /// clients pinned to it accept the new key. On PostgreSQL running replicas switch at
+    /// once; a server on SQLite switches on SIGHUP (or a restart).
+    Rotate,
+    /// Write a new key-encryption key (for --key-encryption-key-file) to FILE, which must
+    /// not exist yet.
+    NewKek { file: PathBuf },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum ServerAuditCmd {
     /// Check that no event was altered, removed, inserted or reordered, that the chain
     /// still holds every signed checkpoint (so its tail was neither cut nor re-hashed), and
@@ -177,6 +197,9 @@ pub fn server(args: ServerArgs) -> Result<ExitCode> {
         password_file: args
             .database_password_file
             .or_else(|| config.database_password_file.clone()),
+        kek_file: args
+            .key_encryption_key_file
+            .or_else(|| config.key_encryption_key_file.clone()),
     };
     match args.command {
         None => {
@@ -284,6 +307,32 @@ pub fn server(args: ServerArgs) -> Result<ExitCode> {
             eprintln!("revoked {n} token(s) for `{id_or_name}`");
             Ok(exit::code(exit::SUCCESS))
         }
+        Some(ServerCmd::Key(KeyCmd::Rotate)) => {
+            let set = server::key_rotate(&data)?;
+            println!("{}", set.kid());
+            eprintln!(
+                "the signing key is now {}; {} stays published as the previous key and endorses it",
+                set.kid(),
+                set.previous_kid().unwrap_or_default()
+            );
+            if data.database.is_some() {
+                eprintln!("running replicas on this database switch to it now");
+            } else {
+                eprintln!(
+                    "hint: send SIGHUP to the running `gatekeep server` (or restart it) to sign with the new key"
+                );
+            }
+            Ok(exit::code(exit::SUCCESS))
+        }
+        Some(ServerCmd::Key(KeyCmd::NewKek { file })) => {
+            server::keys::new_kek(&file)?;
+            eprintln!(
+                "wrote a new key-encryption key to {} (mode 0600)\nhint: give every replica a copy and pass --key-encryption-key-file {}; without it the signing keys in the database cannot be opened",
+                file.display(),
+                file.display()
+            );
+            Ok(exit::code(exit::SUCCESS))
+        }
         Some(ServerCmd::Session(cmd)) => server::sessions::command(&data, cmd),
         Some(ServerCmd::Audit(ServerAuditCmd::Verify { checkpoints })) => {
             server_audit_verify(&data, &checkpoints)
@@ -338,7 +387,7 @@ fn server_audit_verify(data: &server::Location, files: &[PathBuf]) -> Result<Exi
         }
     }
     let chain = server::audit::verify(&state.events);
-    let held = server::audit::verify_checkpoints(&state.events, &checkpoints, &state.key);
+    let held = server::audit::verify_checkpoints(&state.events, &checkpoints, &state.keys);
     let rows = server::audit::verify_rows(&state.events, &state.rows);
     let mut out = std::io::stdout().lock();
     let errors: Vec<&String> = chain

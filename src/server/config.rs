@@ -1,9 +1,10 @@
 //! `gatekeep server --config FILE`: the service's settings file (TOML).
 //!
 //! It may set what the flags set (`listen`, `data`, `database`, `database_password_file`,
-//! `tls_cert`, `tls_key`; a flag given on the command line wins) and what only a file can:
+//! `key_encryption_key_file`, `tls_cert`, `tls_key`; a flag given on the command line wins) and what only a file can:
 //! the public URL, the OpenID Connect provider and whether static approver tokens may still
-//! decide. Secrets are named by file (`client_secret_file`, `database_password_file`) and
+//! decide. Secrets are named by file (`client_secret_file`, `database_password_file`,
+//! `key_encryption_key_file`) and
 //! read where used, never taken from the command line, and [`Secret`] never shows them in
 //! `Debug` output or logs.
 //!
@@ -48,6 +49,8 @@ pub struct ServerConfig {
     pub database: Option<String>,
     /// `database_password_file`: the password for a `database` URL without one.
     pub database_password_file: Option<PathBuf>,
+    /// `key_encryption_key_file`: the key that seals the signing keys kept in PostgreSQL.
+    pub key_encryption_key_file: Option<PathBuf>,
     pub tls: Option<(PathBuf, PathBuf)>,
     /// `[web] public_url`, without a trailing slash.
     pub public_url: Option<url::Url>,
@@ -88,6 +91,7 @@ struct RawConfig {
     data: Option<PathBuf>,
     database: Option<Spanned<String>>,
     database_password_file: Option<PathBuf>,
+    key_encryption_key_file: Option<PathBuf>,
     tls_cert: Option<Spanned<PathBuf>>,
     tls_key: Option<Spanned<PathBuf>>,
     web: Option<RawWeb>,
@@ -302,6 +306,7 @@ pub fn parse(path: &Path, text: &str) -> Result<ServerConfig, ConfigError> {
         data: raw.data.as_deref().map(resolve),
         database,
         database_password_file: raw.database_password_file.as_deref().map(resolve),
+        key_encryption_key_file: raw.key_encryption_key_file.as_deref().map(resolve),
         tls,
         public_url,
         oidc,

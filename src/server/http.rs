@@ -19,7 +19,7 @@ use crate::api::protocol::{
     RunReport,
 };
 use crate::api::routes;
-use crate::api::verdict::{Jwk, JwkSet, unix_now};
+use crate::api::verdict::{JwkSet, unix_now};
 use crate::render::Safe;
 
 /// The largest request body read: a create at every field limit fits.
@@ -211,9 +211,7 @@ async fn deliver<S: Store>(app: &App<S>, record: &super::store::Record) -> Reque
 }
 
 async fn jwks<S: Store>(AxState(app): Shared<S>) -> Json<JwkSet> {
-    Json(JwkSet {
-        keys: vec![Jwk::from_key(&app.service.verifying_key())],
-    })
+    Json(app.service.keys().jwks())
 }
 
 async fn whoami<S: Store>(

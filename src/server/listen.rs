@@ -1,6 +1,8 @@
 //! Wake-ups across replicas: every replica `LISTEN`s on [`postgres::CHANNEL`], where each
 //! saved request is announced (see [`postgres::Postgres`]'s `save`), and wakes the clients
-//! waiting on it here, whichever replica took the decision.
+//! waiting on it here, whichever replica took the decision. It also listens on
+//! [`keys::KEYS_CHANNEL`], where a key rotation is announced, so that every replica loads
+//! the new signing key without a restart.
 //!
 //! A notification sent while this connection was down is lost for good (PostgreSQL keeps
 //! none for a listener that is not there), so every (re)connection is followed by a wake-up
@@ -10,11 +12,20 @@ use std::time::Duration;
 
 use sqlx::postgres::{PgListener, PgPool};
 
-use super::postgres;
+use super::{keys, postgres};
 
-/// Follows the channel for as long as the server runs: `wake(Some(id))` for each request
-/// saved by any replica, `wake(None)` after each (re)connection.
-pub async fn follow(pool: PgPool, wake: impl Fn(Option<&str>) + Send + Sync + 'static) {
+/// What the listener heard.
+pub enum Heard<'a> {
+    /// A request saved by any replica.
+    Request(&'a str),
+    /// A rotation of the signing keys.
+    Keys,
+    /// The connection was (re)made: anything announced while it was down was missed.
+    Reconnected,
+}
+
+/// Follows the channels for as long as the server runs.
+pub async fn follow(pool: PgPool, wake: impl Fn(Heard) + Send + Sync + 'static) {
     let mut retry = Duration::from_millis(100);
     loop {
         let mut listener = match connect(&pool).await {
@@ -27,12 +38,13 @@ pub async fn follow(pool: PgPool, wake: impl Fn(Option<&str>) + Send + Sync + 's
             }
         };
         retry = Duration::from_millis(100);
-        wake(None);
+        wake(Heard::Reconnected);
         loop {
             match listener.try_recv().await {
-                Ok(Some(notification)) => wake(Some(notification.payload())),
+                Ok(Some(n)) if n.channel() == keys::KEYS_CHANNEL => wake(Heard::Keys),
+                Ok(Some(n)) => wake(Heard::Request(n.payload())),
                 // The connection was lost and made again (eager reconnect): re-check all.
-                Ok(None) => wake(None),
+                Ok(None) => wake(Heard::Reconnected),
                 Err(e) => {
                     tracing::warn!(error = %e, "lost the connection that listens for decisions taken on other replicas; reconnecting");
                     break;
@@ -44,6 +56,8 @@ pub async fn follow(pool: PgPool, wake: impl Fn(Option<&str>) + Send + Sync + 's
 
 async fn connect(pool: &PgPool) -> Result<PgListener, sqlx::Error> {
     let mut listener = PgListener::connect_with(pool).await?;
-    listener.listen(postgres::CHANNEL).await?;
+    listener
+        .listen_all([postgres::CHANNEL, keys::KEYS_CHANNEL])
+        .await?;
     Ok(listener)
 }

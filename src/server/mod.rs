@@ -5,8 +5,9 @@
 //! sqlx and the tracing subscriber are only started by `gatekeep server` itself.
 //!
 //! The data directory holds `gatekeep.db` (SQLite, WAL) and `signing-key` (the Ed25519 seed,
-//! 0600), both created on first start. With `--database postgres://…` the database is
-//! PostgreSQL instead, shared by replicas that each hold a copy of the same `signing-key`.
+//! 0600), both created on first start, and `signing-key.previous` after a rotation. With
+//! `--database postgres://…` the database is PostgreSQL instead, shared by replicas, and it
+//! holds the signing keys too, sealed (see [`keys`]).
 
 pub mod audit;
 pub mod backend;
@@ -17,6 +18,7 @@ pub mod error;
 pub mod event;
 pub mod feed;
 pub mod http;
+pub mod keys;
 pub mod limits;
 pub mod listen;
 pub mod names;
@@ -34,15 +36,13 @@ pub mod store;
 pub mod tls;
 pub mod web;
 
-use std::io::Write;
 use std::net::SocketAddr;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use ed25519_dalek::SigningKey;
 
 use crate::api::protocol::{Identity, Role};
 use crate::api::verdict;
@@ -105,56 +105,35 @@ async fn open_store(at: &Location) -> Result<Backend> {
         .with_context(|| format!("cannot open the database {}", db.display()))
 }
 
-/// Loads the signing key from `data`, creating it (0600) on first start.
-pub fn signing_key(data: &Path) -> Result<SigningKey> {
-    let path = data.join("signing-key");
-    match std::fs::read_to_string(&path) {
-        Ok(text) => {
-            let meta = std::fs::metadata(&path)?;
-            let uid = nix::unistd::getuid().as_raw();
-            if std::os::unix::fs::MetadataExt::uid(&meta) != uid {
-                bail!(
-                    "{} is owned by uid {}, not by the server's uid {uid}; the signing key must be the server's alone\nhint: chown it to the user that runs `gatekeep server`",
-                    path.display(),
-                    std::os::unix::fs::MetadataExt::uid(&meta)
-                );
-            }
-            if meta.permissions().mode() & 0o077 != 0 {
-                bail!(
-                    "{} is readable by others (mode {:o}); the signing key must be private\nhint: chmod 600 {}",
-                    path.display(),
-                    meta.permissions().mode() & 0o777,
-                    path.display()
-                );
-            }
-            let seed: [u8; 32] = base64::Engine::decode(
-                &base64::engine::general_purpose::URL_SAFE_NO_PAD,
-                text.trim(),
-            )
-            .ok()
-            .and_then(|b| b.try_into().ok())
-            .with_context(|| {
-                format!(
-                    "{} does not hold a 32-byte base64url Ed25519 seed",
-                    path.display()
-                )
-            })?;
-            Ok(SigningKey::from_bytes(&seed))
+pub use keys::signing_key;
+
+/// The key set the server signs with: the files in the data directory on SQLite, the
+/// sealed rows on PostgreSQL.
+async fn load_keys(at: &Location, store: &Backend) -> Result<keys::KeySet> {
+    match store {
+        Backend::Postgres(pg) => {
+            let kek = keys::kek_for(at.kek_file.as_deref())?;
+            keys::load_db(pg.pool(), &kek, &at.data).await
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let seed = verdict::random_b64(32)?;
-            let mut file = std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&path)
-                .with_context(|| format!("cannot create {}", path.display()))?;
-            writeln!(file, "{seed}")?;
-            file.sync_all()?;
-            tracing::info!(path = %path.display(), "created a new signing key");
-            signing_key(data)
+        Backend::Sqlite(_) => keys::load_files(&at.data),
+    }
+}
+
+/// Loads the key set again (after a rotation) and signs with it from now on; on failure the
+/// server keeps signing with the keys it has, and says why.
+async fn reload_keys(app: &http::App<Backend>, at: &Location) {
+    match load_keys(at, &app.service.store).await {
+        Ok(set) => {
+            let kid = set.kid();
+            if kid != app.service.keys().kid() {
+                eprintln!("gatekeep server: now signing with key {kid}");
+                tracing::info!(%kid, previous = ?set.previous_kid(), "loaded the rotated signing keys");
+            }
+            app.service.set_keys(set);
         }
-        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "cannot load the signing keys again; still signing with the ones loaded before");
+        }
     }
 }
 
@@ -270,26 +249,15 @@ pub fn run(opts: &RunOptions) -> Result<()> {
         let plan = outbox::OutboxPlan::new(opts.web.channels.routes());
         let bell = plan.bell();
         let store = open_store(&opts.at).await?.with_outbox(plan)?;
-        let key = signing_key(&opts.at.data)?;
-        if let Backend::Postgres(pg) = &store {
-            // Replicas must sign alike: clients pin one key and refuse verdicts by another.
-            let kid = verdict::thumbprint(&key.verifying_key());
-            let shared = pg.claim_key(&kid).await?;
-            if shared != kid {
-                bail!(
-                    "this replica's signing key {kid} ({}) is not the key the service signs with, {shared}\nhint: copy signing-key from the data directory of a replica already running into {}",
-                    opts.at.data.join("signing-key").display(),
-                    opts.at.data.display()
-                );
-            }
-        }
+        // Replicas sign alike: on PostgreSQL every replica loads the one key set stored there.
+        let keys = load_keys(&opts.at, &store).await?;
         let oidc = match (&opts.web.oidc, &opts.web.public_url) {
             (Some(config), Some(public_url)) => Some(oidc::Oidc::new(config.clone(), public_url)?),
             _ => None,
         };
         let (stop, shutdown) = tokio::sync::watch::channel(false);
         let app = Arc::new(http::App {
-            service: Service::with_limits(store, key, opts.max_timeout_secs, opts.limits),
+            service: Service::with_limits(store, keys, opts.max_timeout_secs, opts.limits),
             shutdown,
             web: opts.web.clone(),
             oidc,
@@ -303,11 +271,14 @@ pub fn run(opts: &RunOptions) -> Result<()> {
         let listener = conn::listen(opts.listen)
             .with_context(|| format!("cannot listen on {}", opts.listen))?;
         let addr = listener.local_addr()?;
-        let kid = verdict::thumbprint(&app.service.verifying_key());
+        let kid = app.service.keys().kid();
         let scheme = if tls.is_some() { "https" } else { "http" };
         // Plain lines for people and scripts (tests read the address from the first one).
         eprintln!("gatekeep server: listening on {scheme}://{addr}");
         eprintln!("gatekeep server: signing key {kid}");
+        if let Some(previous) = app.service.keys().previous_kid() {
+            eprintln!("gatekeep server: previous signing key {previous} (still published)");
+        }
         if let Some(oidc) = &app.oidc {
             // Discovery waits for the first sign-in, so that a provider that is down does
             // not keep requesters from the service.
@@ -372,11 +343,35 @@ pub fn run(opts: &RunOptions) -> Result<()> {
         };
         let workers = notify::start(app.clone(), bell, app.shutdown.clone());
         // Several replicas on one database: decisions taken elsewhere wake clients here.
+        // A rotation: SIGHUP on any backend; on PostgreSQL, also the rotation's announcement
+        // (and every reconnection of the listener, which may have missed one).
+        let rotated = Arc::new(tokio::sync::Notify::new());
+        let reloader = {
+            let (app, at, rotated) = (app.clone(), opts.at.clone(), rotated.clone());
+            tokio::spawn(async move {
+                use tokio::signal::unix::{SignalKind, signal};
+                let mut hup = signal(SignalKind::hangup()).ok();
+                loop {
+                    match &mut hup {
+                        Some(hup) => tokio::select! {
+                            _ = hup.recv() => {}
+                            () = rotated.notified() => {}
+                        },
+                        None => rotated.notified().await,
+                    }
+                    reload_keys(&app, &at).await;
+                }
+            })
+        };
         let follower = app.service.store.postgres().map(|pg| {
-            let app = app.clone();
-            tokio::spawn(listen::follow(pg.pool().clone(), move |id| match id {
-                Some(id) => app.service.wake(id),
-                None => app.service.wake_all(),
+            let (app, rotated) = (app.clone(), rotated.clone());
+            tokio::spawn(listen::follow(pg.pool().clone(), move |heard| match heard {
+                listen::Heard::Request(id) => app.service.wake(id),
+                listen::Heard::Keys => rotated.notify_one(),
+                listen::Heard::Reconnected => {
+                    app.service.wake_all();
+                    rotated.notify_one();
+                }
             }))
         });
         let router = http::router(app.clone());
@@ -388,6 +383,7 @@ pub fn run(opts: &RunOptions) -> Result<()> {
         };
         conn::serve(listener, router, tls.map(|t| t.config), limits, graceful).await;
         sweeper.abort();
+        reloader.abort();
         if let Some(follower) = follower {
             follower.abort();
         }
@@ -472,6 +468,22 @@ pub fn token_revoke(at: &Location, id_or_name: &str) -> Result<usize> {
     })
 }
 
+/// `gatekeep server key rotate`: a new current key, the old one kept as previous. On
+/// PostgreSQL, running replicas load it when the rotation is announced; a server on SQLite
+/// loads it on SIGHUP.
+pub fn key_rotate(at: &Location) -> Result<keys::KeySet> {
+    if at.database.is_none() {
+        return keys::rotate_files(&at.data);
+    }
+    let kek = keys::kek_for(at.kek_file.as_deref())?;
+    runtime()?.block_on(async {
+        match open_store(at).await? {
+            Backend::Postgres(pg) => keys::rotate_db(pg.pool(), &kek).await,
+            Backend::Sqlite(_) => bail!("--database names no PostgreSQL database"),
+        }
+    })
+}
+
 /// The whole audit trail.
 pub fn events(at: &Location) -> Result<Vec<audit::Event>> {
     let data = &at.data;
@@ -490,7 +502,8 @@ pub struct AuditState {
     pub events: Vec<audit::Event>,
     pub checkpoints: Vec<store::StoredCheckpoint>,
     pub rows: Vec<store::RequestRow>,
-    pub key: ed25519_dalek::VerifyingKey,
+    /// The service's public keys: the current one, then the previous one after a rotation.
+    pub keys: Vec<ed25519_dalek::VerifyingKey>,
 }
 
 pub fn audit_state(at: &Location) -> Result<AuditState> {
@@ -501,21 +514,27 @@ pub fn audit_state(at: &Location) -> Result<AuditState> {
             data.display()
         );
     }
-    // Never created here: a verify that made a new key would check nothing.
-    if !data.join("signing-key").exists() {
-        bail!(
-            "no signing key in {}: checkpoints cannot be checked without the service's key\nhint: pass the server's --data directory",
-            data.display()
-        );
-    }
-    let key = signing_key(data)?.verifying_key();
     runtime()?.block_on(async {
         let store = open_store(at).await?;
+        // Never created here: a verify that made a new key would check nothing.
+        let keys = match &store {
+            Backend::Postgres(pg) => keys::public_db(pg.pool()).await?,
+            Backend::Sqlite(_) if data.join("signing-key").exists() => {
+                keys::load_files(data)?.public()
+            }
+            Backend::Sqlite(_) => Vec::new(),
+        };
+        if keys.is_empty() {
+            bail!(
+                "no signing key in {}: checkpoints cannot be checked without the service's key\nhint: pass the server's --data directory (and --database)",
+                at.describe()
+            );
+        }
         Ok(AuditState {
             events: store.events().await?,
             checkpoints: store.checkpoints().await?,
             rows: store.request_rows().await?,
-            key,
+            keys,
         })
     })
 }
@@ -605,37 +624,5 @@ mod tests {
                 "not shown revoked: {row}"
             );
         }
-    }
-
-    #[test]
-    fn the_signing_key_is_created_private_and_refused_when_not() {
-        let dir = tempfile::tempdir().unwrap();
-        let key = signing_key(dir.path()).unwrap();
-        let path = dir.path().join("signing-key");
-        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode, 0o600);
-        assert_eq!(
-            signing_key(dir.path()).unwrap().to_bytes(),
-            key.to_bytes(),
-            "the same key on every start"
-        );
-
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
-        let e = signing_key(dir.path()).unwrap_err().to_string();
-        assert!(e.contains("chmod 600"), "{e}");
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
-
-        if nix::unistd::getuid().is_root() {
-            nix::unistd::chown(&path, Some(nix::unistd::Uid::from_raw(65534)), None).unwrap();
-            let e = signing_key(dir.path()).unwrap_err().to_string();
-            assert!(e.contains("owned by uid 65534"), "{e}");
-        }
-
-        std::fs::write(&path, "not a key\n").unwrap();
-        if nix::unistd::getuid().is_root() {
-            nix::unistd::chown(&path, Some(nix::unistd::getuid()), None).unwrap();
-        }
-        let e = signing_key(dir.path()).unwrap_err().to_string();
-        assert!(e.contains("32-byte base64url Ed25519 seed"), "{e}");
     }
 }

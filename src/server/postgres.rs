@@ -114,25 +114,6 @@ impl Postgres {
         Ok(Postgres { pool })
     }
 
-    /// Records `kid` as the service's signing key if no replica did yet; returns the key
-    /// every replica must sign with (`kid` itself, or the one recorded before).
-    pub async fn claim_key(&self, kid: &str) -> Result<String, StoreError> {
-        sqlx::query(
-            "INSERT INTO service_key (id, kid, added_at) VALUES (1, $1, $2)
-             ON CONFLICT (id) DO NOTHING",
-        )
-        .bind(kid)
-        .bind(crate::time::now_rfc3339())
-        .execute(&self.pool)
-        .await
-        .map_err(db)?;
-        let row = sqlx::query("SELECT kid FROM service_key WHERE id = 1")
-            .fetch_one(&self.pool)
-            .await
-            .map_err(db)?;
-        Ok(row.get(0))
-    }
-
     /// The pool, for the listener (which takes a connection of its own from it).
     pub fn pool(&self) -> &PgPool {
         &self.pool

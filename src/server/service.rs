@@ -16,6 +16,7 @@ pub use super::error::ServiceError;
 use super::event::{Created, EventDetail, EventDraft, IdpLogin, Requester};
 use super::limits::{Limits, validate, validate_outcome, validate_reason};
 use super::names;
+use super::keys::KeySet;
 use super::store::{Record, Store};
 use crate::api::protocol::{Anchor, CreateRequest, Identity, Role, RunReport, Shown, State};
 use crate::api::verdict::{self, Approval, Claims};
@@ -31,7 +32,9 @@ use refusals::RefusalBudget;
 
 pub struct Service<S> {
     pub store: S,
-    key: SigningKey,
+    /// Swapped whole when the keys are rotated (see `set_keys`): a signature is made with
+    /// the set as it was when it began.
+    keys: std::sync::RwLock<Arc<KeySet>>,
     /// The longest a request may wait, whatever it asks for.
     max_timeout_secs: u64,
     /// One lock for all request changes: decisions are rare and quick.
@@ -50,18 +53,18 @@ pub struct Service<S> {
 
 impl<S: Store> Service<S> {
     pub fn new(store: S, key: SigningKey, max_timeout_secs: u64) -> Service<S> {
-        Service::with_limits(store, key, max_timeout_secs, Limits::default())
+        Service::with_limits(store, KeySet::single(key), max_timeout_secs, Limits::default())
     }
 
     pub fn with_limits(
         store: S,
-        key: SigningKey,
+        keys: KeySet,
         max_timeout_secs: u64,
         limits: Limits,
     ) -> Service<S> {
         Service {
             store,
-            key,
+            keys: std::sync::RwLock::new(Arc::new(keys)),
             max_timeout_secs,
             write: tokio::sync::Mutex::new(()),
             waiters: Mutex::new(HashMap::new()),
@@ -100,7 +103,7 @@ impl<S: Store> Service<S> {
             }
         }
         let time = crate::time::now_rfc3339();
-        let (_, jws) = crate::api::checkpoint::sign(seq, &head, &time, &self.key)
+        let (_, jws) = crate::api::checkpoint::sign(seq, &head, &time, &self.keys().current)
             .map_err(|e| ServiceError::Internal(format!("cannot sign a checkpoint: {e}")))?;
         self.store
             .add_checkpoint(&super::store::StoredCheckpoint {
@@ -114,7 +117,17 @@ impl<S: Store> Service<S> {
     }
 
     pub fn verifying_key(&self) -> ed25519_dalek::VerifyingKey {
-        self.key.verifying_key()
+        self.keys().current.verifying_key()
+    }
+
+    /// The signing keys as they are now.
+    pub fn keys(&self) -> Arc<KeySet> {
+        self.keys.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Signs with `keys` from now on (after a rotation).
+    pub fn set_keys(&self, keys: KeySet) {
+        *self.keys.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(keys);
     }
 
     /// Held across each read-modify-save of a request: this process's lock, then the store's.
@@ -709,7 +722,7 @@ impl<S: Store> Service<S> {
             verdict::FinalState::Expired => State::Expired,
             verdict::FinalState::Cancelled => State::Cancelled,
         };
-        let jws = verdict::sign(&claims, &self.key)
+        let jws = verdict::sign(&claims, &self.keys().current)
             .map_err(|e| ServiceError::Internal(format!("cannot sign the verdict: {e}")))?;
         record.verdict = Some(jws.clone());
         Ok(jws)

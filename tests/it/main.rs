@@ -23,6 +23,7 @@ mod doctor;
 mod exec;
 mod fuzz;
 mod fuzz_corpus;
+mod keys;
 mod layers;
 mod ledger;
 mod oidc;

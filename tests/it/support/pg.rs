@@ -39,6 +39,8 @@ pub struct Database {
     pub url: String,
     /// A file holding the password, for `--database-password-file`.
     pub password_file: PathBuf,
+    /// The key-encryption key every replica on it shares (`--key-encryption-key-file`).
+    pub kek_file: PathBuf,
     pub name: String,
 }
 
@@ -279,9 +281,18 @@ impl Cluster {
         );
         let password_file = std::env::temp_dir().join(format!("{name}.pw"));
         std::fs::write(&password_file, format!("{PASSWORD}\n")).unwrap();
+        let kek_file = std::env::temp_dir().join(format!("{name}.kek"));
+        let _ = std::fs::remove_file(&kek_file);
+        let out = std::process::Command::new(super::service::GK)
+            .args(["server", "key", "new-kek"])
+            .arg(&kek_file)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "new-kek: {}", super::service::text(&out));
         Database {
             url: format!("postgres://postgres@127.0.0.1:{}/{name}", self.port),
             password_file,
+            kek_file,
             name,
         }
     }

@@ -249,6 +249,8 @@ impl Server {
                 db.url.clone(),
                 "--database-password-file".to_owned(),
                 db.password_file.display().to_string(),
+                "--key-encryption-key-file".to_owned(),
+                db.kek_file.display().to_string(),
             ],
             None => Vec::new(),
         }
@@ -302,6 +304,13 @@ impl Server {
             .lines()
             .map(|l| serde_json::from_str(l).unwrap())
             .collect()
+    }
+
+    /// Sends `signal` to the running server.
+    pub fn signal(&self, signal: nix::sys::signal::Signal) {
+        let child = self.child.as_ref().unwrap();
+        let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap());
+        nix::sys::signal::kill(pid, signal).unwrap();
     }
 
     /// Kills the server outright (SIGKILL): no graceful shutdown, no flushing.
