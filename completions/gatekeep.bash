@@ -187,6 +187,9 @@ _gatekeep() {
             gatekeep__subcmd__help__subcmd__server,audit)
                 cmd="gatekeep__subcmd__help__subcmd__server__subcmd__audit"
                 ;;
+            gatekeep__subcmd__help__subcmd__server,key)
+                cmd="gatekeep__subcmd__help__subcmd__server__subcmd__key"
+                ;;
             gatekeep__subcmd__help__subcmd__server,report)
                 cmd="gatekeep__subcmd__help__subcmd__server__subcmd__report"
                 ;;
@@ -204,6 +207,12 @@ _gatekeep() {
                 ;;
             gatekeep__subcmd__help__subcmd__server__subcmd__audit,verify)
                 cmd="gatekeep__subcmd__help__subcmd__server__subcmd__audit__subcmd__verify"
+                ;;
+            gatekeep__subcmd__help__subcmd__server__subcmd__key,new-kek)
+                cmd="gatekeep__subcmd__help__subcmd__server__subcmd__key__subcmd__new__subcmd__kek"
+                ;;
+            gatekeep__subcmd__help__subcmd__server__subcmd__key,rotate)
+                cmd="gatekeep__subcmd__help__subcmd__server__subcmd__key__subcmd__rotate"
                 ;;
             gatekeep__subcmd__help__subcmd__server__subcmd__session,list)
                 cmd="gatekeep__subcmd__help__subcmd__server__subcmd__session__subcmd__list"
@@ -274,6 +283,9 @@ _gatekeep() {
             gatekeep__subcmd__server,help)
                 cmd="gatekeep__subcmd__server__subcmd__help"
                 ;;
+            gatekeep__subcmd__server,key)
+                cmd="gatekeep__subcmd__server__subcmd__key"
+                ;;
             gatekeep__subcmd__server,report)
                 cmd="gatekeep__subcmd__server__subcmd__report"
                 ;;
@@ -313,6 +325,9 @@ _gatekeep() {
             gatekeep__subcmd__server__subcmd__help,help)
                 cmd="gatekeep__subcmd__server__subcmd__help__subcmd__help"
                 ;;
+            gatekeep__subcmd__server__subcmd__help,key)
+                cmd="gatekeep__subcmd__server__subcmd__help__subcmd__key"
+                ;;
             gatekeep__subcmd__server__subcmd__help,report)
                 cmd="gatekeep__subcmd__server__subcmd__help__subcmd__report"
                 ;;
@@ -331,6 +346,12 @@ _gatekeep() {
             gatekeep__subcmd__server__subcmd__help__subcmd__audit,verify)
                 cmd="gatekeep__subcmd__server__subcmd__help__subcmd__audit__subcmd__verify"
                 ;;
+            gatekeep__subcmd__server__subcmd__help__subcmd__key,new-kek)
+                cmd="gatekeep__subcmd__server__subcmd__help__subcmd__key__subcmd__new__subcmd__kek"
+                ;;
+            gatekeep__subcmd__server__subcmd__help__subcmd__key,rotate)
+                cmd="gatekeep__subcmd__server__subcmd__help__subcmd__key__subcmd__rotate"
+                ;;
             gatekeep__subcmd__server__subcmd__help__subcmd__session,list)
                 cmd="gatekeep__subcmd__server__subcmd__help__subcmd__session__subcmd__list"
                 ;;
@@ -345,6 +366,24 @@ _gatekeep() {
                 ;;
             gatekeep__subcmd__server__subcmd__help__subcmd__token,revoke)
                 cmd="gatekeep__subcmd__server__subcmd__help__subcmd__token__subcmd__revoke"
+                ;;
+            gatekeep__subcmd__server__subcmd__key,help)
+                cmd="gatekeep__subcmd__server__subcmd__key__subcmd__help"
+                ;;
+            gatekeep__subcmd__server__subcmd__key,new-kek)
+                cmd="gatekeep__subcmd__server__subcmd__key__subcmd__new__subcmd__kek"
+                ;;
+            gatekeep__subcmd__server__subcmd__key,rotate)
+                cmd="gatekeep__subcmd__server__subcmd__key__subcmd__rotate"
+                ;;
+            gatekeep__subcmd__server__subcmd__key__subcmd__help,help)
+                cmd="gatekeep__subcmd__server__subcmd__key__subcmd__help__subcmd__help"
+                ;;
+            gatekeep__subcmd__server__subcmd__key__subcmd__help,new-kek)
+                cmd="gatekeep__subcmd__server__subcmd__key__subcmd__help__subcmd__new__subcmd__kek"
+                ;;
+            gatekeep__subcmd__server__subcmd__key__subcmd__help,rotate)
+                cmd="gatekeep__subcmd__server__subcmd__key__subcmd__help__subcmd__rotate"
                 ;;
             gatekeep__subcmd__server__subcmd__session,help)
                 cmd="gatekeep__subcmd__server__subcmd__session__subcmd__help"
@@ -1063,7 +1102,7 @@ _gatekeep() {
             return 0
             ;;
         gatekeep__subcmd__help__subcmd__server)
-            opts="token session audit report"
+            opts="token key session audit report"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1119,6 +1158,48 @@ _gatekeep() {
             return 0
             ;;
         gatekeep__subcmd__help__subcmd__server__subcmd__audit__subcmd__verify)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gatekeep__subcmd__help__subcmd__server__subcmd__key)
+            opts="rotate new-kek"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gatekeep__subcmd__help__subcmd__server__subcmd__key__subcmd__new__subcmd__kek)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gatekeep__subcmd__help__subcmd__server__subcmd__key__subcmd__rotate)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1627,7 +1708,7 @@ _gatekeep() {
             return 0
             ;;
         gatekeep__subcmd__server)
-            opts="-h --config --listen --max-timeout --max-pending --max-creates-per-minute --max-connections --max-connections-per-address --header-timeout --idle-timeout --tls-cert --tls-key --data --database --database-password-file --help token session audit report help"
+            opts="-h --config --listen --max-timeout --max-pending --max-creates-per-minute --max-connections --max-connections-per-address --header-timeout --idle-timeout --tls-cert --tls-key --data --database --database-password-file --key-encryption-key-file --help token key session audit report help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1689,6 +1770,10 @@ _gatekeep() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --key-encryption-key-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1697,7 +1782,7 @@ _gatekeep() {
             return 0
             ;;
         gatekeep__subcmd__server__subcmd__audit)
-            opts="-h --config --data --database --database-password-file --help verify checkpoints export help"
+            opts="-h --config --data --database --database-password-file --key-encryption-key-file --help verify checkpoints export help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1719,6 +1804,10 @@ _gatekeep() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --key-encryption-key-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1727,7 +1816,7 @@ _gatekeep() {
             return 0
             ;;
         gatekeep__subcmd__server__subcmd__audit__subcmd__checkpoints)
-            opts="-h --config --data --database --database-password-file --help"
+            opts="-h --config --data --database --database-password-file --key-encryption-key-file --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1749,6 +1838,10 @@ _gatekeep() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --key-encryption-key-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1757,7 +1850,7 @@ _gatekeep() {
             return 0
             ;;
         gatekeep__subcmd__server__subcmd__audit__subcmd__export)
-            opts="-h --format --config --data --database --database-password-file --help"
+            opts="-h --format --config --data --database --database-password-file --key-encryption-key-file --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1780,6 +1873,10 @@ _gatekeep() {
                     return 0
                     ;;
                 --database-password-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key-encryption-key-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1861,7 +1958,7 @@ _gatekeep() {
             return 0
             ;;
         gatekeep__subcmd__server__subcmd__audit__subcmd__verify)
-            opts="-h --checkpoints --config --data --database --database-password-file --help"
+            opts="-h --checkpoints --config --data --database --database-password-file --key-encryption-key-file --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1887,6 +1984,10 @@ _gatekeep() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --key-encryption-key-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1895,7 +1996,7 @@ _gatekeep() {
             return 0
             ;;
         gatekeep__subcmd__server__subcmd__help)
-            opts="token session audit report help"
+            opts="token key session audit report help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1967,6 +2068,48 @@ _gatekeep() {
         gatekeep__subcmd__server__subcmd__help__subcmd__help)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gatekeep__subcmd__server__subcmd__help__subcmd__key)
+            opts="rotate new-kek"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gatekeep__subcmd__server__subcmd__help__subcmd__key__subcmd__new__subcmd__kek)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gatekeep__subcmd__server__subcmd__help__subcmd__key__subcmd__rotate)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -2090,8 +2233,166 @@ _gatekeep() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        gatekeep__subcmd__server__subcmd__key)
+            opts="-h --config --data --database --database-password-file --key-encryption-key-file --help rotate new-kek help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database-password-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key-encryption-key-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gatekeep__subcmd__server__subcmd__key__subcmd__help)
+            opts="rotate new-kek help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gatekeep__subcmd__server__subcmd__key__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gatekeep__subcmd__server__subcmd__key__subcmd__help__subcmd__new__subcmd__kek)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gatekeep__subcmd__server__subcmd__key__subcmd__help__subcmd__rotate)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gatekeep__subcmd__server__subcmd__key__subcmd__new__subcmd__kek)
+            opts="-h --config --data --database --database-password-file --key-encryption-key-file --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database-password-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key-encryption-key-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gatekeep__subcmd__server__subcmd__key__subcmd__rotate)
+            opts="-h --config --data --database --database-password-file --key-encryption-key-file --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database-password-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key-encryption-key-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         gatekeep__subcmd__server__subcmd__report)
-            opts="-h --from --to --format --config --data --database --database-password-file --help"
+            opts="-h --from --to --format --config --data --database --database-password-file --key-encryption-key-file --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2125,6 +2426,10 @@ _gatekeep() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --key-encryption-key-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -2133,7 +2438,7 @@ _gatekeep() {
             return 0
             ;;
         gatekeep__subcmd__server__subcmd__session)
-            opts="-h --config --data --database --database-password-file --help list revoke help"
+            opts="-h --config --data --database --database-password-file --key-encryption-key-file --help list revoke help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2152,6 +2457,10 @@ _gatekeep() {
                     return 0
                     ;;
                 --database-password-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key-encryption-key-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2219,7 +2528,7 @@ _gatekeep() {
             return 0
             ;;
         gatekeep__subcmd__server__subcmd__session__subcmd__list)
-            opts="-h --json --config --data --database --database-password-file --help"
+            opts="-h --json --config --data --database --database-password-file --key-encryption-key-file --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2238,6 +2547,10 @@ _gatekeep() {
                     return 0
                     ;;
                 --database-password-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key-encryption-key-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2249,7 +2562,7 @@ _gatekeep() {
             return 0
             ;;
         gatekeep__subcmd__server__subcmd__session__subcmd__revoke)
-            opts="-h --config --data --database --database-password-file --help"
+            opts="-h --config --data --database --database-password-file --key-encryption-key-file --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2271,6 +2584,10 @@ _gatekeep() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --key-encryption-key-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -2279,7 +2596,7 @@ _gatekeep() {
             return 0
             ;;
         gatekeep__subcmd__server__subcmd__token)
-            opts="-h --config --data --database --database-password-file --help create list revoke help"
+            opts="-h --config --data --database --database-password-file --key-encryption-key-file --help create list revoke help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2301,6 +2618,10 @@ _gatekeep() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --key-encryption-key-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -2309,7 +2630,7 @@ _gatekeep() {
             return 0
             ;;
         gatekeep__subcmd__server__subcmd__token__subcmd__create)
-            opts="-h --agent --on-behalf-of --approver --groups --config --data --database --database-password-file --help"
+            opts="-h --agent --on-behalf-of --approver --groups --config --data --database --database-password-file --key-encryption-key-file --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2344,6 +2665,10 @@ _gatekeep() {
                     return 0
                     ;;
                 --database-password-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key-encryption-key-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2425,7 +2750,7 @@ _gatekeep() {
             return 0
             ;;
         gatekeep__subcmd__server__subcmd__token__subcmd__list)
-            opts="-h --json --config --data --database --database-password-file --help"
+            opts="-h --json --config --data --database --database-password-file --key-encryption-key-file --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2444,6 +2769,10 @@ _gatekeep() {
                     return 0
                     ;;
                 --database-password-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key-encryption-key-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2455,7 +2784,7 @@ _gatekeep() {
             return 0
             ;;
         gatekeep__subcmd__server__subcmd__token__subcmd__revoke)
-            opts="-h --config --data --database --database-password-file --help"
+            opts="-h --config --data --database --database-password-file --key-encryption-key-file --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2474,6 +2803,10 @@ _gatekeep() {
                     return 0
                     ;;
                 --database-password-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key-encryption-key-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

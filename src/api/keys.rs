@@ -53,7 +53,7 @@ pub enum KeyError {
     #[error("the endorsement's signature does not verify")]
     BadSignature,
     #[error(
-        "it is signed by key {kid}, which the pinned key {pinned} did not endorse ({why})\nhint: if the service's key was rotated more than once since this client pinned it, or after a suspected compromise, check the new thumbprint with its operator and re-pin: `gatekeep login --server URL --key {kid}` (or update [server] key in /etc/gatekeep/config.toml)"
+        "it is signed by key {kid}, not the pinned key {pinned}, and the pinned key did not endorse it ({why})\nhint: if the service's key was rotated more than once since this client pinned it, or after a suspected compromise, check the new thumbprint with its operator and re-pin: `gatekeep login --server URL --key {kid}` (or update [server] key in /etc/gatekeep/config.toml)"
     )]
     Unendorsed {
         kid: String,

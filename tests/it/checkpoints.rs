@@ -586,7 +586,8 @@ fn the_client_refuses_a_verdict_whose_checkpoint_is_not_signed_by_the_pinned_key
             assert!(!agent.dir().join(marker).exists(), "the command ran");
             assert!(
                 err.contains("checkpoint of its audit trail was rejected")
-                    && err.contains("not the service's key"),
+                    && err.contains("the pinned key")
+                    && err.contains("did not endorse"),
                 "{err}"
             );
             assert_eq!(
