@@ -201,7 +201,10 @@ mod tests {
     #[test]
     fn wrong_domain_or_swapped_kids_are_refused() {
         let (a, b) = (key(1), key(2));
-        let (ka, kb) = (thumbprint(&a.verifying_key()), thumbprint(&b.verifying_key()));
+        let (ka, kb) = (
+            thumbprint(&a.verifying_key()),
+            thumbprint(&b.verifying_key()),
+        );
         let signed = |text: String| Endorsement {
             kid: ka.clone(),
             sig: B64.encode(a.sign(text.as_bytes()).to_bytes()),
@@ -215,7 +218,11 @@ mod tests {
             format!("{DOMAIN} {ka} {kb}"),
         ] {
             assert_eq!(
-                verify_endorsement(&a.verifying_key(), &b.verifying_key(), &signed(text.clone())),
+                verify_endorsement(
+                    &a.verifying_key(),
+                    &b.verifying_key(),
+                    &signed(text.clone())
+                ),
                 Err(KeyError::BadSignature),
                 "{text:?}"
             );
@@ -245,7 +252,9 @@ mod tests {
         let later = JwkSet {
             keys: vec![jwk(&k2, Some(&k1)), jwk(&k1, None)],
         };
-        let e = trusted_key(&pin, &later, &kid(&k2)).unwrap_err().to_string();
+        let e = trusted_key(&pin, &later, &kid(&k2))
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains(&kid(&k2)) && e.contains(&kid(&k0)) && e.contains("--key"),
             "{e}"
@@ -273,7 +282,9 @@ mod tests {
             assert!(matches!(e, KeyError::Unendorsed { .. }), "{e}");
         }
         // A key the set does not publish at all.
-        let e = trusted_key(&pin, &set, &kid(&evil)).unwrap_err().to_string();
+        let e = trusted_key(&pin, &set, &kid(&evil))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("does not publish"), "{e}");
     }
 

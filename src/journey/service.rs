@@ -7,8 +7,8 @@ use std::time::Duration;
 use super::event::{Decided, DecisionKind, LedgerEvent};
 use super::refusal::{Refusal, RefusalKind};
 use super::{Asked, Journey};
-use crate::api::protocol::{self, CreateRequest, Origin, Role};
 use crate::api::checkpoint;
+use crate::api::protocol::{self, CreateRequest, Origin, Role};
 use crate::api::verdict::{self, FinalState, JwkSet};
 use crate::approval::{credentials, prompt, remote, wait};
 use crate::audit::redact;
@@ -183,19 +183,19 @@ impl Journey<'_> {
             other => other.map_err(|e| e.to_string()),
         };
         let checkpoint = match checkpoint {
-                Ok(checkpoint) => checkpoint,
-                Err(e) => {
-                    let why = format!(
-                        "the approval service's checkpoint of its audit trail was rejected: {e}"
-                    );
-                    let by = "gatekeep (checkpoint check)";
-                    let mut d = Decided::new(DecisionKind::Deny).by(by).why(&why);
-                    d.verdict = Some(jws);
-                    d.checkpoint = view.checkpoint.clone();
-                    let _ = self.record(d, true);
-                    return Asked::Refused(Refusal::new(RefusalKind::Denied, by, Some(&why)));
-                }
-            };
+            Ok(checkpoint) => checkpoint,
+            Err(e) => {
+                let why = format!(
+                    "the approval service's checkpoint of its audit trail was rejected: {e}"
+                );
+                let by = "gatekeep (checkpoint check)";
+                let mut d = Decided::new(DecisionKind::Deny).by(by).why(&why);
+                d.verdict = Some(jws);
+                d.checkpoint = view.checkpoint.clone();
+                let _ = self.record(d, true);
+                return Asked::Refused(Refusal::new(RefusalKind::Denied, by, Some(&why)));
+            }
+        };
         let by: Vec<String> = claims
             .approvers
             .iter()

@@ -176,9 +176,9 @@ pub fn verify_checkpoints(
                 continue;
             }
             None => {
-                report
-                    .errors
-                    .push(format!("the checkpoint from {source} cannot be checked: no key"));
+                report.errors.push(format!(
+                    "the checkpoint from {source} cannot be checked: no key"
+                ));
                 continue;
             }
         };

@@ -152,8 +152,7 @@ fn write_secret(path: &Path, bytes: &[u8; 32]) -> Result<()> {
         .with_context(|| format!("cannot create {}", tmp.display()))?;
     writeln!(file, "{}", B64.encode(bytes))?;
     file.sync_all()?;
-    std::fs::rename(&tmp, path)
-        .with_context(|| format!("cannot replace {}", path.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot replace {}", path.display()))?;
     Ok(())
 }
 
@@ -238,15 +237,12 @@ impl Kek {
     /// so that a sealed seed moved to another row does not open.
     fn seal(&self, key: &SigningKey) -> Result<String> {
         let mut nonce = [0u8; NONCE_LEN];
-        getrandom::fill(&mut nonce).map_err(|e| anyhow::anyhow!("cannot read random bytes: {e}"))?;
+        getrandom::fill(&mut nonce)
+            .map_err(|e| anyhow::anyhow!("cannot read random bytes: {e}"))?;
         let mut sealed = key.to_bytes().to_vec();
         let kid = verdict::thumbprint(&key.verifying_key());
         self.key
-            .seal_in_place_append_tag(
-                Nonce::assume_unique_for_key(nonce),
-                aad(&kid),
-                &mut sealed,
-            )
+            .seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), aad(&kid), &mut sealed)
             .map_err(|_| anyhow::anyhow!("cannot seal the signing key"))?;
         Ok(B64.encode([&nonce[..], &sealed].concat()))
     }
@@ -377,11 +373,11 @@ pub async fn load_db(pool: &PgPool, kek: &Kek, data: &Path) -> Result<KeySet> {
         .execute(&mut *tx)
         .await
         .map_err(db)?;
-    if let Some(set) = open_rows(kek, &rows(&mut *tx).await?)? {
+    if let Some(set) = open_rows(kek, &rows(&mut tx).await?)? {
         return Ok(set);
     }
     let key = signing_key(data)?;
-    insert(&mut *tx, kek, "current", &key).await?;
+    insert(&mut tx, kek, "current", &key).await?;
     tx.commit().await.map_err(db)?;
     tracing::info!(kid = %verdict::thumbprint(&key.verifying_key()), "stored the signing key in the database, sealed");
     Ok(KeySet::single(key))
@@ -396,7 +392,7 @@ pub async fn rotate_db(pool: &PgPool, kek: &Kek) -> Result<KeySet> {
         .await
         .map_err(db)?;
     // Opened first: a wrong key-encryption key must not seal the new key under itself.
-    let Some(set) = open_rows(kek, &rows(&mut *tx).await?)? else {
+    let Some(set) = open_rows(kek, &rows(&mut tx).await?)? else {
         bail!(
             "the database holds no signing key yet\nhint: start `gatekeep server` on it once: the first replica stores its key"
         );
@@ -410,7 +406,7 @@ pub async fn rotate_db(pool: &PgPool, kek: &Kek) -> Result<KeySet> {
         .execute(&mut *tx)
         .await
         .map_err(db)?;
-    insert(&mut *tx, kek, "current", &set.current).await?;
+    insert(&mut tx, kek, "current", &set.current).await?;
     sqlx::query("SELECT pg_notify($1, $2)")
         .bind(KEYS_CHANNEL)
         .bind(set.kid())
@@ -483,7 +479,10 @@ mod tests {
         let k1 = rotate_files(dir.path()).unwrap();
         assert_eq!(k1.previous_kid(), Some(k0.kid()));
         let loaded = load_files(dir.path()).unwrap();
-        assert_eq!((loaded.kid(), loaded.previous_kid()), (k1.kid(), Some(k0.kid())));
+        assert_eq!(
+            (loaded.kid(), loaded.previous_kid()),
+            (k1.kid(), Some(k0.kid()))
+        );
         let mode = std::fs::metadata(dir.path().join(PREVIOUS))
             .unwrap()
             .permissions()

@@ -14,9 +14,9 @@ use tokio::sync::Notify;
 
 pub use super::error::ServiceError;
 use super::event::{Created, EventDetail, EventDraft, IdpLogin, Requester};
+use super::keys::KeySet;
 use super::limits::{Limits, validate, validate_outcome, validate_reason};
 use super::names;
-use super::keys::KeySet;
 use super::store::{Record, Store};
 use crate::api::protocol::{Anchor, CreateRequest, Identity, Role, RunReport, Shown, State};
 use crate::api::verdict::{self, Approval, Claims};
@@ -53,7 +53,12 @@ pub struct Service<S> {
 
 impl<S: Store> Service<S> {
     pub fn new(store: S, key: SigningKey, max_timeout_secs: u64) -> Service<S> {
-        Service::with_limits(store, KeySet::single(key), max_timeout_secs, Limits::default())
+        Service::with_limits(
+            store,
+            KeySet::single(key),
+            max_timeout_secs,
+            Limits::default(),
+        )
     }
 
     pub fn with_limits(

@@ -218,7 +218,11 @@ fn login_after_a_rotation_pins_the_current_key() {
     drop(stdin);
     let out = child.wait_with_output().unwrap();
     assert!(!out.status.success(), "{}", text(&out));
-    assert!(text(&out).contains(&format!("--key {k1}")), "{}", text(&out));
+    assert!(
+        text(&out).contains(&format!("--key {k1}")),
+        "{}",
+        text(&out)
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -257,7 +261,9 @@ fn claims_for(c: &CreateRequest) -> Claims {
 fn route(state: &Forgery, call: &Call) -> (u16, Option<Value>) {
     let created = state.created.lock().unwrap().clone();
     match (call.method.as_str(), call.path.as_str()) {
-        ("GET", "/.well-known/jwks.json") => (200, Some(serde_json::to_value(&state.jwks).unwrap())),
+        ("GET", "/.well-known/jwks.json") => {
+            (200, Some(serde_json::to_value(&state.jwks).unwrap()))
+        }
         ("GET", "/v1/whoami") => (
             200,
             Some(
@@ -290,7 +296,11 @@ fn route(state: &Forgery, call: &Call) -> (u16, Option<Value>) {
 
 /// Runs `touch marker` on a machine pinned to `pinned`, against a fake that publishes
 /// `jwks` and signs the verdict with `signer`: the exit code and stderr.
-fn against_fake(pinned: &SigningKey, jwks: JwkSet, signer: &SigningKey) -> (Option<i32>, String, bool) {
+fn against_fake(
+    pinned: &SigningKey,
+    jwks: JwkSet,
+    signer: &SigningKey,
+) -> (Option<i32>, String, bool) {
     let state = Arc::new(Forgery {
         jwks,
         signer: signer.clone(),
@@ -341,7 +351,10 @@ fn a_published_key_without_a_valid_endorsement_by_the_pin_runs_nothing() {
         ("self-signed in the pin's name", Some(self_signed)),
         ("the pin's endorsement of another key", Some(of_another)),
         ("one flipped bit", Some(flipped)),
-        ("by a key of its own", Some(keys::endorse(&other, &attacker.verifying_key()))),
+        (
+            "by a key of its own",
+            Some(keys::endorse(&other, &attacker.verifying_key())),
+        ),
     ] {
         let (code, err, ran) = against_fake(&pinned, set(endorsement), &attacker);
         assert!(!ran, "{what}: the command ran\n{err}");
@@ -399,7 +412,11 @@ fn replicas_share_the_sealed_key_set_and_follow_a_rotation_without_restart() {
     let raw = B64.decode(seed.trim()).unwrap();
     let out = pg::cluster().psql(&database.name, "SELECT kid, sealed_seed FROM signing_keys");
     let table = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(out.status.success() && table.contains(&k0), "{}", text(&out));
+    assert!(
+        out.status.success() && table.contains(&k0),
+        "{}",
+        text(&out)
+    );
     assert!(!table.contains(seed.trim()), "{table}");
     let sealed = table
         .lines()
@@ -415,9 +432,17 @@ fn replicas_share_the_sealed_key_set_and_follow_a_rotation_without_restart() {
     for replica in [&a, &b] {
         let agent = Machine::with_policy("agent-user", POLICY);
         // Pinned to the old key, which both still publish.
-        agent.login_to(&replica.url, &k0, &replica.token(&["--agent", &format!("bot-{}", replica.port)]), &[]);
+        agent.login_to(
+            &replica.url,
+            &k0,
+            &replica.token(&["--agent", &format!("bot-{}", replica.port)]),
+            &[],
+        );
         let bob = Machine::new("bob");
-        bob.login(replica, &replica.approver_token(&format!("bob-{}", replica.port), ""));
+        bob.login(
+            replica,
+            &replica.approver_token(&format!("bob-{}", replica.port), ""),
+        );
         let (code, err) = approved_run(&agent, &bob, "marker-r");
         assert_eq!(code, Some(0), "{err}");
         assert_eq!(kid_of(&last_verdict(&agent)), k1, "signed by the new key");

@@ -288,7 +288,11 @@ impl Cluster {
             .arg(&kek_file)
             .output()
             .unwrap();
-        assert!(out.status.success(), "new-kek: {}", super::service::text(&out));
+        assert!(
+            out.status.success(),
+            "new-kek: {}",
+            super::service::text(&out)
+        );
         Database {
             url: format!("postgres://postgres@127.0.0.1:{}/{name}", self.port),
             password_file,
