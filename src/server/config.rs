@@ -1,12 +1,11 @@
 //! `gatekeep server --config FILE`: the service's settings file (TOML).
 //!
 //! It may set what the flags set (`listen`, `data`, `database`, `database_password_file`,
-//! `key_encryption_key_file`, `tls_cert`, `tls_key`; a flag given on the command line wins) and what only a file can:
-//! the public URL, the OpenID Connect provider and whether static approver tokens may still
-//! decide. Secrets are named by file (`client_secret_file`, `database_password_file`,
-//! `key_encryption_key_file`) and
-//! read where used, never taken from the command line, and [`Secret`] never shows them in
-//! `Debug` output or logs.
+//! `key_encryption_key_file`, `tls_cert`, `tls_key`; a flag given on the command line wins)
+//! and what only a file can: the public URL, the OpenID Connect provider and whether static
+//! approver tokens may still decide. Secrets are named by file (`client_secret_file`,
+//! `database_password_file`, `key_encryption_key_file`) and read where used, never taken
+//! from the command line, and [`Secret`] never shows them in `Debug` output or logs.
 //!
 //! A file that does not read or validate stops the server before it listens: every error
 //! names the file, the line and column, and the field (toml's spans locate them). Relative
@@ -443,9 +442,13 @@ mod tests {
     fn the_database_is_a_postgres_url_shown_without_its_password() {
         let cfg = parse(
             Path::new("/etc/gk/server.toml"),
-            "database = \"postgres://gk@db.example/gatekeep\"\ndatabase_password_file = \"db.pw\"\n",
+            "database = \"postgres://gk@db.example/gatekeep\"\ndatabase_password_file = \"db.pw\"\nkey_encryption_key_file = \"keys/kek\"\n",
         )
         .unwrap();
+        assert_eq!(
+            cfg.key_encryption_key_file,
+            Some(PathBuf::from("/etc/gk/keys/kek"))
+        );
         assert_eq!(
             cfg.database.as_deref(),
             Some("postgres://gk@db.example/gatekeep")

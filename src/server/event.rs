@@ -30,6 +30,7 @@ pub const KINDS: &[&str] = &[
     "signed_out",
     "session_revoked",
     "delivery",
+    "key_rotated",
 ];
 
 /// An audit event's kind and its fields.
@@ -133,6 +134,9 @@ pub enum EventDetail {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         retry_in_ms: Option<u64>,
     },
+    /// An operator rotated the signing key (`gatekeep server key rotate`): `kid` signs from
+    /// now on, `previous` stays published and endorses it.
+    KeyRotated { kid: String, previous: String },
     /// A token was revoked; `token` is what the operator named (an id or a name). Servers
     /// before these types recorded only `token`.
     TokenRevoked {

@@ -472,15 +472,38 @@ pub fn token_revoke(at: &Location, id_or_name: &str) -> Result<usize> {
 /// PostgreSQL, running replicas load it when the rotation is announced; a server on SQLite
 /// loads it on SIGHUP.
 pub fn key_rotate(at: &Location) -> Result<keys::KeySet> {
-    if at.database.is_none() {
-        return keys::rotate_files(&at.data);
+    // Checked before the store is opened, which would create a database in a wrong --data.
+    if at.database.is_none() && !at.data.join("signing-key").exists() {
+        bail!(
+            "no signing key in {} to rotate\nhint: pass the server's --data directory",
+            at.data.display()
+        );
     }
-    let kek = keys::kek_for(at.kek_file.as_deref())?;
+    let kek = match at.database {
+        Some(_) => Some(keys::kek_for(at.kek_file.as_deref())?),
+        None => None,
+    };
     runtime()?.block_on(async {
-        match open_store(at).await? {
-            Backend::Postgres(pg) => keys::rotate_db(pg.pool(), &kek).await,
-            Backend::Sqlite(_) => bail!("--database names no PostgreSQL database"),
-        }
+        let store = open_store(at).await?;
+        let set = match (&store, &kek) {
+            (Backend::Postgres(pg), Some(kek)) => keys::rotate_db(pg.pool(), kek).await?,
+            _ => keys::rotate_files(&at.data)?,
+        };
+        // Evidence for auditors: which key signs from when, and who rotated it.
+        let detail = EventDetail::KeyRotated {
+            kid: set.kid(),
+            previous: set.previous_kid().unwrap_or_default(),
+        };
+        store
+            .record_events(vec![EventDraft::new("", admin(), None, detail)])
+            .await
+            .with_context(|| {
+                format!(
+                    "the signing key was rotated to {}, but the rotation could not be recorded in the audit trail",
+                    set.kid()
+                )
+            })?;
+        Ok(set)
     })
 }
 

@@ -156,6 +156,15 @@ fn a_rotation_on_a_running_server_is_followed_by_clients_pinned_to_the_old_key()
         pinned,
         "the pin is never rewritten"
     );
+    // The rotation is in the audit trail, with who did it.
+    let rotated: Vec<Value> = server
+        .audit_events()
+        .into_iter()
+        .filter(|e| e["kind"] == "key_rotated")
+        .collect();
+    assert_eq!(rotated.len(), 1, "{rotated:?}");
+    assert_eq!(rotated[0]["detail"], json!({"kid": k1, "previous": k0}));
+    assert_eq!(rotated[0]["actor"], "admin (ops)");
     // Checkpoints signed by k0 before the rotation still verify, with k1's after it.
     let out = server.admin(&["audit", "verify"]);
     assert!(out.status.success(), "{}", text(&out));

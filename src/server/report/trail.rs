@@ -521,7 +521,8 @@ impl<'a> Trail<'a> {
                 | EventDetail::TokenRevoked { .. }
                 | EventDetail::SignedIn { .. }
                 | EventDetail::SignedOut { .. }
-                | EventDetail::SessionRevoked { .. } => {
+                | EventDetail::SessionRevoked { .. }
+                | EventDetail::KeyRotated { .. } => {
                     note(format!("a {} event about a request", event.kind));
                 }
             }
