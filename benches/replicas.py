@@ -88,8 +88,8 @@ class Cluster:
 
 
 class Server:
-    def __init__(self, gk, data, database=None):
-        self.gk, self.data, self.database = gk, data, database
+    def __init__(self, gk, data, database=None, kek=None):
+        self.gk, self.data, self.database, self.kek = gk, data, database, kek
         args = [gk, "server", "--listen", "127.0.0.1:0", "--data", data,
                 "--max-pending", "100000", "--max-creates-per-minute", "1000000"]
         args += self.db_args()
@@ -105,7 +105,10 @@ class Server:
         threading.Thread(target=self.proc.stderr.read, daemon=True).start()
 
     def db_args(self):
-        return ["--database", self.database] if self.database else []
+        if not self.database:
+            return []
+        # Replicas share the signing keys through the database, sealed with this key.
+        return ["--database", self.database, "--key-encryption-key-file", self.kek]
 
     def token(self, *args):
         out = subprocess.run([self.gk, "server", "token", "create", *args, "--data", self.data,
@@ -236,14 +239,11 @@ def main():
         single.stop()
         for n in (2, 3):
             url = cluster.database(f"bench_{n}")
-            first = Server(gk, f"{work}/r{n}-0", url)
-            running.append(first)
-            replicas = [first]
-            for i in range(1, n):
-                data = f"{work}/r{n}-{i}"
-                os.makedirs(data, mode=0o700)
-                shutil.copy2(f"{work}/r{n}-0/signing-key", f"{data}/signing-key")
-                replicas.append(Server(gk, data, url))
+            kek = f"{work}/kek-{n}"
+            subprocess.run([gk, "server", "key", "new-kek", kek], check=True)
+            replicas = []
+            for i in range(n):
+                replicas.append(Server(gk, f"{work}/r{n}-{i}", url, kek))
                 running.append(replicas[-1])
             results.append(measure(gk, f"{n} replicas, PostgreSQL", replicas, args.creates,
                                    args.waiters))

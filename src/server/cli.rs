@@ -19,7 +19,7 @@ pub struct ServerArgs {
     #[command(subcommand)]
     pub command: Option<ServerCmd>,
     /// The server's settings file (TOML): `listen`, `data`, `database`,
-    /// `database_password_file`, `tls_cert`, `tls_key`, and the
+    /// `database_password_file`, `key_encryption_key_file`, `tls_cert`, `tls_key`, and the
     /// `[web]`, `[oidc]` and `[auth]` tables. A flag given here wins over the file.
     #[arg(long, value_name = "FILE", global = true)]
     pub config: Option<PathBuf>,

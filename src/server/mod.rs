@@ -122,6 +122,11 @@ async fn load_keys(at: &Location, store: &Backend) -> Result<keys::KeySet> {
 /// Loads the key set again (after a rotation) and signs with it from now on; on failure the
 /// server keeps signing with the keys it has, and says why.
 async fn reload_keys(app: &http::App<Backend>, at: &Location) {
+    // A reload never makes a key (as the first start does): a missing file is an error.
+    if at.database.is_none() && !at.data.join("signing-key").exists() {
+        tracing::error!(data = %at.data.display(), "no signing-key in the data directory; still signing with the keys loaded before");
+        return;
+    }
     match load_keys(at, &app.service.store).await {
         Ok(set) => {
             let kid = set.kid();
