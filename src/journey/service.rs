@@ -1,6 +1,7 @@
 //! Asking through the approval service: create the request, wait for it to be decided, and
-//! believe the verdict only after checking it against the pinned key, this request, this
-//! command, this run and what the approver was shown.
+//! believe the verdict only after checking it against the pinned key (or a key the pinned
+//! key endorsed, after a rotation), this request, this command, this run and what the
+//! approver was shown.
 
 use std::time::Duration;
 
