@@ -506,3 +506,65 @@ fn a_server_on_postgres_with_channels_refuses_to_start() {
     assert!(!out.status.success(), "{all}");
     assert!(all.contains("needs the SQLite store"), "{all}");
 }
+
+/// The connection to PostgreSQL uses the binary's one TLS stack (rustls with ring): with
+/// `sslmode=verify-full` a replica's every connection is TLS, checked against the CA the URL
+/// names, and a server certificate from another CA stops the start instead of being trusted.
+#[test]
+fn verify_full_talks_tls_to_postgres_and_refuses_a_certificate_from_another_ca() {
+    let pki = tempfile::tempdir().unwrap();
+    crate::support::pki::make_pki(pki.path());
+    let cluster = pg::Cluster::private_tls(pki.path());
+    let with_ca = |db: &pg::Database, ca: &str| pg::Database {
+        url: format!(
+            "{}?sslmode=verify-full&sslrootcert={}",
+            db.url,
+            pki.path().join(ca).display()
+        ),
+        ..db.clone()
+    };
+
+    let plain = cluster.database();
+    let mut server = Server::new(tempfile::tempdir().unwrap());
+    server.database = Some(with_ca(&plain, "ca.pem"));
+    server.launch();
+    let agent = Machine::with_policy("agent-user", POLICY);
+    agent.login(&server, &server.agent_token());
+    let approver = Machine::new("bob");
+    approver.login(&server, &server.approver_token("bob", ""));
+    let mut client = agent.exec("touch marker-tls");
+    let id = client.request_id();
+    approve_patiently(&approver, &id);
+    let (code, err) = client.finish();
+    assert_eq!(code, Some(0), "{err}");
+    let out = cluster.psql(
+        "postgres",
+        &format!(
+            "SELECT count(*) FILTER (WHERE s.ssl), count(*) FILTER (WHERE NOT s.ssl)
+             FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) WHERE a.datname = '{}'",
+            plain.name
+        ),
+    );
+    let counts = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let (tls, clear) = counts.split_once('|').unwrap();
+    assert!(tls.parse::<u32>().unwrap() > 0, "{counts}");
+    assert_eq!(clear, "0", "every connection of the replica is TLS");
+
+    let other = with_ca(&cluster.database(), "other-ca.pem");
+    let data = tempfile::tempdir().unwrap();
+    let out = Command::new(crate::support::service::GK)
+        .args(["server", "--listen", "127.0.0.1:0", "--data"])
+        .arg(data.path())
+        .args(["--database", &other.url, "--database-password-file"])
+        .arg(&other.password_file)
+        .env("GATEKEEP_KEYRING", "off")
+        .env("HOME", data.path())
+        .output()
+        .unwrap();
+    let all = text(&out);
+    assert!(!out.status.success(), "{all}");
+    assert!(
+        all.contains("cannot open the database") && all.to_lowercase().contains("certificate"),
+        "{all}"
+    );
+}
