@@ -654,18 +654,20 @@ fn two_replicas_deliver_every_notice_once_and_in_order() {
     assert_eq!(code, Some(0), "{out}");
 }
 
-/// A replica killed (SIGKILL) in the middle of sending a notice (the receiver holds its
-/// call) loses nothing: its claim ends with its connection, and the other replica sends the
-/// notice. At least once: the receiver saw it twice, with one `id` to drop the repeat by.
-#[test]
-fn a_notice_claimed_by_a_killed_replica_is_sent_by_another() {
+/// Replica A stops in the middle of sending a notice (`stop`, while the receiver holds its
+/// call), replica B having been started beside it: B sends the notice within `within`, and
+/// the receiver has seen it twice (at least once: one `id` to drop the repeat by).
+fn a_notice_held_by_a_stopped_replica_is_sent_by_another(
+    stop: impl FnOnce(&mut Server),
+    within: Duration,
+) {
     let first = Arc::new(AtomicBool::new(true));
     let hook = {
         let first = first.clone();
         Standin::start(Arc::new(move |_: &Call| {
             if first.swap(false, Ordering::SeqCst) {
-                // Held until after the sender is killed (its own timeout, 5 s, is not
-                // reached first: the kill comes as soon as the other replica is up).
+                // Held until A is stopped (A's own timeout, 5 s, is not reached first: A is
+                // stopped as soon as B is up).
                 std::thread::sleep(Duration::from_secs(8));
             }
             (200, Vec::new(), String::new())
@@ -677,14 +679,26 @@ fn a_notice_claimed_by_a_killed_replica_is_sent_by_another() {
     let mut a = Server::on_cluster_with(pg::cluster(), &options);
     let agent = Machine::with_policy("agent-user", POLICY);
     agent.login(&a, &a.token(&["--agent", "ci-bot"]));
-    let mut client = agent.exec("touch marker-killed");
+    let mut client = agent.exec("touch marker-held");
     let id = client.request_id();
     let held = hook.wait_for("/gatekeep", 1);
     assert_eq!(held[0].json()["event"], "created");
     let b = Server::replica_with(&a, &options);
-    a.kill();
+    stop(&mut a);
     drop(client);
-    let calls = hook.wait_for("/gatekeep", 2);
+    let deadline = Instant::now() + within;
+    let calls = loop {
+        let calls = hook.calls_to("/gatekeep");
+        if calls.len() >= 2 {
+            break calls;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the notice A held was not sent again within {within:?}:\n{}",
+            b.log.text()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
     assert_eq!(
         calls[1].json()["id"],
         held[0].json()["id"],
@@ -692,10 +706,29 @@ fn a_notice_claimed_by_a_killed_replica_is_sent_by_another() {
     );
     assert_eq!(calls[1].json()["request"]["id"], id.as_str());
     let events = wait_sent(&b, 1);
-    // One attempt recorded, B's: A was killed before it could record its own (had A's call
-    // timed out first, A would have recorded a retry and this would not test the kill).
+    // One attempt recorded, B's: A stopped before it could record its own (had A's call
+    // timed out first, A would have recorded a retry and this would not test the stop).
     assert_eq!(events.len(), 1, "{:#?}", summary(&events));
     assert_eq!(events[0]["detail"]["notice"], "created");
     let (code, out) = b.audit_verify();
     assert_eq!(code, Some(0), "{out}");
+}
+
+/// A replica killed (SIGKILL) mid-send: its claim ends with its connection, at once.
+#[test]
+fn a_notice_claimed_by_a_killed_replica_is_sent_by_another() {
+    a_notice_held_by_a_stopped_replica_is_sent_by_another(Server::kill, STEP);
+}
+
+/// A replica frozen (SIGSTOP) mid-send keeps its connection open: PostgreSQL ends its
+/// session once the claim has been idle 15 s (three send timeouts), and the row is free.
+#[test]
+fn a_notice_claimed_by_a_frozen_replica_is_sent_by_another_after_the_bound() {
+    a_notice_held_by_a_stopped_replica_is_sent_by_another(
+        |a| {
+            let pid = nix::unistd::Pid::from_raw(i32::try_from(a.pid()).unwrap());
+            nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGSTOP).unwrap();
+        },
+        Duration::from_secs(15) + STEP,
+    );
 }
