@@ -23,6 +23,7 @@ pub mod names;
 pub mod notify;
 pub mod oidc;
 pub mod outbox;
+pub mod outbox_postgres;
 pub mod outbox_sqlite;
 pub mod postgres;
 pub mod report;
@@ -269,7 +270,7 @@ pub fn run(opts: &RunOptions) -> Result<()> {
     runtime()?.block_on(async {
         let plan = outbox::OutboxPlan::new(opts.web.channels.routes());
         let bell = plan.bell();
-        let store = open_store(&opts.at).await?.with_outbox(plan)?;
+        let store = open_store(&opts.at).await?.with_outbox(plan);
         let key = signing_key(&opts.at.data)?;
         if let Backend::Postgres(pg) = &store {
             // Replicas must sign alike: clients pin one key and refuse verdicts by another.
@@ -370,13 +371,17 @@ pub fn run(opts: &RunOptions) -> Result<()> {
                 }
             })
         };
-        let workers = notify::start(app.clone(), bell, app.shutdown.clone());
-        // Several replicas on one database: decisions taken elsewhere wake clients here.
+        let workers = notify::start(app.clone(), bell.clone(), app.shutdown.clone());
+        // Several replicas on one database: decisions taken elsewhere wake clients here, and
+        // the delivery workers, which may claim the notices another replica's save wrote.
         let follower = app.service.store.postgres().map(|pg| {
             let app = app.clone();
-            tokio::spawn(listen::follow(pg.pool().clone(), move |id| match id {
-                Some(id) => app.service.wake(id),
-                None => app.service.wake_all(),
+            tokio::spawn(listen::follow(pg.pool().clone(), move |id| {
+                match id {
+                    Some(id) => app.service.wake(id),
+                    None => app.service.wake_all(),
+                }
+                bell.notify_waiters();
             }))
         });
         let router = http::router(app.clone());

@@ -80,7 +80,7 @@ timeout = 60
 
 /// One HTTP request as a stand-in read it.
 #[derive(Clone, Debug)]
-struct Call {
+pub(crate) struct Call {
     /// The path with its query.
     target: String,
     headers: HashMap<String, String>,
@@ -88,28 +88,28 @@ struct Call {
 }
 
 impl Call {
-    fn path(&self) -> &str {
+    pub(crate) fn path(&self) -> &str {
         self.target.split('?').next().unwrap()
     }
 
-    fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         serde_json::from_slice(&self.body).unwrap_or(Value::Null)
     }
 }
 
 /// Status, extra headers, body.
-type Reply = (u16, Vec<(&'static str, String)>, String);
+pub(crate) type Reply = (u16, Vec<(&'static str, String)>, String);
 
 /// A loopback HTTP/1.1 server answering each request (one per connection) from `handler`
-/// and recording it; stops accepting when dropped.
-struct Standin {
-    url: String,
+/// and recording it; stops accepting when dropped (`database.rs` uses it too).
+pub(crate) struct Standin {
+    pub(crate) url: String,
     calls: Arc<Mutex<Vec<Call>>>,
     stop: Arc<AtomicBool>,
 }
 
 impl Standin {
-    fn start(handler: Arc<dyn Fn(&Call) -> Reply + Send + Sync>) -> Standin {
+    pub(crate) fn start(handler: Arc<dyn Fn(&Call) -> Reply + Send + Sync>) -> Standin {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let calls: Arc<Mutex<Vec<Call>>> = Arc::default();
@@ -134,7 +134,7 @@ impl Standin {
         self.calls.lock().unwrap().clone()
     }
 
-    fn calls_to(&self, path: &str) -> Vec<Call> {
+    pub(crate) fn calls_to(&self, path: &str) -> Vec<Call> {
         self.calls()
             .into_iter()
             .filter(|c| c.path() == path)
@@ -142,7 +142,7 @@ impl Standin {
     }
 
     /// Waits until `n` calls to `path` arrived; returns them.
-    fn wait_for(&self, path: &str, n: usize) -> Vec<Call> {
+    pub(crate) fn wait_for(&self, path: &str, n: usize) -> Vec<Call> {
         let deadline = Instant::now() + STEP;
         loop {
             let calls = self.calls_to(path);

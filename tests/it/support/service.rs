@@ -304,6 +304,11 @@ impl Server {
             .collect()
     }
 
+    /// The running server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().unwrap().id()
+    }
+
     /// Kills the server outright (SIGKILL): no graceful shutdown, no flushing.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
