@@ -171,8 +171,11 @@ class Server:
         self.log_path = log
         self.log = open(log, "wb")
         extra = ["--config", config] if config else []
+        # One bench agent creates every request: the per-requester flood limits (120 a
+        # minute, 50 pending) would refuse the load steps, which measure the service itself.
+        limits = ["--max-pending", "1000000", "--max-creates-per-minute", "1000000"]
         self.proc = subprocess.Popen(
-            [binary, "server", "--listen", "127.0.0.1:0", "--data", data, *extra],
+            [binary, "server", "--listen", "127.0.0.1:0", "--data", data, *limits, *extra],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=self.log,

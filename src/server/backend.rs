@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use super::audit::Event;
 use super::outbox::{AttemptEnd, Outbox, OutboxPlan, OutboxRow};
+use super::outbox_postgres;
 use super::postgres::{self, Postgres};
 use super::sqlite::Sqlite;
 use super::store::{
@@ -87,16 +88,11 @@ impl Backend {
         Sqlite::open(path).await.map(Backend::Sqlite)
     }
 
-    /// This store, writing the outbox rows `plan` asks for in every save. The outbox is
-    /// SQLite's alone so far: on PostgreSQL a server with channels configured refuses to
-    /// start rather than drop notices.
-    pub fn with_outbox(self, plan: OutboxPlan) -> Result<Backend, StoreError> {
+    /// This store, writing the outbox rows `plan` asks for in every save.
+    pub fn with_outbox(self, plan: OutboxPlan) -> Backend {
         match self {
-            Backend::Sqlite(s) => Ok(Backend::Sqlite(s.with_outbox(plan))),
-            Backend::Postgres(_) if !plan.routes().is_empty() => Err(StoreError::Db(
-                "Slack, Teams and webhook delivery needs the SQLite store in this version (the PostgreSQL outbox is not built yet); remove [slack], [teams] and [[webhook]] from the settings or run without --database".into(),
-            )),
-            pg @ Backend::Postgres(_) => Ok(pg),
+            Backend::Sqlite(s) => Backend::Sqlite(s.with_outbox(plan)),
+            Backend::Postgres(p) => Backend::Postgres(p.with_outbox(plan)),
         }
     }
 
@@ -213,25 +209,44 @@ impl Store for Backend {
     }
 }
 
-/// Delivery runs on SQLite only (see [`Backend::with_outbox`]): a PostgreSQL server never
-/// starts a delivery worker, so its arm answers that it has no outbox.
+/// A claim on whichever store runs.
+pub enum Claim {
+    Sqlite,
+    Postgres(outbox_postgres::Claim),
+}
+
 impl Outbox for Backend {
-    async fn next_due(&self, channel: &str) -> Result<Option<OutboxRow>, StoreError> {
-        match self {
-            Backend::Sqlite(s) => s.next_due(channel).await,
-            Backend::Postgres(_) => Err(no_outbox()),
-        }
+    type Claim = Claim;
+
+    async fn claim(&self, channel: &str) -> Result<Option<(OutboxRow, Claim)>, StoreError> {
+        Ok(match self {
+            Backend::Sqlite(s) => s
+                .claim(channel)
+                .await?
+                .map(|(row, ())| (row, Claim::Sqlite)),
+            Backend::Postgres(p) => p
+                .claim(channel)
+                .await?
+                .map(|(row, claim)| (row, Claim::Postgres(claim))),
+        })
     }
 
     async fn attempted(
         &self,
+        claim: Claim,
         id: i64,
         end: &AttemptEnd,
         event: EventDraft,
     ) -> Result<(), StoreError> {
-        match self {
-            Backend::Sqlite(s) => s.attempted(id, end, event).await,
-            Backend::Postgres(_) => Err(no_outbox()),
+        match (self, claim) {
+            (Backend::Sqlite(s), Claim::Sqlite) => s.attempted((), id, end, event).await,
+            (Backend::Postgres(p), Claim::Postgres(claim)) => {
+                p.attempted(claim, id, end, event).await
+            }
+            // A store runs on one backend for its whole life: its claims are its own.
+            _ => Err(StoreError::Db(
+                "an outbox claim was handed to another store".into(),
+            )),
         }
     }
 
@@ -240,13 +255,6 @@ impl Outbox for Backend {
         request_id: &str,
         channel: &str,
     ) -> Result<Option<String>, StoreError> {
-        match self {
-            Backend::Sqlite(s) => s.reference(request_id, channel).await,
-            Backend::Postgres(_) => Err(no_outbox()),
-        }
+        each!(self, s => s.reference(request_id, channel).await)
     }
-}
-
-fn no_outbox() -> StoreError {
-    StoreError::Db("the PostgreSQL store has no outbox yet".into())
 }

@@ -70,6 +70,18 @@ impl Feed {
         self.counter.send_replace(n);
     }
 
+    /// Forgets every change so far and wakes every waiting poll: each cursor from before gets
+    /// a reset, as after a restart. For when changes may have been missed (the replicas'
+    /// notifications were lost with the connection that listens for them).
+    pub fn lost(&self) {
+        let mut log = self.log.lock().unwrap_or_else(|e| e.into_inner());
+        log.clear();
+        // With the log empty, `after` reaches back only to the next number: every earlier
+        // cursor, this one included, is before it.
+        let n = *self.counter.borrow() + 1;
+        self.counter.send_replace(n);
+    }
+
     fn cursor(&self, n: u64) -> String {
         format!("{}.{n}", self.run)
     }
@@ -257,6 +269,25 @@ mod tests {
         assert_eq!(feed.after(0), None, "older than what is remembered");
         let last = u64::try_from(REMEMBERED).unwrap_or(0) + 3;
         assert!(feed.after(last - 1).is_some());
+    }
+
+    #[test]
+    fn a_lost_feed_resets_every_earlier_cursor() {
+        let feed = Feed::new();
+        feed.changed("a");
+        let (before, _) = feed.after(0).unwrap();
+        let mut waiting = feed.counter.subscribe();
+        waiting.borrow_and_update();
+        feed.lost();
+        assert!(waiting.has_changed().unwrap(), "a waiting poll wakes");
+        assert_eq!(feed.after(before), None);
+        assert_eq!(feed.after(0), None);
+        // The reset's cursor (the counter after the loss) reads on normally.
+        let reset = *feed.counter.borrow();
+        assert_eq!(feed.after(reset), Some((reset, vec![])));
+        feed.changed("b");
+        assert_eq!(feed.after(reset), Some((reset + 1, vec!["b".into()])));
+        assert_eq!(feed.after(before), None);
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! Wake-ups across replicas: every replica `LISTEN`s on [`postgres::CHANNEL`], where each
 //! saved request is announced (see [`postgres::Postgres`]'s `save`), and wakes the clients
-//! waiting on it here, whichever replica took the decision. It also listens on
-//! [`keys::KEYS_CHANNEL`], where a key rotation is announced, so that every replica loads
-//! the new signing key without a restart.
+//! waiting on it here, whichever replica took the decision, and the delivery workers, which
+//! may claim the notices that save wrote. It also listens on [`keys::KEYS_CHANNEL`], where a
+//! key rotation is announced, so that every replica loads the new signing key without a
+//! restart.
 //!
 //! A notification sent while this connection was down is lost for good (PostgreSQL keeps
 //! none for a listener that is not there), so every (re)connection is followed by a wake-up

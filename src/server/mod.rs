@@ -25,6 +25,7 @@ pub mod names;
 pub mod notify;
 pub mod oidc;
 pub mod outbox;
+pub mod outbox_postgres;
 pub mod outbox_sqlite;
 pub mod postgres;
 pub mod report;
@@ -253,7 +254,7 @@ pub fn run(opts: &RunOptions) -> Result<()> {
     runtime()?.block_on(async {
         let plan = outbox::OutboxPlan::new(opts.web.channels.routes());
         let bell = plan.bell();
-        let store = open_store(&opts.at).await?.with_outbox(plan)?;
+        let store = open_store(&opts.at).await?.with_outbox(plan);
         // Replicas sign alike: on PostgreSQL every replica loads the one key set stored there.
         let keys = load_keys(&opts.at, &store).await?;
         let oidc = match (&opts.web.oidc, &opts.web.public_url) {
@@ -346,8 +347,7 @@ pub fn run(opts: &RunOptions) -> Result<()> {
                 }
             })
         };
-        let workers = notify::start(app.clone(), bell, app.shutdown.clone());
-        // Several replicas on one database: decisions taken elsewhere wake clients here.
+        let workers = notify::start(app.clone(), bell.clone(), app.shutdown.clone());
         // A rotation: SIGHUP on any backend; on PostgreSQL, also the rotation's announcement
         // (and every reconnection of the listener, which may have missed one).
         let rotated = Arc::new(tokio::sync::Notify::new());
@@ -368,13 +368,19 @@ pub fn run(opts: &RunOptions) -> Result<()> {
                 }
             })
         };
+        // Several replicas on one database: decisions taken elsewhere wake clients here, and
+        // the delivery workers, which may claim the notices another replica's save wrote.
         let follower = app.service.store.postgres().map(|pg| {
             let (app, rotated) = (app.clone(), rotated.clone());
             tokio::spawn(listen::follow(pg.pool().clone(), move |heard| match heard {
-                listen::Heard::Request(id) => app.service.wake(id),
+                listen::Heard::Request(id) => {
+                    app.service.wake(id);
+                    bell.notify_waiters();
+                }
                 listen::Heard::Keys => rotated.notify_one(),
                 listen::Heard::Reconnected => {
                     app.service.wake_all();
+                    bell.notify_waiters();
                     rotated.notify_one();
                 }
             }))

@@ -3,9 +3,11 @@
 //! `server::notify`. What goes into it is decided here, once for every backend
 //! ([`OutboxPlan::rows`]); a backend only stores rows and hands them out ([`Outbox`]).
 //!
-//! Porting to another backend: add an [`OutboxPlan`] to the store, insert
-//! `plan.rows(record, &events)` inside `save`'s transaction, call [`OutboxPlan::wake`] after
-//! the commit, and implement [`Outbox`] (see `outbox_sqlite.rs`, whose SQL is in one place).
+//! A backend: an [`OutboxPlan`] in the store, `plan.rows(record, &events)` inserted inside
+//! `save`'s transaction, [`OutboxPlan::wake`] after the commit, and [`Outbox`]. SQLite's is
+//! `outbox_sqlite.rs` (one process: its worker is the only one); PostgreSQL's is
+//! `outbox_postgres.rs`, where every replica runs the workers and a row is claimed with a
+//! row lock held for the send (see there).
 
 use std::future::Future;
 use std::sync::Arc;
@@ -182,17 +184,23 @@ pub enum AttemptEnd {
     Failed,
 }
 
-/// What a backend does for the outbox. Every method is one transaction.
+/// What a backend does for the outbox. Every method is one transaction (a claim's lasts
+/// until [`Outbox::attempted`] ends it, or until it is dropped).
 pub trait Outbox: Send + Sync + 'static {
-    /// The oldest undelivered row of `channel` (delivered in order: a row waits for the ones
-    /// before it on its channel).
-    fn next_due(
+    /// Held while a claimed row is sent, and handed back to [`Outbox::attempted`]; dropping
+    /// it releases the row untouched.
+    type Claim: Send;
+    /// The oldest undelivered row of `channel`, claimed for this worker (delivered in order: a
+    /// row waits for the ones before it on its channel), due or not; `None` when the channel
+    /// has nothing pending or another worker holds its oldest row.
+    fn claim(
         &self,
         channel: &str,
-    ) -> impl Future<Output = Result<Option<OutboxRow>, StoreError>> + Send;
-    /// Records how an attempt at row `id` ended, and its audit event, atomically.
+    ) -> impl Future<Output = Result<Option<(OutboxRow, Self::Claim)>, StoreError>> + Send;
+    /// Records how an attempt at the claimed row `id` ended, and its audit event, atomically.
     fn attempted(
         &self,
+        claim: Self::Claim,
         id: i64,
         end: &AttemptEnd,
         event: EventDraft,

@@ -1,7 +1,7 @@
-//! The outbox in SQLite (its table is `migrations/sqlite/0002_outbox.sql`): the insert `Sqlite::save` makes inside its transaction,
-//! and [`Outbox`] for the worker. Every statement is a constant here, so that a backend with
-//! another dialect (PostgreSQL: `FOR UPDATE SKIP LOCKED` in [`NEXT_DUE`]) is a port of this
-//! file alone.
+//! The outbox in SQLite (its table is `migrations/sqlite/0002_outbox.sql`): the insert
+//! `Sqlite::save` makes inside its transaction, and [`Outbox`] for the worker. One process
+//! uses the database and runs one worker per channel, so a claim is only a read: nothing
+//! else can take the row. (PostgreSQL's, for replicas, is `outbox_postgres.rs`.)
 
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
@@ -65,19 +65,20 @@ fn outbox_row(row: &SqliteRow) -> Result<OutboxRow, StoreError> {
 }
 
 impl Outbox for Sqlite {
-    async fn next_due(&self, channel: &str) -> Result<Option<OutboxRow>, StoreError> {
-        sqlx::query(NEXT_DUE)
+    type Claim = ();
+
+    async fn claim(&self, channel: &str) -> Result<Option<(OutboxRow, ())>, StoreError> {
+        let row = sqlx::query(NEXT_DUE)
             .bind(channel)
             .fetch_optional(&self.pool)
             .await
-            .map_err(db)?
-            .as_ref()
-            .map(outbox_row)
-            .transpose()
+            .map_err(db)?;
+        Ok(row.as_ref().map(outbox_row).transpose()?.map(|r| (r, ())))
     }
 
     async fn attempted(
         &self,
+        (): (),
         id: i64,
         end: &AttemptEnd,
         event: EventDraft,

@@ -9,8 +9,8 @@
 //! - every saved request is announced with `NOTIFY` on [`CHANNEL`] (sent at commit), which
 //!   replicas `LISTEN` to in order to wake the clients waiting on them.
 //!
-//! A later work queue (the notification outbox) claims rows with `FOR UPDATE SKIP LOCKED`
-//! in one statement: no lock of its own is needed here for it.
+//! The notification outbox is written by `save` in its transaction, and claimed by every
+//! replica's workers with `FOR UPDATE SKIP LOCKED` (see `outbox_postgres.rs`).
 
 use std::time::Duration;
 
@@ -19,6 +19,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 
 use super::audit::{Event, FIRST_PREV};
 use super::event::{EventDetail, IdpLogin};
+use super::outbox::OutboxPlan;
 use super::store::{
     EventDraft, Record, RequestRow, SessionRow, Store, StoreError, StoredCheckpoint, TokenRow,
     stamp_row,
@@ -38,6 +39,8 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres
 #[derive(Clone, Debug)]
 pub struct Postgres {
     pool: PgPool,
+    /// Which channels each saved change notifies (none unless the server sets it).
+    outbox: OutboxPlan,
 }
 
 fn db(e: sqlx::Error) -> StoreError {
@@ -111,7 +114,18 @@ impl Postgres {
             .run(&pool)
             .await
             .map_err(|e| StoreError::Db(format!("cannot migrate the schema: {e}")))?;
-        Ok(Postgres { pool })
+        Ok(Postgres {
+            pool,
+            outbox: OutboxPlan::default(),
+        })
+    }
+
+    /// This store, writing the outbox rows `plan` asks for in every [`Store::save`].
+    pub fn with_outbox(self, plan: OutboxPlan) -> Postgres {
+        Postgres {
+            outbox: plan,
+            ..self
+        }
     }
 
     /// The pool, for the listener (which takes a connection of its own from it).
@@ -119,7 +133,7 @@ impl Postgres {
         &self.pool
     }
 
-    async fn append(
+    pub(super) async fn append(
         tx: &mut sqlx::PgConnection,
         events: Vec<EventDraft>,
     ) -> Result<(), StoreError> {
@@ -439,6 +453,7 @@ impl Store for Postgres {
 
     async fn save(&self, record: &Record, mut events: Vec<EventDraft>) -> Result<(), StoreError> {
         stamp_row(record, &mut events)?;
+        let notices = self.outbox.rows(record, &events)?;
         let body = serde_json::to_string(record).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let mut tx = self.pool.begin().await.map_err(db)?;
         sqlx::query(
@@ -453,14 +468,20 @@ impl Store for Postgres {
         .await
         .map_err(db)?;
         Self::append(&mut tx, events).await?;
-        // Delivered at commit, to every replica listening: their waiting clients re-read.
+        super::outbox_postgres::enqueue(&mut tx, &notices).await?;
+        // Delivered at commit, to every replica listening: their waiting clients re-read,
+        // and their delivery workers look for the new outbox rows.
         sqlx::query("SELECT pg_notify($1, $2)")
             .bind(CHANNEL)
             .bind(&record.create.id)
             .execute(&mut *tx)
             .await
             .map_err(db)?;
-        tx.commit().await.map_err(db)
+        tx.commit().await.map_err(db)?;
+        if !notices.is_empty() {
+            self.outbox.wake();
+        }
+        Ok(())
     }
 
     async fn head(&self) -> Result<Option<(i64, String)>, StoreError> {

@@ -159,8 +159,10 @@ impl<S: Store> Service<S> {
         }
     }
 
-    /// Wakes every waiting client to re-read its request (news from replicas was lost).
+    /// Wakes every waiting client to re-read its request, and sends every approver's watch a
+    /// reset (news from replicas was lost: the feed cannot say what changed meanwhile).
     pub fn wake_all(&self) {
+        self.feed.lost();
         let waiters = self.waiters.lock().unwrap_or_else(|e| e.into_inner());
         waiters.values().for_each(|n| n.notify_waiters());
     }

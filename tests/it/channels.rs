@@ -25,7 +25,7 @@ use serde_json::{Value, json};
 use sha2::Sha256;
 use tempfile::TempDir;
 
-use crate::support::oidc::free_port;
+use crate::support::oidc::{Browser, CLIENT_SECRET, Provider, free_port};
 use crate::support::service::{Machine, STEP, Server, text};
 
 const BOT_TOKEN: &str = "xoxb-test-bot-token";
@@ -80,7 +80,7 @@ timeout = 60
 
 /// One HTTP request as a stand-in read it.
 #[derive(Clone, Debug)]
-struct Call {
+pub(crate) struct Call {
     /// The path with its query.
     target: String,
     headers: HashMap<String, String>,
@@ -88,28 +88,28 @@ struct Call {
 }
 
 impl Call {
-    fn path(&self) -> &str {
+    pub(crate) fn path(&self) -> &str {
         self.target.split('?').next().unwrap()
     }
 
-    fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         serde_json::from_slice(&self.body).unwrap_or(Value::Null)
     }
 }
 
 /// Status, extra headers, body.
-type Reply = (u16, Vec<(&'static str, String)>, String);
+pub(crate) type Reply = (u16, Vec<(&'static str, String)>, String);
 
 /// A loopback HTTP/1.1 server answering each request (one per connection) from `handler`
-/// and recording it; stops accepting when dropped.
-struct Standin {
-    url: String,
+/// and recording it; stops accepting when dropped (`database.rs` uses it too).
+pub(crate) struct Standin {
+    pub(crate) url: String,
     calls: Arc<Mutex<Vec<Call>>>,
     stop: Arc<AtomicBool>,
 }
 
 impl Standin {
-    fn start(handler: Arc<dyn Fn(&Call) -> Reply + Send + Sync>) -> Standin {
+    pub(crate) fn start(handler: Arc<dyn Fn(&Call) -> Reply + Send + Sync>) -> Standin {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let calls: Arc<Mutex<Vec<Call>>> = Arc::default();
@@ -134,7 +134,7 @@ impl Standin {
         self.calls.lock().unwrap().clone()
     }
 
-    fn calls_to(&self, path: &str) -> Vec<Call> {
+    pub(crate) fn calls_to(&self, path: &str) -> Vec<Call> {
         self.calls()
             .into_iter()
             .filter(|c| c.path() == path)
@@ -142,7 +142,7 @@ impl Standin {
     }
 
     /// Waits until `n` calls to `path` arrived; returns them.
-    fn wait_for(&self, path: &str, n: usize) -> Vec<Call> {
+    pub(crate) fn wait_for(&self, path: &str, n: usize) -> Vec<Call> {
         let deadline = Instant::now() + STEP;
         loop {
             let calls = self.calls_to(path);
@@ -327,10 +327,22 @@ struct Setup {
     hook: Standin,
     agent: Machine,
     _config: TempDir,
+    /// The identity provider, when the web page's sign-in is on ([`Setup::with_oidc`]).
+    _provider: Option<Provider>,
 }
 
 impl Setup {
     fn new() -> Setup {
+        Setup::start(false)
+    }
+
+    /// Also a web page whose approvers sign in at a real OpenID provider (static approver
+    /// tokens stay on, for Slack).
+    fn with_oidc() -> Setup {
+        Setup::start(true)
+    }
+
+    fn start(oidc: bool) -> Setup {
         let switches = Arc::new(SlackSwitches::default());
         let slack = slack(switches.clone());
         let teams = Standin::start(Arc::new(|_: &Call| (202, Vec::new(), String::new())));
@@ -349,12 +361,26 @@ impl Setup {
             &format!("{}/workflows/abc?sig=teams-credential", teams.url),
         );
         let port = free_port();
+        let provider =
+            oidc.then(|| Provider::start(&format!("http://127.0.0.1:{port}/auth/callback")));
+        let oidc_section = match &provider {
+            Some(provider) => {
+                secret("client-secret", CLIENT_SECRET);
+                format!(
+                    "[oidc]\nissuer = \"{}\"\nclient_id = \"gatekeep\"\nclient_secret_file = \"client-secret\"\nname_claim = \"email\"\ngroups_claim = \"groups\"\n",
+                    provider.issuer
+                )
+            }
+            None => String::new(),
+        };
         let file = config.path().join("server.toml");
         std::fs::write(
             &file,
             format!(
                 r#"[web]
 public_url = "http://127.0.0.1:{port}"
+
+{oidc_section}
 
 [slack]
 bot_token_file = "bot-token"
@@ -409,6 +435,7 @@ retry_max_ms = 300
             hook,
             agent,
             _config: config,
+            _provider: provider,
         }
     }
 
@@ -868,6 +895,58 @@ fn a_quorum_of_two_completes_with_one_approval_in_slack_and_one_on_the_cli() {
     assert!(done.contains("Approved by bob via slack"), "{done}");
     assert!(done.contains("erin via "), "{done}");
     assert!(!done.contains("gatekeep_approve"), "{done}");
+}
+
+#[test]
+fn a_quorum_of_two_completes_with_one_approval_in_slack_and_one_on_the_web_page() {
+    let setup = Setup::with_oidc();
+    let mut client = setup.agent.exec("touch quorum-web");
+    let id = client.request_id();
+    setup.slack.wait_for("/api/chat.postMessage", 1);
+    assert_eq!(
+        setup.interact(&click("UBOB", "gatekeep_approve", &id)).0,
+        200
+    );
+    let first = setup.slack.wait_for("/api/chat.update", 1)[0]
+        .json()
+        .to_string();
+    assert!(
+        first.contains("Approvals: 1 of 2 (bob via slack)"),
+        "{first}"
+    );
+    assert!(client.is_running());
+
+    // erin (sre at the provider) signs in on the web page and approves there.
+    let public = format!("http://127.0.0.1:{}", setup.server.port);
+    let mut browser = Browser::default();
+    let callback = browser.sign_in_until_callback(&public, "erin");
+    assert_eq!(browser.get(&callback).status, 200);
+    let detail = browser.get(&format!("{public}/requests/{id}"));
+    assert_eq!(detail.status, 200, "{}", detail.body);
+    assert!(detail.body.contains(">1 of 2<"), "{}", detail.body);
+    let marker = r#"name="csrf" value=""#;
+    let at = detail.body.find(marker).unwrap() + marker.len();
+    let csrf = detail.body[at..].split('"').next().unwrap().to_owned();
+    let answer = browser.post_form(
+        &format!("{public}/requests/{id}/approve"),
+        &[("csrf".into(), csrf)],
+    );
+    assert!(answer.status < 400, "{}: {}", answer.status, answer.body);
+
+    let (code, err) = client.finish();
+    assert_eq!(code, Some(0), "{err}");
+    assert!(setup.agent.file("quorum-web").exists());
+    let done = setup.slack.wait_for("/api/chat.update", 2)[1]
+        .json()
+        .to_string();
+    assert!(done.contains("Approved by bob via slack"), "{done}");
+    assert!(done.contains("erin@example.com via web"), "{done}");
+    assert!(!done.contains("gatekeep_approve"), "{done}");
+    let approved = setup.events("approved");
+    let channels: Vec<&Value> = approved.iter().map(|e| &e["channel"]).collect();
+    assert_eq!(channels, [&json!("slack"), &json!("web")], "{approved:?}");
+    // The web approval carries erin's sign-in at the provider.
+    assert_eq!(approved[1]["detail"]["idp"]["subject"], "erin");
 }
 
 #[test]

@@ -14,10 +14,10 @@
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
-use std::path::Path;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use crate::support::pki::make_pki;
 use crate::support::service::{Machine, STEP, Server, text};
 use gatekeep::api::protocol::{CreateRequest, State};
 use gatekeep::approval::remote::Client;
@@ -210,6 +210,32 @@ fn approve_retrying(approver: &Machine, id: &str) {
 /// Opens `n` connections from 127.0.0.`host` that say nothing.
 fn silent(host: u8, port: u16, n: usize) -> Vec<TcpStream> {
     (0..n).map(|_| connect_from(host, port).unwrap()).collect()
+}
+
+/// `n` silent connections from `127.0.0.HOST` that the server holds, when `n` is all it
+/// allows that address: a probe from the same address must be turned away. Tried again
+/// until it is, since connections closed just before may not be released yet, and new ones
+/// refused meanwhile.
+fn saturate(host: u8, port: u16, n: usize) -> Vec<TcpStream> {
+    let deadline = Instant::now() + STEP;
+    loop {
+        let held = silent(host, port, n);
+        let mut probe = connect_from(host, port).unwrap();
+        send(
+            &mut probe,
+            "GET /healthz HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n",
+        );
+        let answer = read_to_close(&mut probe).unwrap_or_default();
+        if !answer.starts_with("HTTP/1.1 200") {
+            return held;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the server never held {n} connections from 127.0.0.{host}"
+        );
+        drop(held);
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 #[test]
@@ -521,7 +547,7 @@ fn the_client_waits_out_a_busy_service_and_says_so_when_it_gives_up() {
     let approver = logged_in(&server, "bob", &server.approver_token("bob", ""));
 
     // Busy, then free again: the create goes through and the approval flow completes.
-    let held = silent(1, server.port, 2);
+    let held = saturate(1, server.port, 2);
     let mut waiting = agent.exec("touch marker-busy");
     waiting.wait_for("the approval service is busy");
     drop(held);
@@ -532,7 +558,7 @@ fn the_client_waits_out_a_busy_service_and_says_so_when_it_gives_up() {
     assert!(agent.file("marker-busy").exists(), "{err}");
 
     // Busy for longer than the request may wait (2 s): refused, with the reason, not run.
-    let _held = silent(1, server.port, 2);
+    let _held = saturate(1, server.port, 2);
     let (code, err) = agent.exec("touch expiring-busy").finish();
     assert_eq!(code, Some(69), "{err}");
     assert!(
@@ -540,30 +566,6 @@ fn the_client_waits_out_a_busy_service_and_says_so_when_it_gives_up() {
         "{err}"
     );
     assert!(!agent.file("expiring-busy").exists());
-}
-
-/// A CA and a certificate for 127.0.0.1 that it signed, as `ca.pem`, `server.pem` and
-/// `server.key` in `dir` (as in tests/tls.rs).
-fn make_pki(dir: &Path) {
-    use rcgen::{
-        BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose,
-    };
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.distinguished_name
-        .push(DnType::CommonName, "gatekeep connections test CA");
-    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-    let ca_cert = ca.self_signed(&ca_key).unwrap();
-    let issuer = Issuer::new(ca, ca_key);
-    let key = KeyPair::generate().unwrap();
-    let mut leaf = CertificateParams::new(vec!["127.0.0.1".to_owned()]).unwrap();
-    leaf.distinguished_name
-        .push(DnType::CommonName, "127.0.0.1");
-    let cert = leaf.signed_by(&key, &issuer).unwrap();
-    std::fs::write(dir.join("ca.pem"), ca_cert.pem()).unwrap();
-    std::fs::write(dir.join("server.pem"), cert.pem()).unwrap();
-    std::fs::write(dir.join("server.key"), key.serialize_pem()).unwrap();
 }
 
 #[test]

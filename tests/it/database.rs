@@ -1,23 +1,26 @@
 //! The service's databases: SQLite's versioned schema opening databases made before it, and
 //! several replicas of `gatekeep server` on one real PostgreSQL (the throwaway cluster of
 //! `support::pg`): one chain under concurrent appends, decisions on one replica waking clients
-//! waiting on another, a quorum completed by approvals racing on two replicas.
+//! waiting on another, a quorum completed by approvals racing on two replicas, notices
+//! delivered once across replicas and not lost with a replica killed mid-send.
 //!
 //! These always run on PostgreSQL, whatever `GK_TEST_BACKEND` says.
 
 #![expect(clippy::unwrap_used, reason = "a test fails loudly on setup errors")]
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use gatekeep::server::event::{EventDetail, EventDraft};
 use gatekeep::server::postgres::Postgres;
 use gatekeep::server::store::Store;
 
+use crate::channels::{Call, Standin};
 use crate::support::pg;
-use crate::support::service::{Machine, Server, text};
+use crate::support::service::{Machine, STEP, Server, text};
 
 /// Touching a marker needs one approval; a `deploy-*` marker needs two; a `brief-*` one
 /// expires after two seconds.
@@ -59,8 +62,14 @@ impl Server {
 
     /// A server on a fresh database in `cluster`.
     fn on_cluster(cluster: &pg::Cluster) -> Server {
+        Server::on_cluster_with(cluster, &[])
+    }
+
+    /// A server on a fresh database in `cluster`, started with `options`.
+    fn on_cluster_with(cluster: &pg::Cluster, options: &[String]) -> Server {
         let mut server = Server::new(tempfile::tempdir().unwrap());
         server.database = Some(cluster.database());
+        server.options = options.to_vec();
         server.launch();
         server
     }
@@ -68,9 +77,15 @@ impl Server {
     /// Another replica on `first`'s database: it loads the signing key from the database
     /// (nothing is copied into its data directory).
     fn replica_of(first: &Server) -> Server {
+        Server::replica_with(first, &[])
+    }
+
+    /// [`Server::replica_of`], started with `options`.
+    fn replica_with(first: &Server, options: &[String]) -> Server {
         let data = tempfile::tempdir().unwrap();
         let mut server = Server::new(data);
         server.database = first.database.clone();
+        server.options = options.to_vec();
         server.launch();
         assert_eq!(
             server.key_id, first.key_id,
@@ -469,28 +484,301 @@ fn expiry_sweeps_on_every_replica_expire_each_request_once() {
     }
 }
 
-/// Delivery to Slack, Teams and webhooks is built on SQLite's outbox only: a server on
-/// PostgreSQL with a channel configured refuses to start, rather than run and drop notices.
+/// `--config FILE` for a server whose one channel is a webhook to `url` (signed with a
+/// secret in `dir`), retried fast.
+fn webhook_options(dir: &Path, url: &str) -> Vec<String> {
+    let secret = dir.join("webhook-secret");
+    std::fs::write(&secret, "test-webhook-secret").unwrap();
+    std::fs::set_permissions(&secret, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let config: PathBuf = dir.join("server.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[webhook]]\nurl = \"{url}/gatekeep\"\nsecret_file = \"webhook-secret\"\n\n\
+             [delivery]\nretry_first_ms = 50\nretry_max_ms = 300\n"
+        ),
+    )
+    .unwrap();
+    vec!["--config".into(), config.display().to_string()]
+}
+
+/// The `delivery` events of the trail.
+fn deliveries(server: &Server) -> Vec<serde_json::Value> {
+    server
+        .audit_events()
+        .into_iter()
+        .filter(|e| e["kind"] == "delivery")
+        .collect()
+}
+
+/// Waits until `server`'s trail records `n` deliveries sent; returns every delivery event.
+fn wait_sent(server: &Server, n: usize) -> Vec<serde_json::Value> {
+    let deadline = Instant::now() + STEP;
+    loop {
+        let events = deliveries(server);
+        let sent = events
+            .iter()
+            .filter(|e| e["detail"]["result"] == "sent")
+            .count();
+        if sent >= n {
+            return events;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{sent} deliveries sent, not {n}: {:#?}",
+            summary(&events)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// What a list of delivery events says, one line each, for assertion messages.
+fn summary(events: &[serde_json::Value]) -> Vec<String> {
+    events
+        .iter()
+        .map(|e| {
+            let d = &e["detail"];
+            format!("{} {} {}", e["request_id"], d["notice"], d["result"])
+        })
+        .collect()
+}
+
+/// Two replicas, each with a webhook to one receiver, both running delivery workers: 20
+/// requests created alternately on each and approved on the other reach the receiver with
+/// every notice exactly once (created, approved, outcome), in that order per request.
 #[test]
-fn a_server_on_postgres_with_channels_refuses_to_start() {
-    let a = Server::on_postgres();
+fn two_replicas_deliver_every_notice_once_and_in_order() {
+    // A receiver that takes a moment, as a real one does: a replica's send is in flight
+    // long enough for the other replica's worker to look for work meanwhile. In order means
+    // one at a time on a channel: a call that arrives while another is unanswered is counted.
+    let (in_flight, overlaps) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let hook = {
+        let (in_flight, overlaps) = (in_flight.clone(), overlaps.clone());
+        Standin::start(Arc::new(move |_: &Call| {
+            if in_flight.fetch_add(1, Ordering::SeqCst) > 0 {
+                overlaps.fetch_add(1, Ordering::SeqCst);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+            in_flight.fetch_sub(1, Ordering::SeqCst);
+            (200, Vec::new(), String::new())
+        }))
+    };
     let dir = tempfile::tempdir().unwrap();
-    let url = dir.path().join("teams-url");
-    std::fs::write(&url, "http://127.0.0.1:9/workflows/x\n").unwrap();
-    std::fs::set_permissions(&url, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
-    let config = dir.path().join("server.toml");
-    std::fs::write(&config, "[teams]\nwebhook_url_file = \"teams-url\"\n").unwrap();
+    let options = webhook_options(dir.path(), &hook.url);
+    let a = Server::on_cluster_with(pg::cluster(), &options);
+    let b = Server::replica_with(&a, &options);
+    let replicas = [&a, &b];
+    let agents: Vec<Machine> = replicas
+        .iter()
+        .enumerate()
+        .map(|(k, replica)| {
+            let agent = Machine::with_policy(&format!("agent-{k}"), POLICY);
+            agent.login(replica, &a.token(&["--agent", &format!("ci-bot-{k}")]));
+            agent
+        })
+        .collect();
+    let bob_token = a.token(&["--approver", "bob"]);
+    let approvers: Vec<Machine> = replicas
+        .iter()
+        .map(|replica| {
+            let bob = Machine::new("bob");
+            bob.login(replica, &bob_token);
+            bob
+        })
+        .collect();
+    const N: usize = 20;
+    let mut clients: Vec<_> = (0..N)
+        .map(|k| agents[k % 2].exec(&format!("touch marker-{k}")))
+        .collect();
+    let ids: Vec<String> = clients.iter_mut().map(|c| c.request_id()).collect();
+    for (k, id) in ids.iter().enumerate() {
+        // Decided on the replica the request was not created on.
+        let out = approvers[(k + 1) % 2].run(&["approve", id]);
+        assert!(out.status.success(), "{}", text(&out));
+    }
+    for client in clients {
+        let (code, err) = client.finish();
+        assert_eq!(code, Some(0), "{err}");
+    }
+    // created, approved and outcome for each: once every attempt is recorded as sent, every
+    // call that will ever be made for them has reached the receiver.
+    let events = wait_sent(&a, 3 * N);
+    assert!(
+        events.iter().all(|e| e["detail"]["result"] == "sent"),
+        "{:#?}",
+        summary(&events)
+    );
+    assert_eq!(
+        events.len(),
+        3 * N,
+        "each row attempted once: {:#?}",
+        summary(&events)
+    );
+    let calls = hook.calls_to("/gatekeep");
+    let bodies: Vec<serde_json::Value> = calls.iter().map(Call::json).collect();
+    let sent: Vec<String> = bodies
+        .iter()
+        .map(|b| format!("{} {} {}", b["id"], b["request"]["id"], b["event"]))
+        .collect();
+    assert_eq!(bodies.len(), 3 * N, "{sent:#?}");
+    let mut rows: Vec<i64> = bodies.iter().map(|b| b["id"].as_i64().unwrap()).collect();
+    rows.sort_unstable();
+    rows.dedup();
+    assert_eq!(rows.len(), 3 * N, "an outbox row was sent twice: {sent:#?}");
+    assert_eq!(
+        overlaps.load(Ordering::SeqCst),
+        0,
+        "a notice was sent while an earlier one was unanswered: {sent:#?}"
+    );
+    for id in &ids {
+        let got: Vec<&str> = bodies
+            .iter()
+            .filter(|b| b["request"]["id"] == id.as_str())
+            .map(|b| b["event"].as_str().unwrap())
+            .collect();
+        assert_eq!(got, ["created", "approved", "outcome"], "{id}");
+    }
+    let (code, out) = b.audit_verify();
+    assert_eq!(code, Some(0), "{out}");
+}
+
+/// Replica A stops in the middle of sending a notice (`stop`, while the receiver holds its
+/// call), replica B having been started beside it: B sends the notice within `within`, and
+/// the receiver has seen it twice (at least once: one `id` to drop the repeat by).
+fn a_notice_held_by_a_stopped_replica_is_sent_by_another(
+    stop: impl FnOnce(&mut Server),
+    within: Duration,
+) {
+    let first = Arc::new(AtomicBool::new(true));
+    let hook = {
+        let first = first.clone();
+        Standin::start(Arc::new(move |_: &Call| {
+            if first.swap(false, Ordering::SeqCst) {
+                // Held until A is stopped (A's own timeout, 5 s, is not reached first: A is
+                // stopped as soon as B is up).
+                std::thread::sleep(Duration::from_secs(8));
+            }
+            (200, Vec::new(), String::new())
+        }))
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let options = webhook_options(dir.path(), &hook.url);
+    // A alone first, so that it is A that claims the first notice.
+    let mut a = Server::on_cluster_with(pg::cluster(), &options);
+    let agent = Machine::with_policy("agent-user", POLICY);
+    agent.login(&a, &a.token(&["--agent", "ci-bot"]));
+    let mut client = agent.exec("touch marker-held");
+    let id = client.request_id();
+    let held = hook.wait_for("/gatekeep", 1);
+    assert_eq!(held[0].json()["event"], "created");
+    let b = Server::replica_with(&a, &options);
+    stop(&mut a);
+    drop(client);
+    let deadline = Instant::now() + within;
+    let calls = loop {
+        let calls = hook.calls_to("/gatekeep");
+        if calls.len() >= 2 {
+            break calls;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the notice A held was not sent again within {within:?}:\n{}",
+            b.log.text()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(
+        calls[1].json()["id"],
+        held[0].json()["id"],
+        "the same row again"
+    );
+    assert_eq!(calls[1].json()["request"]["id"], id.as_str());
+    let events = wait_sent(&b, 1);
+    // One attempt recorded, B's: A stopped before it could record its own (had A's call
+    // timed out first, A would have recorded a retry and this would not test the stop).
+    assert_eq!(events.len(), 1, "{:#?}", summary(&events));
+    assert_eq!(events[0]["detail"]["notice"], "created");
+    let (code, out) = b.audit_verify();
+    assert_eq!(code, Some(0), "{out}");
+}
+
+/// A replica killed (SIGKILL) mid-send: its claim ends with its connection, at once.
+#[test]
+fn a_notice_claimed_by_a_killed_replica_is_sent_by_another() {
+    a_notice_held_by_a_stopped_replica_is_sent_by_another(Server::kill, STEP);
+}
+
+/// A replica frozen (SIGSTOP) mid-send keeps its connection open: PostgreSQL ends its
+/// session once the claim has been idle 15 s (three send timeouts), and the row is free.
+#[test]
+fn a_notice_claimed_by_a_frozen_replica_is_sent_by_another_after_the_bound() {
+    a_notice_held_by_a_stopped_replica_is_sent_by_another(
+        |a| {
+            let pid = nix::unistd::Pid::from_raw(i32::try_from(a.pid()).unwrap());
+            nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGSTOP).unwrap();
+        },
+        Duration::from_secs(15) + STEP,
+    );
+}
+
+/// The connection to PostgreSQL uses the binary's one TLS stack (rustls with ring): with
+/// `sslmode=verify-full` a replica's every connection is TLS, checked against the CA the URL
+/// names, and a server certificate from another CA stops the start instead of being trusted.
+#[test]
+fn verify_full_talks_tls_to_postgres_and_refuses_a_certificate_from_another_ca() {
+    let pki = tempfile::tempdir().unwrap();
+    crate::support::pki::make_pki(pki.path());
+    let cluster = pg::Cluster::private_tls(pki.path());
+    let with_ca = |db: &pg::Database, ca: &str| pg::Database {
+        url: format!(
+            "{}?sslmode=verify-full&sslrootcert={}",
+            db.url,
+            pki.path().join(ca).display()
+        ),
+        ..db.clone()
+    };
+
+    let plain = cluster.database();
+    let mut server = Server::new(tempfile::tempdir().unwrap());
+    server.database = Some(with_ca(&plain, "ca.pem"));
+    server.launch();
+    let agent = Machine::with_policy("agent-user", POLICY);
+    agent.login(&server, &server.agent_token());
+    let approver = Machine::new("bob");
+    approver.login(&server, &server.approver_token("bob", ""));
+    let mut client = agent.exec("touch marker-tls");
+    let id = client.request_id();
+    approve_patiently(&approver, &id);
+    let (code, err) = client.finish();
+    assert_eq!(code, Some(0), "{err}");
+    let out = cluster.psql(
+        "postgres",
+        &format!(
+            "SELECT count(*) FILTER (WHERE s.ssl), count(*) FILTER (WHERE NOT s.ssl)
+             FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) WHERE a.datname = '{}'",
+            plain.name
+        ),
+    );
+    let counts = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let (tls, clear) = counts.split_once('|').unwrap();
+    assert!(tls.parse::<u32>().unwrap() > 0, "{counts}");
+    assert_eq!(clear, "0", "every connection of the replica is TLS");
+
+    let other = with_ca(&cluster.database(), "other-ca.pem");
+    let data = tempfile::tempdir().unwrap();
     let out = Command::new(crate::support::service::GK)
-        .args(["server", "--listen", "127.0.0.1:0", "--config"])
-        .arg(&config)
-        .arg("--data")
-        .arg(dir.path().join("data"))
-        .args(a.database_args())
+        .args(["server", "--listen", "127.0.0.1:0", "--data"])
+        .arg(data.path())
+        .args(["--database", &other.url, "--database-password-file"])
+        .arg(&other.password_file)
         .env("GATEKEEP_KEYRING", "off")
-        .env("HOME", dir.path())
+        .env("HOME", data.path())
         .output()
         .unwrap();
     let all = text(&out);
     assert!(!out.status.success(), "{all}");
-    assert!(all.contains("needs the SQLite store"), "{all}");
+    assert!(
+        all.contains("cannot open the database") && all.to_lowercase().contains("certificate"),
+        "{all}"
+    );
 }

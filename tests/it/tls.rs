@@ -17,7 +17,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 use gatekeep::api::protocol::State;
 use serde_json::{Value, json};
 
+use crate::support::pki::make_pki;
 use crate::support::service::{Machine, STEP, Server, text};
 
 /// The agent's policy: touching a `marker*` file needs one approval, never at a terminal.
@@ -359,33 +360,6 @@ fn proxy_variables_in_the_environment_are_ignored() {
 // ---------------------------------------------------------------------------------------
 // TLS
 // ---------------------------------------------------------------------------------------
-
-/// A CA and a server certificate for `localhost` and 127.0.0.1 that it signed, as PEM files
-/// in `dir`: `ca.pem`, `server.pem`, `server.key`; and the same again from another CA.
-fn make_pki(dir: &Path) {
-    use rcgen::{
-        BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose,
-    };
-    for prefix in ["", "other-"] {
-        let ca_key = KeyPair::generate().unwrap();
-        let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
-        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca.distinguished_name
-            .push(DnType::CommonName, format!("gatekeep test {prefix}CA"));
-        ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-        let ca_cert = ca.self_signed(&ca_key).unwrap();
-        let issuer = Issuer::new(ca, ca_key);
-        let key = KeyPair::generate().unwrap();
-        let mut leaf =
-            CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).unwrap();
-        leaf.distinguished_name
-            .push(DnType::CommonName, "localhost");
-        let cert = leaf.signed_by(&key, &issuer).unwrap();
-        std::fs::write(dir.join(format!("{prefix}ca.pem")), ca_cert.pem()).unwrap();
-        std::fs::write(dir.join(format!("{prefix}server.pem")), cert.pem()).unwrap();
-        std::fs::write(dir.join(format!("{prefix}server.key")), key.serialize_pem()).unwrap();
-    }
-}
 
 #[test]
 fn the_approve_flow_runs_over_tls_with_a_private_ca_and_refuses_without_it() {

@@ -36,6 +36,7 @@ const GROUPS = {
   alice: ['sre'],
   bob: ['sre', 'platform'],
   carol: ['platform'],
+  erin: ['sre'],
   mallory: ['marketing'],
 };
 

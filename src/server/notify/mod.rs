@@ -10,6 +10,10 @@
 //! attempt is a `delivery` event in the audit chain. Nothing here is on the decision path:
 //! a decision only adds rows.
 //!
+//! On PostgreSQL every replica runs these workers: a row is claimed by one of them for its
+//! send (`outbox_postgres.rs`), and a replica's workers wake on its own saves and on the
+//! `NOTIFY` of every other replica's (`listen.rs`), besides their poll.
+//!
 //! Decisions taken in Slack come back through `interactions` and go through the service's
 //! one decision path, with the channel `slack`.
 
@@ -103,7 +107,8 @@ async fn work<S: Store + Outbox>(
     bell: Arc<tokio::sync::Notify>,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) {
-    // Rows written while no bell could ring (by an earlier run) are found by this poll.
+    // Rows written while no bell could ring (by an earlier run, or by another replica while
+    // this one's listener was reconnecting) are found by this poll.
     const POLL: Duration = Duration::from_secs(1);
     loop {
         if *shutdown.borrow() {
@@ -113,12 +118,17 @@ async fn work<S: Store + Outbox>(
         let rung = bell.notified();
         tokio::pin!(rung);
         rung.as_mut().enable();
-        let wait = match app.service.store.next_due(&channel).await {
-            Ok(Some(row)) if row.next_ms <= now_ms() => {
-                attempt(&app, &channel, row).await;
+        let wait = match app.service.store.claim(&channel).await {
+            Ok(Some((row, claim))) if row.next_ms <= now_ms() => {
+                attempt(&app, &channel, row, claim).await;
                 continue;
             }
-            Ok(Some(row)) => Duration::from_millis(row.next_ms - now_ms()).min(POLL),
+            Ok(Some((row, claim))) => {
+                // Not due yet: released, for whichever worker is awake when it is.
+                drop(claim);
+                Duration::from_millis(row.next_ms.saturating_sub(now_ms())).min(POLL)
+            }
+            // Nothing pending, or another replica is sending the channel's oldest row.
             Ok(None) => POLL,
             Err(e) => {
                 tracing::error!(channel, error = %e, "cannot read the outbox");
@@ -133,8 +143,8 @@ async fn work<S: Store + Outbox>(
     }
 }
 
-/// One attempt at `row`, recorded with its audit event.
-async fn attempt<S: Store + Outbox>(app: &App<S>, channel: &str, row: OutboxRow) {
+/// One attempt at the claimed `row`, recorded with its audit event.
+async fn attempt<S: Store + Outbox>(app: &App<S>, channel: &str, row: OutboxRow, claim: S::Claim) {
     let result = deliver(app, channel, &row).await;
     let number = row.attempts.saturating_add(1);
     let delivery = &app.web.channels.delivery;
@@ -171,7 +181,12 @@ async fn attempt<S: Store + Outbox>(app: &App<S>, channel: &str, row: OutboxRow)
         retry_in_ms,
     };
     let event = EventDraft::new(&row.request_id, "server", Some(channel), detail);
-    if let Err(e) = app.service.store.attempted(row.id, &end, event).await {
+    if let Err(e) = app
+        .service
+        .store
+        .attempted(claim, row.id, &end, event)
+        .await
+    {
         // The row stays as it was: it is tried again, and may go out twice (at least once).
         tracing::error!(channel, error = %e, "cannot record a delivery attempt");
         tokio::time::sleep(Duration::from_secs(1)).await;

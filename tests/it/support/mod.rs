@@ -5,6 +5,7 @@
 pub mod fake;
 pub mod oidc;
 pub mod pg;
+pub mod pki;
 pub mod policy;
 pub mod pty;
 pub mod sandbox;

@@ -9,7 +9,8 @@
 //! user (Debian's package creates it). The server dies with the test process (its parent
 //! death signal), and the directory is removed at exit.
 
-use std::path::PathBuf;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
@@ -31,6 +32,8 @@ pub struct Cluster {
     bin: PathBuf,
     /// Who the cluster runs as (`None`: as this process's user).
     user: Option<(u32, u32)>,
+    /// Whether it serves TLS too, with `server.pem` and `server.key` in `dir`.
+    ssl: bool,
 }
 
 /// A database of its own in the shared cluster.
@@ -99,7 +102,17 @@ impl Cluster {
         Cluster::start()
     }
 
+    /// A private cluster that also serves TLS with the certificate `server.pem` and its key
+    /// `server.key` from `pki` (see [`super::pki::make_pki`]).
+    pub fn private_tls(pki: &Path) -> Cluster {
+        Cluster::start_with(Some(pki))
+    }
+
     fn start() -> Cluster {
+        Cluster::start_with(None)
+    }
+
+    fn start_with(pki: Option<&Path>) -> Cluster {
         let bin = bin_dir();
         let dir = tempfile::Builder::new()
             .prefix("gk-pg-")
@@ -148,12 +161,29 @@ impl Cluster {
             "initdb: {}",
             super::service::text(&out)
         );
+        if let Some(pki) = pki {
+            // The key must be the server's own and private, or postgres refuses it.
+            for name in ["server.pem", "server.key"] {
+                let to = dir.join(name);
+                std::fs::copy(pki.join(name), &to).unwrap();
+                std::fs::set_permissions(&to, std::fs::Permissions::from_mode(0o600)).unwrap();
+                if let Some((uid, gid)) = user {
+                    nix::unistd::chown(
+                        &to,
+                        Some(nix::unistd::Uid::from_raw(uid)),
+                        Some(nix::unistd::Gid::from_raw(gid)),
+                    )
+                    .unwrap();
+                }
+            }
+        }
         let cluster = Cluster {
             dir,
             port: free_port(),
             pid: AtomicI32::new(0),
             bin,
             user,
+            ssl: pki.is_some(),
         };
         cluster.launch();
         cluster
@@ -178,6 +208,18 @@ impl Cluster {
             // Throwaway data: no fsync. Room for many servers' pools at once.
             .args(["-c", "fsync=off", "-c", "synchronous_commit=off"])
             .args(["-c", "full_page_writes=off", "-c", "max_connections=500"])
+            .args(if self.ssl {
+                vec![
+                    "-c".to_owned(),
+                    "ssl=on".to_owned(),
+                    "-c".to_owned(),
+                    format!("ssl_cert_file={}", self.dir.join("server.pem").display()),
+                    "-c".to_owned(),
+                    format!("ssl_key_file={}", self.dir.join("server.key").display()),
+                ]
+            } else {
+                Vec::new()
+            })
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log);

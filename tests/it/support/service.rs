@@ -306,10 +306,14 @@ impl Server {
             .collect()
     }
 
+    /// The running server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().unwrap().id()
+    }
+
     /// Sends `signal` to the running server.
     pub fn signal(&self, signal: nix::sys::signal::Signal) {
-        let child = self.child.as_ref().unwrap();
-        let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap());
+        let pid = nix::unistd::Pid::from_raw(i32::try_from(self.pid()).unwrap());
         nix::sys::signal::kill(pid, signal).unwrap();
     }
 
