@@ -2,6 +2,7 @@
 """Replicas of `gatekeep server` on one PostgreSQL against a single SQLite server, in one run.
 
     python3 benches/replicas.py [--gatekeep target/release/gatekeep] [--creates 400] [--waiters 60]
+                                [--execs 30]
 
 Loopback only, bounded (a fixed number of requests, every wait with a timeout), and it
 cleans up after itself: a throwaway PostgreSQL cluster (initdb into a temporary directory,
@@ -12,7 +13,15 @@ the end. For each setup (1 server on SQLite; 2 and 3 replicas on PostgreSQL) it 
 - wake latency: p50/p99 from an approval sent to one replica to the answer of the long poll
   waiting on *another* replica (the same server for the single one), with every waiter held
   at once, approvals one after another;
-- waiting clients held per replica, and each server's RSS while they wait.
+- waiting clients held per replica, and each server's RSS while they wait;
+- approval -> command start: p50/p99 from just before an approval is sent (HTTP POST with an
+  approver token) to replica B until `date` starts, run by a real `gatekeep exec -- date
+  +%s%N` on an "agent machine" logged in to replica A (pinning the service's signing key),
+  under a user rule that needs the service (no terminal: a new session with pipes). B is
+  another replica than A (the same server for the single one). Timed from the wall clock
+  before the POST to `date`'s own timestamp; the agent's ledger splits it at the server's
+  decision time (1 ms timestamps). The machine, policy and one approval come from
+  benches/service.py.
 """
 
 import argparse
@@ -20,6 +29,7 @@ import base64
 import glob
 import hashlib
 import http.client
+import importlib.util
 import json
 import os
 import pwd
@@ -32,6 +42,12 @@ import sys
 import tempfile
 import threading
 import time
+
+# benches/service.py: its agent machine, policy, login and one timed approval.
+_spec = importlib.util.spec_from_file_location(
+    "gatekeep_bench_service", os.path.join(os.path.dirname(os.path.abspath(__file__)), "service.py"))
+service = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(service)
 
 
 def free_port():
@@ -96,11 +112,22 @@ class Server:
         env = dict(os.environ, GATEKEEP_LOG="warn", HOME=data)
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                      env=env, text=True)
-        line = self.proc.stderr.readline()
-        match = re.search(r"listening on http://127\.0\.0\.1:(\d+)", line)
-        if not match:
-            sys.exit(f"gatekeep server did not start: {line}{self.proc.stderr.read()}")
+        # The address, then the signing key's thumbprint (which clients pin at login).
+        head = ""
+        match = kid = None
+        for _ in range(20):
+            line = self.proc.stderr.readline()
+            head += line
+            match = match or re.search(r"listening on http://127\.0\.0\.1:(\d+)", line)
+            kid = kid or re.search(r"signing key (\S+)", line)
+            if not line or (match and kid):
+                break
+        if not (match and kid):
+            self.proc.kill()
+            sys.exit(f"gatekeep server did not start: {head}{self.proc.stderr.read()}")
         self.port = int(match.group(1))
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.kid = kid.group(1)
         # Keep reading its log so that it never blocks on a full pipe.
         threading.Thread(target=self.proc.stderr.read, daemon=True).start()
 
@@ -154,7 +181,42 @@ def create_body(i):
     }
 
 
-def measure(gk, name, replicas, creates, waiters):
+def p50_p99(values):
+    values = sorted(values)
+    return statistics.median(values), values[min(len(values) - 1, int(len(values) * 0.99))]
+
+
+def measure_execs(gk, home, replicas, agent_token, approver_token, execs, warmup, settle):
+    """Real `gatekeep exec` on replica A (the first), each approved through replica B (the
+    second, or the same single server): milliseconds from the approval sent to `date`."""
+    a, b = replicas[0], replicas[1 % len(replicas)]
+    if any(s.kid != a.kid for s in replicas):
+        sys.exit(f"the replicas sign with different keys: {[s.kid for s in replicas]}")
+    agent = service.Machine(home, "agent")
+    service.login(gk, agent, "agent", a.url, a.kid, agent_token)
+    service.write_policy(agent)
+
+    def approve(rid):
+        call(b.port, "POST", f"/v1/requests/{rid}/approve", approver_token, {})
+
+    samples = []
+    for i in range(warmup + execs):
+        s = service.one_approval(gk, agent, None, settle, approve=approve)
+        if i >= warmup:
+            samples.append(s)
+    server_to_start, server_to_client, client_to_start = service.ledger_breakdown(agent, samples)
+    if len(server_to_start) != len(samples):
+        sys.exit(f"{len(samples) - len(server_to_start)} approvals missing from the agent's ledger")
+    return {
+        "start": p50_p99([s["approve_to_start"] for s in samples]),
+        "post": p50_p99([s["approve_cmd"] for s in samples]),
+        "server_to_start": p50_p99(server_to_start),
+        "server_to_client": p50_p99(server_to_client),
+        "client_to_start": p50_p99(client_to_start),
+    }
+
+
+def measure(gk, name, replicas, creates, waiters, home, args):
     servers = replicas
     agent = servers[0].token("--agent", "bench")
     approver = servers[0].token("--approver", "alice")
@@ -209,12 +271,14 @@ def measure(gk, name, replicas, creates, waiters):
         latencies.append((woke[k] - sent) * 1000)
     for t in threads:
         t.join()
-    latencies.sort()
-    p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
+    p50, p99 = p50_p99(latencies)
+    execs = measure_execs(gk, home, servers, agent, approver, args.execs, args.warmup,
+                          args.settle)
     return {
+        "execs": execs,
         "setup": name,
         "creates_per_s": throughput,
-        "p50_ms": statistics.median(latencies),
+        "p50_ms": p50,
         "p99_ms": p99,
         "waiters_per_replica": waiters // n,
         "rss_mib": "/".join(f"{r / 1024:.0f}" for r in rss),
@@ -226,6 +290,13 @@ def main():
     parser.add_argument("--gatekeep", default="target/release/gatekeep")
     parser.add_argument("--creates", type=int, default=400)
     parser.add_argument("--waiters", type=int, default=60)
+    parser.add_argument("--execs", type=int, default=30,
+                        help="timed `gatekeep exec` approvals per setup (default 30)")
+    parser.add_argument("--warmup", type=int, default=3,
+                        help="untimed `gatekeep exec` approvals first, per setup (default 3)")
+    parser.add_argument("--settle", type=float, default=0.05,
+                        help="seconds from the client's waiting line to the approval (default "
+                             "0.05: its long poll is parked, as when a person takes a while)")
     args = parser.parse_args()
     gk = os.path.abspath(args.gatekeep)
     work = tempfile.mkdtemp(prefix="gk-bench-")
@@ -235,7 +306,8 @@ def main():
     try:
         single = Server(gk, f"{work}/single")
         running.append(single)
-        results.append(measure(gk, "1 server, SQLite", [single], args.creates, args.waiters))
+        results.append(measure(gk, "1 server, SQLite", [single], args.creates, args.waiters,
+                               f"{work}/machines-1", args))
         single.stop()
         for n in (2, 3):
             url = cluster.database(f"bench_{n}")
@@ -246,7 +318,7 @@ def main():
                 replicas.append(Server(gk, f"{work}/r{n}-{i}", url, kek))
                 running.append(replicas[-1])
             results.append(measure(gk, f"{n} replicas, PostgreSQL", replicas, args.creates,
-                                   args.waiters))
+                                   args.waiters, f"{work}/machines-{n}", args))
             for r in replicas:
                 r.stop()
     finally:
@@ -255,11 +327,25 @@ def main():
                 s.stop()
         cluster.close()
         shutil.rmtree(work, ignore_errors=True)
-    print(f"| setup | creates/s | wake p50 (ms) | wake p99 (ms) | waiting clients per replica | RSS per server (MiB) |")
-    print("|---|---:|---:|---:|---:|---|")
+    print("| setup | creates/s | wake p50 (ms) | wake p99 (ms) | approval → command start "
+          "p50/p99 (ms) | waiting clients per replica | RSS per server (MiB) |")
+    print("|---|---:|---:|---:|---:|---:|---|")
     for r in results:
+        start = r["execs"]["start"]
         print(f"| {r['setup']} | {r['creates_per_s']:.0f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} "
-              f"| {r['waiters_per_replica']} | {r['rss_mib']} |")
+              f"| {start[0]:.1f} / {start[1]:.1f} | {r['waiters_per_replica']} | {r['rss_mib']} |")
+    print()
+    print(f"approval → command start, {args.execs} `gatekeep exec` per setup after "
+          f"{args.warmup} warm-ups, approval {args.settle * 1000:.0f} ms after the client's "
+          "waiting line; p50 / p99 in ms (the split from the agent's ledger has 1 ms timestamps):")
+    print("| setup | POST approve (to B) | server decision → start | server → client "
+          "verified | client verified → start |")
+    print("|---|---:|---:|---:|---:|")
+    for r in results:
+        e = r["execs"]
+        cells = " | ".join(f"{e[k][0]:.1f} / {e[k][1]:.1f}" for k in
+                           ("post", "server_to_start", "server_to_client", "client_to_start"))
+        print(f"| {r['setup']} | {cells} |")
 
 
 if __name__ == "__main__":

@@ -166,6 +166,23 @@ class Machine:
         )
 
 
+def login(binary, machine, role, url, thumbprint, token):
+    """Logs the machine in to the service at `url`, pinning its signing key `thumbprint`."""
+    r = machine.run([binary, "login", "--server", url, "--key", thumbprint], input=token + "\n")
+    if r.returncode != 0:
+        die(f"gatekeep login ({role}) failed (exit {r.returncode}):\n{r.stderr}"
+            + ("\n(the credentials module is still a placeholder: wait for "
+               "src/approval/credentials.rs and rebuild)" if r.stderr.strip().endswith("x") else ""))
+
+
+def write_policy(machine):
+    """Gives the machine the user rule under which `date` needs an approver (POLICY)."""
+    policy_dir = os.path.join(machine.config, "gatekeep")
+    os.makedirs(policy_dir, exist_ok=True)
+    with open(os.path.join(policy_dir, "policy.toml"), "w") as f:
+        f.write(POLICY)
+
+
 class Server:
     def __init__(self, binary, data, log, config=None):
         self.log_path = log
@@ -277,7 +294,10 @@ def read_until_waiting(proc, timeout):
         sel.close()
 
 
-def one_approval(binary, agent, approver, settle):
+def one_approval(binary, agent, approver, settle, approve=None):
+    """Runs one `gatekeep exec -- date` on the agent and approves it. `approve(rid)`, when
+    given, sends the approval instead of `gatekeep approve` on the approver machine
+    (benches/replicas.py posts it to another replica than the agent's)."""
     t_exec = time.time_ns()
     proc = subprocess.Popen(
         [binary, "exec", "--", "date", "+%s%N"],
@@ -300,17 +320,22 @@ def one_approval(binary, agent, approver, settle):
             )
         time.sleep(settle)
         t0 = time.time_ns()
-        r = subprocess.run(
-            [binary, "approve", rid],
-            env=approver.env,
-            cwd=approver.home,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            start_new_session=True,
-        )
-        t1 = time.time_ns()
-        if r.returncode != 0:
-            raise RuntimeError(f"gatekeep approve {rid} failed:\n{r.stderr.decode(errors='replace')}")
+        if approve is not None:
+            approve(rid)
+            t1 = time.time_ns()
+        else:
+            r = subprocess.run(
+                [binary, "approve", rid],
+                env=approver.env,
+                cwd=approver.home,
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                start_new_session=True,
+            )
+            t1 = time.time_ns()
+            if r.returncode != 0:
+                raise RuntimeError(
+                    f"gatekeep approve {rid} failed:\n{r.stderr.decode(errors='replace')}")
         out, rest = proc.communicate(timeout=60)
         if proc.returncode != 0:
             raise RuntimeError(
@@ -639,18 +664,8 @@ def main():
                 die(f"gatekeep server token create {flag} failed:\n{r.stderr}")
             tokens[role] = r.stdout.strip()
         for machine, role in ((agent, "agent"), (approver, "approver")):
-            r = machine.run(
-                [binary, "login", "--server", server.url, "--key", server.thumbprint],
-                input=tokens[role] + "\n",
-            )
-            if r.returncode != 0:
-                die(f"gatekeep login ({role}) failed (exit {r.returncode}):\n{r.stderr}"
-                    + ("\n(the credentials module is still a placeholder: wait for "
-                       "src/approval/credentials.rs and rebuild)" if r.stderr.strip().endswith("x") else ""))
-        policy_dir = os.path.join(agent.config, "gatekeep")
-        os.makedirs(policy_dir, exist_ok=True)
-        with open(os.path.join(policy_dir, "policy.toml"), "w") as f:
-            f.write(POLICY)
+            login(binary, machine, role, server.url, server.thumbprint, tokens[role])
+        write_policy(agent)
 
         # Context: what a disk flush and a bare gatekeep process cost here.
         fs = fsync_ms(base)
