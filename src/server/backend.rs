@@ -172,6 +172,10 @@ impl Store for Backend {
         each!(self, s => s.request(id).await)
     }
 
+    async fn pending_of(&self, requester: &str) -> Result<usize, StoreError> {
+        each!(self, s => s.pending_of(requester).await)
+    }
+
     async fn requests(&self, state: Option<State>) -> Result<Vec<Record>, StoreError> {
         each!(self, s => s.requests(state).await)
     }

@@ -433,6 +433,17 @@ impl Store for Postgres {
             .transpose()
     }
 
+    async fn pending_of(&self, requester: &str) -> Result<usize, StoreError> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM requests WHERE requester = $1 AND state = 'pending'",
+        )
+        .bind(requester)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(usize::try_from(n).unwrap_or(0))
+    }
+
     async fn requests(&self, state: Option<State>) -> Result<Vec<Record>, StoreError> {
         let rows = match state {
             Some(state) => {
@@ -457,13 +468,14 @@ impl Store for Postgres {
         let body = serde_json::to_string(record).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let mut tx = self.pool.begin().await.map_err(db)?;
         sqlx::query(
-            "INSERT INTO requests (id, state, expires_unix, body) VALUES ($1, $2, $3, $4)
+            "INSERT INTO requests (id, state, expires_unix, body, requester) VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT (id) DO UPDATE SET state = excluded.state, body = excluded.body",
         )
         .bind(&record.create.id)
         .bind(record.state.as_str())
         .bind(unix(record.expires_unix))
         .bind(body)
+        .bind(&record.requester)
         .execute(&mut *tx)
         .await
         .map_err(db)?;

@@ -201,13 +201,7 @@ impl<S: Store> Service<S> {
             )));
         }
         self.take_create(&who.name)?;
-        let pending = self
-            .store
-            .requests(Some(State::Pending))
-            .await?
-            .iter()
-            .filter(|r| r.requester == who.name)
-            .count();
+        let pending = self.store.pending_of(&who.name).await?;
         if pending >= self.limits.pending_per_requester {
             return Err(ServiceError::TooMany(format!(
                 "{} already has {pending} requests waiting for approval, the most one requester may have; wait for them to be decided or cancel some",

@@ -392,6 +392,17 @@ impl Store for Sqlite {
             .transpose()
     }
 
+    async fn pending_of(&self, requester: &str) -> Result<usize, StoreError> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM requests WHERE requester = ? AND state = 'pending'",
+        )
+        .bind(requester)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(usize::try_from(n).unwrap_or(0))
+    }
+
     async fn requests(&self, state: Option<State>) -> Result<Vec<Record>, StoreError> {
         let rows = match state {
             Some(state) => {
@@ -417,13 +428,14 @@ impl Store for Sqlite {
         let _writer = self.writer.lock().await;
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
         sqlx::query(
-            "INSERT INTO requests (id, state, expires_unix, body) VALUES (?, ?, ?, ?)
+            "INSERT INTO requests (id, state, expires_unix, body, requester) VALUES (?, ?, ?, ?, ?)
              ON CONFLICT (id) DO UPDATE SET state = excluded.state, body = excluded.body",
         )
         .bind(&record.create.id)
         .bind(record.state.as_str())
         .bind(i64::try_from(record.expires_unix).unwrap_or(i64::MAX))
         .bind(body)
+        .bind(&record.requester)
         .execute(&mut *tx)
         .await
         .map_err(db)?;
@@ -536,4 +548,45 @@ fn event(row: &SqliteRow) -> Result<Event, StoreError> {
         prev: row.get("prev"),
         hash: row.get("hash"),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A database from before the requester column: the migration fills it in from each
+    /// request's body, so the flood limit counts the requests made before the upgrade.
+    #[tokio::test]
+    async fn the_requester_column_is_filled_in_for_requests_made_before_it() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("gatekeep.db");
+        let old = sqlx::sqlite::SqlitePoolOptions::new()
+            .connect_with(
+                sqlx::sqlite::SqliteConnectOptions::new()
+                    .filename(&path)
+                    .create_if_missing(true),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        for sql in [
+            "CREATE TABLE requests (id TEXT PRIMARY KEY, state TEXT NOT NULL,
+                expires_unix INTEGER NOT NULL, body TEXT NOT NULL)",
+            r#"INSERT INTO requests VALUES
+                ('a', 'pending', 0, '{"requester": "ci-bot"}'),
+                ('b', 'pending', 0, '{"requester": "ci-bot"}'),
+                ('c', 'approved', 0, '{"requester": "ci-bot"}'),
+                ('d', 'pending', 0, '{"requester": "other-bot"}')"#,
+        ] {
+            sqlx::query(sql)
+                .execute(&old)
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+        old.close().await;
+        let store = Sqlite::open(&path).await.unwrap_or_else(|e| panic!("{e}"));
+        let count = |who: &'static str| store.pending_of(who);
+        assert_eq!(count("ci-bot").await.ok(), Some(2));
+        assert_eq!(count("other-bot").await.ok(), Some(1));
+        assert_eq!(count("nobody").await.ok(), Some(0));
+    }
 }

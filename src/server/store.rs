@@ -236,6 +236,10 @@ pub trait Store: Send + Sync + 'static {
         actor: &str,
     ) -> impl Future<Output = Result<usize, StoreError>> + Send;
     fn request(&self, id: &str) -> impl Future<Output = Result<Option<Record>, StoreError>> + Send;
+    /// How many requests of `requester` wait for approval (the flood limit checks it on
+    /// every create: an index lookup, never a read of every pending request).
+    fn pending_of(&self, requester: &str)
+    -> impl Future<Output = Result<usize, StoreError>> + Send;
     /// Requests in `state` (all when `None`), oldest first.
     fn requests(
         &self,
