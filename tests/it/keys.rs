@@ -20,7 +20,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use ed25519_dalek::SigningKey;
 use gatekeep::api::keys::{self, Endorsement};
-use gatekeep::api::protocol::{CreateRequest, Identity, Role, State};
+use gatekeep::api::protocol::CreateRequest;
 use gatekeep::api::verdict::{self, Approval, Claims, FinalState, Jwk, JwkSet};
 use gatekeep::approval::remote::Client;
 use serde_json::{Value, json};
@@ -268,39 +268,9 @@ fn claims_for(c: &CreateRequest) -> Claims {
 }
 
 fn route(state: &Forgery, call: &Call) -> (u16, Option<Value>) {
-    let created = state.created.lock().unwrap().clone();
-    match (call.method.as_str(), call.path.as_str()) {
-        ("GET", "/.well-known/jwks.json") => {
-            (200, Some(serde_json::to_value(&state.jwks).unwrap()))
-        }
-        ("GET", "/v1/whoami") => (
-            200,
-            Some(
-                serde_json::to_value(Identity {
-                    name: "ci-bot".into(),
-                    role: Role::Requester,
-                    groups: Vec::new(),
-                    on_behalf_of: None,
-                })
-                .unwrap(),
-            ),
-        ),
-        ("POST", "/v1/requests") => {
-            let create: CreateRequest = serde_json::from_slice(&call.body).unwrap();
-            let reply = fake::view(&create, State::Pending, None, None);
-            *state.created.lock().unwrap() = Some(create);
-            (201, Some(reply))
-        }
-        ("GET", p) if p.starts_with("/v1/requests/") => match created {
-            Some(c) => {
-                let jws = verdict::sign(&claims_for(&c), &state.signer).unwrap();
-                (200, Some(fake::view(&c, State::Approved, Some(jws), None)))
-            }
-            None => (404, Some(json!({"error": "no such request"}))),
-        },
-        ("POST", _) => (204, None),
-        _ => (404, Some(json!({"error": "not found"}))),
-    }
+    fake::requester_route(call, &state.jwks, &state.created, |c| {
+        Some(verdict::sign(&claims_for(c), &state.signer).unwrap())
+    })
 }
 
 /// Runs `touch marker` on a machine pinned to `pinned`, against a fake that publishes

@@ -26,9 +26,7 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use ed25519_dalek::{Signer, SigningKey};
-use gatekeep::api::protocol::{
-    CreateRequest, Identity, RequestView, Role, RunReport as RunOutcome, State,
-};
+use gatekeep::api::protocol::{CreateRequest, RequestView, RunReport as RunOutcome, State};
 use gatekeep::api::verdict::{self, Approval, Claims, FinalState, Jwk, JwkSet};
 use gatekeep::approval::remote::{Client, RemoteError};
 use serde_json::{Value, json};
@@ -1307,49 +1305,12 @@ impl Fake {
 }
 
 fn route(state: &FakeState, call: &Call) -> (u16, Option<Value>) {
-    let created = state.created.lock().unwrap().clone();
-    match (call.method.as_str(), call.path.as_str()) {
-        ("GET", "/.well-known/jwks.json") => (
-            200,
-            Some(
-                serde_json::to_value(JwkSet {
-                    keys: vec![Jwk::from_key(&state.publishes)],
-                })
-                .unwrap(),
-            ),
-        ),
-        ("GET", "/v1/whoami") => (
-            200,
-            Some(
-                serde_json::to_value(Identity {
-                    name: "ci-bot".into(),
-                    role: Role::Requester,
-                    groups: Vec::new(),
-                    on_behalf_of: None,
-                })
-                .unwrap(),
-            ),
-        ),
-        ("POST", "/v1/requests") => {
-            let create: CreateRequest = serde_json::from_slice(&call.body).unwrap();
-            let reply = fake::view(&create, State::Pending, None, None);
-            *state.created.lock().unwrap() = Some(create);
-            (201, Some(reply))
-        }
-        ("GET", p) if p.starts_with("/v1/requests/") => match created {
-            Some(c) => {
-                let jws = (state.forge.lock().unwrap())(&c);
-                (200, Some(fake::view(&c, State::Approved, jws, None)))
-            }
-            None => (404, Some(json!({"error": "no such request"}))),
-        },
-        ("POST", p) if p.ends_with("/outcome") => (204, None),
-        ("POST", p) if p.ends_with("/cancel") => match created {
-            Some(c) => (200, Some(fake::view(&c, State::Cancelled, None, None))),
-            None => (404, Some(json!({"error": "no such request"}))),
-        },
-        _ => (404, Some(json!({"error": "not found"}))),
-    }
+    let jwks = JwkSet {
+        keys: vec![Jwk::from_key(&state.publishes)],
+    };
+    fake::requester_route(call, &jwks, &state.created, |c| {
+        (state.forge.lock().unwrap())(c)
+    })
 }
 
 /// The claims a genuine approval of `c` would carry.

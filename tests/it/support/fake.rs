@@ -7,8 +7,9 @@ use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use gatekeep::api::protocol::{CreateRequest, RequestView, State};
-use serde_json::Value;
+use gatekeep::api::protocol::{CreateRequest, Identity, RequestView, Role, State};
+use gatekeep::api::verdict::JwkSet;
+use serde_json::{Value, json};
 
 /// One request as the fake read it.
 pub struct Call {
@@ -131,4 +132,51 @@ pub fn view(
         checkpoint,
     })
     .unwrap()
+}
+
+/// What a fake service answers a requester (`ci-bot`): `jwks` for its keys, the create
+/// remembered in `created`, and that request approved with the verdict `verdict` makes of it
+/// (no verdict: `None`); outcomes taken, cancels answered.
+pub fn requester_route(
+    call: &Call,
+    jwks: &JwkSet,
+    created: &Mutex<Option<CreateRequest>>,
+    verdict: impl FnOnce(&CreateRequest) -> Option<String>,
+) -> (u16, Option<Value>) {
+    let made = created.lock().unwrap().clone();
+    let missing = || (404, Some(json!({"error": "no such request"})));
+    match (call.method.as_str(), call.path.as_str()) {
+        ("GET", "/.well-known/jwks.json") => (200, Some(serde_json::to_value(jwks).unwrap())),
+        ("GET", "/v1/whoami") => (
+            200,
+            Some(
+                serde_json::to_value(Identity {
+                    name: "ci-bot".into(),
+                    role: Role::Requester,
+                    groups: Vec::new(),
+                    on_behalf_of: None,
+                })
+                .unwrap(),
+            ),
+        ),
+        ("POST", "/v1/requests") => {
+            let create: CreateRequest = serde_json::from_slice(&call.body).unwrap();
+            let reply = view(&create, State::Pending, None, None);
+            *created.lock().unwrap() = Some(create);
+            (201, Some(reply))
+        }
+        ("GET", p) if p.starts_with("/v1/requests/") => match made {
+            Some(c) => {
+                let jws = verdict(&c);
+                (200, Some(view(&c, State::Approved, jws, None)))
+            }
+            None => missing(),
+        },
+        ("POST", p) if p.ends_with("/outcome") => (204, None),
+        ("POST", p) if p.ends_with("/cancel") => match made {
+            Some(c) => (200, Some(view(&c, State::Cancelled, None, None))),
+            None => missing(),
+        },
+        _ => (404, Some(json!({"error": "not found"}))),
+    }
 }
