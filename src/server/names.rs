@@ -43,9 +43,35 @@ pub fn same(a: &str, b: &str) -> bool {
     a == b || fold(a) == fold(b)
 }
 
+/// Whether two approvers may be one person: the same name, or the same mailbox local part
+/// (`bob` with a static token, `bob@example.com` signed in through the identity provider).
+/// Wider than [`same`] on purpose: a false match only asks for another approver, a missed
+/// one lets one person meet a two-person rule alone.
+pub fn same_person(a: &str, b: &str) -> bool {
+    fn local(name: &str) -> &str {
+        name.rsplit_once('@').map_or(name, |(local, _)| local)
+    }
+    same(a, b) || same(local(a), local(b))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_person_signed_in_two_ways_is_one_approver() {
+        for (a, b) in [
+            ("bob", "bob@example.com"),
+            ("Bob@example.com", "bob"),
+            ("bob@example.com", "bob@corp.example"),
+            ("bob", "BOB"),
+        ] {
+            assert!(same_person(a, b), "{a} ~ {b}");
+        }
+        for (a, b) in [("bob", "bobby@example.com"), ("erin", "bob@erin.example")] {
+            assert!(!same_person(a, b), "{a} !~ {b}");
+        }
+    }
 
     #[test]
     fn look_alikes_are_refused_when_made() {

@@ -771,14 +771,14 @@ pub(super) fn may_decide(who: &Identity, record: &Record) -> Result<(), ServiceE
             needed.join("; and one of: ")
         )));
     }
-    if record
+    if let Some(earlier) = record
         .approvals
         .iter()
-        .any(|a| names::same(&a.name, &who.name))
+        .find(|a| names::same_person(&a.name, &who.name))
     {
         return Err(ServiceError::Forbidden(format!(
-            "{} has already approved request {id}; it needs a different approver",
-            who.name
+            "{} has already approved request {id} (as {}); it needs a different approver",
+            who.name, earlier.name
         )));
     }
     Ok(())

@@ -35,6 +35,18 @@ program = ["touch"]
 args = ["marker*"]
 approvers = ["sre"]
 timeout = 60
+
+[[rule]]
+id = "ask-pair"
+decision = "approve"
+risk = "critical"
+message = "Touching a pair file needs two SREs."
+program = ["touch"]
+args = ["pair*"]
+approvers = ["sre"]
+quorum = 2
+local_approval = false
+timeout = 60
 "#;
 
 /// A provider and a gatekeep server that sends approvers to it.
@@ -243,6 +255,39 @@ fn approvers_cannot_decide_their_own_requests_or_outside_the_rules_groups() {
         .decide(&id, true, None)
         .unwrap();
     assert_eq!(view.state, State::Approved);
+    let (code, err) = client.finish();
+    assert_eq!(code, Some(0), "{err}");
+}
+
+/// A two-person rule is not met by one person twice: bob with his static approver token
+/// and bob signed in at the provider (`bob@example.com`) are one approver.
+#[test]
+fn one_person_with_a_static_token_and_a_sign_in_is_one_approval() {
+    let setup = Setup::new(true);
+    let agent = Machine::with_policy("agent-user", POLICY);
+    agent.login(&setup.server, &setup.server.agent_token());
+    let mut client = agent.exec("touch pair");
+    let id = client.request_id();
+    let by_token = setup.server.approver_token("bob", "sre");
+    let first = Client::new(&setup.server.url, Some(by_token))
+        .decide(&id, true, None)
+        .unwrap();
+    assert_eq!(first.state, State::Pending);
+    match Client::new(&setup.server.url, Some(setup.session("bob"))).decide(&id, true, None) {
+        Err(RemoteError::Refused {
+            status: 403,
+            message,
+        }) => assert!(
+            message.contains("has already approved") && message.contains("(as bob)"),
+            "{message}"
+        ),
+        other => panic!("bob met the two-person rule alone: {other:?}"),
+    }
+    assert!(client.is_running());
+    let done = Client::new(&setup.server.url, Some(setup.session("erin")))
+        .decide(&id, true, None)
+        .unwrap();
+    assert_eq!(done.state, State::Approved);
     let (code, err) = client.finish();
     assert_eq!(code, Some(0), "{err}");
 }
