@@ -159,12 +159,11 @@ pub fn verify_checkpoints(
         if !seen.insert(jws.trim()) {
             continue;
         }
-        // The key it names, if the service has it; else the current key says why not.
-        let key = keys
+        // The first key it verifies with; else the last key's reason.
+        let verified = keys
             .iter()
-            .find(|k| crate::api::checkpoint::verify(jws, k).is_ok())
-            .or(keys.first());
-        let verified = key.map(|key| crate::api::checkpoint::verify(jws, key));
+            .map(|key| crate::api::checkpoint::verify(jws, key))
+            .reduce(Result::or);
         let claims = match verified {
             Some(Ok(claims)) => claims,
             Some(Err(e)) => {

@@ -95,10 +95,14 @@ impl KeySet {
     }
 }
 
+fn random<const N: usize>() -> Result<[u8; N]> {
+    let mut bytes = [0u8; N];
+    getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("cannot read random bytes: {e}"))?;
+    Ok(bytes)
+}
+
 fn new_key() -> Result<SigningKey> {
-    let mut seed = [0u8; 32];
-    getrandom::fill(&mut seed).map_err(|e| anyhow::anyhow!("cannot read random bytes: {e}"))?;
-    Ok(SigningKey::from_bytes(&seed))
+    Ok(SigningKey::from_bytes(&random()?))
 }
 
 /// Reads 32 base64url bytes from a secret file that must be the server's own and private;
@@ -139,19 +143,26 @@ fn read_secret(path: &Path, what: &str) -> Result<Option<[u8; 32]>> {
     Ok(Some(bytes))
 }
 
-/// Writes 32 bytes, base64url, to `path` (0600) through a temporary file and a rename, so
-/// that a reader sees the old content or the new, never a part.
-fn write_secret(path: &Path, bytes: &[u8; 32]) -> Result<()> {
-    let tmp = path.with_extension("tmp");
-    let _ = std::fs::remove_file(&tmp);
+/// Writes 32 bytes, base64url, to a new file `path` (0600, synced); never over a file
+/// that exists (two servers starting at once make one key, not two).
+fn create_secret(path: &Path, bytes: &[u8; 32]) -> Result<()> {
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o600)
-        .open(&tmp)
-        .with_context(|| format!("cannot create {}", tmp.display()))?;
+        .open(path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
     writeln!(file, "{}", B64.encode(bytes))?;
     file.sync_all()?;
+    Ok(())
+}
+
+/// Replaces `path` with 32 bytes, base64url (0600), through a temporary file and a rename,
+/// so that a reader sees the old content or the new, never a part.
+fn write_secret(path: &Path, bytes: &[u8; 32]) -> Result<()> {
+    let tmp = path.with_extension("tmp");
+    let _ = std::fs::remove_file(&tmp);
+    create_secret(&tmp, bytes)?;
     std::fs::rename(&tmp, path).with_context(|| format!("cannot replace {}", path.display()))?;
     Ok(())
 }
@@ -162,15 +173,7 @@ pub fn signing_key(data: &Path) -> Result<SigningKey> {
     if let Some(seed) = read_secret(&path, "signing key (an Ed25519 seed)")? {
         return Ok(SigningKey::from_bytes(&seed));
     }
-    let key = new_key()?;
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&path)
-        .with_context(|| format!("cannot create {}", path.display()))?;
-    writeln!(file, "{}", B64.encode(key.to_bytes()))?;
-    file.sync_all()?;
+    create_secret(&path, &new_key()?.to_bytes())?;
     tracing::info!(path = %path.display(), "created a new signing key");
     signing_key(data)
 }
@@ -236,9 +239,7 @@ impl Kek {
     /// `nonce || ciphertext || tag`, base64url; the key's thumbprint is the associated data,
     /// so that a sealed seed moved to another row does not open.
     fn seal(&self, key: &SigningKey) -> Result<String> {
-        let mut nonce = [0u8; NONCE_LEN];
-        getrandom::fill(&mut nonce)
-            .map_err(|e| anyhow::anyhow!("cannot read random bytes: {e}"))?;
+        let nonce: [u8; NONCE_LEN] = random()?;
         let mut sealed = key.to_bytes().to_vec();
         let kid = verdict::thumbprint(&key.verifying_key());
         self.key
@@ -282,17 +283,8 @@ fn aad(kid: &str) -> Aad<String> {
 /// `gatekeep server key new-kek FILE`: a new key-encryption key, in a file that must not
 /// exist yet.
 pub fn new_kek(path: &Path) -> Result<()> {
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("cannot read random bytes: {e}"))?;
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .with_context(|| format!("cannot create {} (it must not exist yet)", path.display()))?;
-    writeln!(file, "{}", B64.encode(bytes))?;
-    file.sync_all()?;
-    Ok(())
+    create_secret(path, &random()?)
+        .context("a new key-encryption key is never written over a file that exists")
 }
 
 /// The key-encryption key a PostgreSQL server needs, or an error saying how to give one.
@@ -344,12 +336,10 @@ async fn insert(
     key: &SigningKey,
 ) -> Result<()> {
     sqlx::query(
-        "INSERT INTO signing_keys (slot, kid, public_key, sealed_seed, added_at)
-         VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO signing_keys (slot, kid, sealed_seed, added_at) VALUES ($1, $2, $3, $4)",
     )
     .bind(slot)
     .bind(verdict::thumbprint(&key.verifying_key()))
-    .bind(B64.encode(key.verifying_key().to_bytes()))
     .bind(kek.seal(key)?)
     .bind(crate::time::now_rfc3339())
     .execute(conn)
@@ -417,21 +407,13 @@ pub async fn rotate_db(pool: &PgPool, kek: &Kek) -> Result<KeySet> {
     Ok(set)
 }
 
-/// The public keys in the database (current first), for `gatekeep server audit verify`:
-/// no key-encryption key needed.
-pub async fn public_db(pool: &PgPool) -> Result<Vec<VerifyingKey>> {
-    let rows = sqlx::query(
-        "SELECT public_key FROM signing_keys ORDER BY CASE slot WHEN 'current' THEN 0 ELSE 1 END",
-    )
-    .fetch_all(pool)
-    .await
-    .map_err(db)?;
-    rows.iter()
-        .map(|r| {
-            verdict::public_key(&r.get::<String, _>(0))
-                .context("a public key in signing_keys does not read")
-        })
-        .collect()
+/// The key set in the database, opened with `kek`, for `gatekeep server audit verify`:
+/// `None` when none was stored yet. Opened, not read from a column in the clear: whoever
+/// can write the database could put a key of their own there and sign checkpoints over a
+/// rewritten chain with it; a sealed seed does not open without the key-encryption key.
+pub async fn stored_db(pool: &PgPool, kek: &Kek) -> Result<Option<KeySet>> {
+    let mut conn = pool.acquire().await.map_err(db)?;
+    open_rows(kek, &rows(&mut conn).await?)
 }
 
 #[cfg(test)]

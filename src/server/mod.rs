@@ -552,7 +552,13 @@ pub fn audit_state(at: &Location) -> Result<AuditState> {
         let store = open_store(at).await?;
         // Never created here: a verify that made a new key would check nothing.
         let keys = match &store {
-            Backend::Postgres(pg) => keys::public_db(pg.pool()).await?,
+            Backend::Postgres(pg) => {
+                let kek = keys::kek_for(at.kek_file.as_deref())?;
+                keys::stored_db(pg.pool(), &kek)
+                    .await?
+                    .map(|set| set.public())
+                    .unwrap_or_default()
+            }
             Backend::Sqlite(_) if data.join("signing-key").exists() => {
                 keys::load_files(data)?.public()
             }

@@ -782,3 +782,33 @@ fn verify_full_talks_tls_to_postgres_and_refuses_a_certificate_from_another_ca()
         "{all}"
     );
 }
+
+/// `audit verify` on PostgreSQL checks checkpoints with the keys it opens with the
+/// key-encryption key, not with keys read in the clear: whoever can write the database and
+/// copies in a key row of their own (sealed under their own key-encryption key, from a
+/// gatekeep they run) does not get checkpoints signed with it believed.
+#[test]
+fn audit_verify_refuses_a_key_row_copied_from_another_service() {
+    let victim = Server::on_postgres();
+    let (code, out) = victim.audit_verify();
+    assert_eq!(code, Some(0), "{out}");
+    let attacker = Server::on_postgres();
+    let name = |s: &Server| s.database.as_ref().unwrap().name.clone();
+    let cluster = pg::cluster();
+    let row = cluster.psql(
+        &name(&attacker),
+        "SELECT kid || ' ' || sealed_seed FROM signing_keys WHERE slot = 'current'",
+    );
+    let row = String::from_utf8_lossy(&row.stdout).trim().to_owned();
+    let (kid, sealed) = row.split_once(' ').unwrap();
+    let out = cluster.psql(
+        &name(&victim),
+        &format!(
+            "UPDATE signing_keys SET kid = '{kid}', sealed_seed = '{sealed}' WHERE slot = 'current'"
+        ),
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let (code, out) = victim.audit_verify();
+    assert_ne!(code, Some(0), "{out}");
+    assert!(out.contains("cannot unseal") && out.contains(kid), "{out}");
+}
