@@ -212,21 +212,28 @@ fn silent(host: u8, port: u16, n: usize) -> Vec<TcpStream> {
     (0..n).map(|_| connect_from(host, port).unwrap()).collect()
 }
 
-/// `n` silent connections from `127.0.0.HOST` that the server holds, when `n` is all it
-/// allows that address: a probe from the same address must be turned away. Tried again
-/// until it is, since connections closed just before may not be released yet, and new ones
-/// refused meanwhile.
+/// `n` silent connections from `127.0.0.HOST`, every one held by the server: when `n` is
+/// all it allows that address, no other connection from there gets in. Tried again until all
+/// are held, since a connection closed just before may not be released yet and a new one
+/// refused meanwhile. A refused connection is answered (a 503, or closed) within a second
+/// even when it says nothing; a held one hears nothing. (A probe refused after them would
+/// not tell: it may be refused for the old connection's slot, which is freed a moment later.)
 fn saturate(host: u8, port: u16, n: usize) -> Vec<TcpStream> {
     let deadline = Instant::now() + STEP;
     loop {
         let held = silent(host, port, n);
-        let mut probe = connect_from(host, port).unwrap();
-        send(
-            &mut probe,
-            "GET /healthz HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n",
-        );
-        let answer = read_to_close(&mut probe).unwrap_or_default();
-        if !answer.starts_with("HTTP/1.1 200") {
+        std::thread::sleep(Duration::from_millis(1500));
+        let quiet = |s: &TcpStream| {
+            s.set_read_timeout(Some(Duration::from_millis(100)))
+                .unwrap();
+            let quiet = matches!(
+                s.peek(&mut [0u8; 1]),
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut)
+            );
+            s.set_read_timeout(Some(STEP)).unwrap();
+            quiet
+        };
+        if held.iter().all(quiet) {
             return held;
         }
         assert!(
